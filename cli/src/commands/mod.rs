@@ -1,0 +1,22 @@
+//! One module per subcommand; each `run` returns the exit code.
+
+pub mod scenarios;
+pub mod schema;
+pub mod validate;
+
+use ttlab_scenarios::{Scenario, ScenarioError, shipped};
+
+/// Loads a scenario from a path, or a shipped scenario by name when no such
+/// file exists. Returns the name to show in messages with the result.
+pub fn load_scenario(arg: &str) -> (String, Result<Scenario, ScenarioError>) {
+    let path = std::path::Path::new(arg);
+    if !path.exists() {
+        if let Some(s) = shipped::get(arg) {
+            return (
+                s.path.to_owned(),
+                ttlab_scenarios::parse_str(s.path, s.source),
+            );
+        }
+    }
+    (arg.to_owned(), ttlab_scenarios::load(path))
+}

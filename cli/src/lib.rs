@@ -1,0 +1,65 @@
+//! The `ttlab` command line: argument definitions ([`args`]) and one module
+//! per subcommand ([`commands`]). `main.rs` only calls [`main_with_args`], so
+//! tests can run the whole command in-process.
+
+pub mod args;
+pub mod commands;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Exit status for bad input (an invalid scenario, a missing file), apart
+/// from 1, which `ttlab check` keeps for breached thresholds.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Runs the command line and returns the process exit code.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Validate(a) => commands::validate::run(&a),
+        Command::Scenarios(a) => commands::scenarios::run(&a),
+        Command::Schema(a) => commands::schema::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Logs go to stderr; `-v` raises the level, `RUST_LOG` overrides it.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

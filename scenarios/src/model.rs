@@ -1,0 +1,770 @@
+//! The validated scenario: what every other crate reads.
+//!
+//! Unlike [`crate::spec`], names are resolved to indices (attributes,
+//! values, experiences, variants, entries), defaults are filled in and page
+//! sets are expanded, so the world and the simulator never look a name up on a
+//! hot path.
+
+use crate::time::Micros;
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Short name, used in report folder names.
+    pub name: String,
+    /// What question the scenario answers.
+    pub description: String,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Length of the run.
+    pub duration: Micros,
+    /// Who visits, how often, which pages.
+    pub traffic: Traffic,
+    /// Visitor attributes.
+    pub attributes: Vec<Attribute>,
+    /// Experiences in priority order (manifest order).
+    pub experiences: Vec<Experience>,
+    /// Entries and pages.
+    pub content: Content,
+    /// Changes during the run, as written (the world expands them into events).
+    pub timeline: Vec<TimelineRule>,
+    /// Upstream latency and failures.
+    pub faults: Faults,
+    /// The origin's budgets and costs.
+    pub origin: OriginOptions,
+    /// Architectures to run, in file order.
+    pub architectures: Vec<ArchitectureConfig>,
+    /// A sweep over one cache option, if any.
+    pub sweep: Option<Sweep>,
+}
+
+/// A distribution of durations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Dist {
+    /// Always this value.
+    Fixed(Micros),
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean.
+        mean: Micros,
+    },
+    /// Uniform between the bounds.
+    Uniform {
+        /// Lower bound.
+        min: Micros,
+        /// Upper bound.
+        max: Micros,
+    },
+    /// Log-normal through the two quantiles.
+    LogNormal {
+        /// Median.
+        p50: Micros,
+        /// 99th percentile.
+        p99: Micros,
+    },
+}
+
+impl Dist {
+    /// The distribution's mean, for summaries and closed-form estimates.
+    pub fn mean(&self) -> Micros {
+        match *self {
+            Dist::Fixed(v) | Dist::Exponential { mean: v } => v,
+            Dist::Uniform { min, max } => Micros((min.0 + max.0) / 2),
+            Dist::LogNormal { p50, p99 } => {
+                let (mu, sigma) = lognormal_params(p50, p99);
+                Micros::from_secs_f64((mu + sigma * sigma / 2.0).exp())
+            }
+        }
+    }
+}
+
+/// μ and σ (of ln seconds) of the log-normal with the given median and p99.
+pub fn lognormal_params(p50: Micros, p99: Micros) -> (f64, f64) {
+    const Z99: f64 = 2.326_347_874_040_841;
+    let mu = p50.as_secs_f64().max(1e-9).ln();
+    let sigma = ((p99.as_secs_f64().max(1e-9)).ln() - mu).max(0.0) / Z99;
+    (mu, sigma)
+}
+
+/// Traffic model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traffic {
+    /// Distinct visitors.
+    pub visitors: u32,
+    /// Closed-loop concurrent users.
+    pub users: Option<u32>,
+    /// Think time between pages of a session.
+    pub think_time: Dist,
+    /// Open-loop page requests per second.
+    pub arrival_rate: Option<f64>,
+    /// Pages per session (closed loop).
+    pub pages_per_session: u32,
+    /// Page popularity.
+    pub popularity: Popularity,
+}
+
+/// Page popularity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Popularity {
+    /// Every page equally likely.
+    Uniform,
+    /// Rank k has weight 1/k^s.
+    Zipf {
+        /// Exponent.
+        s: f64,
+    },
+}
+
+/// Index of an attribute in [`Scenario::attributes`].
+pub type AttrIdx = usize;
+/// Index of a value in [`Attribute::values`].
+pub type ValueIdx = u16;
+
+/// A visitor attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    /// Name as the Personalize API sees it.
+    pub name: String,
+    /// Possible values (sorted).
+    pub values: Vec<String>,
+    /// Relative weight of each value.
+    pub weights: Vec<f64>,
+}
+
+impl Attribute {
+    /// Index of a value by name.
+    pub fn value_index(&self, value: &str) -> Option<ValueIdx> {
+        self.values
+            .iter()
+            .position(|v| v == value)
+            .map(|i| i as ValueIdx)
+    }
+}
+
+/// An audience rule over attribute value indices.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Audience {
+    /// The attribute has one of the values.
+    In(AttrIdx, Vec<ValueIdx>),
+    /// The attribute has none of the values (an unset attribute has none).
+    NotIn(AttrIdx, Vec<ValueIdx>),
+    /// Every rule holds.
+    All(Vec<Audience>),
+    /// Some rule holds.
+    Any(Vec<Audience>),
+}
+
+impl Audience {
+    /// Whether a visitor whose attribute values `value_of` returns is in the
+    /// audience. `None` is an attribute the visitor has no known value for.
+    pub fn matches(&self, value_of: &impl Fn(AttrIdx) -> Option<ValueIdx>) -> bool {
+        match self {
+            Audience::In(a, vs) => value_of(*a).is_some_and(|v| vs.contains(&v)),
+            Audience::NotIn(a, vs) => value_of(*a).is_none_or(|v| !vs.contains(&v)),
+            Audience::All(rules) => rules.iter().all(|r| r.matches(value_of)),
+            Audience::Any(rules) => rules.iter().any(|r| r.matches(value_of)),
+        }
+    }
+
+    /// Attributes the rule reads.
+    pub fn attributes(&self, out: &mut Vec<AttrIdx>) {
+        match self {
+            Audience::In(a, _) | Audience::NotIn(a, _) => out.push(*a),
+            Audience::All(rules) | Audience::Any(rules) => {
+                rules.iter().for_each(|r| r.attributes(out));
+            }
+        }
+    }
+}
+
+/// How an experience picks a visitor's variant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Assignment {
+    /// A/B: participants split by a stable hash of (visitor uid, experience uid).
+    Ab {
+        /// Percent per variant at the start, in [`Experience::variants`] order.
+        splits: Vec<f64>,
+        /// Only visitors in this audience take part.
+        audience: Option<Audience>,
+    },
+    /// Segmented: the first variant whose audience matches.
+    Segmented {
+        /// One audience per variant.
+        audiences: Vec<Audience>,
+    },
+}
+
+/// A Personalize experience.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experience {
+    /// Short uid ("0", "a").
+    pub uid: String,
+    /// Human name.
+    pub name: String,
+    /// Running at the start.
+    pub active: bool,
+    /// Variant short uids.
+    pub variants: Vec<String>,
+    /// Human names of the variants (may be empty strings).
+    pub variant_names: Vec<String>,
+    /// How visitors get variants.
+    pub assignment: Assignment,
+}
+
+/// Index of an experience in [`Scenario::experiences`].
+pub type ExpIdx = u16;
+/// Index of a variant in [`Experience::variants`].
+pub type VarIdx = u16;
+
+/// One variant of one experience.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VariantRef {
+    /// The experience.
+    pub experience: ExpIdx,
+    /// Its variant.
+    pub variant: VarIdx,
+}
+
+/// Index of an entry in [`Content::entries`].
+pub type EntryIdx = u32;
+/// Index of a page in [`Content::pages`].
+pub type PageIdx = u32;
+
+/// Entries and pages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Content {
+    /// Locale of every entry.
+    pub locale: String,
+    /// Entries.
+    pub entries: Vec<Entry>,
+    /// Pages, page sets expanded, in popularity rank order.
+    pub pages: Vec<Page>,
+}
+
+/// A content entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Entry uid.
+    pub uid: String,
+    /// Content type uid.
+    pub content_type: String,
+    /// Variants the entry has, sorted.
+    pub variants: Vec<VariantRef>,
+}
+
+/// A page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// URL path.
+    pub path: String,
+    /// Entries it renders, in order.
+    pub entries: Vec<EntryIdx>,
+    /// Carries a per-visitor fragment.
+    pub visitor_fragment: bool,
+}
+
+/// A timeline rule as written; the world expands it into events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TimelineRule {
+    /// `fraction` of visitors change `attribute` at `at`.
+    AttributeStorm {
+        /// When.
+        at: Micros,
+        /// Which attribute.
+        attribute: AttrIdx,
+        /// Share of visitors.
+        fraction: f64,
+        /// Fixed new value, or drawn.
+        value: Option<ValueIdx>,
+    },
+    /// Attribute changes at `rate` per second across visitors.
+    AttributeRate {
+        /// Window start.
+        from: Micros,
+        /// Window end.
+        until: Micros,
+        /// Which attribute.
+        attribute: AttrIdx,
+        /// Changes per second.
+        rate: f64,
+        /// Fixed new value, or drawn.
+        value: Option<ValueIdx>,
+    },
+    /// Each visitor changes `attribute` every `mean_interval` on average.
+    AttributeDrift {
+        /// Window start.
+        from: Micros,
+        /// Window end.
+        until: Micros,
+        /// Which attribute.
+        attribute: AttrIdx,
+        /// Mean time between a visitor's changes.
+        mean_interval: Micros,
+        /// Fixed new value, or drawn.
+        value: Option<ValueIdx>,
+    },
+    /// An experience starts or stops.
+    SetActive {
+        /// When.
+        at: Micros,
+        /// Which experience.
+        experience: ExpIdx,
+        /// Running after the change.
+        active: bool,
+    },
+    /// An A/B experience's splits change.
+    SetSplits {
+        /// When.
+        at: Micros,
+        /// Which experience.
+        experience: ExpIdx,
+        /// Percent per variant.
+        splits: Vec<f64>,
+    },
+    /// Entries published at one time.
+    PublishAt {
+        /// When.
+        at: Micros,
+        /// Which entries.
+        entries: Vec<EntryIdx>,
+        /// One variant only, or the base entry.
+        variant: Option<VariantRef>,
+    },
+    /// Publishes at `rate` per second, each of an entry drawn from `pool`.
+    PublishRate {
+        /// Window start.
+        from: Micros,
+        /// Window end.
+        until: Micros,
+        /// Publishes per second.
+        rate: f64,
+        /// Entries to draw from (every entry when written without a list).
+        pool: Vec<EntryIdx>,
+        /// One variant only, or the base entry.
+        variant: Option<VariantRef>,
+    },
+}
+
+/// Faults of both upstreams.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Faults {
+    /// Personalize Edge API.
+    pub personalize: UpstreamFaults,
+    /// Delivery API.
+    pub delivery: UpstreamFaults,
+}
+
+/// Latency and failures of one upstream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpstreamFaults {
+    /// Response latency.
+    pub latency: Dist,
+    /// Share of requests answered with `error_status`.
+    pub error_rate: f64,
+    /// Status of injected errors.
+    pub error_status: u16,
+    /// Share of requests that hang.
+    pub timeout_rate: f64,
+    /// Rate limiting.
+    pub rate_limit: Option<RateLimit>,
+    /// Windows of harder failure.
+    pub outages: Vec<Outage>,
+}
+
+impl Default for UpstreamFaults {
+    fn default() -> Self {
+        UpstreamFaults {
+            latency: Dist::Fixed(Micros::ZERO),
+            error_rate: 0.0,
+            error_status: 503,
+            timeout_rate: 0.0,
+            rate_limit: None,
+            outages: Vec::new(),
+        }
+    }
+}
+
+/// A token-bucket rate limit answered with 429 and `Retry-After`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Requests per second.
+    pub requests_per_second: f64,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+/// The real Delivery API's limit on uncached requests per organization.
+pub const CONTENTSTACK_DELIVERY_MISS_RPS: f64 = 80.0;
+
+/// A failure window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outage {
+    /// Start.
+    pub from: Micros,
+    /// End (exclusive).
+    pub until: Micros,
+    /// Share of requests failing.
+    pub error_rate: f64,
+    /// Status of failures.
+    pub error_status: u16,
+    /// Failures hang instead.
+    pub timeout: bool,
+}
+
+/// The origin's budgets and costs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OriginOptions {
+    /// Budget for Personalize before falling back to base content.
+    pub personalize_timeout: Micros,
+    /// Budget for Delivery.
+    pub delivery_timeout: Micros,
+    /// Render cost (simulated runs).
+    pub render_time: Dist,
+}
+
+/// The five architectures of DESIGN.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Architecture {
+    /// No cache; Personalize on every request.
+    NoCache,
+    /// Shared CDN keyed by URL only.
+    CdnShared,
+    /// CDN keyed by URL + visitor uid.
+    CdnUser,
+    /// Origin cache keyed by URL + variant aliases.
+    OriginVariant,
+    /// Edge calls Personalize; cache keyed by URL + variant param.
+    Edge,
+}
+
+impl Architecture {
+    /// Every architecture, in DESIGN.md order.
+    pub const ALL: [Architecture; 5] = [
+        Architecture::NoCache,
+        Architecture::CdnShared,
+        Architecture::CdnUser,
+        Architecture::OriginVariant,
+        Architecture::Edge,
+    ];
+
+    /// The name scenario files and reports use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Architecture::NoCache => "ssr-nocache",
+            Architecture::CdnShared => "ssr-cdn-shared",
+            Architecture::CdnUser => "ssr-cdn-user",
+            Architecture::OriginVariant => "ssr-origin-variant",
+            Architecture::Edge => "ssr-edge",
+        }
+    }
+
+    /// By name.
+    pub fn parse(name: &str) -> Option<Architecture> {
+        Architecture::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// Whether the architecture has a caching layer.
+    pub const fn caches(self) -> bool {
+        !matches!(self, Architecture::NoCache)
+    }
+
+    /// What its cache key holds, for summaries.
+    pub const fn key_description(self) -> &'static str {
+        match self {
+            Architecture::NoCache => "no cache",
+            Architecture::CdnShared => "URL",
+            Architecture::CdnUser => "URL + visitor uid",
+            Architecture::OriginVariant | Architecture::Edge => "URL + variants",
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Variant-key scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyScope {
+    /// Every alias of the visitor.
+    All,
+    /// Aliases of experiences the page's entries have variants for.
+    Page,
+}
+
+/// Where cached pages live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// In process.
+    Memory,
+    /// A shared Redis server.
+    Redis {
+        /// Its URL.
+        url: String,
+    },
+}
+
+/// Options of one caching layer, defaults filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheOptions {
+    /// Freshness lifetime.
+    pub ttl: Micros,
+    /// Stale-while-revalidate window after the TTL.
+    pub stale_while_revalidate: Micros,
+    /// Stale-if-error window after the TTL.
+    pub stale_if_error: Micros,
+    /// One upstream fill per key at a time.
+    pub coalesce: bool,
+    /// Purge by entry tag on the publish webhook.
+    pub purge_on_publish: bool,
+    /// Entry bound.
+    pub max_entries: Option<u64>,
+    /// Byte bound.
+    pub max_bytes: Option<u64>,
+    /// Where entries live.
+    pub backend: Backend,
+    /// Variant-key scope.
+    pub key_scope: KeyScope,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            ttl: Micros::from_secs(30),
+            stale_while_revalidate: Micros::ZERO,
+            stale_if_error: Micros::ZERO,
+            coalesce: true,
+            purge_on_publish: false,
+            max_entries: None,
+            max_bytes: None,
+            backend: Backend::Memory,
+            key_scope: KeyScope::All,
+        }
+    }
+}
+
+/// One architecture to run, with its resolved options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArchitectureConfig {
+    /// Which architecture.
+    pub arch: Architecture,
+    /// Its cache options (ignored by `ssr-nocache`).
+    pub cache: CacheOptions,
+    /// Bounds it must keep: `[thresholds]` with its own overrides applied.
+    pub thresholds: Vec<Threshold>,
+}
+
+/// A measure a threshold can bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Measure {
+    WrongVariant,
+    WrongVariantRate,
+    Leak,
+    LeakRate,
+    StaleVariant,
+    StaleVariantRate,
+    StaleContent,
+    StaleContentRate,
+    Error,
+    ErrorRate,
+    Fallback,
+    FallbackRate,
+    Offload,
+    HitRate,
+    P50,
+    P90,
+    P99,
+    P999,
+    MaxLatency,
+    StalenessP99,
+}
+
+/// What a measure counts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A count of responses.
+    Count,
+    /// A share in [0, 1].
+    Rate,
+    /// A duration.
+    Duration,
+}
+
+impl Measure {
+    /// Name as written in `[thresholds]`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Measure::WrongVariant => "wrong_variant",
+            Measure::WrongVariantRate => "wrong_variant_rate",
+            Measure::Leak => "leak",
+            Measure::LeakRate => "leak_rate",
+            Measure::StaleVariant => "stale_variant",
+            Measure::StaleVariantRate => "stale_variant_rate",
+            Measure::StaleContent => "stale_content",
+            Measure::StaleContentRate => "stale_content_rate",
+            Measure::Error => "error",
+            Measure::ErrorRate => "error_rate",
+            Measure::Fallback => "fallback",
+            Measure::FallbackRate => "fallback_rate",
+            Measure::Offload => "offload",
+            Measure::HitRate => "hit_rate",
+            Measure::P50 => "p50",
+            Measure::P90 => "p90",
+            Measure::P99 => "p99",
+            Measure::P999 => "p999",
+            Measure::MaxLatency => "max_latency",
+            Measure::StalenessP99 => "staleness_p99",
+        }
+    }
+
+    /// The unit of the measure's value.
+    pub const fn unit(self) -> Unit {
+        match self {
+            Measure::WrongVariant
+            | Measure::Leak
+            | Measure::StaleVariant
+            | Measure::StaleContent
+            | Measure::Error
+            | Measure::Fallback => Unit::Count,
+            Measure::P50
+            | Measure::P90
+            | Measure::P99
+            | Measure::P999
+            | Measure::MaxLatency
+            | Measure::StalenessP99 => Unit::Duration,
+            _ => Unit::Rate,
+        }
+    }
+
+    /// Whether more is better (offload, hit rate); a bare number bounds such a
+    /// measure from below and every other measure from above.
+    pub const fn higher_is_better(self) -> bool {
+        matches!(self, Measure::Offload | Measure::HitRate)
+    }
+}
+
+/// A comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Cmp {
+    Le,
+    Lt,
+    Ge,
+    Gt,
+    Eq,
+}
+
+impl Cmp {
+    /// As written.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Cmp::Le => "<=",
+            Cmp::Lt => "<",
+            Cmp::Ge => ">=",
+            Cmp::Gt => ">",
+            Cmp::Eq => "==",
+        }
+    }
+
+    /// Whether `value <op> bound` holds.
+    pub fn holds(self, value: f64, bound: f64) -> bool {
+        match self {
+            Cmp::Le => value <= bound,
+            Cmp::Lt => value < bound,
+            Cmp::Ge => value >= bound,
+            Cmp::Gt => value > bound,
+            Cmp::Eq => (value - bound).abs() <= f64::EPSILON * bound.abs().max(1.0),
+        }
+    }
+}
+
+/// A bound on a measure. Durations are in seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Threshold {
+    /// What is bounded.
+    pub measure: Measure,
+    /// How.
+    pub cmp: Cmp,
+    /// The bound (seconds for durations).
+    pub value: f64,
+}
+
+/// A sweep: one cache option, several values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sweep {
+    /// TTL values.
+    Ttl(Vec<Micros>),
+    /// Stale-while-revalidate values.
+    StaleWhileRevalidate(Vec<Micros>),
+    /// Stale-if-error values.
+    StaleIfError(Vec<Micros>),
+    /// Coalescing on/off.
+    Coalesce(Vec<bool>),
+    /// Purge on publish on/off.
+    PurgeOnPublish(Vec<bool>),
+    /// Entry bounds.
+    MaxEntries(Vec<u64>),
+    /// Key scopes.
+    KeyScope(Vec<KeyScope>),
+}
+
+impl Sweep {
+    /// The option's name.
+    pub const fn option(&self) -> &'static str {
+        match self {
+            Sweep::Ttl(_) => "ttl",
+            Sweep::StaleWhileRevalidate(_) => "stale_while_revalidate",
+            Sweep::StaleIfError(_) => "stale_if_error",
+            Sweep::Coalesce(_) => "coalesce",
+            Sweep::PurgeOnPublish(_) => "purge_on_publish",
+            Sweep::MaxEntries(_) => "max_entries",
+            Sweep::KeyScope(_) => "key_scope",
+        }
+    }
+
+    /// How many points.
+    pub fn len(&self) -> usize {
+        match self {
+            Sweep::Ttl(v) | Sweep::StaleWhileRevalidate(v) | Sweep::StaleIfError(v) => v.len(),
+            Sweep::Coalesce(v) | Sweep::PurgeOnPublish(v) => v.len(),
+            Sweep::MaxEntries(v) => v.len(),
+            Sweep::KeyScope(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no points (validation forbids it).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Point `i` as written, for labels.
+    pub fn label(&self, i: usize) -> String {
+        match self {
+            Sweep::Ttl(v) | Sweep::StaleWhileRevalidate(v) | Sweep::StaleIfError(v) => {
+                v[i].to_string()
+            }
+            Sweep::Coalesce(v) | Sweep::PurgeOnPublish(v) => v[i].to_string(),
+            Sweep::MaxEntries(v) => v[i].to_string(),
+            Sweep::KeyScope(v) => match v[i] {
+                KeyScope::All => "all".to_owned(),
+                KeyScope::Page => "page".to_owned(),
+            },
+        }
+    }
+
+    /// Sets point `i` on a layer's options.
+    pub fn apply(&self, i: usize, options: &mut CacheOptions) {
+        match self {
+            Sweep::Ttl(v) => options.ttl = v[i],
+            Sweep::StaleWhileRevalidate(v) => options.stale_while_revalidate = v[i],
+            Sweep::StaleIfError(v) => options.stale_if_error = v[i],
+            Sweep::Coalesce(v) => options.coalesce = v[i],
+            Sweep::PurgeOnPublish(v) => options.purge_on_publish = v[i],
+            Sweep::MaxEntries(v) => options.max_entries = Some(v[i]),
+            Sweep::KeyScope(v) => options.key_scope = v[i],
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The scenario file as written: TOML types that mirror the format one to
+//! one, with source spans where validation needs to point at a value.
+//!
+//! Nothing here is checked beyond TOML syntax and types: [`crate::validate`]
+//! turns a [`ScenarioFile`] into a [`crate::Scenario`] and reports every rule
+//! it breaks with file, line and column. Doc comments on these types become the
+//! descriptions in `ttlab schema`, which editors show as completion help.
+//! Every table denies unknown keys, so a typo is an error, not a silent default.
+
+mod values;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use values::{BoundSpec, ByteSize, DistSpec, DistTable, HumanDuration};
+
+/// A whole scenario file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "ttlab scenario")]
+pub struct ScenarioFile {
+    /// Name, seed and length of the run.
+    pub scenario: ScenarioMeta,
+    /// Who visits, how often, and which pages.
+    pub traffic: TrafficSpec,
+    /// Visitor attributes that segmented experiences target.
+    #[serde(default)]
+    #[schemars(with = "Vec<AttributeSpec>")]
+    pub attributes: Vec<Spanned<AttributeSpec>>,
+    /// Personalize experiences, in priority order (the manifest's order).
+    #[serde(default)]
+    #[schemars(with = "Vec<ExperienceSpec>")]
+    pub experiences: Vec<Spanned<ExperienceSpec>>,
+    /// Pages and the entries they render.
+    pub content: ContentSpec,
+    /// Changes during the run: attribute changes, experience changes, publishes.
+    #[serde(default)]
+    #[schemars(with = "Vec<TimelineSpec>")]
+    pub timeline: Vec<Spanned<TimelineSpec>>,
+    /// Latency and failures of the upstream APIs.
+    #[serde(default)]
+    pub faults: FaultsSpec,
+    /// The origin's time budgets for its upstreams and its render cost.
+    #[serde(default)]
+    pub origin: OriginSpec,
+    /// Cache options shared by every architecture that caches; each
+    /// architecture may override them.
+    #[serde(default)]
+    pub cache: CacheSpec,
+    /// The architectures to run, one after another, on the same visitors.
+    #[schemars(length(min = 1))]
+    #[schemars(with = "Vec<ArchitectureSpec>")]
+    pub architectures: Spanned<Vec<Spanned<ArchitectureSpec>>>,
+    /// Bounds every architecture must keep; `ttlab check` turns them into a gate.
+    #[serde(default)]
+    pub thresholds: ThresholdsSpec,
+    /// Vary one cache option over several values and compare the runs.
+    #[schemars(with = "Option<SweepSpec>")]
+    pub sweep: Option<Spanned<SweepSpec>>,
+}
+
+/// `[scenario]`: name, seed and length of the run.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioMeta {
+    /// Short name, used in report folder names.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// One line saying what question the scenario answers.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random draw: the same seed gives the same world and traffic.
+    pub seed: u64,
+    /// Length of the run (real or simulated time).
+    #[schemars(with = "HumanDuration")]
+    pub duration: Spanned<HumanDuration>,
+}
+
+/// Page popularity model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PopularitySpec {
+    /// Every page equally likely.
+    #[default]
+    Uniform,
+    /// Page of rank k (in content order) with weight 1/k^s; set `zipf_s`.
+    Zipf,
+}
+
+/// `[traffic]`: who visits, how often, which pages.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficSpec {
+    /// Distinct visitors (people) in the population.
+    #[schemars(with = "u32")]
+    pub visitors: Spanned<u32>,
+    /// Closed loop: concurrent users, each browsing sessions of one visitor at a
+    /// time with think time between pages. Real runs are closed-loop.
+    #[schemars(with = "Option<u32>")]
+    pub users: Option<Spanned<u32>>,
+    /// Pause between two pages of a session (closed loop).
+    #[schemars(with = "Option<DistSpec>")]
+    pub think_time: Option<Spanned<DistSpec>>,
+    /// Open loop: page requests per second, Poisson arrivals, each from a
+    /// visitor drawn from the population (simulated runs).
+    #[schemars(with = "Option<f64>")]
+    pub arrival_rate: Option<Spanned<f64>>,
+    /// Pages a visitor views in one session (closed loop). Default 1.
+    #[schemars(with = "Option<u32>")]
+    pub pages_per_session: Option<Spanned<u32>>,
+    /// Page popularity: "uniform" (default) or "zipf".
+    #[serde(default)]
+    pub popularity: PopularitySpec,
+    /// Zipf exponent s (with popularity = "zipf"); default 1.0.
+    #[schemars(with = "Option<f64>")]
+    pub zipf_s: Option<Spanned<f64>>,
+}
+
+/// `[[attributes]]`: one visitor attribute and how its values are distributed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeSpec {
+    /// Attribute name as the Personalize API sees it (e.g. "country").
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Each value with its relative weight, e.g. { US = 50, DE = 30, FR = 20 }.
+    #[schemars(with = "BTreeMap<String, f64>")]
+    pub values: Spanned<BTreeMap<String, Spanned<f64>>>,
+}
+
+/// Kind of a Personalize experience.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExperienceKind {
+    /// A/B test: visitors split across variants by a stable hash.
+    Ab,
+    /// Segmented: the first variant whose audience matches the visitor.
+    Segmented,
+}
+
+/// `[[experiences]]`: one Personalize experience.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExperienceSpec {
+    /// Short uid as Contentstack writes it: "0", "1", "a", ...
+    #[schemars(with = "String")]
+    pub uid: Spanned<String>,
+    /// Human name, for reports.
+    #[serde(default)]
+    pub name: String,
+    /// "ab" or "segmented".
+    #[serde(rename = "type")]
+    #[schemars(with = "ExperienceKind")]
+    pub kind: Spanned<ExperienceKind>,
+    /// Whether the experience runs from the start (default true).
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// A/B: percentage of visitors per variant short uid; sums to 100.
+    #[schemars(with = "Option<BTreeMap<String, f64>>")]
+    pub splits: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
+    /// A/B: only visitors in this audience take part (default: everyone).
+    #[schemars(with = "Option<AudienceSpec>")]
+    pub audience: Option<Spanned<AudienceSpec>>,
+    /// Segmented: variants in order; the first whose audience matches wins.
+    #[serde(default)]
+    #[schemars(with = "Vec<SegmentSpec>")]
+    pub variants: Vec<Spanned<SegmentSpec>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[[experiences.variants]]`: a variant of a segmented experience.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSpec {
+    /// Variant short uid: "0", "1", ...
+    #[schemars(with = "String")]
+    pub uid: Spanned<String>,
+    /// Human name, for reports.
+    #[serde(default)]
+    pub name: String,
+    /// Who gets this variant.
+    #[schemars(with = "AudienceSpec")]
+    pub audience: Spanned<AudienceSpec>,
+}
+
+/// An audience rule over visitor attributes. Exactly one form:
+/// `{ attribute = "country", in = ["DE", "AT"] }`,
+/// `{ attribute = "plan", not_in = ["free"] }`,
+/// `{ all = [rule, ...] }` or `{ any = [rule, ...] }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceSpec {
+    /// Attribute the condition tests.
+    #[schemars(with = "Option<String>")]
+    pub attribute: Option<Spanned<String>>,
+    /// The attribute has one of these values.
+    #[serde(rename = "in")]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub is_in: Option<Vec<Spanned<String>>>,
+    /// The attribute has none of these values.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub not_in: Option<Vec<Spanned<String>>>,
+    /// Every rule holds.
+    #[schemars(with = "Option<Vec<AudienceSpec>>")]
+    pub all: Option<Vec<Spanned<AudienceSpec>>>,
+    /// At least one rule holds.
+    #[schemars(with = "Option<Vec<AudienceSpec>>")]
+    pub any: Option<Vec<Spanned<AudienceSpec>>>,
+}
+
+/// `[content]`: pages and the entries they render.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContentSpec {
+    /// Locale of every entry (default "en-us").
+    #[serde(default = "default_locale")]
+    pub locale: String,
+    /// Entries, each with the experiences it has variants for.
+    #[serde(default)]
+    #[schemars(with = "Vec<EntrySpec>")]
+    pub entries: Vec<Spanned<EntrySpec>>,
+    /// Pages, each rendering a list of entries.
+    #[serde(default)]
+    #[schemars(with = "Vec<PageSpec>")]
+    pub pages: Vec<Spanned<PageSpec>>,
+    /// Generated families of similar pages (a product catalogue, say).
+    #[serde(default)]
+    #[schemars(with = "Vec<PageSetSpec>")]
+    pub page_sets: Vec<Spanned<PageSetSpec>>,
+}
+
+fn default_locale() -> String {
+    "en-us".to_owned()
+}
+
+/// `[[content.entries]]`: one entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntrySpec {
+    /// Entry uid.
+    #[schemars(with = "String")]
+    pub uid: Spanned<String>,
+    /// Content type uid.
+    pub content_type: String,
+    /// Variants this entry has: an experience uid ("0": every variant of it)
+    /// or one variant as "experience_variant" ("0_1").
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub variants_for: Vec<Spanned<String>>,
+}
+
+/// `[[content.pages]]`: one page.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageSpec {
+    /// URL path, starting with "/".
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// Uids of the entries the page renders, in order.
+    #[schemars(with = "Vec<String>")]
+    pub entries: Vec<Spanned<String>>,
+    /// The page greets the visitor by identity (a per-visitor fragment), so
+    /// serving it to someone else is a leak.
+    #[serde(default)]
+    pub visitor_fragment: bool,
+}
+
+/// `[[content.page_sets]]`: `count` generated pages, each with its own entries.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageSetSpec {
+    /// Path pattern with `{i}` for the page number (0-based): "/products/{i}".
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// How many pages.
+    #[schemars(with = "u32")]
+    pub count: Spanned<u32>,
+    /// Content type of the generated entries; entry uids are
+    /// "<content_type>_<i>_<k>".
+    pub content_type: String,
+    /// Entries per page (default 1).
+    #[schemars(with = "Option<u32>")]
+    pub entries_per_page: Option<Spanned<u32>>,
+    /// Variants the first `variant_entries` entries of each page have (as in
+    /// `[[content.entries]]`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub variants_for: Vec<Spanned<String>>,
+    /// How many entries of each page carry `variants_for` (default 1).
+    #[schemars(with = "Option<u32>")]
+    pub variant_entries: Option<Spanned<u32>>,
+    /// Shared entries every page of the set also renders (a header, say).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub shared_entries: Vec<Spanned<String>>,
+}
+
+/// What a timeline rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSpec {
+    /// Visitors' attribute values change (`fraction` at a time, a `rate`, or
+    /// each visitor every `mean_interval`).
+    AttributeChange,
+    /// An experience starts.
+    Activate,
+    /// An experience stops: nobody gets its variants.
+    Deactivate,
+    /// An A/B experience's splits change.
+    SetSplits,
+    /// Entries are published (`entry`, `entries`, or a `rate` over all).
+    Publish,
+}
+
+/// `[[timeline]]`: a change during the run.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineSpec {
+    /// What happens.
+    #[schemars(with = "ActionSpec")]
+    pub action: Spanned<ActionSpec>,
+    /// When (for one-off changes).
+    #[schemars(with = "Option<HumanDuration>")]
+    pub at: Option<Spanned<HumanDuration>>,
+    /// Start of a recurring change (default: start of the run).
+    #[schemars(with = "Option<HumanDuration>")]
+    pub from: Option<Spanned<HumanDuration>>,
+    /// End of a recurring change (default: end of the run).
+    #[schemars(with = "Option<HumanDuration>")]
+    pub until: Option<Spanned<HumanDuration>>,
+    /// Events per second across the whole population (Poisson).
+    #[schemars(with = "Option<f64>")]
+    pub rate: Option<Spanned<f64>>,
+    /// attribute_change: each visitor changes about this often (Poisson).
+    #[schemars(with = "Option<HumanDuration>")]
+    pub mean_interval: Option<Spanned<HumanDuration>>,
+    /// attribute_change at `at`: the share of visitors that change at once.
+    #[schemars(with = "Option<f64>")]
+    pub fraction: Option<Spanned<f64>>,
+    /// attribute_change: which attribute.
+    #[schemars(with = "Option<String>")]
+    pub attribute: Option<Spanned<String>>,
+    /// attribute_change: the new value (default: drawn from the attribute's
+    /// distribution, never the current value).
+    #[schemars(with = "Option<String>")]
+    pub value: Option<Spanned<String>>,
+    /// activate / deactivate / set_splits: the experience uid.
+    #[schemars(with = "Option<String>")]
+    pub experience: Option<Spanned<String>>,
+    /// set_splits: the new percentages per variant.
+    #[schemars(with = "Option<BTreeMap<String, f64>>")]
+    pub splits: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
+    /// publish: one entry uid.
+    #[schemars(with = "Option<String>")]
+    pub entry: Option<Spanned<String>>,
+    /// publish: several entry uids (with `at`), or the pool a `rate` draws from.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub entries: Option<Vec<Spanned<String>>>,
+    /// publish: only this variant of the entry ("0_1"); default the base
+    /// entry, which every variant inherits from.
+    #[schemars(with = "Option<String>")]
+    pub variant: Option<Spanned<String>>,
+}
+
+/// `[faults]`: per upstream.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSpec {
+    /// The Personalize Edge API.
+    #[serde(default)]
+    pub personalize: UpstreamFaultsSpec,
+    /// The Delivery API.
+    #[serde(default)]
+    pub delivery: UpstreamFaultsSpec,
+}
+
+/// Latency and failures of one upstream.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFaultsSpec {
+    /// Response latency (default none).
+    #[schemars(with = "Option<DistSpec>")]
+    pub latency: Option<Spanned<DistSpec>>,
+    /// Share of requests answered with `error_status`.
+    #[schemars(with = "Option<f64>")]
+    pub error_rate: Option<Spanned<f64>>,
+    /// Status of injected errors (default 503).
+    #[schemars(with = "Option<u16>")]
+    pub error_status: Option<Spanned<u16>>,
+    /// Share of requests that hang past any client budget.
+    #[schemars(with = "Option<f64>")]
+    pub timeout_rate: Option<Spanned<f64>>,
+    /// Rate limiting with 429 and Retry-After.
+    #[schemars(with = "Option<RateLimitSpec>")]
+    pub rate_limit: Option<Spanned<RateLimitSpec>>,
+    /// Windows in which the upstream fails harder.
+    #[serde(default)]
+    #[schemars(with = "Vec<OutageSpec>")]
+    pub outages: Vec<Spanned<OutageSpec>>,
+}
+
+/// Rate limiting: a preset, or a rate.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// "contentstack-delivery": 80 cache-miss requests per second, as the real
+    /// Delivery API limits an organization.
+    pub preset: Option<String>,
+    /// Requests allowed per second.
+    pub requests_per_second: Option<f64>,
+    /// Burst above the rate (default: one second's worth).
+    pub burst: Option<u32>,
+}
+
+/// A window in which an upstream fails.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutageSpec {
+    /// Start of the window.
+    #[schemars(with = "HumanDuration")]
+    pub from: Spanned<HumanDuration>,
+    /// End of the window.
+    #[schemars(with = "HumanDuration")]
+    pub until: Spanned<HumanDuration>,
+    /// Share of requests failing in the window (default 1.0).
+    #[schemars(with = "Option<f64>")]
+    pub error_rate: Option<Spanned<f64>>,
+    /// Status of the failures (default 503), unless `timeout`.
+    #[schemars(with = "Option<u16>")]
+    pub error_status: Option<Spanned<u16>>,
+    /// Failures hang instead of answering.
+    #[serde(default)]
+    pub timeout: bool,
+}
+
+/// `[origin]`: the SSR origin's budgets and costs.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OriginSpec {
+    /// How long the origin waits for Personalize before rendering base
+    /// content (default "200ms").
+    pub personalize_timeout: Option<HumanDuration>,
+    /// How long the origin waits for Delivery (default "2s").
+    pub delivery_timeout: Option<HumanDuration>,
+    /// Time to render a page, for simulated runs (default "2ms").
+    #[schemars(with = "Option<DistSpec>")]
+    pub render_time: Option<Spanned<DistSpec>>,
+}
+
+/// Key scope for variant keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScopeSpec {
+    /// Every alias the visitor has (as the SDK's variant param carries).
+    All,
+    /// Only aliases of experiences the page's entries have variants for.
+    Page,
+}
+
+/// Eviction policy of a bounded cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EvictionSpec {
+    /// Least recently used.
+    Lru,
+}
+
+/// Cache backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendSpec {
+    /// In-process memory (default).
+    Memory,
+    /// A Redis server shared by origin replicas (`redis_url`).
+    Redis,
+}
+
+/// Cache options of a caching layer. In `[cache]` they are defaults; in an
+/// architecture's `cache` table they override those.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// How long a stored page is fresh (default "30s").
+    pub ttl: Option<HumanDuration>,
+    /// After the TTL, serve stale while one background refresh runs (default "0s").
+    pub stale_while_revalidate: Option<HumanDuration>,
+    /// After the TTL, serve stale when the upstream fails (default "0s").
+    pub stale_if_error: Option<HumanDuration>,
+    /// One upstream fill per key at a time (default true).
+    pub coalesce: Option<bool>,
+    /// Drop entries tagged with a published entry on the publish webhook (default false).
+    pub purge_on_publish: Option<bool>,
+    /// Most entries held (default unbounded).
+    #[schemars(with = "Option<u64>")]
+    pub max_entries: Option<Spanned<u64>>,
+    /// Most bytes held (default unbounded).
+    pub max_bytes: Option<ByteSize>,
+    /// Eviction policy when bounded (default "lru").
+    pub eviction: Option<EvictionSpec>,
+    /// "memory" (default) or "redis".
+    pub backend: Option<BackendSpec>,
+    /// Redis URL with backend = "redis".
+    pub redis_url: Option<String>,
+    /// Variant keys: "all" aliases (default) or only the "page"'s.
+    pub key_scope: Option<KeyScopeSpec>,
+}
+
+/// `[[architectures]]`: one architecture to run.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchitectureSpec {
+    /// One of: ssr-nocache, ssr-cdn-shared, ssr-cdn-user, ssr-origin-variant, ssr-edge.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Overrides of `[cache]` for this architecture.
+    #[schemars(with = "Option<CacheSpec>")]
+    pub cache: Option<Spanned<CacheSpec>>,
+    /// Overrides of `[thresholds]` for this architecture.
+    pub thresholds: Option<ThresholdsSpec>,
+}
+
+/// `[thresholds]`: bounds on measures. Counts and rates of the response
+/// classes, offload and hit rate, latency percentiles and staleness.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ThresholdsSpec {
+    #[schemars(with = "Option<BoundSpec>")]
+    pub wrong_variant: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub wrong_variant_rate: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub leak: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub leak_rate: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub stale_variant: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub stale_variant_rate: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub stale_content: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub stale_content_rate: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub error: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub error_rate: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub fallback: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub fallback_rate: Option<Spanned<BoundSpec>>,
+    /// 1 − origin requests / visitor requests.
+    #[schemars(with = "Option<BoundSpec>")]
+    pub offload: Option<Spanned<BoundSpec>>,
+    /// Hit rate of the architecture's caching layer (hits + stale served).
+    #[schemars(with = "Option<BoundSpec>")]
+    pub hit_rate: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub p50: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub p90: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub p99: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub p999: Option<Spanned<BoundSpec>>,
+    #[schemars(with = "Option<BoundSpec>")]
+    pub max_latency: Option<Spanned<BoundSpec>>,
+    /// 99th percentile of how long after the truth changed a stale response was served.
+    #[schemars(with = "Option<BoundSpec>")]
+    pub staleness_p99: Option<Spanned<BoundSpec>>,
+}
+
+/// `[sweep]`: exactly one cache option with the values to try, e.g.
+/// `ttl = ["0s", "5s", "30s", "2m"]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct SweepSpec {
+    pub ttl: Option<Vec<HumanDuration>>,
+    pub stale_while_revalidate: Option<Vec<HumanDuration>>,
+    pub stale_if_error: Option<Vec<HumanDuration>>,
+    pub coalesce: Option<Vec<bool>>,
+    pub purge_on_publish: Option<Vec<bool>>,
+    pub max_entries: Option<Vec<u64>>,
+    pub key_scope: Option<Vec<KeyScopeSpec>>,
+}

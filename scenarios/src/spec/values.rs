@@ -1,0 +1,257 @@
+//! Value types of the scenario format that TOML has no native form for:
+//! durations (`"250ms"`), latency distributions, byte sizes and threshold
+//! bounds. Each deserializes from the form a person writes and fails with a
+//! message that says what was expected; the TOML parser attaches the span.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::time::Micros;
+
+/// A duration written as text: `"250ms"`, `"30s"`, `"2m"`, `"1h 30m"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
+pub struct HumanDuration(pub Micros);
+
+impl From<HumanDuration> for String {
+    fn from(d: HumanDuration) -> String {
+        d.0.to_string()
+    }
+}
+
+impl HumanDuration {
+    /// Parses `"250ms"`, `"30s"`, `"2m"`, `"1h 30m"`; a bare `"0"` is zero.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t == "0" {
+            return Ok(HumanDuration(Micros::ZERO));
+        }
+        humantime::parse_duration(t)
+            .map(|d| HumanDuration(Micros::from_duration(d)))
+            .map_err(|e| {
+                format!(
+                    "invalid duration \"{text}\" ({e}), expected a number and a unit such as \"250ms\", \"30s\" or \"2m\""
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"250ms\", \"30s\" or \"2m\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                HumanDuration::parse(v).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HumanDuration, E> {
+                if v == 0 {
+                    Ok(HumanDuration(Micros::ZERO))
+                } else {
+                    Err(E::custom(format!(
+                        "a duration needs a unit: write \"{v}s\" or \"{v}ms\", not {v}"
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for HumanDuration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration with a unit: \"250ms\", \"30s\", \"2m\", \"1h 30m\".",
+            "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*[a-zA-Zµ]+\\s*)+$|^0$",
+            "examples": ["250ms", "30s", "2m"]
+        })
+    }
+}
+
+/// A distribution of durations (latency, think time).
+///
+/// Written as a fixed value `"20ms"`, or a table with exactly one shape:
+/// `{ mean = "1s" }` (exponential), `{ min = "1s", max = "3s" }` (uniform),
+/// `{ p50 = "20ms", p99 = "120ms" }` (log-normal through both quantiles).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DistSpec {
+    /// Always the same value.
+    Fixed(HumanDuration),
+    /// One of the table shapes; checked by validation.
+    Table(DistTable),
+}
+
+/// The table form of [`DistSpec`]; validation checks that exactly one shape is given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistTable {
+    /// Mean of an exponential distribution.
+    pub mean: Option<HumanDuration>,
+    /// Lower bound of a uniform distribution.
+    pub min: Option<HumanDuration>,
+    /// Upper bound of a uniform distribution.
+    pub max: Option<HumanDuration>,
+    /// Median of a log-normal distribution (with `p99`).
+    pub p50: Option<HumanDuration>,
+    /// 99th percentile of a log-normal distribution (with `p50`).
+    pub p99: Option<HumanDuration>,
+}
+
+impl<'de> Deserialize<'de> for DistSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DistSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a duration such as \"20ms\", or a table such as { p50 = \"20ms\", p99 = \"80ms\" }, { mean = \"1s\" } or { min = \"1s\", max = \"3s\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DistSpec, E> {
+                HumanDuration::parse(v)
+                    .map(DistSpec::Fixed)
+                    .map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DistSpec, A::Error> {
+                DistTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(DistSpec::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for DistSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Distribution".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let table = generator.subschema_for::<DistTable>();
+        let dur = generator.subschema_for::<HumanDuration>();
+        json_schema!({
+            "description": "A fixed duration, or { mean }, { min, max } or { p50, p99 }.",
+            "anyOf": [dur, table]
+        })
+    }
+}
+
+/// A size in bytes: an integer, or text with a unit such as `"64MiB"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as 1048576 or \"64MiB\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("a size cannot be negative, got {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                v.trim()
+                    .parse::<bytesize::ByteSize>()
+                    .map(|b| ByteSize(b.as_u64()))
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "invalid size \"{v}\" ({e}), expected a number and a unit such as \"64MiB\" or \"500KB\""
+                        ))
+                    })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ByteSize {
+    fn schema_name() -> Cow<'static, str> {
+        "ByteSize".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Bytes as an integer, or text with a unit: \"64MiB\", \"500KB\".",
+            "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]
+        })
+    }
+}
+
+/// A bound on a measure: a bare number, or text with a comparison such as
+/// `"<= 0.01"`, `">= 0.8"` or `"<= 50ms"`. A bare number is an upper bound for
+/// measures where less is better and a lower bound where more is better.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum BoundSpec {
+    /// A bare number.
+    Number(f64),
+    /// `"<op> <value>"`; parsed by validation, which knows the measure's unit.
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for BoundSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = BoundSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number, or a bound such as \"<= 0.01\" or \"<= 50ms\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<BoundSpec, E> {
+                Ok(BoundSpec::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<BoundSpec, E> {
+                Ok(BoundSpec::Number(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<BoundSpec, E> {
+                Ok(BoundSpec::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for BoundSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Bound".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A number, or a comparison: \"<= 0.01\", \">= 0.8\", \"<= 50ms\".",
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": "^\\s*(<=|>=|<|>|==)\\s*\\S+"}]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_only() {
+        assert_eq!(HumanDuration::parse("250ms").unwrap().0, Micros(250_000));
+        assert_eq!(
+            HumanDuration::parse("2m").unwrap().0,
+            Micros::from_secs(120)
+        );
+        assert_eq!(HumanDuration::parse("0s").unwrap().0, Micros::ZERO);
+        assert_eq!(HumanDuration::parse("0").unwrap().0, Micros::ZERO);
+        let err = HumanDuration::parse("30").unwrap_err();
+        assert!(err.contains("expected a number and a unit"), "{err}");
+        assert!(HumanDuration::parse("fast").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Run time as whole microseconds since the run started.
+//!
+//! Real runs and simulated runs share every rule that looks at a clock, so all
+//! of them take time as this one integer type: the origin converts its system
+//! clock into it, the simulator advances it by itself.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A point in run time, or a span of it, in microseconds.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Micros(pub u64);
+
+impl Micros {
+    /// The start of the run, or an empty span.
+    pub const ZERO: Micros = Micros(0);
+    /// Later than any run.
+    pub const MAX: Micros = Micros(u64::MAX);
+
+    /// From whole seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Micros(secs * 1_000_000)
+    }
+
+    /// From whole milliseconds.
+    pub const fn from_millis(ms: u64) -> Self {
+        Micros(ms * 1_000)
+    }
+
+    /// From fractional seconds, rounded to the nearest microsecond; negative
+    /// and non-finite values clamp to zero.
+    pub fn from_secs_f64(secs: f64) -> Self {
+        if secs.is_finite() && secs > 0.0 {
+            Micros((secs * 1e6).round() as u64)
+        } else {
+            Micros(0)
+        }
+    }
+
+    /// In fractional seconds.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+
+    /// As a standard duration.
+    pub const fn to_duration(self) -> Duration {
+        Duration::from_micros(self.0)
+    }
+
+    /// From a standard duration, saturating at [`Micros::MAX`].
+    pub fn from_duration(d: Duration) -> Self {
+        Micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    /// `self + other`, saturating.
+    #[must_use]
+    pub const fn saturating_add(self, other: Micros) -> Micros {
+        Micros(self.0.saturating_add(other.0))
+    }
+
+    /// `self - other`, or zero when `other` is later.
+    #[must_use]
+    pub const fn saturating_sub(self, other: Micros) -> Micros {
+        Micros(self.0.saturating_sub(other.0))
+    }
+}
+
+impl fmt::Display for Micros {
+    /// Human form, as scenario files write durations: `250ms`, `2m 30s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        write!(f, "{}", humantime::format_duration(self.to_duration()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_round_trip() {
+        assert_eq!(Micros::from_secs(2).0, 2_000_000);
+        assert_eq!(Micros::from_millis(250).as_secs_f64(), 0.25);
+        assert_eq!(Micros::from_secs_f64(-1.0), Micros::ZERO);
+        assert_eq!(Micros::from_secs_f64(f64::NAN), Micros::ZERO);
+        assert_eq!(
+            Micros::from_duration(Duration::from_millis(3)),
+            Micros(3_000)
+        );
+        assert_eq!(Micros(5).saturating_sub(Micros(9)), Micros::ZERO);
+    }
+
+    #[test]
+    fn displays_like_scenario_files() {
+        assert_eq!(Micros::ZERO.to_string(), "0s");
+        assert_eq!(Micros::from_millis(250).to_string(), "250ms");
+        assert_eq!(Micros::from_secs(150).to_string(), "2m 30s");
+    }
+}
