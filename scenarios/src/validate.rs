@@ -25,6 +25,7 @@ use crate::spec::{
     UpstreamFaultsSpec,
 };
 use crate::time::Micros;
+use crate::world::MAX_EXPERIENCES;
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -409,10 +410,8 @@ impl Cx {
                 assignment,
             });
         }
-        if out.len() > 64 {
-            if let Some(e) = f.experiences.get(64) {
-                self.err(sp(e), "at most 64 experiences are supported");
-            }
+        if let Some(e) = f.experiences.get(MAX_EXPERIENCES) {
+            self.err(sp(e), format!("at most {MAX_EXPERIENCES} experiences are supported"));
         }
         out
     }
@@ -536,7 +535,10 @@ impl Cx {
             None => (text.as_str(), None),
         };
         let Some(ei) = exps.iter().position(|x| x.uid == e) else {
-            self.err(sp(s), format!("unknown experience \"{e}\" in \"{text}\"; expected an experience uid (\"0\") or experience_variant (\"0_1\")"));
+            let known: Vec<_> = exps.iter().map(|x| format!("\"{}\"", x.uid)).collect();
+            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+            let what = if v.is_some() { format!(" in \"{text}\"") } else { String::new() };
+            self.err(sp(s), format!("unknown experience \"{e}\"{what}; expected an experience uid (\"0\") or experience_variant (\"0_1\"); experiences: {known}"));
             return Vec::new();
         };
         let exp = &exps[ei];
@@ -568,7 +570,8 @@ impl Cx {
     }
 
     fn content(&mut self, f: &ScenarioFile, exps: &[Experience]) -> Content {
-        let c = &f.content;
+        let content_span = sp(&f.content);
+        let c = f.content.get_ref();
         let mut entries: Vec<Entry> = Vec::new();
         let mut by_uid: HashMap<String, EntryIdx> = HashMap::new();
         for e in &c.entries {
@@ -700,7 +703,7 @@ impl Cx {
         }
         if pages.is_empty() {
             self.err(
-                0..0,
+                content_span,
                 "the scenario has no pages: add [[content.pages]] or [[content.page_sets]]",
             );
         }
@@ -926,8 +929,8 @@ impl Cx {
                     return None;
                 }
                 if let Some(fr) = &t.fraction {
-                    if t.from.is_some() || t.until.is_some() {
-                        self.err(whole, "a storm (`fraction`) happens `at` one time; `from` and `until` are for `rate` and `mean_interval`");
+                    if let Some(w) = t.from.as_ref().or(t.until.as_ref()) {
+                        self.err(sp(w), "a storm (`fraction`) happens `at` one time; `from` and `until` are for `rate` and `mean_interval`");
                         return None;
                     }
                     let at = at(self)?;
@@ -1088,13 +1091,13 @@ impl Cx {
                         variant,
                     });
                 }
-                if t.from.is_some() || t.until.is_some() {
-                    self.err(whole, "`from` and `until` go with a publish `rate`; a one-off publish happens `at` one time");
+                if let Some(w) = t.from.as_ref().or(t.until.as_ref()) {
+                    self.err(sp(w), "`from` and `until` go with a publish `rate`; a one-off publish happens `at` one time");
                     return None;
                 }
                 let at = at(self)?;
                 if t.entry.is_none() && t.entries.is_none() {
-                    need(self, "entry or entries");
+                    self.err(sp(&t.action), "action \"publish\" at a time needs `entry` or `entries`");
                     return None;
                 }
                 if list.is_empty() {
@@ -1214,12 +1217,18 @@ impl Cx {
 
     fn cache(
         &mut self,
-        base: &CacheSpec,
+        base: Option<&Spanned<CacheSpec>>,
         over: Option<&Spanned<CacheSpec>>,
-        span: Range<usize>,
+        arch_span: Range<usize>,
     ) -> CacheOptions {
         let empty = CacheSpec::default();
         let o = over.map_or(&empty, |s| s.get_ref());
+        // Point backend problems at the table that sets the backend.
+        let span = match over {
+            Some(s) if o.backend.is_some() || o.redis_url.is_some() => sp(s),
+            _ => base.map_or(arch_span, sp),
+        };
+        let base = base.map_or(&empty, |s| s.get_ref());
         let d = CacheOptions::default();
         let max_entries = o
             .max_entries
@@ -1311,7 +1320,7 @@ impl Cx {
                     );
                 }
             }
-            let cache = self.cache(&f.cache, spec.cache.as_ref(), sp(a));
+            let cache = self.cache(f.cache.as_ref(), spec.cache.as_ref(), sp(a));
             let mut thresholds = global.to_vec();
             if let Some(t) = &spec.thresholds {
                 for own in self.thresholds(t) {

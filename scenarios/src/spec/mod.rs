@@ -35,7 +35,8 @@ pub struct ScenarioFile {
     #[schemars(with = "Vec<ExperienceSpec>")]
     pub experiences: Vec<Spanned<ExperienceSpec>>,
     /// Pages and the entries they render.
-    pub content: ContentSpec,
+    #[schemars(with = "ContentSpec")]
+    pub content: Spanned<ContentSpec>,
     /// Changes during the run: attribute changes, experience changes, publishes.
     #[serde(default)]
     #[schemars(with = "Vec<TimelineSpec>")]
@@ -48,8 +49,8 @@ pub struct ScenarioFile {
     pub origin: OriginSpec,
     /// Cache options shared by every architecture that caches; each
     /// architecture may override them.
-    #[serde(default)]
-    pub cache: CacheSpec,
+    #[schemars(with = "Option<CacheSpec>")]
+    pub cache: Option<Spanned<CacheSpec>>,
     /// The architectures to run, one after another, on the same visitors.
     #[schemars(length(min = 1))]
     #[schemars(with = "Vec<ArchitectureSpec>")]

@@ -168,9 +168,9 @@ impl<'de> Deserialize<'de> for ByteSize {
                 v.trim()
                     .parse::<bytesize::ByteSize>()
                     .map(|b| ByteSize(b.as_u64()))
-                    .map_err(|e| {
+                    .map_err(|_| {
                         E::custom(format!(
-                            "invalid size \"{v}\" ({e}), expected a number and a unit such as \"64MiB\" or \"500KB\""
+                            "invalid size \"{v}\", expected a number and a unit such as \"64MiB\" or \"500KB\""
                         ))
                     })
             }
