@@ -74,7 +74,10 @@ fn shares(world: &World, exp: u16, t: Micros, variants: usize) -> (Vec<f64>, usi
             participants += 1;
         }
     }
-    let shares = counts.iter().map(|c| *c as f64 / participants as f64 * 100.0).collect();
+    let shares = counts
+        .iter()
+        .map(|c| *c as f64 / participants as f64 * 100.0)
+        .collect();
     (shares, participants)
 }
 
@@ -82,14 +85,23 @@ fn shares(world: &World, exp: u16, t: Micros, variants: usize) -> (Vec<f64>, usi
 fn ab_splits_within_one_point_over_100k_visitors() {
     let w = ab_world(100_000, 7);
     let (s, n) = shares(&w, 0, Micros::ZERO, 3);
-    assert_eq!(n, 100_000, "every visitor takes part in an A/B test without audience");
+    assert_eq!(
+        n, 100_000,
+        "every visitor takes part in an A/B test without audience"
+    );
     for (got, want) in s.iter().zip([20.0, 30.0, 50.0]) {
-        assert!((got - want).abs() <= 1.0, "split {got:.2}% vs configured {want}%");
+        assert!(
+            (got - want).abs() <= 1.0,
+            "split {got:.2}% vs configured {want}%"
+        );
     }
     // After the split change at 30 s.
     let (s, _) = shares(&w, 0, Micros::from_secs(30), 3);
     for (got, want) in s.iter().zip([70.0, 30.0, 0.0]) {
-        assert!((got - want).abs() <= 1.0, "split after change {got:.2}% vs {want}%");
+        assert!(
+            (got - want).abs() <= 1.0,
+            "split after change {got:.2}% vs {want}%"
+        );
     }
     // The audience-gated test: only "pro" visitors (30%), split 50/50 among them.
     let (s, n) = shares(&w, 1, Micros::ZERO, 2);
@@ -185,13 +197,20 @@ fn segmented_assignment_follows_the_audience_rules_exactly() {
             } else {
                 None
             };
-            assert_eq!(w.variants_of(v, t).get(0), expected, "visitor {v} at {t}: {country}/{plan}");
+            assert_eq!(
+                w.variants_of(v, t).get(0),
+                expected,
+                "visitor {v} at {t}: {country}/{plan}"
+            );
             if values != w.attributes_at(v, Micros::ZERO) {
                 changed += 1;
             }
         }
     }
-    assert!(changed > 1000, "attribute changes must move visitors between segments");
+    assert!(
+        changed > 1000,
+        "attribute changes must move visitors between segments"
+    );
 }
 
 #[test]
@@ -199,7 +218,12 @@ fn drawn_attribute_changes_never_keep_the_value_and_storms_hit_the_fraction() {
     let w = world(&format!("{SEGMENTED}{TAIL}"));
     let mut storm = 0;
     for e in w.events() {
-        if let EventKind::AttributeChange { visitor, attribute, value } = e.kind {
+        if let EventKind::AttributeChange {
+            visitor,
+            attribute,
+            value,
+        } = e.kind
+        {
             if attribute == 0 {
                 let before = w.attribute_at(visitor, 0, Micros(e.at.0 - 1));
                 assert_ne!(before, value, "a drawn change must pick another value");
@@ -225,9 +249,20 @@ fn same_seed_same_world_other_seed_other_visitors() {
     assert_eq!(seg1.events(), seg2.events());
     let uids_a: Vec<_> = a.visitors().iter().map(|v| &v.uid).collect();
     let uids_c: Vec<_> = c.visitors().iter().map(|v| &v.uid).collect();
-    assert!(uids_a.iter().zip(&uids_c).all(|(x, y)| x != y), "another seed gives other visitors");
-    let attrs_differ = a.visitors().iter().zip(c.visitors()).filter(|(x, y)| x.initial != y.initial).count();
-    assert!(attrs_differ > 100, "another seed draws other attributes ({attrs_differ} differ)");
+    assert!(
+        uids_a.iter().zip(&uids_c).all(|(x, y)| x != y),
+        "another seed gives other visitors"
+    );
+    let attrs_differ = a
+        .visitors()
+        .iter()
+        .zip(c.visitors())
+        .filter(|(x, y)| x.initial != y.initial)
+        .count();
+    assert!(
+        attrs_differ > 100,
+        "another seed draws other attributes ({attrs_differ} differ)"
+    );
     // Uids look like the real API's (UUID v4 shape) and are unique.
     let mut seen = HashMap::new();
     for (i, v) in a.visitors().iter().enumerate() {
@@ -292,25 +327,57 @@ at = "5s"
 name = "ssr-origin-variant"
 "#,
     );
-    let v1 = Some(VariantRef { experience: 0, variant: 1 });
-    let v0 = Some(VariantRef { experience: 0, variant: 0 });
+    let v1 = Some(VariantRef {
+        experience: 0,
+        variant: 1,
+    });
+    let v0 = Some(VariantRef {
+        experience: 0,
+        variant: 0,
+    });
     let at = Micros::from_secs;
     assert_eq!(w.entry_version(0, None, at(0)), 1);
     assert_eq!(w.entry_version(0, None, Micros(at(10).0 - 1)), 1);
-    assert_eq!(w.entry_version(0, None, at(10)), 2, "a publish counts from its instant");
-    assert_eq!(w.entry_version(0, v1, at(10)), 2, "variants inherit base publishes");
+    assert_eq!(
+        w.entry_version(0, None, at(10)),
+        2,
+        "a publish counts from its instant"
+    );
+    assert_eq!(
+        w.entry_version(0, v1, at(10)),
+        2,
+        "variants inherit base publishes"
+    );
     assert_eq!(w.entry_version(0, v1, at(20)), 3);
-    assert_eq!(w.entry_version(0, v0, at(20)), 2, "a variant publish touches only that variant");
+    assert_eq!(
+        w.entry_version(0, v0, at(20)),
+        2,
+        "a variant publish touches only that variant"
+    );
     assert_eq!(w.entry_version(0, None, at(20)), 2);
     assert_eq!(w.entry_version(1, None, at(59)), 1);
     // Inactive before 5 s: nobody has a variant; afterwards everybody does.
     for v in 0..10 {
         assert!(w.variants_of(v, at(4)).get(0).is_none());
         let set = w.variants_of(v, at(5));
-        let got = set.get(0).expect("active A/B without audience gives everyone a variant");
-        assert_eq!(w.served_variant(0, &set), Some(VariantRef { experience: 0, variant: got }));
+        let got = set
+            .get(0)
+            .expect("active A/B without audience gives everyone a variant");
+        assert_eq!(
+            w.served_variant(0, &set),
+            Some(VariantRef {
+                experience: 0,
+                variant: got
+            })
+        );
         assert_eq!(w.served_variant(1, &set), None, "footer has no variants");
     }
-    assert_eq!(w.alias(VariantRef { experience: 0, variant: 1 }), "cs_personalize_0_1");
+    assert_eq!(
+        w.alias(VariantRef {
+            experience: 0,
+            variant: 1
+        }),
+        "cs_personalize_0_1"
+    );
     assert_eq!(w.page_experience_mask(0), 1);
 }

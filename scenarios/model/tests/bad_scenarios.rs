@@ -16,7 +16,11 @@ fn each_broken_file_fails_with_its_expected_diagnostic() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 100, "expected the full set of broken files, found {}", files.len());
+    assert!(
+        files.len() >= 100,
+        "expected the full set of broken files, found {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     for path in &files {
         let name = format!("tests/bad/{}", path.file_name().unwrap().to_string_lossy());
@@ -32,13 +36,22 @@ fn each_broken_file_fails_with_its_expected_diagnostic() {
                 let got: Vec<String> = diags.iter().map(ToString::to_string).collect();
                 let want = format!("{name}:{expected}");
                 if got != [want.clone()] {
-                    failures.push(format!("{name}:\n  expected {want}\n  got      {}", got.join("\n           ")));
+                    failures.push(format!(
+                        "{name}:\n  expected {want}\n  got      {}",
+                        got.join("\n           ")
+                    ));
                 }
             }
             Err(e) => failures.push(format!("{name}: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} broken files misbehaved:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} broken files misbehaved:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 /// The smallest valid scenario, to build limit-breaking files from.
@@ -80,43 +93,69 @@ fn only_problem(source: &str) -> String {
 
 #[test]
 fn at_most_32_experiences() {
-    let exp = |i: usize| format!("[[experiences]]\nuid = \"e{i}\"\ntype = \"ab\"\nsplits = {{ \"0\" = 100 }}\n\n");
+    let exp = |i: usize| {
+        format!("[[experiences]]\nuid = \"e{i}\"\ntype = \"ab\"\nsplits = {{ \"0\" = 100 }}\n\n")
+    };
     let ok: String = (0..32).map(exp).collect();
     assert!(parse_str("limits.toml", &minimal(&ok, "")).is_ok());
     let too_many: String = (0..33).map(exp).collect();
     let msg = only_problem(&minimal(&too_many, ""));
-    assert!(msg.ends_with("at most 32 experiences are supported"), "{msg}");
-    assert!(msg.starts_with("limits.toml:170:1:"), "points at the 33rd experience (line 10 + 5 * 32): {msg}");
+    assert!(
+        msg.ends_with("at most 32 experiences are supported"),
+        "{msg}"
+    );
+    assert!(
+        msg.starts_with("limits.toml:170:1:"),
+        "points at the 33rd experience (line 10 + 5 * 32): {msg}"
+    );
 }
 
 #[test]
 fn at_most_255_variants_per_experience() {
     // 256 variants of 25/64 % each sum to exactly 100.
     let splits: Vec<String> = (0..256).map(|i| format!("\"{i}\" = 0.390625")).collect();
-    let exp = format!("[[experiences]]\nuid = \"0\"\ntype = \"ab\"\nsplits = {{ {} }}\n", splits.join(", "));
+    let exp = format!(
+        "[[experiences]]\nuid = \"0\"\ntype = \"ab\"\nsplits = {{ {} }}\n",
+        splits.join(", ")
+    );
     let msg = only_problem(&minimal(&exp, ""));
-    assert!(msg.ends_with("an experience has at most 255 variants"), "{msg}");
+    assert!(
+        msg.ends_with("an experience has at most 255 variants"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn at_most_65535_values_per_attribute() {
     let values: Vec<String> = (0..65_536).map(|i| format!("v{i} = 1")).collect();
-    let attr = format!("[[attributes]]\nname = \"id\"\nvalues = {{ {} }}\n", values.join(", "));
+    let attr = format!(
+        "[[attributes]]\nname = \"id\"\nvalues = {{ {} }}\n",
+        values.join(", ")
+    );
     let msg = only_problem(&minimal("", &attr));
-    assert!(msg.ends_with("an attribute has at most 65535 values"), "{msg}");
+    assert!(
+        msg.ends_with("an attribute has at most 65535 values"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn every_problem_of_a_file_is_reported_in_file_order() {
-    let source = minimal("[[experiences]]\nuid = \"0\"\ntype = \"ab\"\nsplits = { \"0\" = 10 }\n", "")
-        .replace("visitors = 10", "visitors = 0")
-        .replace("name = \"ssr-nocache\"", "name = \"ssr-cdn\"");
+    let source = minimal(
+        "[[experiences]]\nuid = \"0\"\ntype = \"ab\"\nsplits = { \"0\" = 10 }\n",
+        "",
+    )
+    .replace("visitors = 10", "visitors = 0")
+    .replace("name = \"ssr-nocache\"", "name = \"ssr-cdn\"");
     let Err(ScenarioError::Invalid(d)) = parse_str("many.toml", &source) else {
         panic!("expected problems");
     };
     let lines: Vec<usize> = d.iter().map(|d| d.line).collect();
     assert_eq!(d.len(), 3, "{d:?}");
-    assert!(lines.windows(2).all(|w| w[0] < w[1]), "sorted by position: {lines:?}");
+    assert!(
+        lines.windows(2).all(|w| w[0] < w[1]),
+        "sorted by position: {lines:?}"
+    );
     assert!(d[0].message.contains("visitors must be at least 1"));
     assert!(d[1].message.contains("sum to 10, expected 100"));
     assert!(d[2].message.contains("unknown architecture \"ssr-cdn\""));
@@ -125,5 +164,9 @@ fn every_problem_of_a_file_is_reported_in_file_order() {
 #[test]
 fn unreadable_file_names_the_path() {
     let err = ttlab_scenarios::load(Path::new("no/such/scenario.toml")).unwrap_err();
-    assert!(err.to_string().starts_with("no/such/scenario.toml: cannot read the scenario file"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("no/such/scenario.toml: cannot read the scenario file"),
+        "{err}"
+    );
 }

@@ -411,7 +411,10 @@ impl Cx {
             });
         }
         if let Some(e) = f.experiences.get(MAX_EXPERIENCES) {
-            self.err(sp(e), format!("at most {MAX_EXPERIENCES} experiences are supported"));
+            self.err(
+                sp(e),
+                format!("at most {MAX_EXPERIENCES} experiences are supported"),
+            );
         }
         out
     }
@@ -536,8 +539,16 @@ impl Cx {
         };
         let Some(ei) = exps.iter().position(|x| x.uid == e) else {
             let known: Vec<_> = exps.iter().map(|x| format!("\"{}\"", x.uid)).collect();
-            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
-            let what = if v.is_some() { format!(" in \"{text}\"") } else { String::new() };
+            let known = if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            };
+            let what = if v.is_some() {
+                format!(" in \"{text}\"")
+            } else {
+                String::new()
+            };
             self.err(sp(s), format!("unknown experience \"{e}\"{what}; expected an experience uid (\"0\") or experience_variant (\"0_1\"); experiences: {known}"));
             return Vec::new();
         };
@@ -1097,7 +1108,10 @@ impl Cx {
                 }
                 let at = at(self)?;
                 if t.entry.is_none() && t.entries.is_none() {
-                    self.err(sp(&t.action), "action \"publish\" at a time needs `entry` or `entries`");
+                    self.err(
+                        sp(&t.action),
+                        "action \"publish\" at a time needs `entry` or `entries`",
+                    );
                     return None;
                 }
                 if list.is_empty() {

@@ -134,7 +134,11 @@ pub fn summarize(world: &World) -> Summary {
                         }
                     )
                 }
-                Assignment::Segmented { .. } => format!("segmented, {} variants", e.variants.len()),
+                Assignment::Segmented { .. } => format!(
+                    "segmented, {} variant{}",
+                    e.variants.len(),
+                    if e.variants.len() == 1 { "" } else { "s" }
+                ),
             };
             let name = if e.name.is_empty() {
                 String::new()

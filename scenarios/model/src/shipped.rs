@@ -18,7 +18,7 @@ macro_rules! shipped {
         pub const SHIPPED: &[Shipped] = &[$(Shipped {
             name: $name,
             path: concat!("scenarios/", $name, ".toml"),
-            source: include_str!(concat!("../", $name, ".toml")),
+            source: include_str!(concat!("../../", $name, ".toml")),
         }),*];
     };
 }
