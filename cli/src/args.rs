@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
     max_term_width = 100
 )]
 pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v info, -vv debug); `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

@@ -23,8 +23,7 @@ pub fn run(args: &ScenariosArgs) -> anyhow::Result<ExitCode> {
     let width = SHIPPED.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for s in SHIPPED {
         let description = ttlab_scenarios::parse_str(s.path, s.source)
-            .map(|sc| sc.description)
-            .unwrap_or_else(|e| format!("(invalid: {e})"));
+            .map_or_else(|e| format!("(invalid: {e})"), |sc| sc.description);
         println!("{:<width$}  {description}", s.name);
     }
     println!();

@@ -69,7 +69,7 @@ impl Dist {
     pub fn mean(&self) -> Micros {
         match *self {
             Dist::Fixed(v) | Dist::Exponential { mean: v } => v,
-            Dist::Uniform { min, max } => Micros((min.0 + max.0) / 2),
+            Dist::Uniform { min, max } => Micros(u64::midpoint(min.0, max.0)),
             Dist::LogNormal { p50, p99 } => {
                 let (mu, sigma) = lognormal_params(p50, p99);
                 Micros::from_secs_f64((mu + sigma * sigma / 2.0).exp())
@@ -171,7 +171,9 @@ impl Audience {
         match self {
             Audience::In(a, _) | Audience::NotIn(a, _) => out.push(*a),
             Audience::All(rules) | Audience::Any(rules) => {
-                rules.iter().for_each(|r| r.attributes(out));
+                for r in rules {
+                    r.attributes(out);
+                }
             }
         }
     }

@@ -2,7 +2,7 @@
 //! how many cache keys each architecture will see, before anything runs.
 
 use std::collections::HashSet;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::model::{Architecture, Assignment, KeyScope, Popularity};
 use crate::time::Micros;
@@ -53,6 +53,7 @@ pub struct Summary {
 }
 
 /// Summarizes a world.
+#[allow(clippy::too_many_lines)] // one field after another
 pub fn summarize(world: &World) -> Summary {
     let s = world.scenario();
     let visitors = world.visitors().len() as u32;
@@ -99,18 +100,19 @@ pub fn summarize(world: &World) -> Summary {
     let t = &s.traffic;
     let mut traffic = format!("{} visitors", t.visitors);
     if let Some(u) = t.users {
-        traffic += &format!(
+        let _ = write!(
+            traffic,
             ", {u} closed-loop users, {} pages/session, think {} mean",
             t.pages_per_session,
             t.think_time.mean()
         );
     }
     if let Some(r) = t.arrival_rate {
-        traffic += &format!(", open loop {r} req/s");
+        let _ = write!(traffic, ", open loop {r} req/s");
     }
-    traffic += &match t.popularity {
-        Popularity::Uniform => ", uniform pages".to_owned(),
-        Popularity::Zipf { s } => format!(", zipf s={s} pages"),
+    let _ = match t.popularity {
+        Popularity::Uniform => write!(traffic, ", uniform pages"),
+        Popularity::Zipf { s } => write!(traffic, ", zipf s={s} pages"),
     };
     let experiences = s
         .experiences

@@ -17,7 +17,9 @@ use rand::Rng;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 
-use crate::model::{AttrIdx, EntryIdx, ExpIdx, PageIdx, Scenario, ValueIdx, VarIdx, VariantRef};
+use crate::model::{
+    Assignment, AttrIdx, EntryIdx, ExpIdx, PageIdx, Scenario, ValueIdx, VarIdx, VariantRef,
+};
 use crate::time::Micros;
 
 pub use seeds::split_position;
@@ -89,112 +91,16 @@ pub fn visitor_uid(seed: u64, index: VisitorIdx) -> String {
 impl World {
     /// Builds the world of a validated scenario.
     pub fn new(scenario: Scenario) -> World {
-        let seed = scenario.seed;
-        let n = scenario.traffic.visitors;
-        let attr_dists: Vec<WeightedIndex<f64>> = scenario
-            .attributes
-            .iter()
-            .map(|a| WeightedIndex::new(&a.weights).expect("validated weights"))
-            .collect();
-        let mut visitors: Vec<Visitor> = (0..n)
-            .map(|i| {
-                let mut rng = stream(seed, Purpose::Attributes, u64::from(i));
-                Visitor {
-                    uid: visitor_uid(seed, i),
-                    initial: attr_dists
-                        .iter()
-                        .map(|d| d.sample(&mut rng) as ValueIdx)
-                        .collect(),
-                    changes: Vec::new(),
-                }
-            })
-            .collect();
+        let mut visitors = population(&scenario);
         let by_uid = visitors
             .iter()
             .enumerate()
             .map(|(i, v)| (v.uid.clone(), i as VisitorIdx))
             .collect();
-
-        let (mut events, mut pending) = timeline::expand(&scenario);
-        // Draw changed values per visitor, in time order, never the current value.
-        pending.sort_by_key(|c| (c.visitor, c.at, c.seq));
-        let mut i = 0;
-        while i < pending.len() {
-            let v = pending[i].visitor;
-            let mut rng = stream(seed, Purpose::ChangeValues, u64::from(v));
-            let visitor = &mut visitors[v as usize];
-            let mut current = visitor.initial.clone();
-            while i < pending.len() && pending[i].visitor == v {
-                let c = &pending[i];
-                let attr = &scenario.attributes[c.attribute];
-                let value = c
-                    .value
-                    .unwrap_or_else(|| draw_other(&mut rng, &attr.weights, current[c.attribute]));
-                current[c.attribute] = value;
-                visitor.changes.push(AttributeChange {
-                    at: c.at,
-                    attribute: c.attribute,
-                    value,
-                });
-                events.push(Event {
-                    at: c.at,
-                    seq: c.seq,
-                    kind: EventKind::AttributeChange {
-                        visitor: v,
-                        attribute: c.attribute,
-                        value,
-                    },
-                });
-                i += 1;
-            }
-        }
+        let (mut events, pending) = timeline::expand(&scenario);
+        events.extend(resolve_changes(&scenario, &mut visitors, pending));
         events.sort_by_key(|e| (e.at, e.seq));
-
-        let mut experience_states: Vec<Vec<(Micros, ExperienceState)>> = scenario
-            .experiences
-            .iter()
-            .map(|e| {
-                let splits = match &e.assignment {
-                    crate::model::Assignment::Ab { splits, .. } => splits.clone(),
-                    crate::model::Assignment::Segmented { .. } => Vec::new(),
-                };
-                vec![(
-                    Micros::ZERO,
-                    ExperienceState {
-                        active: e.active,
-                        splits,
-                    },
-                )]
-            })
-            .collect();
-        let mut entries = vec![EntryHistory::default(); scenario.content.entries.len()];
-        for ev in &events {
-            match &ev.kind {
-                EventKind::SetActive { experience, active } => {
-                    let states = &mut experience_states[usize::from(*experience)];
-                    let mut s = states.last().expect("initial state").1.clone();
-                    s.active = *active;
-                    states.push((ev.at, s));
-                }
-                EventKind::SetSplits { experience, splits } => {
-                    let states = &mut experience_states[usize::from(*experience)];
-                    let mut s = states.last().expect("initial state").1.clone();
-                    s.splits.clone_from(splits);
-                    states.push((ev.at, s));
-                }
-                EventKind::Publish { entry, variant } => {
-                    let h = &mut entries[*entry as usize];
-                    match variant {
-                        None => h.base.push(ev.at),
-                        Some(v) => match h.variants.iter_mut().find(|(r, _)| r == v) {
-                            Some((_, times)) => times.push(ev.at),
-                            None => h.variants.push((*v, vec![ev.at])),
-                        },
-                    }
-                }
-                EventKind::AttributeChange { .. } => {}
-            }
-        }
+        let (experience_states, entries) = histories(&scenario, &events);
         let page_masks = scenario
             .content
             .pages
@@ -377,4 +283,120 @@ fn draw_other(rng: &mut impl Rng, weights: &[f64], current: ValueIdx) -> ValueId
         x -= w;
     }
     last
+}
+
+/// The visitors with their uids and initial attribute values.
+fn population(scenario: &Scenario) -> Vec<Visitor> {
+    let seed = scenario.seed;
+    let attr_dists: Vec<WeightedIndex<f64>> = scenario
+        .attributes
+        .iter()
+        .map(|a| WeightedIndex::new(&a.weights).expect("validated weights"))
+        .collect();
+    (0..scenario.traffic.visitors)
+        .map(|i| {
+            let mut rng = stream(seed, Purpose::Attributes, u64::from(i));
+            Visitor {
+                uid: visitor_uid(seed, i),
+                initial: attr_dists
+                    .iter()
+                    .map(|d| d.sample(&mut rng) as ValueIdx)
+                    .collect(),
+                changes: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// Draws the values of pending attribute changes per visitor, in time order,
+/// never the value the visitor has at that moment; records them on the
+/// visitors and returns them as events.
+fn resolve_changes(
+    scenario: &Scenario,
+    visitors: &mut [Visitor],
+    mut pending: Vec<timeline::PendingChange>,
+) -> Vec<Event> {
+    pending.sort_by_key(|c| (c.visitor, c.at, c.seq));
+    let mut events = Vec::with_capacity(pending.len());
+    for group in pending.chunk_by(|a, b| a.visitor == b.visitor) {
+        let v = group[0].visitor;
+        let mut rng = stream(scenario.seed, Purpose::ChangeValues, u64::from(v));
+        let visitor = &mut visitors[v as usize];
+        let mut current = visitor.initial.clone();
+        for c in group {
+            let weights = &scenario.attributes[c.attribute].weights;
+            let value = c
+                .value
+                .unwrap_or_else(|| draw_other(&mut rng, weights, current[c.attribute]));
+            current[c.attribute] = value;
+            visitor.changes.push(AttributeChange {
+                at: c.at,
+                attribute: c.attribute,
+                value,
+            });
+            events.push(Event {
+                at: c.at,
+                seq: c.seq,
+                kind: EventKind::AttributeChange {
+                    visitor: v,
+                    attribute: c.attribute,
+                    value,
+                },
+            });
+        }
+    }
+    events
+}
+
+/// Experience states over time and entry publish histories, from the events.
+fn histories(
+    scenario: &Scenario,
+    events: &[Event],
+) -> (Vec<Vec<(Micros, ExperienceState)>>, Vec<EntryHistory>) {
+    let mut states: Vec<Vec<(Micros, ExperienceState)>> = scenario
+        .experiences
+        .iter()
+        .map(|e| {
+            let splits = match &e.assignment {
+                Assignment::Ab { splits, .. } => splits.clone(),
+                Assignment::Segmented { .. } => Vec::new(),
+            };
+            vec![(
+                Micros::ZERO,
+                ExperienceState {
+                    active: e.active,
+                    splits,
+                },
+            )]
+        })
+        .collect();
+    let mut entries = vec![EntryHistory::default(); scenario.content.entries.len()];
+    for ev in events {
+        match &ev.kind {
+            EventKind::SetActive { experience, active } => {
+                let list = &mut states[usize::from(*experience)];
+                let mut s = list.last().expect("initial state").1.clone();
+                s.active = *active;
+                list.push((ev.at, s));
+            }
+            EventKind::SetSplits { experience, splits } => {
+                let list = &mut states[usize::from(*experience)];
+                let mut s = list.last().expect("initial state").1.clone();
+                s.splits.clone_from(splits);
+                list.push((ev.at, s));
+            }
+            EventKind::Publish { entry, variant } => {
+                let h = &mut entries[*entry as usize];
+                match variant {
+                    None => h.base.push(ev.at),
+                    Some(v) => match h.variants.iter_mut().find(|(r, _)| r == v) {
+                        Some((_, times)) => times.push(ev.at),
+                        None => h.variants.push((*v, vec![ev.at])),
+                    },
+                }
+            }
+            EventKind::AttributeChange { .. } => {}
+        }
+    }
+    (states, entries)
 }

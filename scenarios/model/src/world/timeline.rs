@@ -88,6 +88,7 @@ fn poisson_times(rng: &mut StreamRng, from: Micros, until: Micros, rate: f64) ->
 
 /// Expands every rule. Attribute changes come back pending (their values
 /// depend on each visitor's history and are drawn afterwards, in time order).
+#[allow(clippy::too_many_lines)] // one arm per rule kind
 pub(super) fn expand(scenario: &Scenario) -> (Vec<Event>, Vec<PendingChange>) {
     let visitors = scenario.traffic.visitors;
     let mut events = Vec::new();

@@ -1,0 +1,199 @@
+//! Entries, pages and page sets.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+
+use toml::Spanned;
+
+use crate::model::{Content, Entry, EntryIdx, Experience, Page, VariantRef};
+use crate::spec::ScenarioFile;
+
+use super::{Cx, sp};
+
+impl Cx {
+    #[allow(clippy::too_many_lines)] // entries, pages and page-set expansion share the uid maps
+    pub(super) fn content(&mut self, f: &ScenarioFile, exps: &[Experience]) -> Content {
+        let content_span = sp(&f.content);
+        let c = f.content.get_ref();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut by_uid: HashMap<String, EntryIdx> = HashMap::new();
+        for e in &c.entries {
+            let e = e.get_ref();
+            let uid = e.uid.get_ref();
+            if uid.is_empty() {
+                self.err(sp(&e.uid), "entry uid must not be empty");
+            }
+            if by_uid.contains_key(uid) {
+                self.err(sp(&e.uid), format!("entry \"{uid}\" is declared twice"));
+                continue;
+            }
+            let mut variants: Vec<VariantRef> = e
+                .variants_for
+                .iter()
+                .flat_map(|v| self.variant_refs(v, exps))
+                .collect();
+            variants.sort_unstable();
+            variants.dedup();
+            by_uid.insert(uid.clone(), entries.len() as EntryIdx);
+            entries.push(Entry {
+                uid: uid.clone(),
+                content_type: e.content_type.clone(),
+                variants,
+            });
+        }
+        let mut pages: Vec<Page> = Vec::new();
+        let mut paths: HashSet<String> = HashSet::new();
+        for p in &c.pages {
+            let p = p.get_ref();
+            let path = p.path.get_ref();
+            self.check_path(&p.path, path, &mut paths);
+            if p.entries.is_empty() {
+                self.err(
+                    sp(&p.path),
+                    format!("page \"{path}\" renders no entries; list at least one in `entries`"),
+                );
+            }
+            let ids = p
+                .entries
+                .iter()
+                .filter_map(|e| self.entry_ref(e, &by_uid))
+                .collect();
+            pages.push(Page {
+                path: path.clone(),
+                entries: ids,
+                visitor_fragment: p.visitor_fragment,
+            });
+        }
+        for set in &c.page_sets {
+            let s = set.get_ref();
+            let pattern = s.path.get_ref();
+            if !pattern.contains("{i}") {
+                self.err(sp(&s.path), format!("page set path \"{pattern}\" needs \"{{i}}\" where the page number goes, e.g. \"/products/{{i}}\""));
+                continue;
+            }
+            let count = *s.count.get_ref();
+            if count == 0 {
+                self.err(sp(&s.count), "count must be at least 1");
+            }
+            let per_page = s.entries_per_page.as_ref().map_or(1, |n| {
+                if *n.get_ref() == 0 {
+                    self.err(sp(n), "entries_per_page must be at least 1");
+                }
+                *n.get_ref()
+            });
+            let with_variants = s.variant_entries.as_ref().map_or(1.min(per_page), |n| {
+                if *n.get_ref() > per_page {
+                    self.err(
+                        sp(n),
+                        format!(
+                            "variant_entries ({}) is more than entries_per_page ({per_page})",
+                            n.get_ref()
+                        ),
+                    );
+                }
+                *n.get_ref()
+            });
+            let mut variants: Vec<VariantRef> = s
+                .variants_for
+                .iter()
+                .flat_map(|v| self.variant_refs(v, exps))
+                .collect();
+            variants.sort_unstable();
+            variants.dedup();
+            let shared: Vec<EntryIdx> = s
+                .shared_entries
+                .iter()
+                .filter_map(|e| self.entry_ref(e, &by_uid))
+                .collect();
+            for i in 0..count {
+                let path = pattern.replace("{i}", &i.to_string());
+                if !paths.insert(path.clone()) {
+                    self.err(
+                        sp(&s.path),
+                        format!("page set makes path \"{path}\", which another page already has"),
+                    );
+                    break;
+                }
+                let mut ids = shared.clone();
+                for k in 0..per_page {
+                    let uid = format!("{}_{i}_{k}", s.content_type);
+                    if by_uid.contains_key(&uid) {
+                        self.err(
+                            sp(&s.path),
+                            format!("page set makes entry \"{uid}\", which is already declared"),
+                        );
+                        continue;
+                    }
+                    let idx = entries.len() as EntryIdx;
+                    by_uid.insert(uid.clone(), idx);
+                    entries.push(Entry {
+                        uid,
+                        content_type: s.content_type.clone(),
+                        variants: if k < with_variants {
+                            variants.clone()
+                        } else {
+                            Vec::new()
+                        },
+                    });
+                    ids.push(idx);
+                }
+                pages.push(Page {
+                    path,
+                    entries: ids,
+                    visitor_fragment: false,
+                });
+            }
+        }
+        if pages.is_empty() {
+            self.err(
+                content_span,
+                "the scenario has no pages: add [[content.pages]] or [[content.page_sets]]",
+            );
+        }
+        Content {
+            locale: c.locale.clone(),
+            entries,
+            pages,
+        }
+    }
+
+    pub(super) fn check_path(
+        &mut self,
+        span: &Spanned<String>,
+        path: &str,
+        paths: &mut HashSet<String>,
+    ) {
+        if !path.starts_with('/')
+            || path.contains(char::is_whitespace)
+            || path.contains('?')
+            || path.contains('#')
+        {
+            self.err(
+                sp(span),
+                format!(
+                    "page path \"{path}\" must start with '/' and have no spaces, query or fragment"
+                ),
+            );
+        } else if !paths.insert(path.to_owned()) {
+            self.err(sp(span), format!("page \"{path}\" is declared twice"));
+        }
+    }
+
+    pub(super) fn entry_ref(
+        &mut self,
+        e: &Spanned<String>,
+        by_uid: &HashMap<String, EntryIdx>,
+    ) -> Option<EntryIdx> {
+        let found = by_uid.get(e.get_ref()).copied();
+        if found.is_none() {
+            self.err(
+                sp(e),
+                format!(
+                    "unknown entry \"{}\"; declare it in [[content.entries]]",
+                    e.get_ref()
+                ),
+            );
+        }
+        found
+    }
+}

@@ -1,0 +1,405 @@
+//! Faults, cache options, architectures, thresholds and sweeps.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use crate::model::{
+    Architecture, ArchitectureConfig, Backend, CONTENTSTACK_DELIVERY_MISS_RPS, CacheOptions, Cmp,
+    Dist, KeyScope, Measure, Outage, RateLimit, Sweep, Threshold, Unit, UpstreamFaults,
+};
+use crate::spec::{
+    BackendSpec, BoundSpec, CacheSpec, HumanDuration, KeyScopeSpec, ScenarioFile, ThresholdsSpec,
+    UpstreamFaultsSpec,
+};
+use crate::time::Micros;
+
+use super::{Cx, sp};
+
+impl Cx {
+    pub(super) fn upstream(&mut self, u: &UpstreamFaultsSpec) -> UpstreamFaults {
+        let share = |cx: &mut Cx, v: &Option<Spanned<f64>>, what: &str, default: f64| -> f64 {
+            match v {
+                None => default,
+                Some(r) => {
+                    let x = *r.get_ref();
+                    if !(0.0..=1.0).contains(&x) {
+                        cx.err(
+                            sp(r),
+                            format!("{what} must be a share from 0 to 1, got {x}"),
+                        );
+                    }
+                    x
+                }
+            }
+        };
+        let status = |cx: &mut Cx, v: &Option<Spanned<u16>>| -> u16 {
+            match v {
+                None => 503,
+                Some(s) => {
+                    let x = *s.get_ref();
+                    if !(400..=599).contains(&x) {
+                        cx.err(
+                            sp(s),
+                            format!("error_status must be a 4xx or 5xx status, got {x}"),
+                        );
+                    }
+                    x
+                }
+            }
+        };
+        let error_rate = share(self, &u.error_rate, "error_rate", 0.0);
+        let timeout_rate = share(self, &u.timeout_rate, "timeout_rate", 0.0);
+        let rate_limit = u.rate_limit.as_ref().and_then(|r| {
+            let s = r.get_ref();
+            let rps = match (&s.preset, s.requests_per_second) {
+                (Some(p), None) if p == "contentstack-delivery" => CONTENTSTACK_DELIVERY_MISS_RPS,
+                (Some(p), None) => {
+                    self.err(
+                        sp(r),
+                        format!(
+                            "unknown rate limit preset \"{p}\"; known: \"contentstack-delivery\""
+                        ),
+                    );
+                    return None;
+                }
+                (None, Some(x)) if x.is_finite() && x > 0.0 => x,
+                (None, Some(x)) => {
+                    self.err(
+                        sp(r),
+                        format!("requests_per_second must be positive, got {x}"),
+                    );
+                    return None;
+                }
+                _ => {
+                    self.err(
+                        sp(r),
+                        "rate_limit takes exactly one of `preset` or `requests_per_second`",
+                    );
+                    return None;
+                }
+            };
+            let burst = s.burst.unwrap_or(rps.ceil() as u32).max(1);
+            Some(RateLimit {
+                requests_per_second: rps,
+                burst,
+            })
+        });
+        let outages = u
+            .outages
+            .iter()
+            .map(|o| {
+                let s = o.get_ref();
+                let from = self.when(&s.from, "from");
+                let until = self.when(&s.until, "until");
+                if from >= until {
+                    self.err(
+                        sp(&s.until),
+                        format!("the outage is empty: from {from} is not before until {until}"),
+                    );
+                }
+                Outage {
+                    from,
+                    until,
+                    error_rate: share(self, &s.error_rate, "error_rate", 1.0),
+                    error_status: status(self, &s.error_status),
+                    timeout: s.timeout,
+                }
+            })
+            .collect();
+        UpstreamFaults {
+            latency: u
+                .latency
+                .as_ref()
+                .map_or(Dist::Fixed(Micros::ZERO), |d| self.dist(d)),
+            error_rate,
+            error_status: status(self, &u.error_status),
+            timeout_rate,
+            rate_limit,
+            outages,
+        }
+    }
+
+    pub(super) fn cache(
+        &mut self,
+        base: Option<&Spanned<CacheSpec>>,
+        over: Option<&Spanned<CacheSpec>>,
+        arch_span: Range<usize>,
+    ) -> CacheOptions {
+        let empty = CacheSpec::default();
+        let o = over.map_or(&empty, |s| s.get_ref());
+        // Point backend problems at the table that sets the backend.
+        let span = match over {
+            Some(s) if o.backend.is_some() || o.redis_url.is_some() => sp(s),
+            _ => base.map_or(arch_span, sp),
+        };
+        let base = base.map_or(&empty, |s| s.get_ref());
+        let d = CacheOptions::default();
+        let max_entries = o
+            .max_entries
+            .as_ref()
+            .or(base.max_entries.as_ref())
+            .map(|m| {
+                if *m.get_ref() == 0 {
+                    self.err(
+                        sp(m),
+                        "max_entries must be at least 1 (use ttl = \"0s\" for no caching)",
+                    );
+                }
+                *m.get_ref()
+            });
+        let backend = match (
+            o.backend.or(base.backend),
+            o.redis_url.as_ref().or(base.redis_url.as_ref()),
+        ) {
+            (None | Some(BackendSpec::Memory), None) => Backend::Memory,
+            (Some(BackendSpec::Redis), Some(url)) => Backend::Redis { url: url.clone() },
+            (Some(BackendSpec::Redis), None) => {
+                self.err(
+                    span,
+                    "backend = \"redis\" needs redis_url, e.g. \"redis://127.0.0.1:6379\"",
+                );
+                Backend::Memory
+            }
+            (_, Some(_)) => {
+                self.err(span, "redis_url is set but backend is not \"redis\"");
+                Backend::Memory
+            }
+        };
+        CacheOptions {
+            ttl: o.ttl.or(base.ttl).map_or(d.ttl, |x| x.0),
+            stale_while_revalidate: o
+                .stale_while_revalidate
+                .or(base.stale_while_revalidate)
+                .map_or(d.stale_while_revalidate, |x| x.0),
+            stale_if_error: o
+                .stale_if_error
+                .or(base.stale_if_error)
+                .map_or(d.stale_if_error, |x| x.0),
+            coalesce: o.coalesce.or(base.coalesce).unwrap_or(d.coalesce),
+            purge_on_publish: o
+                .purge_on_publish
+                .or(base.purge_on_publish)
+                .unwrap_or(d.purge_on_publish),
+            max_entries,
+            max_bytes: o.max_bytes.or(base.max_bytes).map(|b| b.0),
+            backend,
+            key_scope: match o.key_scope.or(base.key_scope) {
+                None | Some(KeyScopeSpec::All) => KeyScope::All,
+                Some(KeyScopeSpec::Page) => KeyScope::Page,
+            },
+        }
+    }
+
+    pub(super) fn architectures(
+        &mut self,
+        f: &ScenarioFile,
+        global: &[Threshold],
+    ) -> Vec<ArchitectureConfig> {
+        if f.architectures.get_ref().is_empty() {
+            self.err(sp(&f.architectures), "name at least one architecture");
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for a in f.architectures.get_ref() {
+            let spec = a.get_ref();
+            let name = spec.name.get_ref();
+            let Some(arch) = Architecture::parse(name) else {
+                let known: Vec<_> = Architecture::ALL.iter().map(|a| a.as_str()).collect();
+                self.err(
+                    sp(&spec.name),
+                    format!(
+                        "unknown architecture \"{name}\"; expected one of {}",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            if !seen.insert(arch) {
+                self.err(
+                    sp(&spec.name),
+                    format!("architecture \"{name}\" is listed twice"),
+                );
+            }
+            if !arch.caches() {
+                if let Some(c) = &spec.cache {
+                    self.err(
+                        sp(c),
+                        "ssr-nocache has no cache, so it takes no cache options",
+                    );
+                }
+            }
+            let cache = self.cache(f.cache.as_ref(), spec.cache.as_ref(), sp(a));
+            let mut thresholds = global.to_vec();
+            if let Some(t) = &spec.thresholds {
+                for own in self.thresholds(t) {
+                    thresholds.retain(|g| g.measure != own.measure);
+                    thresholds.push(own);
+                }
+            }
+            thresholds.sort_by_key(|t| t.measure);
+            out.push(ArchitectureConfig {
+                arch,
+                cache,
+                thresholds,
+            });
+        }
+        out
+    }
+
+    pub(super) fn thresholds(&mut self, t: &ThresholdsSpec) -> Vec<Threshold> {
+        let all = [
+            (Measure::WrongVariant, &t.wrong_variant),
+            (Measure::WrongVariantRate, &t.wrong_variant_rate),
+            (Measure::Leak, &t.leak),
+            (Measure::LeakRate, &t.leak_rate),
+            (Measure::StaleVariant, &t.stale_variant),
+            (Measure::StaleVariantRate, &t.stale_variant_rate),
+            (Measure::StaleContent, &t.stale_content),
+            (Measure::StaleContentRate, &t.stale_content_rate),
+            (Measure::Error, &t.error),
+            (Measure::ErrorRate, &t.error_rate),
+            (Measure::Fallback, &t.fallback),
+            (Measure::FallbackRate, &t.fallback_rate),
+            (Measure::Offload, &t.offload),
+            (Measure::HitRate, &t.hit_rate),
+            (Measure::P50, &t.p50),
+            (Measure::P90, &t.p90),
+            (Measure::P99, &t.p99),
+            (Measure::P999, &t.p999),
+            (Measure::MaxLatency, &t.max_latency),
+            (Measure::StalenessP99, &t.staleness_p99),
+        ];
+        all.into_iter()
+            .filter_map(|(m, b)| b.as_ref().and_then(|b| self.bound(m, b)))
+            .collect()
+    }
+
+    pub(super) fn bound(&mut self, measure: Measure, b: &Spanned<BoundSpec>) -> Option<Threshold> {
+        let name = measure.as_str();
+        let (cmp, value) = match b.get_ref() {
+            BoundSpec::Number(n) => {
+                if measure.unit() == Unit::Duration {
+                    self.err(
+                        sp(b),
+                        format!("{name} is a duration: write a bound such as \"<= 50ms\""),
+                    );
+                    return None;
+                }
+                (
+                    if measure.higher_is_better() {
+                        Cmp::Ge
+                    } else {
+                        Cmp::Le
+                    },
+                    *n,
+                )
+            }
+            BoundSpec::Text(text) => {
+                let s = text.trim();
+                let ops = [
+                    ("<=", Cmp::Le),
+                    (">=", Cmp::Ge),
+                    ("==", Cmp::Eq),
+                    ("<", Cmp::Lt),
+                    (">", Cmp::Gt),
+                ];
+                let Some((op, rest)) = ops
+                    .iter()
+                    .find_map(|(p, c)| s.strip_prefix(p).map(|r| (*c, r.trim())))
+                else {
+                    self.err(sp(b), format!("bound \"{text}\" of {name} needs a comparison first: <=, <, >=, > or ==, e.g. \"<= 0.01\""));
+                    return None;
+                };
+                let value = if measure.unit() == Unit::Duration {
+                    match HumanDuration::parse(rest) {
+                        Ok(d) => d.0.as_secs_f64(),
+                        Err(e) => {
+                            self.err(sp(b), format!("{name}: {e}"));
+                            return None;
+                        }
+                    }
+                } else if let Ok(v) = rest.parse::<f64>() {
+                    v
+                } else {
+                    self.err(sp(b), format!("bound \"{text}\" of {name} needs a number after the comparison, e.g. \"<= 0.01\""));
+                    return None;
+                };
+                (op, value)
+            }
+        };
+        match measure.unit() {
+            Unit::Rate if !(0.0..=1.0).contains(&value) => {
+                self.err(sp(b), format!("{name} is a share from 0 to 1, got {value}"));
+                return None;
+            }
+            Unit::Count if value < 0.0 || !value.is_finite() => {
+                self.err(sp(b), format!("{name} is a count, got {value}"));
+                return None;
+            }
+            _ => {}
+        }
+        Some(Threshold {
+            measure,
+            cmp,
+            value,
+        })
+    }
+
+    pub(super) fn sweep(&mut self, s: &Spanned<crate::spec::SweepSpec>) -> Option<Sweep> {
+        let v = s.get_ref();
+        let us = |d: &Vec<HumanDuration>| d.iter().map(|x| x.0).collect::<Vec<_>>();
+        let mut found: Vec<Sweep> = Vec::new();
+        if let Some(x) = &v.ttl {
+            found.push(Sweep::Ttl(us(x)));
+        }
+        if let Some(x) = &v.stale_while_revalidate {
+            found.push(Sweep::StaleWhileRevalidate(us(x)));
+        }
+        if let Some(x) = &v.stale_if_error {
+            found.push(Sweep::StaleIfError(us(x)));
+        }
+        if let Some(x) = &v.coalesce {
+            found.push(Sweep::Coalesce(x.clone()));
+        }
+        if let Some(x) = &v.purge_on_publish {
+            found.push(Sweep::PurgeOnPublish(x.clone()));
+        }
+        if let Some(x) = &v.max_entries {
+            if x.contains(&0) {
+                self.err(sp(s), "max_entries values must be at least 1");
+            }
+            found.push(Sweep::MaxEntries(x.clone()));
+        }
+        if let Some(x) = &v.key_scope {
+            found.push(Sweep::KeyScope(
+                x.iter()
+                    .map(|k| match k {
+                        KeyScopeSpec::All => KeyScope::All,
+                        KeyScopeSpec::Page => KeyScope::Page,
+                    })
+                    .collect(),
+            ));
+        }
+        if found.len() != 1 {
+            self.err(
+                sp(s),
+                "a sweep varies exactly one cache option, e.g. ttl = [\"0s\", \"5s\", \"30s\"]",
+            );
+            return None;
+        }
+        let sweep = found.pop().expect("one");
+        if sweep.len() < 2 {
+            self.err(
+                sp(s),
+                format!(
+                    "a sweep of {} needs at least two values to compare",
+                    sweep.option()
+                ),
+            );
+            return None;
+        }
+        Some(sweep)
+    }
+}
