@@ -1,4 +1,4 @@
-//! The report model and its renderers (JSON, Markdown, HTML, JUnit),
+//! The report model and its renderers (JSON, Markdown, HTML, `JUnit`),
 //! thresholds and comparison of runs.
 //!
 //! Not built yet: this crate is the home of issue 9. It depends on nothing

@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn conversions_round_trip() {
         assert_eq!(Micros::from_secs(2).0, 2_000_000);
-        assert_eq!(Micros::from_millis(250).as_secs_f64(), 0.25);
+        assert!((Micros::from_millis(250).as_secs_f64() - 0.25).abs() < 1e-12);
         assert_eq!(Micros::from_secs_f64(-1.0), Micros::ZERO);
         assert_eq!(Micros::from_secs_f64(f64::NAN), Micros::ZERO);
         assert_eq!(
