@@ -17,12 +17,14 @@ pub mod shipped;
 pub mod spec;
 pub mod summary;
 pub mod time;
+pub mod token;
+pub mod upstream;
 pub mod validate;
 pub mod world;
 
 pub use error::{Diagnostic, ScenarioError};
 pub use model::{Architecture, Scenario};
-pub use time::Micros;
+pub use time::{Clock, ManualClock, Micros, SystemClock};
 pub use validate::{load, parse_str};
 pub use world::{VariantSet, World};
 

@@ -205,6 +205,8 @@ pub struct Experience {
     pub name: String,
     /// Running at the start.
     pub active: bool,
+    /// Tags, for the manifest's `tags[]` filter.
+    pub tags: Vec<String>,
     /// Variant short uids.
     pub variants: Vec<String>,
     /// Human names of the variants (may be empty strings).

@@ -80,6 +80,72 @@ impl fmt::Display for Micros {
     }
 }
 
+/// Where "now" comes from. Real servers read the system clock; tests and the
+/// simulator set time by hand. Every rule that depends on time takes a
+/// [`Micros`] from one of these, never the system clock directly.
+pub trait Clock: Send + Sync + 'static {
+    /// Time since the run started.
+    fn now(&self) -> Micros;
+}
+
+/// Run time on the system's monotonic clock, counted from `start`.
+#[derive(Clone, Copy, Debug)]
+pub struct SystemClock {
+    start: std::time::Instant,
+}
+
+impl SystemClock {
+    /// A clock whose zero is now.
+    pub fn starting_now() -> Self {
+        SystemClock {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// A clock whose zero is `start`, shared by every server of one run.
+    pub fn starting_at(start: std::time::Instant) -> Self {
+        SystemClock { start }
+    }
+
+    /// The instant of zero.
+    pub fn start(&self) -> std::time::Instant {
+        self.start
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Micros {
+        Micros::from_duration(self.start.elapsed())
+    }
+}
+
+/// A clock that moves only when told: for tests that pin time.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+impl ManualClock {
+    /// A clock at `t`.
+    pub fn at(t: Micros) -> Self {
+        ManualClock(std::sync::atomic::AtomicU64::new(t.0))
+    }
+
+    /// Moves to `t`.
+    pub fn set(&self, t: Micros) {
+        self.0.store(t.0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves forward by `d`.
+    pub fn advance(&self, d: Micros) {
+        self.0.fetch_add(d.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Micros {
+        Micros(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +161,18 @@ mod tests {
             Micros(3_000)
         );
         assert_eq!(Micros(5).saturating_sub(Micros(9)), Micros::ZERO);
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = ManualClock::at(Micros(5));
+        assert_eq!(c.now(), Micros(5));
+        c.advance(Micros(10));
+        assert_eq!(c.now(), Micros(15));
+        c.set(Micros(1));
+        assert_eq!(c.now(), Micros(1));
+        let s = SystemClock::starting_now();
+        assert!(s.now() < Micros::from_secs(60));
     }
 
     #[test]

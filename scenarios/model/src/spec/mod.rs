@@ -160,6 +160,9 @@ pub struct ExperienceSpec {
     #[serde(rename = "type")]
     #[schemars(with = "ExperienceKind")]
     pub kind: Spanned<ExperienceKind>,
+    /// Tags, for the manifest's `tags[]` filter.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Whether the experience runs from the start (default true).
     #[serde(default = "yes")]
     pub active: bool,

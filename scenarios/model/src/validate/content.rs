@@ -20,8 +20,15 @@ impl Cx {
         for e in &c.entries {
             let e = e.get_ref();
             let uid = e.uid.get_ref();
-            if uid.is_empty() {
-                self.err(sp(&e.uid), "entry uid must not be empty");
+            if uid.is_empty()
+                || !uid
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            {
+                self.err(
+                    sp(&e.uid),
+                    format!("entry uid \"{uid}\" must be letters, digits, '_', '-' or '.' (it goes into URLs and content tokens)"),
+                );
             }
             if by_uid.contains_key(uid) {
                 self.err(sp(&e.uid), format!("entry \"{uid}\" is declared twice"));

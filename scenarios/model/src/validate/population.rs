@@ -149,6 +149,7 @@ impl Cx {
                 uid: uid.clone(),
                 name: e.name.clone(),
                 active: e.active,
+                tags: e.tags.clone(),
                 variants,
                 variant_names,
                 assignment,
