@@ -36,6 +36,60 @@ pub enum Command {
     Scenarios(ScenariosArgs),
     /// Print the JSON Schema of the scenario format (for editor completion).
     Schema(SchemaArgs),
+    /// Serve parts of the lab on loopback for your own origin or SDKs to use.
+    #[command(subcommand)]
+    Serve(ServeCommand),
+}
+
+/// `ttlab serve`.
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Mock Personalize Edge API and Delivery API for a scenario, until Ctrl-C.
+    Mocks(ServeMocksArgs),
+}
+
+/// `ttlab serve mocks`.
+#[derive(Debug, Args)]
+#[command(after_help = "Point the official SDKs at the printed URLs:\n  \
+Personalize.setEdgeApiUrl(PERSONALIZE_URL)\n  \
+contentstack.stack({ apiKey, deliveryToken, environment, host: '127.0.0.1', port: DELIVERY_PORT, insecure: true })\n\
+Truth and control live under /_ttlab/ on both ports; counters at /metrics.")]
+pub struct ServeMocksArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(long, short, value_name = "FILE")]
+    pub scenario: String,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// Port of the Personalize Edge API (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub personalize_port: u16,
+
+    /// Port of the Delivery API (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub delivery_port: u16,
+
+    /// Send entry-publish webhooks to this URL (repeatable).
+    #[arg(long = "webhook", value_name = "URL")]
+    pub webhooks: Vec<String>,
+
+    /// Personalize project uid to accept.
+    #[arg(long, default_value = "ttlab-project")]
+    pub project_uid: String,
+
+    /// Stack API key to accept.
+    #[arg(long, default_value = "blt-ttlab-api-key")]
+    pub api_key: String,
+
+    /// Delivery token to accept.
+    #[arg(long, default_value = "cs-ttlab-delivery-token")]
+    pub delivery_token: String,
+
+    /// Environment to accept.
+    #[arg(long, default_value = "production")]
+    pub environment: String,
 }
 
 /// `ttlab validate`.

@@ -38,6 +38,7 @@ where
         Command::Validate(a) => commands::validate::run(&a),
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),
+        Command::Serve(args::ServeCommand::Mocks(a)) => commands::serve::mocks(&a),
     };
     match result {
         Ok(code) => code,

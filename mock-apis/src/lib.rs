@@ -1,6 +1,35 @@
-//! Mock Contentstack Personalize Edge API and Delivery API, backed by the
-//! scenario's world (`ttlab-scenarios`).
+//! Mock Contentstack Personalize Edge API and Delivery API, backed by a
+//! scenario's world.
 //!
-//! Not built yet: this crate is the home of issue 3. It exists now so the
-//! workspace has its final shape and the dependency direction is fixed
-//! (`scenarios` ← `mock-apis`).
+//! They answer from the same truth functions the checker judges by
+//! (`World::variants_of`, `World::entry_version`) and behave, on the wire,
+//! like the public APIs the official JavaScript SDKs talk to: a team can
+//! point its own origin or the SDKs at them. The scenario's `[faults]` make
+//! them slow, failing or rate limited on purpose; publishes of the timeline
+//! are announced by webhooks shaped like Contentstack's.
+//!
+//! ```no_run
+//! # async fn demo(world: std::sync::Arc<ttlab_scenarios::World>) -> Result<(), ttlab_mock_apis::MockError> {
+//! let clock = std::sync::Arc::new(ttlab_scenarios::SystemClock::starting_now());
+//! let mocks = ttlab_mock_apis::start(world, clock, ttlab_mock_apis::MockConfig::default()).await?;
+//! println!("{} {}", mocks.personalize_url, mocks.delivery_url);
+//! mocks.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod control;
+pub mod delivery;
+mod errors;
+mod faults;
+pub mod metrics;
+pub mod personalize;
+mod query;
+mod server;
+mod state;
+mod webhooks;
+
+pub use config::MockConfig;
+pub use server::{MockError, RunningMocks, start};
+pub use state::MockState;
+pub use webhooks::{deliver_due, publish_payload};

@@ -2,6 +2,7 @@
 
 pub mod scenarios;
 pub mod schema;
+pub mod serve;
 pub mod validate;
 
 use ttlab_scenarios::{Scenario, ScenarioError, shipped};

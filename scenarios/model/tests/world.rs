@@ -356,6 +356,10 @@ name = "ssr-origin-variant"
     );
     assert_eq!(w.entry_version(0, None, at(20)), 2);
     assert_eq!(w.entry_version(1, None, at(59)), 1);
+    assert_eq!(w.last_publish(0, None, at(9)), None);
+    assert_eq!(w.last_publish(0, None, at(25)), Some(at(10)));
+    assert_eq!(w.last_publish(0, v1, at(25)), Some(at(20)));
+    assert_eq!(w.last_publish(0, v0, at(25)), Some(at(10)));
     // Inactive before 5 s: nobody has a variant; afterwards everybody does.
     for v in 0..10 {
         assert!(w.variants_of(v, at(4)).get(0).is_none());

@@ -225,6 +225,26 @@ impl World {
         1 + (base + own) as u32
     }
 
+    /// When what `variant` of `entry` shows last changed, at or before `t`
+    /// (`None`: never published since the start).
+    pub fn last_publish(
+        &self,
+        entry: EntryIdx,
+        variant: Option<VariantRef>,
+        t: Micros,
+    ) -> Option<Micros> {
+        let h = &self.entries[entry as usize];
+        let last = |times: &[Micros]| {
+            times[..times.partition_point(|at| *at <= t)]
+                .last()
+                .copied()
+        };
+        let own = variant
+            .and_then(|v| h.variants.iter().find(|(r, _)| *r == v))
+            .and_then(|(_, times)| last(times));
+        last(&h.base).max(own)
+    }
+
     /// Experiences (bit i = experience i) whose variants the entries of
     /// `page` have: what a `page`-scoped variant key keeps.
     pub fn page_experience_mask(&self, page: PageIdx) -> u64 {

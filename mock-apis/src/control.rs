@@ -1,0 +1,171 @@
+//! The control surface for run drivers and tests, under `/_ttlab/`, apart
+//! from every public API path: truth, timeline delivery, webhook
+//! registration, credentials. Plus `/metrics` (Prometheus text).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use ttlab_scenarios::Micros;
+use ttlab_scenarios::model::{ExpIdx, VariantRef};
+
+use crate::state::MockState;
+use crate::webhooks::deliver_due;
+
+/// Routes of the control surface.
+pub fn router() -> Router<Arc<MockState>> {
+    Router::new()
+        .route("/_ttlab/health", get(health))
+        .route("/_ttlab/credentials", get(credentials))
+        .route("/_ttlab/truth/variants", get(truth_variants))
+        .route("/_ttlab/truth/entry", get(truth_entry))
+        .route("/_ttlab/timeline/advance", post(advance))
+        .route("/_ttlab/webhooks", post(add_webhook))
+        .route("/metrics", get(metrics))
+}
+
+async fn health(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {
+    Json(json!({ "ok": true, "now_us": s.now().0, "scenario": s.world.scenario().name }))
+}
+
+async fn credentials(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {
+    let c = &s.config;
+    Json(json!({
+        "project_uid": c.project_uid,
+        "api_key": c.api_key,
+        "delivery_token": c.delivery_token,
+        "environment": c.environment,
+    }))
+}
+
+#[derive(Deserialize)]
+struct VariantsQuery {
+    visitor: String,
+    at_us: Option<u64>,
+}
+
+/// The truth for a user at a time: per experience, its variant or null; and
+/// the aliases, in manifest order.
+async fn truth_variants(
+    State(s): State<Arc<MockState>>,
+    Query(q): Query<VariantsQuery>,
+) -> Json<serde_json::Value> {
+    let t = q.at_us.map_or_else(|| s.now(), Micros);
+    let set = s.variants(&q.visitor, &HashMap::new(), t);
+    let world = &s.world;
+    let per_experience: serde_json::Map<String, serde_json::Value> = world
+        .scenario()
+        .experiences
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let v = set
+                .get(i as ExpIdx)
+                .map(|v| e.variants[usize::from(v)].clone());
+            (e.uid.clone(), json!(v))
+        })
+        .collect();
+    let aliases: Vec<String> = set.iter().map(|r| world.alias(r)).collect();
+    Json(json!({
+        "visitor": q.visitor,
+        "at_us": t.0,
+        "in_population": world.visitor_index(&q.visitor).is_some(),
+        "variants": per_experience,
+        "aliases": aliases,
+    }))
+}
+
+#[derive(Deserialize)]
+struct EntryQuery {
+    entry: String,
+    variant: Option<String>,
+    at_us: Option<u64>,
+}
+
+async fn truth_entry(State(s): State<Arc<MockState>>, Query(q): Query<EntryQuery>) -> Response {
+    let world = &s.world;
+    let t = q.at_us.map_or_else(|| s.now(), Micros);
+    let Some(idx) = world
+        .scenario()
+        .content
+        .entries
+        .iter()
+        .position(|e| e.uid == q.entry)
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no entry \"{}\"", q.entry) })),
+        )
+            .into_response();
+    };
+    let variant = match q.variant.as_deref() {
+        None | Some("" | "base") => None,
+        Some(alias) => {
+            let found = world
+                .scenario()
+                .experiences
+                .iter()
+                .enumerate()
+                .find_map(|(e, exp)| {
+                    exp.variants.iter().enumerate().find_map(|(v, _)| {
+                        let r = VariantRef {
+                            experience: e as u16,
+                            variant: v as u16,
+                        };
+                        (world.alias(r) == alias).then_some(r)
+                    })
+                });
+            match found {
+                Some(r) => Some(r),
+                None => {
+                    return (
+                        StatusCode::NOT_FOUND,
+                        Json(json!({ "error": format!("no variant \"{alias}\"") })),
+                    )
+                        .into_response();
+                }
+            }
+        }
+    };
+    Json(json!({ "entry": q.entry, "at_us": t.0, "version": world.entry_version(idx as u32, variant, t) })).into_response()
+}
+
+async fn advance(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {
+    let now = s.now();
+    let queued = deliver_due(&s, now);
+    Json(json!({ "at_us": now.0, "publishes": queued }))
+}
+
+#[derive(Deserialize)]
+struct WebhookBody {
+    url: String,
+}
+
+async fn add_webhook(State(s): State<Arc<MockState>>, Json(body): Json<WebhookBody>) -> Response {
+    if !(body.url.starts_with("http://") || body.url.starts_with("https://")) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "url must start with http:// or https://" })),
+        )
+            .into_response();
+    }
+    s.webhook_urls.write().expect("webhook urls").push(body.url);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn metrics(State(s): State<Arc<MockState>>) -> Response {
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+        .into_response()
+}

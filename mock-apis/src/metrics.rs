@@ -1,0 +1,303 @@
+//! Call counters of the mocks: in process (for the run report) and as
+//! Prometheus text at `/metrics` (for anyone watching), from the same
+//! counters.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+/// Which mock answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// The Personalize Edge API.
+    Personalize,
+    /// The Delivery API.
+    Delivery,
+}
+
+impl Api {
+    /// Label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Api::Personalize => "personalize",
+            Api::Delivery => "delivery",
+        }
+    }
+}
+
+/// One public endpoint of the mocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `GET /manifest`.
+    Manifest,
+    /// `PATCH /user-attributes`.
+    UserAttributes,
+    /// `POST /events`.
+    Events,
+    /// `POST /user-attributes/actions/merge`.
+    Merge,
+    /// `GET /v3/content_types/{ct}/entries/{uid}`.
+    Entry,
+    /// `GET /v3/content_types/{ct}/entries`.
+    Entries,
+    /// Any path the APIs do not have.
+    Unknown,
+}
+
+impl Endpoint {
+    /// Label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Manifest => "manifest",
+            Endpoint::UserAttributes => "user_attributes",
+            Endpoint::Events => "events",
+            Endpoint::Merge => "merge",
+            Endpoint::Entry => "entry",
+            Endpoint::Entries => "entries",
+            Endpoint::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    api: String,
+    endpoint: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabels {
+    api: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ImpressionLabels {
+    experience: String,
+    variant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    event_key: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+/// Most distinct event keys counted by name; the rest count as "other", so a
+/// client cannot grow the label set without bound.
+const MAX_EVENT_KEYS: usize = 1000;
+
+/// The counters.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    faults: Family<FaultLabels, Counter>,
+    impressions: Family<ImpressionLabels, Counter>,
+    events: Family<EventLabels, Counter>,
+    event_keys: std::sync::Mutex<std::collections::HashSet<String>>,
+    webhooks: Family<ResultLabels, Counter>,
+    visitors_created: Counter,
+}
+
+/// Status classes counted per endpoint.
+const STATUS_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("ttlab_mock");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let faults = Family::<FaultLabels, Counter>::default();
+        let impressions = Family::<ImpressionLabels, Counter>::default();
+        let events = Family::<EventLabels, Counter>::default();
+        let webhooks = Family::<ResultLabels, Counter>::default();
+        let visitors_created = Counter::default();
+        registry.register(
+            "requests",
+            "Requests answered, by API, endpoint and status class",
+            requests.clone(),
+        );
+        registry.register(
+            "injected_faults",
+            "Faults injected from the scenario, by API and kind",
+            faults.clone(),
+        );
+        registry.register(
+            "impressions",
+            "Impressions received on /events",
+            impressions.clone(),
+        );
+        registry.register(
+            "events",
+            "Conversion events received on /events",
+            events.clone(),
+        );
+        registry.register(
+            "webhooks",
+            "Entry-publish webhooks sent, by result",
+            webhooks.clone(),
+        );
+        registry.register(
+            "visitors_created",
+            "Personalize users minted for requests without a user uid",
+            visitors_created.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            faults,
+            impressions,
+            events,
+            event_keys: std::sync::Mutex::default(),
+            webhooks,
+            visitors_created,
+        }
+    }
+}
+
+fn class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn request(&self, api: Api, endpoint: Endpoint, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                api: api.as_str().to_owned(),
+                endpoint: endpoint.as_str().to_owned(),
+                status: class(status).to_owned(),
+            })
+            .inc();
+    }
+
+    /// Requests answered by an endpoint, whatever the status.
+    pub fn requests(&self, api: Api, endpoint: Endpoint) -> u64 {
+        STATUS_CLASSES
+            .iter()
+            .map(|c| self.requests_with(api, endpoint, c))
+            .sum()
+    }
+
+    /// Requests answered by an endpoint with a status class ("2xx", "4xx", "5xx").
+    pub fn requests_with(&self, api: Api, endpoint: Endpoint, status_class: &str) -> u64 {
+        self.requests
+            .get_or_create(&RequestLabels {
+                api: api.as_str().to_owned(),
+                endpoint: endpoint.as_str().to_owned(),
+                status: status_class.to_owned(),
+            })
+            .get()
+    }
+
+    /// Counts an injected fault ("error", "timeout", "rate_limited").
+    pub fn fault(&self, api: Api, kind: &str) {
+        self.faults
+            .get_or_create(&FaultLabels {
+                api: api.as_str().to_owned(),
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Injected faults of a kind.
+    pub fn faults(&self, api: Api, kind: &str) -> u64 {
+        self.faults
+            .get_or_create(&FaultLabels {
+                api: api.as_str().to_owned(),
+                kind: kind.to_owned(),
+            })
+            .get()
+    }
+
+    /// Counts an impression.
+    pub fn impression(&self, experience: &str, variant: &str) {
+        self.impressions
+            .get_or_create(&ImpressionLabels {
+                experience: experience.to_owned(),
+                variant: variant.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Impressions of one variant.
+    pub fn impressions(&self, experience: &str, variant: &str) -> u64 {
+        self.impressions
+            .get_or_create(&ImpressionLabels {
+                experience: experience.to_owned(),
+                variant: variant.to_owned(),
+            })
+            .get()
+    }
+
+    fn event_label(&self, key: &str) -> String {
+        let mut keys = self.event_keys.lock().expect("event key set");
+        if keys.contains(key) || (keys.len() < MAX_EVENT_KEYS && keys.insert(key.to_owned())) {
+            key.to_owned()
+        } else {
+            "other".to_owned()
+        }
+    }
+
+    /// Counts a conversion event.
+    pub fn event(&self, key: &str) {
+        let label = self.event_label(key);
+        self.events
+            .get_or_create(&EventLabels { event_key: label })
+            .inc();
+    }
+
+    /// Conversion events of a key.
+    pub fn events(&self, key: &str) -> u64 {
+        self.events
+            .get_or_create(&EventLabels {
+                event_key: key.to_owned(),
+            })
+            .get()
+    }
+
+    /// Counts a webhook delivery ("delivered" or "failed").
+    pub fn webhook(&self, result: &str) {
+        self.webhooks
+            .get_or_create(&ResultLabels {
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Webhook deliveries with a result.
+    pub fn webhooks(&self, result: &str) -> u64 {
+        self.webhooks
+            .get_or_create(&ResultLabels {
+                result: result.to_owned(),
+            })
+            .get()
+    }
+
+    /// Counts a minted visitor.
+    pub fn visitor_created(&self) {
+        self.visitors_created.inc();
+    }
+
+    /// Visitors minted.
+    pub fn visitors_created(&self) -> u64 {
+        self.visitors_created.get()
+    }
+
+    /// Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}

@@ -1,0 +1,292 @@
+//! Starting and stopping the two servers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tower_http::cors::{Any, CorsLayer};
+use ttlab_scenarios::{Clock, World};
+
+use crate::config::MockConfig;
+use crate::metrics::{Api, Endpoint};
+use crate::state::MockState;
+use crate::webhooks::{deliver_due, delivery_task};
+use crate::{control, delivery, errors, personalize};
+
+/// Why the mocks could not start.
+#[derive(Debug, Error)]
+pub enum MockError {
+    /// A listener could not bind.
+    #[error("cannot listen on {addr} for the {api} mock: {source}")]
+    Bind {
+        /// Which mock.
+        api: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Two running mocks. Dropping this does not stop them: call [`RunningMocks::shutdown`].
+pub struct RunningMocks {
+    /// Base URL of the Personalize Edge API (for `Personalize.setEdgeApiUrl`).
+    pub personalize_url: String,
+    /// Base URL of the Delivery API host (the SDK appends `/v3`).
+    pub delivery_url: String,
+    /// Their shared state: counters, truth, control.
+    pub state: Arc<MockState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningMocks {
+    /// Stops both servers and the timeline and webhook tasks; in-flight
+    /// requests finish (injected hangs end at once).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts both mocks on the configured addresses (port 0 picks a free port).
+pub async fn start(
+    world: Arc<World>,
+    clock: Arc<dyn Clock>,
+    config: MockConfig,
+) -> Result<RunningMocks, MockError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let (hooks_tx, hooks_rx) = mpsc::unbounded_channel();
+    let state = Arc::new(MockState::new(
+        world,
+        clock,
+        config.clone(),
+        hooks_tx,
+        stop_rx.clone(),
+    ));
+    let bind = |api: &'static str, addr: SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| MockError::Bind { api, addr, source })
+    };
+    let p_listener = bind("Personalize", config.personalize_addr).await?;
+    let d_listener = bind("Delivery", config.delivery_addr).await?;
+    let p_addr = p_listener.local_addr().expect("bound");
+    let d_addr = d_listener.local_addr().expect("bound");
+
+    let mut tasks = vec![
+        serve(p_listener, personalize_router(&state), stop_rx.clone()),
+        serve(d_listener, delivery_router(&state), stop_rx.clone()),
+    ];
+    let weak = Arc::downgrade(&state);
+    let mut hooks_stop = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        tokio::select! {
+            () = delivery_task(weak, hooks_rx) => {}
+            _ = hooks_stop.wait_for(|s| *s) => {}
+        }
+    }));
+    if config.auto_timeline {
+        let weak = Arc::downgrade(&state);
+        let mut ticker_stop = stop_rx;
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = ticker_stop.wait_for(|s| *s) => return,
+                }
+                let Some(state) = weak.upgrade() else { return };
+                deliver_due(&state, state.now());
+            }
+        }));
+    }
+    Ok(RunningMocks {
+        personalize_url: format!("http://{p_addr}"),
+        delivery_url: format!("http://{d_addr}"),
+        state,
+        stop,
+        tasks,
+    })
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "mock server stopped with an error");
+        }
+    })
+}
+
+fn personalize_router(state: &Arc<MockState>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::OPTIONS])
+        .allow_headers(
+            [
+                "x-project-uid",
+                "x-cs-personalize-user-uid",
+                "x-user-agent",
+                "x-live-attributes",
+                "x-page-url",
+                "x-lytics-id-field",
+                "x-lytics-id-value",
+                "content-type",
+            ]
+            .map(HeaderName::from_static),
+        )
+        .expose_headers([HeaderName::from_static(personalize::USER_UID_HEADER)]);
+    Router::new()
+        .route("/manifest", get(personalize::manifest))
+        .route("/user-attributes", patch(personalize::user_attributes))
+        .route("/events", post(personalize::events))
+        .route("/user-attributes/actions/merge", post(personalize::merge))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            public_personalize,
+        ))
+        .fallback(unknown_personalize)
+        .merge(control::router())
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard_personalize,
+        ))
+        .with_state(state.clone())
+}
+
+fn delivery_router(state: &Arc<MockState>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::OPTIONS])
+        .allow_headers(
+            [
+                "api_key",
+                "access_token",
+                "branch",
+                "x-cs-variant-uid",
+                "x-user-agent",
+                "x-header-ea",
+            ]
+            .map(HeaderName::from_static),
+        );
+    Router::new()
+        .route("/v3/content_types/{ct}/entries/{uid}", get(delivery::entry))
+        .route("/v3/content_types/{ct}/entries", get(delivery::entries))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            public_delivery,
+        ))
+        .fallback(unknown_delivery)
+        .merge(control::router())
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard_delivery,
+        ))
+        .with_state(state.clone())
+}
+
+fn endpoint(path: Option<&MatchedPath>) -> Endpoint {
+    match path.map(MatchedPath::as_str) {
+        Some("/manifest") => Endpoint::Manifest,
+        Some("/user-attributes") => Endpoint::UserAttributes,
+        Some("/events") => Endpoint::Events,
+        Some("/user-attributes/actions/merge") => Endpoint::Merge,
+        Some("/v3/content_types/{ct}/entries/{uid}") => Endpoint::Entry,
+        Some("/v3/content_types/{ct}/entries") => Endpoint::Entries,
+        _ => Endpoint::Unknown,
+    }
+}
+
+/// Faults, then the handler; every answer counted.
+async fn public(api: Api, state: &MockState, req: Request, next: Next) -> Response {
+    let ep = endpoint(req.extensions().get::<MatchedPath>());
+    let injector = match api {
+        Api::Personalize => &state.personalize_faults,
+        Api::Delivery => &state.delivery_faults,
+    };
+    let resp = match injector.apply(state).await {
+        Some(resp) => resp,
+        None => next.run(req).await,
+    };
+    state.metrics.request(api, ep, resp.status().as_u16());
+    resp
+}
+
+async fn public_personalize(State(s): State<Arc<MockState>>, req: Request, next: Next) -> Response {
+    public(Api::Personalize, &s, req, next).await
+}
+
+async fn public_delivery(State(s): State<Arc<MockState>>, req: Request, next: Next) -> Response {
+    public(Api::Delivery, &s, req, next).await
+}
+
+async fn unknown_personalize(State(s): State<Arc<MockState>>, req: Request) -> Response {
+    s.metrics.request(Api::Personalize, Endpoint::Unknown, 404);
+    errors::personalize(
+        404,
+        "personalize.NOT_FOUND",
+        &format!("No route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn unknown_delivery(State(s): State<Arc<MockState>>, req: Request) -> Response {
+    s.metrics.request(Api::Delivery, Endpoint::Unknown, 404);
+    errors::delivery(
+        404,
+        404,
+        &format!("No route for {} {}", req.method(), req.uri().path()),
+        serde_json::json!({}),
+    )
+}
+
+/// Rejects requests whose headers are larger than the limit with 431, in
+/// the API's own error shape.
+async fn guard(api: Api, state: &MockState, req: Request, next: Next) -> Response {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > state.config.max_header_bytes {
+        let msg = format!(
+            "Request headers are {size} bytes, more than the {} allowed",
+            state.config.max_header_bytes
+        );
+        return match api {
+            Api::Personalize => errors::personalize(431, "personalize.HEADERS_TOO_LARGE", &msg),
+            Api::Delivery => errors::delivery(431, 431, &msg, serde_json::json!({})),
+        };
+    }
+    next.run(req).await
+}
+
+async fn guard_personalize(State(s): State<Arc<MockState>>, req: Request, next: Next) -> Response {
+    guard(Api::Personalize, &s, req, next).await
+}
+
+async fn guard_delivery(State(s): State<Arc<MockState>>, req: Request, next: Next) -> Response {
+    guard(Api::Delivery, &s, req, next).await
+}

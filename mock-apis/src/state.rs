@@ -1,0 +1,175 @@
+//! What the two mocks share: the world, the run clock, counters, the users
+//! the Personalize mock met that are not in the scenario, and the timeline
+//! cursor of publish webhooks.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use ttlab_scenarios::model::{AttrIdx, ValueIdx};
+use ttlab_scenarios::world::visitor_uid;
+use ttlab_scenarios::{Clock, Micros, VariantSet, World};
+
+use crate::config::MockConfig;
+use crate::faults::FaultInjector;
+use crate::metrics::{Api, Metrics};
+use crate::webhooks::WebhookSender;
+
+/// A Personalize user the scenario does not know: created by a request
+/// without a user uid, or named by a client (an SDK, the user's own app).
+/// Its attributes are what clients set with `PATCH /user-attributes`.
+#[derive(Clone, Debug, Default)]
+pub struct ExternalVisitor {
+    /// Attribute name to value, as strings.
+    pub attributes: HashMap<String, String>,
+}
+
+/// Shared state of one pair of mocks.
+pub struct MockState {
+    /// The world every answer comes from.
+    pub world: Arc<World>,
+    /// The run clock.
+    pub clock: Arc<dyn Clock>,
+    /// Credentials and knobs.
+    pub config: MockConfig,
+    /// Call counters.
+    pub metrics: Metrics,
+    /// Wall time at run time zero, for the timestamps in bodies.
+    pub epoch: SystemTime,
+    pub(crate) personalize_faults: FaultInjector,
+    pub(crate) delivery_faults: FaultInjector,
+    external: Mutex<HashMap<String, ExternalVisitor>>,
+    minted: AtomicU64,
+    pub(crate) webhook_urls: RwLock<Vec<String>>,
+    pub(crate) webhooks: WebhookSender,
+    /// Index into the world's events of the next publish to deliver.
+    pub(crate) timeline_cursor: Mutex<usize>,
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Seed offset of minted user uids, so they never collide with the population's.
+const MINTED_SEED_SALT: u64 = 0x6d69_6e74_6564;
+
+impl MockState {
+    pub(crate) fn new(
+        world: Arc<World>,
+        clock: Arc<dyn Clock>,
+        config: MockConfig,
+        webhooks: WebhookSender,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        let scenario = world.scenario();
+        let epoch = SystemTime::now() - clock.now().to_duration();
+        MockState {
+            personalize_faults: FaultInjector::new(
+                Api::Personalize,
+                scenario.seed,
+                &scenario.faults.personalize,
+            ),
+            delivery_faults: FaultInjector::new(
+                Api::Delivery,
+                scenario.seed,
+                &scenario.faults.delivery,
+            ),
+            webhook_urls: RwLock::new(config.webhook_urls.clone()),
+            world,
+            clock,
+            config,
+            metrics: Metrics::default(),
+            epoch,
+            external: Mutex::default(),
+            minted: AtomicU64::new(0),
+            webhooks,
+            timeline_cursor: Mutex::new(0),
+            shutdown,
+        }
+    }
+
+    /// Run time now.
+    pub fn now(&self) -> Micros {
+        self.clock.now()
+    }
+
+    /// RFC 3339 wall time of run time `t`, as Contentstack writes timestamps.
+    pub fn timestamp(&self, t: Micros) -> String {
+        humantime::format_rfc3339_millis(self.epoch + t.to_duration()).to_string()
+    }
+
+    /// A fresh user uid, as the real API mints for a request without one.
+    pub fn mint_visitor(&self) -> String {
+        let n = self.minted.fetch_add(1, Ordering::Relaxed);
+        let uid = visitor_uid(self.world.scenario().seed ^ MINTED_SEED_SALT, n as u32);
+        self.external
+            .lock()
+            .expect("visitor store")
+            .entry(uid.clone())
+            .or_default();
+        self.metrics.visitor_created();
+        uid
+    }
+
+    /// Merges attributes into a user's stored ones. Users of the scenario
+    /// follow its timeline, so for them the call is only counted.
+    pub fn set_attributes(&self, uid: &str, attrs: HashMap<String, String>) {
+        if self.world.visitor_index(uid).is_some() {
+            return;
+        }
+        let mut store = self.external.lock().expect("visitor store");
+        store
+            .entry(uid.to_owned())
+            .or_default()
+            .attributes
+            .extend(attrs);
+    }
+
+    /// Copies the source user's attributes into the target (the SDK's
+    /// `setUserId(id, { preserveUserAttributes: true })`).
+    pub fn merge(&self, source: &str, target: &str) {
+        let mut store = self.external.lock().expect("visitor store");
+        let from = store.get(source).cloned().unwrap_or_default();
+        store
+            .entry(target.to_owned())
+            .or_default()
+            .attributes
+            .extend(from.attributes);
+    }
+
+    /// The variants of user `uid` at `t`, with `live` attribute values
+    /// (`x-live-attributes`) taking precedence for this evaluation only.
+    ///
+    /// Users of the scenario get the world's truth (`World::variants_of`
+    /// when `live` is empty); other users are judged by the same rule over
+    /// their stored attributes.
+    pub fn variants(&self, uid: &str, live: &HashMap<AttrIdx, ValueIdx>, t: Micros) -> VariantSet {
+        let world = &self.world;
+        if let Some(v) = world.visitor_index(uid) {
+            let values = world.attributes_at(v, t);
+            return world.variants_for(uid, &|a| live.get(&a).copied().or(Some(values[a])), t);
+        }
+        let stored = self
+            .external
+            .lock()
+            .expect("visitor store")
+            .get(uid)
+            .map(|v| v.attributes.clone())
+            .unwrap_or_default();
+        let attrs = &world.scenario().attributes;
+        world.variants_for(
+            uid,
+            &|a| {
+                live.get(&a).copied().or_else(|| {
+                    stored
+                        .get(&attrs[a].name)
+                        .and_then(|s| attrs[a].value_index(s))
+                })
+            },
+            t,
+        )
+    }
+
+    /// Whether shutdown has begun (hanging requests end early then).
+    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+}
