@@ -16,11 +16,11 @@ pub fn personalize(status: u16, code: &str, message: &str) -> Response {
 /// A Delivery API error: `{"error_message", "error_code", "errors"}`.
 pub fn delivery(status: u16, code: u32, message: &str, errors: serde_json::Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    (
-        status,
-        Json(json!({ "error_message": message, "error_code": code, "errors": errors })),
-    )
-        .into_response()
+    let mut body = serde_json::Map::new();
+    body.insert("error_message".to_owned(), message.into());
+    body.insert("error_code".to_owned(), code.into());
+    body.insert("errors".to_owned(), errors);
+    (status, Json(serde_json::Value::Object(body))).into_response()
 }
 
 /// An error injected by the scenario's faults.

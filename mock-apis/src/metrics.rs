@@ -199,7 +199,7 @@ impl Metrics {
             .get()
     }
 
-    /// Counts an injected fault ("error", "timeout", "rate_limited").
+    /// Counts an injected fault (`error`, `timeout`, `rate_limited`).
     pub fn fault(&self, api: Api, kind: &str) {
         self.faults
             .get_or_create(&FaultLabels {

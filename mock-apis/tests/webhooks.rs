@@ -1,0 +1,215 @@
+//! Publish webhooks: delivered as the clock passes each publish, shaped like
+//! Contentstack's entry-publish webhook.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::post;
+use common::{SCENARIO, json, start};
+use serde_json::Value;
+use ttlab_mock_apis::MockConfig;
+use ttlab_scenarios::Micros;
+
+async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |Json(v): Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), got)
+}
+
+async fn wait_for(got: &Arc<Mutex<Vec<Value>>>, n: usize) {
+    for _ in 0..200 {
+        if got.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("expected {n} webhooks, got {}", got.lock().unwrap().len());
+}
+
+#[tokio::test]
+async fn publishes_send_webhooks_in_order_as_time_passes() {
+    let (url, got) = receiver().await;
+    let h = start(
+        SCENARIO,
+        MockConfig {
+            webhook_urls: vec![url],
+            ..MockConfig::default()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        got.lock().unwrap().is_empty(),
+        "nothing is published before 10 s"
+    );
+    h.clock.set(Micros::from_secs(25));
+    wait_for(&got, 2).await;
+    let hooks = got.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 2);
+    let first = &hooks[0];
+    assert_eq!(first["module"], "entry");
+    assert_eq!(first["event"], "publish");
+    assert_eq!(first["api_key"], "blt-ttlab-api-key");
+    assert_eq!(first["data"]["action"], "publish");
+    assert_eq!(first["data"]["entry"]["uid"], "home_hero");
+    assert_eq!(first["data"]["entry"]["_version"], 2);
+    assert_eq!(first["data"]["content_type"]["uid"], "hero");
+    assert_eq!(first["data"]["environment"]["name"], "production");
+    assert!(first["triggered_at"].as_str().unwrap().ends_with('Z'));
+    let second = &hooks[1];
+    let variants = second["data"]["entry"]["publish_details"]["variants"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        variants.values().next().unwrap()["alias"],
+        "cs_personalize_0_1"
+    );
+    assert_eq!(h.mocks.state.metrics.webhooks("delivered"), 2);
+    h.mocks.shutdown().await;
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one story: register, advance, read truth, read metrics
+async fn a_run_driver_delivers_through_the_control_surface() {
+    let (url, got) = receiver().await;
+    let h = start(
+        SCENARIO,
+        MockConfig {
+            auto_timeline: false,
+            ..MockConfig::default()
+        },
+    )
+    .await;
+    let r = h
+        .http
+        .post(h.p("/_ttlab/webhooks"))
+        .json(&serde_json::json!({ "url": url }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let bad = h
+        .http
+        .post(h.p("/_ttlab/webhooks"))
+        .json(&serde_json::json!({ "url": "ftp://x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    h.clock.set(Micros::from_secs(15));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        got.lock().unwrap().is_empty(),
+        "no ticker: nothing is sent by itself"
+    );
+    let (_, adv) = json(
+        h.http
+            .post(h.d("/_ttlab/timeline/advance"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(adv["publishes"], 1);
+    wait_for(&got, 1).await;
+    let (_, again) = json(
+        h.http
+            .post(h.d("/_ttlab/timeline/advance"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again["publishes"], 0, "each publish is delivered once");
+    // Truth through the control surface.
+    let v = &h.world.visitors()[7].uid;
+    let (_, truth) = json(
+        h.http
+            .get(h.p(&format!("/_ttlab/truth/variants?visitor={v}&at_us=0")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(truth["in_population"], true);
+    let expected: Vec<String> = h
+        .world
+        .variants_of(7, Micros::ZERO)
+        .iter()
+        .map(|r| h.world.alias(r))
+        .collect();
+    assert_eq!(truth["aliases"], serde_json::json!(expected));
+    let (_, ver) =
+        json(
+            h.http
+                .get(h.p(
+                    "/_ttlab/truth/entry?entry=home_hero&variant=cs_personalize_0_1&at_us=25000000",
+                ))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(ver["version"], 3);
+    let (s, _) = json(
+        h.http
+            .get(h.p("/_ttlab/truth/entry?entry=nope"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let metrics = h
+        .http
+        .get(h.d("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ttlab_mock_webhooks_total{result=\"delivered\"} 1"),
+        "{metrics}"
+    );
+    h.mocks.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_webhook_target_is_counted_not_fatal() {
+    let h = start(
+        SCENARIO,
+        MockConfig {
+            webhook_urls: vec!["http://127.0.0.1:9/hook".into()],
+            ..MockConfig::default()
+        },
+    )
+    .await;
+    h.clock.set(Micros::from_secs(11));
+    for _ in 0..300 {
+        if h.mocks.state.metrics.webhooks("failed") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.mocks.state.metrics.webhooks("failed"), 1);
+    assert_eq!(h.manifest(Some("u")).send().await.unwrap().status(), 200);
+    h.mocks.shutdown().await;
+}
