@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test ttlab has, on a fresh machine or a used one.
 #
-# It installs what the tests need when it is missing (today: nothing beyond
-# the Rust toolchain; later issues add redis-server, wrk and the npm packages
-# of the SDK compatibility suite), then runs formatting, lints and the whole
-# workspace's tests. CI calls this same script through .ci/run.
+# It installs what the tests need when it is missing — Node.js and npm, and
+# the pinned Contentstack SDKs of the compatibility suite (npm ci) — then
+# runs formatting, lints and the whole workspace's tests. CI calls this same
+# script through .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,16 @@ step() { printf '\n== %s\n' "$*"; }
 step "toolchain"
 cargo --version
 rustc --version
+
+step "test dependencies"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "installing Node.js and npm…"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+node --version
+if [ ! -d mock-apis/sdk-tests/node_modules/@contentstack/delivery-sdk ]; then
+  (cd mock-apis/sdk-tests && npm ci --no-audit --no-fund)
+fi
 
 step "format (cargo fmt --check)"
 cargo fmt --all --check

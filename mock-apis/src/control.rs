@@ -23,6 +23,7 @@ pub fn router() -> Router<Arc<MockState>> {
     Router::new()
         .route("/_ttlab/health", get(health))
         .route("/_ttlab/credentials", get(credentials))
+        .route("/_ttlab/visitors", get(visitors))
         .route("/_ttlab/truth/variants", get(truth_variants))
         .route("/_ttlab/truth/entry", get(truth_entry))
         .route("/_ttlab/timeline/advance", post(advance))
@@ -42,6 +43,12 @@ async fn credentials(State(s): State<Arc<MockState>>) -> Json<serde_json::Value>
         "delivery_token": c.delivery_token,
         "environment": c.environment,
     }))
+}
+
+/// The population's user uids, in visitor order (for load scripts).
+async fn visitors(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {
+    let uids: Vec<&str> = s.world.visitors().iter().map(|v| v.uid.as_str()).collect();
+    Json(json!({ "visitors": uids }))
 }
 
 #[derive(Deserialize)]

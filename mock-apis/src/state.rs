@@ -99,12 +99,10 @@ impl MockState {
     /// A fresh user uid, as the real API mints for a request without one.
     pub fn mint_visitor(&self) -> String {
         let n = self.minted.fetch_add(1, Ordering::Relaxed);
+        // Not stored until a client sets attributes: a user without any
+        // evaluates the same stored or not, and load without user uids must
+        // not grow memory.
         let uid = visitor_uid(self.world.scenario().seed ^ MINTED_SEED_SALT, n as u32);
-        self.external
-            .lock()
-            .expect("visitor store")
-            .entry(uid.clone())
-            .or_default();
         self.metrics.visitor_created();
         uid
     }
