@@ -18,7 +18,9 @@ fn sdk_dir() -> PathBuf {
 
 fn ensure_packages(dir: &Path) {
     if dir.join("node_modules/@contentstack/delivery-sdk").exists()
-        && dir.join("node_modules/@contentstack/personalize-edge-sdk").exists()
+        && dir
+            .join("node_modules/@contentstack/personalize-edge-sdk")
+            .exists()
     {
         return;
     }
@@ -47,9 +49,13 @@ async fn official_sdks_accept_the_mocks() {
     .unwrap();
 
     let quickstart = shipped::get("quickstart").unwrap();
-    let world = Arc::new(World::new(parse_str(quickstart.path, quickstart.source).unwrap()));
+    let world = Arc::new(World::new(
+        parse_str(quickstart.path, quickstart.source).unwrap(),
+    ));
     let clock = Arc::new(ManualClock::at(Micros::ZERO));
-    let mocks = ttlab_mock_apis::start(world.clone(), clock, MockConfig::default()).await.unwrap();
+    let mocks = ttlab_mock_apis::start(world.clone(), clock, MockConfig::default())
+        .await
+        .unwrap();
 
     let child = tokio::process::Command::new("node")
         .args(["--test", "--test-reporter=spec", "sdk.test.mjs"])

@@ -21,3 +21,21 @@ pub fn load_scenario(arg: &str) -> (String, Result<Scenario, ScenarioError>) {
     }
     (arg.to_owned(), ttlab_scenarios::load(path))
 }
+
+/// Prints why a scenario could not be loaded: every problem with its source
+/// line and a caret, then a count.
+pub fn print_scenario_error(shown: &str, error: &ScenarioError) {
+    match error {
+        ScenarioError::Invalid(diags) => {
+            for d in diags {
+                eprintln!("{}", d.render_with_source());
+            }
+            eprintln!(
+                "{shown}: {} problem{}",
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            );
+        }
+        read @ ScenarioError::Read { .. } => eprintln!("{read}"),
+    }
+}

@@ -17,7 +17,7 @@ pub fn mocks(args: &ServeMocksArgs) -> anyhow::Result<ExitCode> {
     let scenario = match loaded {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            super::print_scenario_error(&shown, &e);
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use ttlab_scenarios::{ScenarioError, World, summary};
+use ttlab_scenarios::{World, summary};
 
 use crate::EXIT_BAD_INPUT;
 use crate::args::ValidateArgs;
@@ -22,20 +22,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     print!("{}", summary::summarize(&World::new(scenario)));
                 }
             }
-            Err(ScenarioError::Invalid(diags)) => {
-                bad += 1;
-                for d in &diags {
-                    eprintln!("{}", d.render_with_source());
-                }
-                eprintln!(
-                    "{shown}: {} problem{}",
-                    diags.len(),
-                    if diags.len() == 1 { "" } else { "s" }
-                );
-            }
             Err(e) => {
                 bad += 1;
-                eprintln!("{e}");
+                super::print_scenario_error(&shown, &e);
             }
         }
     }
