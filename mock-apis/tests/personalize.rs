@@ -217,6 +217,7 @@ async fn events_count_impressions_and_conversions() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one list of every error path, in order
 async fn error_paths_answer_clean_4xx() {
     let h = start(SCENARIO, MockConfig::default()).await;
     let client = &h.http;
