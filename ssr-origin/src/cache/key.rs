@@ -1,0 +1,252 @@
+//! Cache keys: a primary part (the URL) plus an order-free variance part,
+//! as pingora-cache builds them.
+//!
+//! The canonical encoding is injective: every field is tagged and length
+//! prefixed, so no two different inputs encode alike — a visitor uid of ""
+//! differs from no visitor, an empty variant set from no variants, and
+//! `/a` + `b` from `/ab`. The variance of variant keys is the visitor's
+//! [`VariantSet`], whose slots are in experience order whatever order the
+//! aliases arrived in, so the key cannot depend on that order. The key that
+//! stores use is the 128-bit xxh3 of the encoding: compact and fast.
+
+use std::fmt;
+
+use ttlab_scenarios::VariantSet;
+use ttlab_scenarios::model::KeyScope;
+use xxhash_rust::xxh3::Xxh3;
+
+/// What a key varies on, beside the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variance<'a> {
+    /// Nothing: one entry per URL (`ssr-cdn-shared`).
+    None,
+    /// The visitor's uid, as the cookie carries it (`ssr-cdn-user`).
+    Visitor(&'a str),
+    /// The visitor's variants, already projected to the key scope
+    /// (`ssr-origin-variant`, `ssr-edge`).
+    Variants(VariantSet),
+}
+
+/// Which variance an architecture's caching layer keys on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStrategy {
+    /// URL only.
+    Url,
+    /// URL + visitor uid.
+    UrlVisitor,
+    /// URL + variant set in this scope.
+    UrlVariants(KeyScope),
+}
+
+impl KeyStrategy {
+    /// Whether one stored entry can be served to more than one visitor.
+    pub const fn shared(self) -> bool {
+        !matches!(self, KeyStrategy::UrlVisitor)
+    }
+}
+
+/// A cache key: the 128-bit hash of the canonical encoding.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CacheKey(pub u128);
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheKey({:032x})", self.0)
+    }
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+const TAG_PRIMARY: u8 = 1;
+const TAG_NO_VARIANCE: u8 = 2;
+const TAG_VISITOR: u8 = 3;
+const TAG_VARIANTS: u8 = 4;
+
+/// Writes the canonical encoding of (primary, variance) to `out`.
+///
+/// `primary` is the URL path with any query parameters the layer keys on,
+/// already in canonical order (see [`canonical_query`]).
+pub fn encode(primary: &str, variance: Variance<'_>, out: &mut impl Sink) {
+    field(out, TAG_PRIMARY, primary.as_bytes());
+    match variance {
+        Variance::None => out.put(&[TAG_NO_VARIANCE]),
+        Variance::Visitor(uid) => field(out, TAG_VISITOR, uid.as_bytes()),
+        Variance::Variants(set) => {
+            // One byte per experience slot: 0 = none, k = variant k - 1.
+            let mut slots = [0u8; ttlab_scenarios::world::MAX_EXPERIENCES];
+            for r in set.iter() {
+                slots[usize::from(r.experience)] = (r.variant + 1) as u8;
+            }
+            field(out, TAG_VARIANTS, &slots[..set.len()]);
+        }
+    }
+}
+
+fn field(out: &mut impl Sink, tag: u8, bytes: &[u8]) {
+    out.put(&[tag]);
+    out.put(&(bytes.len() as u64).to_le_bytes());
+    out.put(bytes);
+}
+
+/// Where an encoding goes: a byte vector (to inspect it) or a hasher (to key).
+pub trait Sink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Xxh3 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+/// The key of (primary, variance).
+pub fn key(primary: &str, variance: Variance<'_>) -> CacheKey {
+    let mut h = Xxh3::new();
+    encode(primary, variance, &mut h);
+    CacheKey(h.digest128())
+}
+
+/// The variance a strategy keys on, given the visitor's uid and variants and
+/// the page's experience mask (for the `page` scope).
+pub fn variance<'a>(
+    strategy: KeyStrategy,
+    visitor: Option<&'a str>,
+    variants: VariantSet,
+    page_mask: u64,
+) -> Variance<'a> {
+    match strategy {
+        KeyStrategy::Url => Variance::None,
+        KeyStrategy::UrlVisitor => visitor.map_or(Variance::None, Variance::Visitor),
+        KeyStrategy::UrlVariants(KeyScope::All) => Variance::Variants(variants),
+        KeyStrategy::UrlVariants(KeyScope::Page) => Variance::Variants(variants.project(page_mask)),
+    }
+}
+
+/// The query parameters of `query` whose names are in `keyed`, sorted by
+/// name then value, as `name=value&…`: the part of a URL a layer keys on.
+/// Parameters a layer does not key on are dropped, so they cannot split or
+/// poison the cache.
+pub fn canonical_query(query: Option<&str>, keyed: &[&str]) -> String {
+    let Some(q) = query else { return String::new() };
+    let mut pairs: Vec<(&str, &str)> = q
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .filter(|(k, _)| keyed.contains(k))
+        .collect();
+    pairs.sort_unstable();
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(slots: &[Option<u16>]) -> VariantSet {
+        let mut s = VariantSet::none(slots.len());
+        for (e, v) in slots.iter().enumerate() {
+            s.set(e as u16, *v);
+        }
+        s
+    }
+
+    fn bytes(primary: &str, v: Variance<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(primary, v, &mut out);
+        out
+    }
+
+    #[test]
+    fn absent_differs_from_empty() {
+        assert_ne!(key("/", Variance::None), key("/", Variance::Visitor("")));
+        assert_ne!(
+            key("/", Variance::None),
+            key("/", Variance::Variants(set(&[])))
+        );
+        assert_ne!(
+            key("/", Variance::Visitor("")),
+            key("/", Variance::Variants(set(&[])))
+        );
+        // No variant in any experience is not the same as variant 0 somewhere.
+        assert_ne!(
+            key("/", Variance::Variants(set(&[None]))),
+            key("/", Variance::Variants(set(&[Some(0)])))
+        );
+    }
+
+    #[test]
+    fn fields_are_length_prefixed() {
+        assert_ne!(
+            bytes("/a", Variance::Visitor("b")),
+            bytes("/ab", Variance::Visitor(""))
+        );
+        assert_ne!(
+            bytes("/", Variance::Visitor("x")),
+            bytes("/", Variance::Variants(set(&[Some(119)])))
+        );
+    }
+
+    #[test]
+    fn variant_order_does_not_matter() {
+        let mut a = VariantSet::none(3);
+        a.set(2, Some(1));
+        a.set(0, Some(0));
+        let mut b = VariantSet::none(3);
+        b.set(0, Some(0));
+        b.set(2, Some(1));
+        assert_eq!(
+            key("/", Variance::Variants(a)),
+            key("/", Variance::Variants(b))
+        );
+    }
+
+    #[test]
+    fn page_scope_drops_experiences_the_page_does_not_use() {
+        let a = set(&[Some(0), Some(1)]);
+        let b = set(&[Some(1), Some(1)]);
+        let page = |v| variance(KeyStrategy::UrlVariants(KeyScope::Page), None, v, 0b10);
+        let all = |v| variance(KeyStrategy::UrlVariants(KeyScope::All), None, v, 0b10);
+        assert_eq!(key("/", page(a)), key("/", page(b)));
+        assert_ne!(key("/", all(a)), key("/", all(b)));
+        assert_eq!(
+            variance(KeyStrategy::UrlVisitor, Some("u"), a, 0),
+            Variance::Visitor("u")
+        );
+        assert_eq!(variance(KeyStrategy::Url, Some("u"), a, 0), Variance::None);
+    }
+
+    #[test]
+    fn canonical_query_keeps_only_keyed_params_in_order() {
+        let keyed = ["personalize_variants", "b"];
+        assert_eq!(
+            canonical_query(Some("utm=1&personalize_variants=0_1,a_0&b=2"), &keyed),
+            "b=2&personalize_variants=0_1,a_0"
+        );
+        assert_eq!(
+            canonical_query(Some("b=2&personalize_variants=0_1,a_0"), &keyed),
+            canonical_query(Some("personalize_variants=0_1,a_0&b=2&x=9"), &keyed)
+        );
+        assert_eq!(canonical_query(None, &keyed), "");
+        assert_eq!(canonical_query(Some("x=1"), &keyed), "");
+    }
+}

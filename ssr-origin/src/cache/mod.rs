@@ -1,0 +1,15 @@
+//! The cache library: keys, freshness, stores, the caching layer with its
+//! cache lock, and the named outcomes. Pure rules here are shared by the
+//! origin, the CDN and edge layers, and the simulator.
+
+pub mod freshness;
+pub mod key;
+pub mod layer;
+pub mod outcome;
+pub mod store;
+
+pub use freshness::{Freshness, Windows, freshness};
+pub use key::{CacheKey, KeyStrategy, Variance, canonical_query, key, variance};
+pub use layer::{Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, decide};
+pub use outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
+pub use store::{Bounds, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag};
