@@ -1,0 +1,455 @@
+//! The reference SSR origin: identifies the visitor, asks Personalize for
+//! the manifest (or, behind an edge, reads `personalize_variants`), fetches
+//! the page's entries from Delivery with the visitor's variants, renders
+//! HTML — through its own cache layer in `ssr-origin-variant`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use ttlab_scenarios::model::{CacheOptions, PageIdx};
+use ttlab_scenarios::token::{self, EntryToken};
+use ttlab_scenarios::{Clock, VariantSet, World};
+
+use crate::cache::{
+    self, Answer, CacheLayer, Fetched, FillError, KeyStrategy, LayerOptions, MemoryStore,
+};
+use crate::render::{RenderedEntry, Renderer};
+use crate::response::{
+    PageResponse, X_CONTENT, X_ERROR, X_FALLBACK, X_VARIANTS, X_VISITOR, cookie,
+};
+use crate::upstream::{Manifest, Upstreams, aliases_header, parse_variant_param, variant_param};
+use crate::webhook;
+
+/// The SDK's cookie with the user uid.
+pub const UID_COOKIE: &str = "cs-personalize-user-uid";
+/// The SDK's cookie with the manifest.
+pub const MANIFEST_COOKIE: &str = "cs-personalize-manifest";
+/// The SDK's URL param with the variants (behind an edge).
+pub const VARIANT_PARAM: &str = "personalize_variants";
+
+/// Where the origin gets a visitor's variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VariantSource {
+    /// Calls Personalize itself on every request.
+    Personalize,
+    /// Reads `personalize_variants` that an edge put in the URL.
+    UrlParam,
+}
+
+/// The page store of a caching layer.
+pub type PageStore = MemoryStore<Arc<PageResponse>>;
+/// A caching layer of pages.
+pub type PageLayer = CacheLayer<Arc<PageResponse>, PageStore>;
+
+/// Counters of the origin itself.
+#[derive(Clone, Debug, Default)]
+pub struct OriginCounters {
+    /// Page requests that reached the origin.
+    pub requests: Counter,
+    /// Pages rendered.
+    pub renders: Counter,
+    /// Pages answered with base content because Personalize failed.
+    pub fallbacks: Counter,
+    /// Error answers.
+    pub errors: Counter,
+}
+
+/// The origin.
+pub struct Origin {
+    world: Arc<World>,
+    source: VariantSource,
+    upstreams: Upstreams,
+    renderer: Renderer,
+    /// Its cache layer (`ssr-origin-variant`), keyed by URL + variants.
+    pub layer: Option<(PageLayer, KeyStrategy, CacheOptions)>,
+    pages: HashMap<String, PageIdx>,
+    /// Counters of the origin itself.
+    pub counters: OriginCounters,
+    registry: Registry,
+}
+
+/// The `x-ttlab-variants` value of a variant set: short aliases or `-`.
+pub fn variants_header(world: &World, variants: &VariantSet) -> String {
+    let p = variant_param(world, variants);
+    if p.is_empty() { "-".to_owned() } else { p }
+}
+
+/// The manifest cookie as `addStateToResponse` sets it (URL-encoded, so it is
+/// a valid cookie value), and the uid cookie. No `Secure`: pages are served
+/// over plain HTTP on loopback, where clients would not send it back.
+pub fn state_cookies(manifest: &Manifest, had_uid: Option<&str>) -> Vec<String> {
+    let mut out = Vec::with_capacity(2);
+    if had_uid != Some(manifest.uid.as_str()) {
+        out.push(format!(
+            "{UID_COOKIE}={}; Max-Age=31536000; Path=/; SameSite=Lax",
+            manifest.uid
+        ));
+    }
+    let json = manifest.raw.to_string();
+    let encoded: String = serde_urlencoded::to_string([("v", json.as_str())]).unwrap_or_default();
+    out.push(format!(
+        "{MANIFEST_COOKIE}={}; Path=/; SameSite=Lax",
+        encoded.trim_start_matches("v=")
+    ));
+    out
+}
+
+impl Origin {
+    /// An origin for `world`; `cache` gives it a caching layer keyed by URL +
+    /// variants in the options' scope.
+    pub fn new(
+        world: Arc<World>,
+        clock: Arc<dyn Clock>,
+        source: VariantSource,
+        upstreams: Upstreams,
+        cache: Option<&CacheOptions>,
+    ) -> Self {
+        let pages = world
+            .scenario()
+            .content
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.path.clone(), i as PageIdx))
+            .collect();
+        let counters = OriginCounters::default();
+        let mut registry = Registry::with_prefix("ttlab_origin");
+        registry.register(
+            "requests",
+            "Page requests that reached the origin",
+            counters.requests.clone(),
+        );
+        registry.register("renders", "Pages rendered", counters.renders.clone());
+        registry.register(
+            "fallbacks",
+            "Base-content answers because Personalize failed",
+            counters.fallbacks.clone(),
+        );
+        registry.register("errors", "Error answers", counters.errors.clone());
+        upstreams.counters.register(&mut registry);
+        let layer = cache.map(|opts| {
+            let store = Arc::new(PageStore::new(cache::Bounds {
+                max_entries: opts.max_entries,
+                max_bytes: opts.max_bytes,
+            }));
+            let layer = PageLayer::new(layer_options(opts), store, clock);
+            layer.counters().register(&mut registry, "origin");
+            (
+                layer,
+                KeyStrategy::UrlVariants(opts.key_scope),
+                opts.clone(),
+            )
+        });
+        Origin {
+            world,
+            source,
+            upstreams,
+            renderer: Renderer::default(),
+            layer,
+            pages,
+            counters,
+            registry,
+        }
+    }
+
+    /// The clients' counters.
+    pub fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
+    }
+
+    /// Prometheus text of every counter.
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+
+    /// The origin's routes: every page path, the publish webhook, `/metrics`.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/_ttlab/webhook/publish",
+                post(webhook::publish::<OriginPurge>),
+            )
+            .route(
+                "/metrics",
+                get(|State(o): State<Arc<Origin>>| async move { o.metrics_text() }),
+            )
+            .fallback(page)
+            .with_state(self.clone())
+    }
+
+    /// Renders page `page` for `variants` (already projected to the page's
+    /// experiences). `visitor` greets the visitor; `fallback` marks base content.
+    async fn render(
+        self: Arc<Self>,
+        page: PageIdx,
+        variants: VariantSet,
+        visitor: Option<String>,
+        fallback: bool,
+    ) -> Result<Fetched<Arc<PageResponse>>, FillError> {
+        let world = &self.world;
+        let p = &world.scenario().content.pages[page as usize];
+        let aliases = aliases_header(world, &variants);
+        let fetches = p.entries.iter().map(|e| self.upstreams.entry(*e, &aliases));
+        let docs = futures::future::try_join_all(fetches).await?;
+        let mut entries = Vec::with_capacity(docs.len());
+        let mut content = Vec::with_capacity(docs.len());
+        for (idx, doc) in p.entries.iter().zip(&docs) {
+            let title = doc["title"].as_str().unwrap_or_default().to_owned();
+            let body = doc["body"].as_str().unwrap_or_default().to_owned();
+            if let Some(t) = token::parse(&title).entries.into_iter().next() {
+                content.push(content_part(&t));
+            }
+            entries.push(RenderedEntry {
+                uid: world.scenario().content.entries[*idx as usize].uid.clone(),
+                title,
+                body,
+            });
+        }
+        let html = self.renderer.page(
+            &p.path,
+            &world.scenario().content.locale,
+            &entries,
+            visitor.as_deref(),
+        );
+        self.counters.renders.inc();
+        let personal = visitor.is_some();
+        let cacheable = !personal && !fallback;
+        let mut headers = vec![
+            header("content-type", "text/html; charset=utf-8"),
+            header(X_VARIANTS, &variants_header(world, &variants)),
+            header(X_CONTENT, &content.join(", ")),
+            header(
+                "cache-control",
+                if cacheable {
+                    "public"
+                } else {
+                    "private, no-store"
+                },
+            ),
+        ];
+        if let Some(v) = &visitor {
+            headers.push(header(X_VISITOR, v));
+        }
+        if fallback {
+            headers.push(header(X_FALLBACK, "personalize"));
+        }
+        let page = PageResponse {
+            status: 200,
+            headers,
+            body: Bytes::from(html),
+            upstream_cache: None,
+            set_cookies: Vec::new(),
+        };
+        let size = page.size();
+        Ok(Fetched {
+            value: Arc::new(page),
+            cacheable,
+            tags: p.entries.clone(),
+            size,
+        })
+    }
+}
+
+/// `e=<entry>;v=<alias|base>;n=<version>`: one part of `x-ttlab-content`.
+pub fn content_part(t: &EntryToken) -> String {
+    format!(
+        "e={};v={};n={}",
+        t.entry,
+        t.variant.as_deref().unwrap_or("base"),
+        t.version
+    )
+}
+
+fn header(name: &str, value: &str) -> (HeaderName, HeaderValue) {
+    (
+        HeaderName::from_bytes(name.as_bytes()).expect("static header name"),
+        HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("-")),
+    )
+}
+
+/// The cache options a layer runs with.
+pub fn layer_options(o: &CacheOptions) -> LayerOptions {
+    LayerOptions {
+        windows: o.into(),
+        coalesce: o.coalesce,
+        lock_timeout: std::time::Duration::from_secs(5),
+    }
+}
+
+/// An answer as an HTTP response, from the layer named `layer` (or none).
+pub fn answer_response(
+    answer: &Answer<Arc<PageResponse>>,
+    layer: Option<&str>,
+    cookies: &[String],
+) -> Response {
+    let part = layer.map(|l| format!("{l}={}", answer.outcome.as_str()));
+    let fetched_here = !matches!(answer.lock, Some(cache::LockOutcome::Waited))
+        && matches!(
+            answer.outcome,
+            cache::CacheOutcome::Miss | cache::CacheOutcome::Bypass
+        );
+    answer.value.to_response(
+        part.as_deref(),
+        fetched_here,
+        answer.age.0 / 1_000_000,
+        cookies,
+    )
+}
+
+/// An error answer with a body that says what failed.
+pub fn error_response(e: &FillError, what: &str) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = (
+        status,
+        format!(
+            "{} {}: {}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            e.message
+        ),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        X_ERROR,
+        HeaderValue::from_str(what).unwrap_or(HeaderValue::from_static("upstream")),
+    );
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn page(State(o): State<Arc<Origin>>, req: Request) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return (StatusCode::METHOD_NOT_ALLOWED, "pages answer GET only\n").into_response();
+    }
+    o.counters.requests.inc();
+    let path = req.uri().path();
+    let Some(&page) = o.pages.get(path) else {
+        let mut resp = (StatusCode::NOT_FOUND, format!("no page at {path}\n")).into_response();
+        resp.headers_mut()
+            .insert("cache-control", HeaderValue::from_static("no-store"));
+        return resp;
+    };
+    let headers = req.headers();
+    let cookie_uid = cookie(headers, UID_COOKIE).map(str::to_owned);
+    let world = &o.world;
+    let mut cookies = Vec::new();
+    let (uid, variants, fallback) = match o.source {
+        VariantSource::UrlParam => {
+            let param = query_param(req.uri().query(), VARIANT_PARAM);
+            (
+                cookie_uid.clone(),
+                param.map_or_else(
+                    || VariantSet::none(world.scenario().experiences.len()),
+                    |p| parse_variant_param(world, &p),
+                ),
+                false,
+            )
+        }
+        VariantSource::Personalize => match o.upstreams.manifest(cookie_uid.as_deref()).await {
+            Ok(m) => {
+                cookies = state_cookies(&m, cookie_uid.as_deref());
+                (Some(m.uid), m.variants, false)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "Personalize failed; rendering base content");
+                o.counters.fallbacks.inc();
+                (
+                    cookie_uid.clone(),
+                    VariantSet::none(world.scenario().experiences.len()),
+                    true,
+                )
+            }
+        },
+    };
+    let p = &world.scenario().content.pages[page as usize];
+    let projected = variants.project(world.page_experience_mask(page));
+    let visitor = p.visitor_fragment.then(|| uid.clone()).flatten();
+    let personal = visitor.is_some();
+    let fetch = {
+        let o = o.clone();
+        move || o.clone().render(page, projected, visitor.clone(), fallback)
+    };
+    let result = match &o.layer {
+        Some((layer, strategy, _)) if !fallback && !personal => {
+            let key = cache::key(
+                path,
+                cache::variance(
+                    *strategy,
+                    uid.as_deref(),
+                    variants,
+                    world.page_experience_mask(page),
+                ),
+            );
+            layer.serve(key, fetch).await.map(|a| (a, Some("origin")))
+        }
+        Some((layer, _, _)) => layer.bypass(fetch).await.map(|a| (a, Some("origin"))),
+        None => fetch().await.map(|f| {
+            (
+                Answer {
+                    value: f.value,
+                    outcome: cache::CacheOutcome::Bypass,
+                    age: ttlab_scenarios::Micros::ZERO,
+                    stale_reason: None,
+                    lock: None,
+                },
+                None,
+            )
+        }),
+    };
+    match result {
+        Ok((answer, layer)) => answer_response(&answer, layer, &cookies),
+        Err(e) => {
+            o.counters.errors.inc();
+            error_response(&e, "delivery")
+        }
+    }
+}
+
+/// The value of query parameter `name`, decoded.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// Purge for the origin's own layer.
+pub struct OriginPurge;
+
+impl webhook::Purger for OriginPurge {
+    type State = Origin;
+    async fn purge(state: &Origin, entry: u32) -> Option<usize> {
+        let (layer, _, opts) = state.layer.as_ref()?;
+        if !opts.purge_on_publish {
+            return None;
+        }
+        Some(layer.purge(entry).await)
+    }
+    fn world(state: &Origin) -> &World {
+        &state.world
+    }
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin")
+            .field("source", &self.source)
+            .field("cached", &self.layer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts of a layer, for tests and reports.
+pub fn layer_counters(o: &Origin) -> Option<&cache::LayerCounters> {
+    o.layer.as_ref().map(|(l, _, _)| l.counters())
+}

@@ -1,0 +1,322 @@
+//! The layers in front of the origin: a CDN (shared cache keyed by URL, or
+//! by URL + the visitor cookie) and an edge (calls Personalize, rewrites to
+//! the origin with `personalize_variants`, caches by URL + variants). Both
+//! run the same cache library as the origin.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use ttlab_scenarios::model::{CacheOptions, PageIdx};
+use ttlab_scenarios::{Clock, VariantSet, World};
+
+use crate::cache::{self, CacheKey, Fetched, FillError, KeyStrategy};
+use crate::origin::{
+    PageLayer, PageStore, UID_COOKIE, VARIANT_PARAM, answer_response, error_response,
+    layer_options, state_cookies,
+};
+use crate::response::{PageResponse, X_CONTENT, X_FALLBACK, cookie};
+use crate::upstream::{Upstreams, variant_param};
+use crate::webhook;
+
+/// What kind of layer a proxy is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// A CDN keyed by URL only (`ssr-cdn-shared`).
+    CdnShared,
+    /// A CDN keyed by URL + the visitor cookie (`ssr-cdn-user`).
+    CdnUser,
+    /// An edge that personalizes (`ssr-edge`).
+    Edge,
+}
+
+impl ProxyKind {
+    /// The `x-cache` name of the layer.
+    pub const fn layer_name(self) -> &'static str {
+        match self {
+            ProxyKind::CdnShared | ProxyKind::CdnUser => "cdn",
+            ProxyKind::Edge => "edge",
+        }
+    }
+}
+
+/// A caching proxy in front of the origin.
+pub struct Proxy {
+    kind: ProxyKind,
+    world: Arc<World>,
+    origin_url: String,
+    http: reqwest::Client,
+    /// The edge's Personalize client (the edge only).
+    personalize: Option<Upstreams>,
+    /// Its cache layer.
+    pub layer: PageLayer,
+    options: CacheOptions,
+    pages: std::collections::HashMap<String, PageIdx>,
+    /// Requests the proxy answered.
+    pub requests: Counter,
+    registry: Registry,
+}
+
+impl Proxy {
+    /// A proxy of `kind` in front of `origin_url`. The edge needs
+    /// `personalize` for its manifest calls.
+    pub fn new(
+        kind: ProxyKind,
+        world: Arc<World>,
+        clock: Arc<dyn Clock>,
+        origin_url: &str,
+        options: &CacheOptions,
+        personalize: Option<Upstreams>,
+    ) -> Self {
+        let store = Arc::new(PageStore::new(cache::Bounds {
+            max_entries: options.max_entries,
+            max_bytes: options.max_bytes,
+        }));
+        let layer = PageLayer::new(layer_options(options), store, clock);
+        let mut registry = Registry::with_prefix(format!("ttlab_{}", kind.layer_name()));
+        layer.counters().register(&mut registry, kind.layer_name());
+        let requests = Counter::default();
+        registry.register("requests", "Requests the layer answered", requests.clone());
+        if let Some(p) = &personalize {
+            p.counters.register(&mut registry);
+        }
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .tcp_nodelay(true)
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client without TLS builds");
+        let pages = world
+            .scenario()
+            .content
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.path.clone(), i as PageIdx))
+            .collect();
+        Proxy {
+            kind,
+            world,
+            origin_url: origin_url.trim_end_matches('/').to_owned(),
+            http,
+            personalize,
+            layer,
+            options: options.clone(),
+            pages,
+            requests,
+            registry,
+        }
+    }
+
+    /// Prometheus text of every counter.
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+
+    /// The proxy's routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/_ttlab/webhook/publish",
+                post(webhook::publish::<ProxyPurge>),
+            )
+            .route(
+                "/metrics",
+                get(|State(p): State<Arc<Proxy>>| async move { p.metrics_text() }),
+            )
+            .fallback(handle)
+            .with_state(self.clone())
+    }
+
+    /// GETs `path_and_query` from the origin, passing the visitor cookie only.
+    async fn fetch(
+        self: Arc<Self>,
+        path_and_query: String,
+        cookie_header: Option<HeaderValue>,
+    ) -> Result<Fetched<Arc<PageResponse>>, FillError> {
+        let mut req = self
+            .http
+            .get(format!("{}{path_and_query}", self.origin_url));
+        if let Some(c) = cookie_header {
+            req = req.header("cookie", c);
+        }
+        let resp = req.send().await.map_err(|e| FillError {
+            status: if e.is_timeout() { 504 } else { 502 },
+            message: format!("origin unreachable: {e}"),
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body: Bytes = resp.bytes().await.map_err(|e| FillError {
+            status: 502,
+            message: format!("origin body: {e}"),
+        })?;
+        if status >= 500 {
+            // An origin failure is a failed fill: stale-if-error may answer.
+            let detail = String::from_utf8_lossy(&body);
+            return Err(FillError {
+                status,
+                message: format!("origin answered {status}: {}", detail.trim()),
+            });
+        }
+        let page = PageResponse::from_upstream(status, &headers, body);
+        let cacheable = page.shareable();
+        let tags = page
+            .header(X_CONTENT)
+            .map(|c| self.tags(c))
+            .unwrap_or_default();
+        let size = page.size();
+        Ok(Fetched {
+            value: Arc::new(page),
+            cacheable,
+            tags,
+            size,
+        })
+    }
+
+    /// Entry indices named in an `x-ttlab-content` value.
+    fn tags(&self, content: &str) -> Vec<u32> {
+        let entries = &self.world.scenario().content.entries;
+        content
+            .split(',')
+            .filter_map(|part| part.trim().strip_prefix("e=")?.split(';').next())
+            .filter_map(|uid| entries.iter().position(|e| e.uid == uid))
+            .map(|i| i as u32)
+            .collect()
+    }
+}
+
+async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return (StatusCode::METHOD_NOT_ALLOWED, "pages answer GET only\n").into_response();
+    }
+    p.requests.inc();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
+    let headers = req.headers();
+    let uid = cookie(headers, UID_COOKIE).map(str::to_owned);
+    let cookie_header = uid
+        .as_ref()
+        .and_then(|u| HeaderValue::from_str(&format!("{UID_COOKIE}={u}")).ok());
+    let layer_name = p.kind.layer_name();
+    let world = &p.world;
+    let page_mask = p
+        .pages
+        .get(&path)
+        .map_or(0, |i| world.page_experience_mask(*i));
+    let mut cookies = Vec::new();
+    let (key, target, cacheable_request) = match p.kind {
+        ProxyKind::CdnShared | ProxyKind::CdnUser => {
+            // A CDN keys on the whole URL: every query parameter is keyed.
+            let q = cache::canonical_query(query.as_deref(), &all_names(query.as_deref()));
+            let primary = if q.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{q}")
+            };
+            let target = match &query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.clone(),
+            };
+            let strategy = if p.kind == ProxyKind::CdnUser {
+                KeyStrategy::UrlVisitor
+            } else {
+                KeyStrategy::Url
+            };
+            // Keyed by visitor but no visitor yet: nothing to share it with.
+            let cacheable = !(p.kind == ProxyKind::CdnUser && uid.is_none());
+            let none = VariantSet::none(world.scenario().experiences.len());
+            (
+                cache::key(
+                    &primary,
+                    cache::variance(strategy, uid.as_deref(), none, page_mask),
+                ),
+                target,
+                cacheable,
+            )
+        }
+        ProxyKind::Edge => {
+            let personalize = p
+                .personalize
+                .as_ref()
+                .expect("an edge has a Personalize client");
+            match personalize.manifest(uid.as_deref()).await {
+                Ok(m) => {
+                    cookies = state_cookies(&m, uid.as_deref());
+                    let param = variant_param(world, &m.variants);
+                    let encoded = serde_urlencoded::to_string([(VARIANT_PARAM, param.as_str())])
+                        .unwrap_or_default();
+                    let variance = cache::variance(
+                        KeyStrategy::UrlVariants(p.options.key_scope),
+                        Some(&m.uid),
+                        m.variants,
+                        page_mask,
+                    );
+                    let key: CacheKey = cache::key(&path, variance);
+                    (key, format!("{path}?{encoded}"), true)
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "edge: Personalize failed; forwarding for base content");
+                    (CacheKey(0), path.clone(), false)
+                }
+            }
+        }
+    };
+    let fallback = p.kind == ProxyKind::Edge && !cacheable_request;
+    let fetch = {
+        let p = p.clone();
+        move || p.clone().fetch(target.clone(), cookie_header.clone())
+    };
+    let result = if cacheable_request {
+        p.layer.serve(key, fetch).await
+    } else {
+        p.layer.bypass(fetch).await
+    };
+    match result {
+        Ok(answer) => {
+            let mut resp = answer_response(&answer, Some(layer_name), &cookies);
+            if fallback {
+                resp.headers_mut()
+                    .insert(X_FALLBACK, HeaderValue::from_static("personalize"));
+            }
+            resp
+        }
+        Err(e) => error_response(&e, "origin"),
+    }
+}
+
+fn all_names(query: Option<&str>) -> Vec<&str> {
+    query
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Purge for a proxy's layer.
+pub struct ProxyPurge;
+
+impl webhook::Purger for ProxyPurge {
+    type State = Proxy;
+    async fn purge(state: &Proxy, entry: u32) -> Option<usize> {
+        if !state.options.purge_on_publish {
+            return None;
+        }
+        Some(state.layer.purge(entry).await)
+    }
+    fn world(state: &Proxy) -> &World {
+        &state.world
+    }
+}
