@@ -46,6 +46,61 @@ pub enum Command {
 pub enum ServeCommand {
     /// Mock Personalize Edge API and Delivery API for a scenario, until Ctrl-C.
     Mocks(ServeMocksArgs),
+    /// The reference SSR origin of one architecture (with mocks unless given upstreams).
+    Origin(ServeOriginArgs),
+    /// Everything one architecture runs: mocks, origin, and its CDN or edge.
+    Stack(ServeStackArgs),
+}
+
+/// `ttlab serve origin`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Without --personalize-url and --delivery-url, mock APIs for the scenario start too.\n\
+Pages answer at the scenario's paths; send the visitor as the SDK's cookie:\n  \
+curl -b cs-personalize-user-uid=UID http://ORIGIN/"
+)]
+pub struct ServeOriginArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(long, short, value_name = "FILE")]
+    pub scenario: String,
+
+    /// Architecture whose origin to serve (default: the scenario's first).
+    #[arg(long, value_name = "NAME")]
+    pub arch: Option<String>,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// Personalize Edge API to use instead of starting mocks.
+    #[arg(long, value_name = "URL", requires = "delivery_url")]
+    pub personalize_url: Option<String>,
+
+    /// Delivery API host to use instead of starting mocks.
+    #[arg(long, value_name = "URL", requires = "personalize_url")]
+    pub delivery_url: Option<String>,
+}
+
+/// `ttlab serve stack`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Send visitors to the printed entry URL, with the SDK's cookie:\n  \
+curl -i -b cs-personalize-user-uid=UID ENTRY_URL/\n\
+Every response says what each layer did (x-cache), its age, and what it was built from\n\
+(x-ttlab-variants, x-ttlab-content). Counters: /metrics on every server."
+)]
+pub struct ServeStackArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(long, short, value_name = "FILE")]
+    pub scenario: String,
+
+    /// Architecture to serve (default: the scenario's first).
+    #[arg(long, value_name = "NAME")]
+    pub arch: Option<String>,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
 }
 
 /// `ttlab serve mocks`.

@@ -39,6 +39,8 @@ where
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),
         Command::Serve(args::ServeCommand::Mocks(a)) => commands::serve::mocks(&a),
+        Command::Serve(args::ServeCommand::Origin(a)) => commands::serve::origin(&a),
+        Command::Serve(args::ServeCommand::Stack(a)) => commands::serve::stack(&a),
     };
     match result {
         Ok(code) => code,

@@ -166,6 +166,14 @@ impl MockState {
         )
     }
 
+    /// Sends publish webhooks to `url` too, from now on.
+    pub fn webhook_urls_add(&self, url: &str) {
+        self.webhook_urls
+            .write()
+            .expect("webhook urls")
+            .push(url.to_owned());
+    }
+
     /// Whether shutdown has begun (hanging requests end early then).
     pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.shutdown.clone()

@@ -115,6 +115,11 @@ impl Proxy {
         }
     }
 
+    /// What kind of layer it is.
+    pub fn kind(&self) -> ProxyKind {
+        self.kind
+    }
+
     /// Prometheus text of every counter.
     pub fn metrics_text(&self) -> String {
         let mut out = String::new();

@@ -99,6 +99,15 @@ async fn serve(
     Ok((url, task))
 }
 
+/// Which servers of an architecture to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Servers {
+    /// The origin and the layer in front of it.
+    All,
+    /// The origin alone (configured as it is in the architecture).
+    OriginOnly,
+}
+
 /// Starts the servers of `arch` on `host` (port 0 each), talking to the
 /// upstreams in `upstream`.
 pub async fn start_stack(
@@ -107,6 +116,18 @@ pub async fn start_stack(
     arch: &ArchitectureConfig,
     upstream: UpstreamConfig,
     host: std::net::IpAddr,
+) -> Result<RunningStack, StackError> {
+    start_servers(world, clock, arch, upstream, host, Servers::All).await
+}
+
+/// Starts some servers of `arch`; see [`start_stack`].
+pub async fn start_servers(
+    world: Arc<World>,
+    clock: Arc<dyn Clock>,
+    arch: &ArchitectureConfig,
+    upstream: UpstreamConfig,
+    host: std::net::IpAddr,
+    which: Servers,
 ) -> Result<RunningStack, StackError> {
     let (stop, stop_rx) = watch::channel(false);
     let any = SocketAddr::new(host, 0);
@@ -130,7 +151,8 @@ pub async fn start_stack(
         Architecture::CdnUser => Some(ProxyKind::CdnUser),
         Architecture::Edge => Some(ProxyKind::Edge),
         Architecture::NoCache | Architecture::OriginVariant => None,
-    };
+    }
+    .filter(|_| which == Servers::All);
     let (proxy, proxy_url) = match kind {
         Some(kind) => {
             let personalize =

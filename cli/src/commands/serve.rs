@@ -9,7 +9,10 @@ use ttlab_mock_apis::MockConfig;
 use ttlab_scenarios::{SystemClock, World};
 
 use crate::EXIT_BAD_INPUT;
-use crate::args::ServeMocksArgs;
+use crate::args::{ServeMocksArgs, ServeOriginArgs, ServeStackArgs};
+use ttlab_scenarios::model::ArchitectureConfig;
+use ttlab_ssr_origin::stack::{Servers, start_servers};
+use ttlab_ssr_origin::upstream::UpstreamConfig;
 
 /// Serves the mock APIs of a scenario until Ctrl-C.
 pub fn mocks(args: &ServeMocksArgs) -> anyhow::Result<ExitCode> {
@@ -60,6 +63,149 @@ pub fn mocks(args: &ServeMocksArgs) -> anyhow::Result<ExitCode> {
         tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
         eprintln!("stopping…");
         mocks.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario's architecture named `name`, or its first.
+fn pick_arch<'a>(
+    scenario: &'a ttlab_scenarios::Scenario,
+    name: Option<&str>,
+) -> anyhow::Result<&'a ArchitectureConfig> {
+    match name {
+        None => Ok(&scenario.architectures[0]),
+        Some(n) => scenario
+            .architectures
+            .iter()
+            .find(|a| a.arch.as_str() == n)
+            .ok_or_else(|| {
+                let names: Vec<_> = scenario
+                    .architectures
+                    .iter()
+                    .map(|a| a.arch.as_str())
+                    .collect();
+                anyhow::anyhow!(
+                    "scenario \"{}\" has no architecture \"{n}\"; it has: {}",
+                    scenario.name,
+                    names.join(", ")
+                )
+            }),
+    }
+}
+
+/// Serves one architecture's origin (and mocks unless upstreams are given).
+pub fn origin(args: &ServeOriginArgs) -> anyhow::Result<ExitCode> {
+    let external = args.personalize_url.clone().zip(args.delivery_url.clone());
+    serve_arch(
+        &args.scenario,
+        args.arch.as_deref(),
+        args.host,
+        Servers::OriginOnly,
+        external,
+    )
+}
+
+/// Serves one architecture: mocks, origin and its CDN or edge.
+pub fn stack(args: &ServeStackArgs) -> anyhow::Result<ExitCode> {
+    serve_arch(
+        &args.scenario,
+        args.arch.as_deref(),
+        args.host,
+        Servers::All,
+        None,
+    )
+}
+
+fn serve_arch(
+    scenario_arg: &str,
+    arch: Option<&str>,
+    host: std::net::IpAddr,
+    which: Servers,
+    external: Option<(String, String)>,
+) -> anyhow::Result<ExitCode> {
+    let (shown, loaded) = super::load_scenario(scenario_arg);
+    let scenario = match loaded {
+        Ok(s) => s,
+        Err(e) => {
+            super::print_scenario_error(&shown, &e);
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let arch = match pick_arch(&scenario, arch) {
+        Ok(a) => a.clone(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let world = Arc::new(World::new(scenario));
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let clock = Arc::new(SystemClock::starting_now());
+        let config = MockConfig {
+            personalize_addr: SocketAddr::new(host, 0),
+            delivery_addr: SocketAddr::new(host, 0),
+            ..MockConfig::default()
+        };
+        let (mocks, p_url, d_url) = match external {
+            Some((p, d)) => (None, p, d),
+            None => {
+                let m = ttlab_mock_apis::start(world.clone(), clock.clone(), config).await?;
+                let (p, d) = (m.personalize_url.clone(), m.delivery_url.clone());
+                (Some(m), p, d)
+            }
+        };
+        let upstream = UpstreamConfig::for_mocks(&p_url, &d_url, &world.scenario().origin);
+        let stack =
+            start_servers(world.clone(), clock.clone(), &arch, upstream, host, which).await?;
+        if let (Some(url), Some(m)) = (&stack.webhook_url, &mocks) {
+            m.state.webhook_urls_add(url);
+        }
+        let s = world.scenario();
+        println!(
+            "ttlab {} for {shown} (scenario \"{}\", seed {})",
+            arch.arch, s.name, s.seed
+        );
+        match &stack.proxy_url {
+            Some(p) if which == Servers::All => {
+                println!(
+                    "  entry ({})  {p}",
+                    stack.proxy.as_ref().map_or("", |x| x.kind().layer_name())
+                );
+                println!("  origin       {}", stack.origin_url);
+            }
+            _ => println!("  origin       {}", stack.origin_url),
+        }
+        println!("  Personalize  {p_url}");
+        println!("  Delivery     {d_url}/v3");
+        let c = &arch.cache;
+        if arch.arch.caches() {
+            println!(
+                "  cache        key {}, ttl {}, swr {}, sie {}, coalesce {}, purge on publish {}",
+                arch.arch.key_description(),
+                c.ttl,
+                c.stale_while_revalidate,
+                c.stale_if_error,
+                c.coalesce,
+                c.purge_on_publish
+            );
+        }
+        if let Some(v) = world.visitors().first() {
+            println!(
+                "  try          curl -i -b cs-personalize-user-uid={} {}/",
+                v.uid, stack.entry_url
+            );
+        }
+        println!("Serving until Ctrl-C.");
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")?;
+        eprintln!("stopping…");
+        stack.shutdown().await;
+        if let Some(m) = mocks {
+            m.shutdown().await;
+        }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
