@@ -4,11 +4,11 @@
 # Starts `ttlab serve mocks` (release build) for a scenario on loopback, then
 # drives GET /manifest with wrk, cycling through the population's user uids.
 # Usage: scripts/bench-manifest.sh [SCENARIO] [DURATION] [CONNECTIONS]
-# Defaults: scripts/bench/manifest.toml (no injected latency), 10s, 64.
+# Defaults: scripts/bench/lab.toml (no injected latency), 10s, 64.
 # Installs wrk with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scenario=${1:-scripts/bench/manifest.toml}
+scenario=${1:-scripts/bench/lab.toml}
 duration=${2:-10s}
 connections=${3:-64}
 

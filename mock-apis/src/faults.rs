@@ -25,6 +25,8 @@ pub(crate) struct FaultInjector {
     faults: UpstreamFaults,
     bucket: Option<Mutex<TokenBucket>>,
     arrivals: AtomicU64,
+    /// No latency, errors, hangs, outages or limits: skip every draw.
+    inert: bool,
 }
 
 impl FaultInjector {
@@ -35,6 +37,7 @@ impl FaultInjector {
             faults: faults.clone(),
             bucket: faults.rate_limit.map(|l| Mutex::new(TokenBucket::new(l))),
             arrivals: AtomicU64::new(0),
+            inert: *faults == UpstreamFaults::default(),
         }
     }
 
@@ -42,6 +45,9 @@ impl FaultInjector {
     /// instead of the real one, or `None` to answer normally (after the
     /// drawn latency has passed).
     pub(crate) async fn apply(&self, state: &MockState) -> Option<Response> {
+        if self.inert {
+            return None;
+        }
         let now = state.now();
         if let Some(bucket) = &self.bucket {
             let mut b = bucket.lock().expect("rate limit bucket");

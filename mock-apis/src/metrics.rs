@@ -93,10 +93,23 @@ struct ResultLabels {
 /// client cannot grow the label set without bound.
 const MAX_EVENT_KEYS: usize = 1000;
 
+/// Every endpoint, for the pre-made request counters.
+const ENDPOINTS: [Endpoint; 7] = [
+    Endpoint::Manifest,
+    Endpoint::UserAttributes,
+    Endpoint::Events,
+    Endpoint::Merge,
+    Endpoint::Entry,
+    Endpoint::Entries,
+    Endpoint::Unknown,
+];
+
 /// The counters.
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
+    /// Request counters made up front, indexed by (api, endpoint, class), so
+    /// counting a request allocates nothing and takes no lock.
+    request_counters: Vec<Counter>,
     faults: Family<FaultLabels, Counter>,
     impressions: Family<ImpressionLabels, Counter>,
     events: Family<EventLabels, Counter>,
@@ -147,9 +160,26 @@ impl Default for Metrics {
             "Personalize users minted for requests without a user uid",
             visitors_created.clone(),
         );
+        let mut request_counters = Vec::with_capacity(2 * ENDPOINTS.len() * STATUS_CLASSES.len());
+        for api in [Api::Personalize, Api::Delivery] {
+            for ep in ENDPOINTS {
+                for class in STATUS_CLASSES {
+                    request_counters.push(
+                        requests
+                            .get_or_create(&RequestLabels {
+                                api: api.as_str().to_owned(),
+                                endpoint: ep.as_str().to_owned(),
+                                status: class.to_owned(),
+                            })
+                            .clone(),
+                    );
+                }
+            }
+        }
+        // Made once, they stay: /metrics lists every endpoint from the start.
         Metrics {
             registry,
-            requests,
+            request_counters,
             faults,
             impressions,
             events,
@@ -158,6 +188,22 @@ impl Default for Metrics {
             visitors_created,
         }
     }
+}
+
+fn counter_index(api: Api, endpoint: Endpoint, status_class: &str) -> usize {
+    let a = match api {
+        Api::Personalize => 0,
+        Api::Delivery => 1,
+    };
+    let e = ENDPOINTS
+        .iter()
+        .position(|x| *x == endpoint)
+        .expect("every endpoint is listed");
+    let c = STATUS_CLASSES
+        .iter()
+        .position(|x| *x == status_class)
+        .unwrap_or(2);
+    (a * ENDPOINTS.len() + e) * STATUS_CLASSES.len() + c
 }
 
 fn class(status: u16) -> &'static str {
@@ -171,13 +217,7 @@ fn class(status: u16) -> &'static str {
 impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, api: Api, endpoint: Endpoint, status: u16) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                api: api.as_str().to_owned(),
-                endpoint: endpoint.as_str().to_owned(),
-                status: class(status).to_owned(),
-            })
-            .inc();
+        self.request_counters[counter_index(api, endpoint, class(status))].inc();
     }
 
     /// Requests answered by an endpoint, whatever the status.
@@ -190,13 +230,7 @@ impl Metrics {
 
     /// Requests answered by an endpoint with a status class ("2xx", "4xx", "5xx").
     pub fn requests_with(&self, api: Api, endpoint: Endpoint, status_class: &str) -> u64 {
-        self.requests
-            .get_or_create(&RequestLabels {
-                api: api.as_str().to_owned(),
-                endpoint: endpoint.as_str().to_owned(),
-                status: status_class.to_owned(),
-            })
-            .get()
+        self.request_counters[counter_index(api, endpoint, status_class)].get()
     }
 
     /// Counts an injected fault (`error`, `timeout`, `rate_limited`).

@@ -8,6 +8,7 @@
 //! `x-cs-personalize-user-uid`, which the SDK adopts as its user id.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Json;
@@ -142,27 +143,38 @@ pub async fn manifest(
     let variants = state.variants(&uid, &live, now);
     let wanted = tags(query.as_deref());
     let world = &state.world;
-    let mut experiences = Vec::new();
-    let mut active = serde_json::Map::new();
+    // Written by hand: short uids are letters and digits (validation makes
+    // sure), so nothing needs escaping, and this is the hottest path.
+    let mut list = String::with_capacity(32 + 64 * variants.len());
+    let mut active = String::with_capacity(16 + 16 * variants.len());
     for (i, exp) in world.scenario().experiences.iter().enumerate() {
         let e = i as ExpIdx;
-        if !world.is_active(e, now) {
+        if !world.is_active(e, now)
+            || (!wanted.is_empty() && !exp.tags.iter().any(|t| wanted.contains(t)))
+        {
             continue;
         }
-        if !wanted.is_empty() && !exp.tags.iter().any(|t| wanted.contains(t)) {
-            continue;
+        if !active.is_empty() {
+            list.push(',');
+            active.push(',');
         }
         let variant = variants
             .get(e)
-            .map(|v| exp.variants[usize::from(v)].clone());
-        active.insert(
-            exp.uid.clone(),
-            variant.clone().map_or(Value::Null, Value::String),
+            .map(|v| exp.variants[usize::from(v)].as_str());
+        let quoted = variant.map_or_else(|| "null".to_owned(), |v| format!("\"{v}\""));
+        let _ = write!(
+            list,
+            r#"{{"shortUid":"{}","activeVariantShortUid":{quoted}}}"#,
+            exp.uid
         );
-        experiences.push(json!({ "shortUid": exp.uid, "activeVariantShortUid": variant }));
+        let _ = write!(active, r#""{}":{quoted}"#, exp.uid);
     }
-    let mut resp =
-        Json(json!({ "experiences": experiences, "activeVariants": active })).into_response();
+    let body = format!(r#"{{"experiences":[{list}],"activeVariants":{{{active}}}}}"#);
+    let mut resp = (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&uid) {
         resp.headers_mut().insert(USER_UID_HEADER, v);
     }

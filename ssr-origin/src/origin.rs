@@ -82,24 +82,27 @@ pub fn variants_header(world: &World, variants: &VariantSet) -> String {
     if p.is_empty() { "-".to_owned() } else { p }
 }
 
-/// The manifest cookie as `addStateToResponse` sets it (URL-encoded, so it is
-/// a valid cookie value), and the uid cookie. No `Secure`: pages are served
+/// The SDK's cookies as `addStateToResponse` sets them — the uid and the
+/// manifest (URL-encoded, so it is a valid cookie value) — for a visitor
+/// whose uid cookie is missing or different. Known visitors get none: their
+/// cookies hold already, and pages stay small. No `Secure`: pages are served
 /// over plain HTTP on loopback, where clients would not send it back.
 pub fn state_cookies(manifest: &Manifest, had_uid: Option<&str>) -> Vec<String> {
-    let mut out = Vec::with_capacity(2);
-    if had_uid != Some(manifest.uid.as_str()) {
-        out.push(format!(
+    if had_uid == Some(manifest.uid.as_str()) {
+        return Vec::new();
+    }
+    let json = serde_json::to_string(&manifest.body).unwrap_or_default();
+    let encoded: String = serde_urlencoded::to_string([("v", json.as_str())]).unwrap_or_default();
+    vec![
+        format!(
             "{UID_COOKIE}={}; Max-Age=31536000; Path=/; SameSite=Lax",
             manifest.uid
-        ));
-    }
-    let json = manifest.raw.to_string();
-    let encoded: String = serde_urlencoded::to_string([("v", json.as_str())]).unwrap_or_default();
-    out.push(format!(
-        "{MANIFEST_COOKIE}={}; Path=/; SameSite=Lax",
-        encoded.trim_start_matches("v=")
-    ));
-    out
+        ),
+        format!(
+            "{MANIFEST_COOKIE}={}; Path=/; SameSite=Lax",
+            encoded.trim_start_matches("v=")
+        ),
+    ]
 }
 
 impl Origin {

@@ -32,7 +32,8 @@ pub struct RenderedEntry {
     pub body: String,
 }
 
-/// The page template, compiled once.
+/// The page template, compiled once. Named `.html` so minijinja escapes
+/// everything but the CMS bodies marked `safe`.
 pub struct Renderer {
     env: Environment<'static>,
 }
@@ -40,7 +41,7 @@ pub struct Renderer {
 impl Default for Renderer {
     fn default() -> Self {
         let mut env = Environment::new();
-        env.add_template("page", PAGE)
+        env.add_template("page.html", PAGE)
             .expect("the page template compiles");
         Renderer { env }
     }
@@ -55,7 +56,7 @@ impl Renderer {
         entries: &[RenderedEntry],
         visitor: Option<&str>,
     ) -> String {
-        let tmpl = self.env.get_template("page").expect("registered");
+        let tmpl = self.env.get_template("page.html").expect("registered");
         tmpl.render(context! {
             path,
             locale,

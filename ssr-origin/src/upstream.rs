@@ -99,7 +99,24 @@ pub struct Manifest {
     /// The variants, resolved against the scenario.
     pub variants: VariantSet,
     /// The body, for the manifest cookie.
-    pub raw: Value,
+    pub body: ManifestBody,
+}
+
+/// The manifest body as the Personalize Edge API sends it.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct ManifestBody {
+    /// Experiences in priority order.
+    pub experiences: Vec<ManifestExperience>,
+}
+
+/// One experience of a manifest.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestExperience {
+    /// Experience short uid.
+    pub short_uid: String,
+    /// The visitor's variant, if any.
+    pub active_variant_short_uid: Option<String>,
 }
 
 /// Why a manifest could not be had within budget.
@@ -110,6 +127,7 @@ pub struct PersonalizeError(pub String);
 /// The clients.
 pub struct Upstreams {
     config: UpstreamConfig,
+    manifest_url: reqwest::Url,
     http: reqwest::Client,
     world: Arc<World>,
     /// Calls made.
@@ -125,8 +143,13 @@ impl Upstreams {
             .connect_timeout(Duration::from_secs(2))
             .build()
             .expect("an HTTP client without TLS builds");
+        let manifest_url = reqwest::Url::parse(&format!("{}/manifest", config.personalize_url))
+            .unwrap_or_else(|_| {
+                reqwest::Url::parse("http://127.0.0.1:9/manifest").expect("a valid URL")
+            });
         Upstreams {
             config,
+            manifest_url,
             http,
             world,
             counters: UpstreamCounters::default(),
@@ -151,7 +174,7 @@ impl Upstreams {
     async fn manifest_inner(&self, uid: Option<&str>) -> Result<Manifest, PersonalizeError> {
         let mut req = self
             .http
-            .get(format!("{}/manifest", self.config.personalize_url))
+            .get(self.manifest_url.clone())
             .header("x-project-uid", &self.config.project_uid)
             .timeout(self.config.personalize_timeout);
         if let Some(u) = uid {
@@ -177,32 +200,37 @@ impl Upstreams {
             .map(str::to_owned)
             .or_else(|| uid.map(str::to_owned))
             .ok_or_else(|| PersonalizeError("manifest without a user uid".to_owned()))?;
-        let raw: Value = resp
-            .json()
+        let bytes = resp
+            .bytes()
             .await
             .map_err(|e| PersonalizeError(format!("manifest body: {e}")))?;
-        let variants = self.variants_of_manifest(&raw)?;
-        Ok(Manifest { uid, variants, raw })
+        let body: ManifestBody = serde_json::from_slice(&bytes)
+            .map_err(|e| PersonalizeError(format!("manifest body: {e}")))?;
+        let variants = self.variants_of_manifest(&body);
+        Ok(Manifest {
+            uid,
+            variants,
+            body,
+        })
     }
 
     /// The manifest's experiences as a variant set; unknown uids are ignored.
-    fn variants_of_manifest(&self, raw: &Value) -> Result<VariantSet, PersonalizeError> {
-        let experiences = raw["experiences"]
-            .as_array()
-            .ok_or_else(|| PersonalizeError("manifest without experiences".to_owned()))?;
+    fn variants_of_manifest(&self, body: &ManifestBody) -> VariantSet {
         let scenario = self.world.scenario();
         let mut set = VariantSet::none(scenario.experiences.len());
-        for e in experiences {
-            let (Some(exp), Some(var)) =
-                (e["shortUid"].as_str(), e["activeVariantShortUid"].as_str())
-            else {
+        for e in &body.experiences {
+            let Some(var) = &e.active_variant_short_uid else {
                 continue;
             };
-            if let Some(ei) = scenario.experiences.iter().position(|x| x.uid == exp) {
+            if let Some(ei) = scenario
+                .experiences
+                .iter()
+                .position(|x| x.uid == e.short_uid)
+            {
                 set.set(ei as ExpIdx, self.world.variant_index(ei as ExpIdx, var));
             }
         }
-        Ok(set)
+        set
     }
 
     /// One entry from the Delivery API with these variant aliases applied.

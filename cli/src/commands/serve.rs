@@ -35,7 +35,7 @@ pub fn mocks(args: &ServeMocksArgs) -> anyhow::Result<ExitCode> {
         webhook_urls: args.webhooks.clone(),
         ..MockConfig::default()
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(async move {
         let clock = Arc::new(SystemClock::starting_now());
         let mocks = ttlab_mock_apis::start(world.clone(), clock, config.clone()).await?;
@@ -140,7 +140,7 @@ fn serve_arch(
         }
     };
     let world = Arc::new(World::new(scenario));
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(async move {
         let clock = Arc::new(SystemClock::starting_now());
         let config = MockConfig {
@@ -209,4 +209,19 @@ fn serve_arch(
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The runtime of served servers: `TTLAB_WORKER_THREADS` workers (default:
+/// one per core).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("TTLAB_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        b.worker_threads(n);
+    }
+    b.enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -119,12 +119,12 @@ pub fn key(primary: &str, variance: Variance<'_>) -> CacheKey {
 
 /// The variance a strategy keys on, given the visitor's uid and variants and
 /// the page's experience mask (for the `page` scope).
-pub fn variance<'a>(
+pub fn variance(
     strategy: KeyStrategy,
-    visitor: Option<&'a str>,
+    visitor: Option<&str>,
     variants: VariantSet,
     page_mask: u64,
-) -> Variance<'a> {
+) -> Variance<'_> {
     match strategy {
         KeyStrategy::Url => Variance::None,
         KeyStrategy::UrlVisitor => visitor.map_or(Variance::None, Variance::Visitor),

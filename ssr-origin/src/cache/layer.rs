@@ -108,13 +108,15 @@ pub struct Answer<V> {
 
 type FillResult<V> = Result<(Fetched<V>, Micros), FillError>;
 type SharedFill<V> = Shared<BoxFuture<'static, FillResult<V>>>;
+/// Fills in flight: key to (fill id, the shared fill).
+type Inflight<V> = Arc<Mutex<HashMap<CacheKey, (u64, SharedFill<V>)>>>;
 
 /// A caching layer over store `S` of values `V` (cheap to clone: an `Arc`).
 pub struct CacheLayer<V, S> {
     options: LayerOptions,
     store: Arc<S>,
     clock: Arc<dyn Clock>,
-    inflight: Arc<Mutex<HashMap<CacheKey, (u64, SharedFill<V>)>>>,
+    inflight: Inflight<V>,
     next_fill: AtomicU64,
     counters: LayerCounters,
 }

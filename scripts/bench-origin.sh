@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmark of the cache layers on a hit, against a bare axum handler.
+#
+# Runs wrk, one after another on the same machine, against:
+#   (a) a bare axum handler serving the same page bytes (the baseline),
+#   (b) the CDN layer (ssr-cdn-shared) on a hit,
+#   (c) ssr-origin-variant on a hit (one Personalize call per request),
+# and prints requests/s with (b)/(a) and (c)/(a). Targets: (b) >= 70%, (c) >= 35%.
+# Usage: scripts/bench-origin.sh [DURATION] [CONNECTIONS]   (defaults 10s, 64)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10s}
+connections=${2:-64}
+scenario=scripts/bench/lab.toml
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk…"
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+cargo build --release --locked -q -p ttlab
+cargo build --release --locked -q -p ttlab-ssr-origin --example bare_page
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_line() { # FILE PATTERN
+  for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done
+  cat "$1"; echo "timed out waiting for '$2'" >&2; exit 1
+}
+
+start_stack() { # ARCH -> sets entry, uid
+  local log=$work/$1.log
+  ./target/release/ttlab serve stack --scenario "$scenario" --arch "$1" >"$log" 2>&1 &
+  pids+=($!)
+  wait_line "$log" "Serving until Ctrl-C"
+  entry=$(awk '/^  try/ {print $NF}' "$log" | sed 's:/$::')
+  uid=$(awk '/^  try/ {print $(NF-1)}' "$log" | sed 's/.*=//')
+}
+
+rps() { # URL [COOKIE]
+  local args=(-t2 -c"$connections" -d"$duration" --latency)
+  [ -n "${2:-}" ] && args+=(-H "Cookie: cs-personalize-user-uid=$2")
+  wrk "${args[@]}" "$1" | tee -a "$work/wrk.txt" | awk '/Requests\/sec/ {print $2}'
+}
+
+echo "cpu: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); wrk -t2 -c$connections -d$duration"
+
+start_stack ssr-cdn-shared
+cdn=$entry
+curl -sf -b "cs-personalize-user-uid=$uid" "$cdn/" -o "$work/page.html"
+curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$cdn/" | grep -qi '^x-cache: cdn=HIT' || { echo "the CDN did not hit" >&2; exit 1; }
+
+./target/release/examples/bare_page "$work/page.html" >"$work/bare.log" 2>&1 &
+pids+=($!)
+wait_line "$work/bare.log" "listening on"
+bare=$(awk '{print $3}' "$work/bare.log")
+
+start_stack ssr-origin-variant
+origin=$entry
+curl -sf -b "cs-personalize-user-uid=$uid" "$origin/" -o /dev/null
+curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$origin/" | grep -qi '^x-cache: origin=HIT' || { echo "the origin cache did not hit" >&2; exit 1; }
+
+a=$(rps "$bare/")
+b=$(rps "$cdn/" "$uid")
+c=$(rps "$origin/" "$uid")
+echo
+printf '%-38s %12s %8s\n' "target" "requests/s" "of (a)"
+printf '%-38s %12.0f %8s\n' "(a) bare axum handler, same bytes" "$a" "100%"
+printf '%-38s %12.0f %7.1f%%\n' "(b) CDN layer (ssr-cdn-shared), hit" "$b" "$(echo "$b*100/$a" | bc -l)"
+printf '%-38s %12.0f %7.1f%%\n' "(c) ssr-origin-variant, hit" "$c" "$(echo "$c*100/$a" | bc -l)"
+echo
+echo "cache counters after the runs:"
+curl -sf "$cdn/metrics" | grep -E 'cache_(hits|misses)_total'
+curl -sf "${origin}/metrics" | grep -E 'cache_(hits|misses)_total|personalize_calls_total'
