@@ -1,0 +1,333 @@
+//! The checker: judges one response against the world's truth over the
+//! request's [sent, received] window (DESIGN.md, "Truth, and how every
+//! response is judged").
+//!
+//! It reads only what any origin's page carries — the content tokens of the
+//! entries it rendered and the visitor tokens of per-visitor fragments — so
+//! it judges pages of an origin ttlab did not write just as well. An entry
+//! token says which variant of the entry was served and its version; the
+//! truth says which variant this visitor should get (`World::served_variant`
+//! of the visitor's variants) and which version is current.
+
+use serde::Serialize;
+use ttlab_scenarios::model::{EntryIdx, VariantRef};
+use ttlab_scenarios::token::{EntryToken, Tokens};
+use ttlab_scenarios::world::{EventKind, VisitorIdx};
+use ttlab_scenarios::{Micros, World};
+
+/// How a response is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Variants and content were true at some instant of the request.
+    Fresh,
+    /// The variants were this visitor's truth earlier, not now.
+    StaleVariant,
+    /// Variants fine, but some entry version is older than the published one.
+    StaleContent,
+    /// The variants were never this visitor's: someone else's fill.
+    WrongVariant,
+    /// The page carries another visitor's identity.
+    Leak,
+    /// The upstream failed: an error status, or a page that cannot be judged.
+    Error,
+    /// Base content served on purpose (Personalize failed within budget).
+    Fallback,
+}
+
+impl Class {
+    /// Every class, in report order.
+    pub const ALL: [Class; 7] = [
+        Class::Fresh,
+        Class::StaleVariant,
+        Class::StaleContent,
+        Class::WrongVariant,
+        Class::Leak,
+        Class::Error,
+        Class::Fallback,
+    ];
+
+    /// Name in reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Class::Fresh => "fresh",
+            Class::StaleVariant => "stale_variant",
+            Class::StaleContent => "stale_content",
+            Class::WrongVariant => "wrong_variant",
+            Class::Leak => "leak",
+            Class::Error => "error",
+            Class::Fallback => "fallback",
+        }
+    }
+}
+
+/// What was observed of one response.
+#[derive(Clone, Debug)]
+pub struct Observation<'a> {
+    /// The visitor the request was sent as.
+    pub visitor: VisitorIdx,
+    /// When the request was sent.
+    pub sent: Micros,
+    /// When the response was complete.
+    pub received: Micros,
+    /// HTTP status.
+    pub status: u16,
+    /// The response says it is base content served on purpose.
+    pub fallback: bool,
+    /// Tokens found in the body.
+    pub tokens: &'a Tokens,
+}
+
+/// The verdict on one response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    /// The class.
+    pub class: Class,
+    /// For stale classes: how long before the request the truth had moved
+    /// on from what was served.
+    pub staleness: Option<Micros>,
+    /// Why, for error classes and logs.
+    pub detail: Option<String>,
+}
+
+impl Judgement {
+    fn of(class: Class) -> Self {
+        Judgement {
+            class,
+            staleness: None,
+            detail: None,
+        }
+    }
+
+    fn because(class: Class, detail: String) -> Self {
+        Judgement {
+            class,
+            staleness: None,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Judges responses against one world.
+pub struct Checker<'w> {
+    world: &'w World,
+    /// Times at which some experience started, stopped or changed splits:
+    /// change points of every visitor's variants.
+    experience_changes: Vec<Micros>,
+}
+
+impl<'w> Checker<'w> {
+    /// A checker for `world`.
+    pub fn new(world: &'w World) -> Self {
+        let experience_changes = world
+            .events()
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::SetActive { .. } | EventKind::SetSplits { .. }
+                )
+            })
+            .map(|e| e.at)
+            .collect();
+        Checker {
+            world,
+            experience_changes,
+        }
+    }
+
+    /// The instants at which visitor `v`'s variants may change, in order.
+    fn change_points(&self, v: VisitorIdx) -> Vec<Micros> {
+        let mut points: Vec<Micros> = self.world.visitors()[v as usize]
+            .changes
+            .iter()
+            .map(|c| c.at)
+            .collect();
+        points.extend_from_slice(&self.experience_changes);
+        points.sort_unstable();
+        points.dedup();
+        points
+    }
+
+    /// Whether every served entry variant is what the truth gives visitor
+    /// `v` at `t`.
+    fn variants_true_at(
+        &self,
+        v: VisitorIdx,
+        entries: &[(EntryIdx, Option<VariantRef>)],
+        t: Micros,
+    ) -> bool {
+        let truth = self.world.variants_of(v, t);
+        entries
+            .iter()
+            .all(|(e, served)| self.world.served_variant(*e, &truth) == *served)
+    }
+
+    /// Judges one response.
+    pub fn judge(&self, obs: &Observation<'_>) -> Judgement {
+        if obs.status >= 400 {
+            return Judgement::because(Class::Error, format!("status {}", obs.status));
+        }
+        let uid = &self.world.visitors()[obs.visitor as usize].uid;
+        if let Some(other) = obs.tokens.visitors.iter().find(|u| *u != uid) {
+            return Judgement::because(Class::Leak, format!("page carries visitor {other}"));
+        }
+        if obs.fallback {
+            return Judgement::of(Class::Fallback);
+        }
+        let entries = match self.resolve(&obs.tokens.entries) {
+            Ok(e) => e,
+            Err(detail) => return Judgement::because(Class::Error, detail),
+        };
+        let served: Vec<(EntryIdx, Option<VariantRef>)> =
+            entries.iter().map(|(e, v, _)| (*e, *v)).collect();
+        let points = self.change_points(obs.visitor);
+        // Variants: true at some instant of [sent, received]?
+        let in_window = std::iter::once(obs.sent)
+            .chain(
+                points
+                    .iter()
+                    .copied()
+                    .filter(|p| *p > obs.sent && *p <= obs.received),
+            )
+            .chain(std::iter::once(obs.received));
+        let mut fresh = false;
+        for t in in_window {
+            if self.variants_true_at(obs.visitor, &served, t) {
+                fresh = true;
+                break;
+            }
+        }
+        if !fresh {
+            // Earlier truth of this visitor? Look back over its change points.
+            let mut before: Vec<Micros> = std::iter::once(Micros::ZERO)
+                .chain(points.iter().copied().filter(|p| *p < obs.sent))
+                .collect();
+            before.dedup();
+            for (i, start) in before.iter().enumerate().rev() {
+                if self.variants_true_at(obs.visitor, &served, *start) {
+                    // True from `start` until the next change point.
+                    let ended = before.get(i + 1).copied().unwrap_or(obs.sent);
+                    return Judgement {
+                        class: Class::StaleVariant,
+                        staleness: Some(obs.sent.saturating_sub(ended)),
+                        detail: None,
+                    };
+                }
+            }
+            return Judgement::because(
+                Class::WrongVariant,
+                "the served variants were never this visitor's".to_owned(),
+            );
+        }
+        // Content: every entry version current at some instant of the window.
+        let mut staleness: Option<Micros> = None;
+        for (e, variant, version) in &entries {
+            let at_sent = self.world.entry_version(*e, *variant, obs.sent);
+            let at_received = self.world.entry_version(*e, *variant, obs.received);
+            if *version > at_received {
+                return Judgement::because(
+                    Class::Error,
+                    format!(
+                        "entry {} version {version} is from the future",
+                        self.entry_uid(*e)
+                    ),
+                );
+            }
+            if *version < at_sent {
+                // Superseded when the version first rose above the served one.
+                let superseded = self.first_time_above(*e, *variant, *version, obs.sent);
+                let s = obs.sent.saturating_sub(superseded);
+                staleness = Some(staleness.map_or(s, |x| x.max(s)));
+            }
+        }
+        match staleness {
+            Some(s) => Judgement {
+                class: Class::StaleContent,
+                staleness: Some(s),
+                detail: None,
+            },
+            None => Judgement::of(Class::Fresh),
+        }
+    }
+
+    fn entry_uid(&self, e: EntryIdx) -> &str {
+        &self.world.scenario().content.entries[e as usize].uid
+    }
+
+    /// The earliest publish time at or before `until` after which the
+    /// version of (`e`, `variant`) exceeds `version`.
+    fn first_time_above(
+        &self,
+        e: EntryIdx,
+        variant: Option<VariantRef>,
+        version: u32,
+        until: Micros,
+    ) -> Micros {
+        let mut t = Micros::ZERO;
+        for ev in self.world.events() {
+            if ev.at > until {
+                break;
+            }
+            if let EventKind::Publish { entry, variant: v } = ev.kind {
+                if entry == e
+                    && (v.is_none() || v == variant)
+                    && self.world.entry_version(e, variant, ev.at) > version
+                {
+                    t = ev.at;
+                    break;
+                }
+            }
+        }
+        t
+    }
+
+    /// Entry tokens resolved to (entry, served variant, version). Tokens name
+    /// entries by uid and variants by alias.
+    fn resolve(
+        &self,
+        tokens: &[EntryToken],
+    ) -> Result<Vec<(EntryIdx, Option<VariantRef>, u32)>, String> {
+        if tokens.is_empty() {
+            return Err("the page carries no content tokens".to_owned());
+        }
+        let scenario = self.world.scenario();
+        let mut out = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            let e = scenario
+                .content
+                .entries
+                .iter()
+                .position(|x| x.uid == t.entry)
+                .ok_or_else(|| format!("unknown entry {} in a content token", t.entry))?
+                as EntryIdx;
+            let variant = match &t.variant {
+                None => None,
+                Some(alias) => Some(
+                    self.variant_of_alias(alias)
+                        .ok_or_else(|| format!("unknown variant {alias} in a content token"))?,
+                ),
+            };
+            out.push((e, variant, t.version));
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn variant_of_alias(&self, alias: &str) -> Option<VariantRef> {
+        let short = alias.strip_prefix("cs_personalize_")?;
+        let (exp, var) = short.split_once('_')?;
+        let e = self
+            .world
+            .scenario()
+            .experiences
+            .iter()
+            .position(|x| x.uid == exp)? as u16;
+        let v = self.world.variant_index(e, var)?;
+        Some(VariantRef {
+            experience: e,
+            variant: v,
+        })
+    }
+}
