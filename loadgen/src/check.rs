@@ -9,6 +9,8 @@
 //! truth says which variant this visitor should get (`World::served_variant`
 //! of the visitor's variants) and which version is current.
 
+use std::ops::Deref;
+
 use serde::Serialize;
 use ttlab_scenarios::model::{EntryIdx, VariantRef};
 use ttlab_scenarios::token::{EntryToken, Tokens};
@@ -108,17 +110,17 @@ impl Judgement {
     }
 }
 
-/// Judges responses against one world.
-pub struct Checker<'w> {
-    world: &'w World,
+/// Judges responses against one world (borrowed, or shared as `Arc<World>`).
+pub struct Checker<W: Deref<Target = World>> {
+    world: W,
     /// Times at which some experience started, stopped or changed splits:
     /// change points of every visitor's variants.
     experience_changes: Vec<Micros>,
 }
 
-impl<'w> Checker<'w> {
+impl<W: Deref<Target = World>> Checker<W> {
     /// A checker for `world`.
-    pub fn new(world: &'w World) -> Self {
+    pub fn new(world: W) -> Self {
         let experience_changes = world
             .events()
             .iter()

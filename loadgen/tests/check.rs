@@ -161,7 +161,9 @@ fn another_visitors_arm_is_wrong_variant() {
     // A/B arms never change in this scenario, so the other arm was never this visitor's.
     let first = (0..200).find(|v| arm(*v) == Some(0)).unwrap();
     let second = (0..200)
-        .find(|v| arm(*v) == Some(1) && w.variants_of(*v, t).get(1) == w.variants_of(first, t).get(1))
+        .find(|v| {
+            arm(*v) == Some(1) && w.variants_of(*v, t).get(1) == w.variants_of(first, t).get(1)
+        })
         .unwrap();
     let bs_page = page_at(&w, second, t);
     let verdict = checker.judge(&obs(first, t, t, &bs_page));

@@ -1,5 +1,10 @@
-//! The report model and its renderers (JSON, Markdown, HTML, `JUnit`),
-//! thresholds and comparison of runs.
+//! The report model — one for real and simulated runs — and, later, its
+//! renderers (Markdown, HTML, `JUnit`), thresholds and comparison (issue 9).
 //!
-//! Not built yet: this crate is the home of issue 9. It depends on nothing
-//! but the report model, so it stays usable on saved reports.
+//! A report is plain data: it depends on nothing but serde, so saved reports
+//! stay readable by any later ttlab. `SCHEMA_VERSION` goes up with every
+//! change a reader must know about; `docs/report-format.md` describes it.
+
+pub mod model;
+
+pub use model::*;

@@ -1,0 +1,71 @@
+//! What the goose users of one run share, found by the run's entry URL:
+//! goose transactions are plain functions, so they cannot capture it, and
+//! several runs (tests) may be under way in one process.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ttlab_scenarios::{SystemClock, World};
+
+use super::record::Recorder;
+use super::session::PagePicker;
+use crate::check::Checker;
+
+/// Shared by every goose user of one run.
+pub struct RunContext {
+    /// The world.
+    pub world: Arc<World>,
+    /// The run clock (shared with the servers).
+    pub clock: SystemClock,
+    /// The checker.
+    pub checker: Checker<Arc<World>>,
+    /// The popularity model.
+    pub pages: PagePicker,
+    /// Results.
+    pub recorder: Mutex<Recorder>,
+    /// Per visitor: how many of its attribute changes were sent.
+    pub sent_changes: Vec<AtomicUsize>,
+    /// The Personalize mock, for attribute updates.
+    pub personalize_url: String,
+    /// The name of the outermost caching layer in `x-cache`, if any.
+    pub cache_layer: Option<&'static str>,
+    /// Goose users in the run.
+    pub users: u32,
+    /// Client for attribute updates.
+    pub http: reqwest::Client,
+}
+
+fn registry() -> &'static Mutex<HashMap<String, Arc<RunContext>>> {
+    static RUNS: OnceLock<Mutex<HashMap<String, Arc<RunContext>>>> = OnceLock::new();
+    RUNS.get_or_init(Mutex::default)
+}
+
+fn key(url: &str) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
+/// Makes `ctx` findable by goose users whose base URL is `entry_url`.
+pub fn register(entry_url: &str, ctx: Arc<RunContext>) {
+    registry()
+        .lock()
+        .expect("run registry")
+        .insert(key(entry_url), ctx);
+}
+
+/// Forgets the run at `entry_url`.
+pub fn unregister(entry_url: &str) {
+    registry()
+        .lock()
+        .expect("run registry")
+        .remove(&key(entry_url));
+}
+
+/// The run a goose user with this base URL belongs to.
+pub fn find(base_url: &str) -> Option<Arc<RunContext>> {
+    registry()
+        .lock()
+        .expect("run registry")
+        .get(&key(base_url))
+        .cloned()
+}

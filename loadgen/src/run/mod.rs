@@ -1,0 +1,263 @@
+//! `ttlab run`: real runs. For each architecture: the mock APIs and the
+//! architecture's servers on loopback (port 0), goose users playing the
+//! scenario's visitors closed-loop (think time between pages), every
+//! response judged by the checker; then the counters of every layer and
+//! mock, in one report.
+
+mod context;
+mod record;
+mod session;
+mod visitor;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+use thiserror::Error;
+use ttlab_mock_apis::MockConfig;
+use ttlab_mock_apis::metrics::{Api, Endpoint};
+use ttlab_reports::{ArchReport, LatencyReport, LayerReport, OriginLoad, Report, SCHEMA_VERSION};
+use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
+use ttlab_scenarios::{SystemClock, World};
+use ttlab_ssr_origin::stack::start_stack;
+use ttlab_ssr_origin::upstream::UpstreamConfig;
+
+use crate::check::Checker;
+use context::RunContext;
+use record::{Recorder, percentiles};
+use session::PagePicker;
+use visitor::page_view;
+
+/// Why a run could not be made.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The mocks did not start.
+    #[error(transparent)]
+    Mocks(#[from] ttlab_mock_apis::MockError),
+    /// The servers did not start.
+    #[error(transparent)]
+    Stack(#[from] ttlab_ssr_origin::stack::StackError),
+    /// Goose refused the load test.
+    #[error("the load generator failed: {0}")]
+    Goose(String),
+    /// The scenario cannot run closed-loop.
+    #[error("{0}")]
+    Scenario(String),
+}
+
+/// Progress of a run, for the command line.
+pub trait Progress: Send + Sync {
+    /// An architecture starts.
+    fn start(&self, arch: Architecture, duration: Duration);
+    /// An architecture is done.
+    fn done(&self, report: &ArchReport);
+}
+
+/// No progress output.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: Architecture, _: Duration) {}
+    fn done(&self, _: &ArchReport) {}
+}
+
+/// Runs `archs` of the world's scenario one after another on the same
+/// visitor script. Stops early (and says so) on Ctrl-C.
+pub async fn run(
+    world: Arc<World>,
+    archs: &[ArchitectureConfig],
+    progress: &dyn Progress,
+) -> Result<Report, RunError> {
+    let s = world.scenario();
+    let users = s.traffic.users.ok_or_else(|| {
+        RunError::Scenario(format!(
+            "scenario \"{}\" has no [traffic] users: real runs are closed-loop (users with think time); add users = N",
+            s.name
+        ))
+    })?;
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    goose::reset_killswitch();
+    let mut reports = Vec::new();
+    for arch in archs {
+        let duration = s.duration.to_duration();
+        progress.start(arch.arch, duration);
+        let report = run_arch(world.clone(), arch, users).await?;
+        progress.done(&report);
+        reports.push(report);
+        if goose::is_killswitch_triggered() {
+            break;
+        }
+    }
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        mode: "real".to_owned(),
+        scenario: s.name.clone(),
+        seed: s.seed,
+        started_at,
+        duration_s: s.duration.as_secs_f64(),
+        interrupted: goose::is_killswitch_triggered(),
+        architectures: reports,
+    })
+}
+
+/// CPU time of this process so far (user + system), from /proc.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s on every common configuration.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+async fn run_arch(
+    world: Arc<World>,
+    arch: &ArchitectureConfig,
+    users: u32,
+) -> Result<ArchReport, RunError> {
+    let s = world.scenario();
+    let clock = SystemClock::starting_now();
+    let shared_clock = Arc::new(clock);
+    let mocks =
+        ttlab_mock_apis::start(world.clone(), shared_clock.clone(), MockConfig::default()).await?;
+    let upstream =
+        UpstreamConfig::for_mocks(&mocks.personalize_url, &mocks.delivery_url, &s.origin);
+    let stack = start_stack(
+        world.clone(),
+        shared_clock.clone(),
+        arch,
+        upstream,
+        "127.0.0.1".parse().expect("loopback"),
+    )
+    .await?;
+    if let Some(url) = &stack.webhook_url {
+        mocks.state.webhook_urls_add(url);
+    }
+    let cache_layer = match arch.arch {
+        Architecture::NoCache => None,
+        Architecture::CdnShared | Architecture::CdnUser => Some("cdn"),
+        Architecture::OriginVariant => Some("origin"),
+        Architecture::Edge => Some("edge"),
+    };
+    let ctx = Arc::new(RunContext {
+        world: world.clone(),
+        clock,
+        checker: Checker::new(world.clone()),
+        pages: PagePicker::new(s),
+        recorder: Mutex::new(Recorder::default()),
+        sent_changes: (0..s.traffic.visitors)
+            .map(|_| AtomicUsize::new(0))
+            .collect(),
+        personalize_url: mocks.personalize_url.clone(),
+        cache_layer,
+        users,
+        http: reqwest::Client::new(),
+    });
+    context::register(&stack.entry_url, ctx.clone());
+    let cpu_before = process_cpu();
+    let wall = Instant::now();
+    let outcome = attack(&stack.entry_url, users, s.duration.to_duration()).await;
+    let elapsed = wall.elapsed();
+    let cpu = match (cpu_before, process_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / elapsed.as_secs_f64().max(1e-9),
+        _ => 0.0,
+    };
+    context::unregister(&stack.entry_url);
+    // Let in-flight webhook deliveries and refreshes settle before reading counters.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let m = &mocks.state.metrics;
+    let origin = OriginLoad {
+        requests: stack.origin.counters.requests.get(),
+        renders: stack.origin.counters.renders.get(),
+        personalize_calls: m.requests(Api::Personalize, Endpoint::Manifest),
+        delivery_calls: m.requests(Api::Delivery, Endpoint::Entry)
+            + m.requests(Api::Delivery, Endpoint::Entries),
+    };
+    let layer = stack.cache_counters().map(|c| {
+        let all = c.requests();
+        LayerReport {
+            name: cache_layer.unwrap_or("origin").to_owned(),
+            hit: c.hits.get(),
+            stale: c.stale.get(),
+            miss: c.misses.get(),
+            bypass: c.bypass.get(),
+            hit_rate: if all == 0 {
+                0.0
+            } else {
+                (c.hits.get() + c.stale.get()) as f64 / all as f64
+            },
+            coalesced: c.coalesced.get(),
+            purged: c.purged.get(),
+            evicted: c.evicted.get(),
+        }
+    });
+    stack.shutdown().await;
+    mocks.shutdown().await;
+    outcome?;
+    let rec = ctx.recorder.lock().expect("recorder");
+    let requests = rec.requests();
+    let mut warnings = Vec::new();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) as f64;
+    if cpu > 0.9 * cores {
+        warnings.push(format!(
+            "the machine was saturated ({:.0}% of {cores} cores in this process, which runs the load generator and the servers): latency includes waiting for CPU; use fewer users or a longer think time",
+            cpu * 100.0 / cores
+        ));
+    }
+    Ok(ArchReport {
+        name: arch.arch.as_str().to_owned(),
+        elapsed_s: elapsed.as_secs_f64(),
+        requests,
+        classes: rec
+            .classes
+            .iter()
+            .map(|(c, n)| (c.as_str().to_owned(), *n))
+            .collect(),
+        offload: if requests == 0 {
+            0.0
+        } else {
+            1.0 - origin.requests as f64 / requests as f64
+        },
+        origin,
+        layer,
+        latency: LatencyReport {
+            all: percentiles(&rec.latency),
+            hit: percentiles(&rec.latency_hit),
+            miss: percentiles(&rec.latency_miss),
+        },
+        staleness: percentiles(&rec.staleness),
+        attribute_updates: rec.attribute_updates,
+        generator_cpu: cpu,
+        warnings,
+    })
+}
+
+/// Goose, embedded: `users` users against `host` for `duration`, all
+/// started within the first second, no controllers, no report of its own.
+async fn attack(host: &str, users: u32, duration: Duration) -> Result<(), RunError> {
+    let mut config = GooseConfiguration::default();
+    config.host = Some(host.to_owned());
+    config.users = Some(users as usize);
+    config.increase_rate = Some(users.max(1).to_string());
+    config.run_time = Some(duration.as_secs().max(1).to_string());
+    config.quiet = 1;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.no_telnet = true;
+    config.no_websocket = true;
+    config.no_autostart = false;
+    config.no_reset_metrics = true;
+    let attack = GooseAttack::initialize_with_config(config)
+        .map_err(|e| RunError::Goose(format!("{e:?}")))?;
+    attack
+        .register_scenario(
+            scenario!("visitors")
+                .register_transaction(transaction!(page_view).set_name("page view")),
+        )
+        .execute()
+        .await
+        .map_err(|e| RunError::Goose(format!("{e:?}")))?;
+    Ok(())
+}

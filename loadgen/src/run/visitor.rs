@@ -1,0 +1,131 @@
+//! The goose transaction: one page view of the visitor script, judged.
+
+use std::sync::atomic::Ordering;
+
+use goose::prelude::*;
+use ttlab_scenarios::token;
+
+use super::context::{self, RunContext};
+use super::session::Session;
+
+/// Sends the visitor's attribute changes that fell due, as the SDK's
+/// `set()` does: `PATCH /user-attributes` with a JSON body and no
+/// Content-Type. The mocks answer from the timeline either way; this makes
+/// the calls the real system would see.
+async fn send_attribute_changes(ctx: &RunContext, visitor: u32) {
+    let now = ctx.clock_now();
+    let v = &ctx.world.visitors()[visitor as usize];
+    let sent = &ctx.sent_changes[visitor as usize];
+    let from = sent.load(Ordering::Relaxed);
+    let due = v.changes[from..].iter().take_while(|c| c.at <= now).count();
+    if due == 0 {
+        return;
+    }
+    sent.store(from + due, Ordering::Relaxed);
+    let attrs = &ctx.world.scenario().attributes;
+    let mut body = serde_json::Map::new();
+    for c in &v.changes[from..from + due] {
+        let a = &attrs[c.attribute];
+        body.insert(
+            a.name.clone(),
+            a.values[usize::from(c.value)].clone().into(),
+        );
+    }
+    let result = ctx
+        .http
+        .patch(format!("{}/user-attributes", ctx.personalize_url))
+        .header("x-project-uid", "ttlab-project")
+        .header("x-cs-personalize-user-uid", &v.uid)
+        .body(serde_json::Value::Object(body).to_string())
+        .send()
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "attribute update failed");
+    }
+    ctx.recorder.lock().expect("recorder").attribute_updates += 1;
+}
+
+/// One page view: pick the page, send the visitor's cookie, judge the
+/// answer, record it, think.
+pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
+    let Some(ctx) = context::find(user.base_url.as_str()) else {
+        return Ok(());
+    };
+    if user.get_session_data::<Session>().is_none() {
+        let session = Session::new(&ctx.world, user.weighted_users_index as u32, ctx.users);
+        user.set_session_data(session);
+    }
+    let (visitor, page, think) = user
+        .get_session_data_mut::<Session>()
+        .expect("set above")
+        .next(&ctx.world, &ctx.pages);
+    send_attribute_changes(&ctx, visitor).await;
+    let uid = ctx.world.visitors()[visitor as usize].uid.clone();
+    let path = ctx.world.scenario().content.pages[page as usize]
+        .path
+        .clone();
+    let rb = user
+        .get_request_builder(&GooseMethod::Get, &path)?
+        .header("cookie", format!("cs-personalize-user-uid={uid}"));
+    let sent = ctx.clock_now();
+    let mut goose = user
+        .request(GooseRequest::builder().set_request_builder(rb).build())
+        .await?;
+    let (status, fallback, from_cache, body) = match goose.response {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let fallback = resp.headers().contains_key("x-ttlab-fallback");
+            let from_cache = ctx.cache_layer.is_some_and(|layer| {
+                resp.headers()
+                    .get("x-cache")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .is_some_and(|first| {
+                        let first = first.trim();
+                        first == format!("{layer}=HIT") || first == format!("{layer}=STALE")
+                    })
+            });
+            let body = resp.text().await.unwrap_or_default();
+            (status, fallback, from_cache, body)
+        }
+        Err(_) => (599, false, false, String::new()),
+    };
+    let received = ctx.clock_now();
+    let tokens = token::parse(&body);
+    let verdict = ctx.checker.judge(&crate::check::Observation {
+        visitor,
+        sent,
+        received,
+        status,
+        fallback,
+        tokens: &tokens,
+    });
+    ctx.recorder.lock().expect("recorder").record(
+        verdict.class,
+        received.saturating_sub(sent).0,
+        from_cache,
+        verdict.staleness.map(|s| s.0),
+    );
+    let result = if verdict.class == crate::check::Class::Fresh {
+        Ok(())
+    } else {
+        let tag = format!(
+            "{} {path}: {}",
+            verdict.class.as_str(),
+            verdict.detail.as_deref().unwrap_or("")
+        );
+        user.set_failure(&tag, &mut goose.request, None, None)
+    };
+    if think > ttlab_scenarios::Micros::ZERO {
+        tokio::time::sleep(think.to_duration()).await;
+    }
+    result
+}
+
+impl RunContext {
+    /// Run time now.
+    pub fn clock_now(&self) -> ttlab_scenarios::Micros {
+        use ttlab_scenarios::Clock;
+        self.clock.now()
+    }
+}

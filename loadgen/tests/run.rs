@@ -1,0 +1,172 @@
+//! `ttlab run` end to end on a small scenario: goose users, every
+//! architecture's servers on loopback, every response judged.
+
+use std::sync::Arc;
+
+use ttlab_loadgen::run::{Quiet, run};
+use ttlab_reports::ArchReport;
+use ttlab_scenarios::{World, parse_str};
+
+fn scenario(cdn_user_ttl: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "run-test"
+seed = 21
+duration = "3s"
+
+[traffic]
+visitors = 60
+users = 12
+think_time = {{ min = "5ms", max = "20ms" }}
+pages_per_session = 4
+popularity = "zipf"
+zipf_s = 1.0
+
+[[attributes]]
+name = "country"
+values = {{ US = 50, DE = 50 }}
+
+[[experiences]]
+uid = "0"
+type = "ab"
+splits = {{ "0" = 50, "1" = 50 }}
+
+[[experiences]]
+uid = "g"
+type = "segmented"
+
+[[experiences.variants]]
+uid = "0"
+audience = {{ attribute = "country", in = ["DE"] }}
+
+[content]
+
+[[content.entries]]
+uid = "hero"
+content_type = "hero"
+variants_for = ["0"]
+
+[[content.entries]]
+uid = "banner"
+content_type = "banner"
+variants_for = ["g"]
+
+[[content.entries]]
+uid = "footer"
+content_type = "footer"
+
+[[content.pages]]
+path = "/"
+entries = ["hero", "banner", "footer"]
+
+[[content.pages]]
+path = "/geo"
+entries = ["banner", "footer"]
+
+[[content.pages]]
+path = "/about"
+entries = ["footer"]
+
+[[timeline]]
+action = "attribute_change"
+attribute = "country"
+mean_interval = "2s"
+
+[cache]
+ttl = "1m"
+
+[[architectures]]
+name = "ssr-cdn-shared"
+
+[[architectures]]
+name = "ssr-cdn-user"
+cache = {{ ttl = "{cdn_user_ttl}" }}
+
+[[architectures]]
+name = "ssr-origin-variant"
+
+[[architectures]]
+name = "ssr-edge"
+
+[[architectures]]
+name = "ssr-nocache"
+"#
+    )
+}
+
+fn conserve(a: &ArchReport) {
+    let sum: u64 = a.classes.values().sum();
+    assert_eq!(sum, a.requests, "{}: requests = sum of classes", a.name);
+    assert!(
+        a.requests > 100,
+        "{}: the run made requests ({})",
+        a.name,
+        a.requests
+    );
+    if let Some(l) = &a.layer {
+        assert_eq!(
+            l.hit + l.stale + l.miss + l.bypass,
+            a.requests,
+            "{}: every request passed the caching layer once",
+            a.name
+        );
+    }
+    assert_eq!(a.class("error"), 0, "{}: {:?}", a.name, a.classes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_architecture_shows_what_it_gets_wrong() {
+    let world = Arc::new(World::new(parse_str("run.toml", &scenario("1m")).unwrap()));
+    let archs = world.scenario().architectures.clone();
+    let report = run(world.clone(), &archs, &Quiet).await.unwrap();
+    assert_eq!(report.mode, "real");
+    assert!(!report.interrupted);
+    let by = |n: &str| report.architectures.iter().find(|a| a.name == n).unwrap();
+    for a in &report.architectures {
+        conserve(a);
+        assert!(
+            a.attribute_updates > 0,
+            "{}: attribute changes were sent",
+            a.name
+        );
+    }
+    let shared = by("ssr-cdn-shared");
+    assert!(shared.class("wrong_variant") > 0, "{:?}", shared.classes);
+    let user = by("ssr-cdn-user");
+    assert!(
+        user.class("stale_variant") > 0,
+        "attributes change within the TTL: {:?}",
+        user.classes
+    );
+    for n in ["ssr-origin-variant", "ssr-edge"] {
+        let a = by(n);
+        assert_eq!(a.class("wrong_variant"), 0, "{n}: {:?}", a.classes);
+        assert_eq!(a.class("stale_variant"), 0, "{n}: {:?}", a.classes);
+        assert!(
+            a.layer.as_ref().unwrap().hit_rate > 0.3,
+            "{n} hits: {:?}",
+            a.layer
+        );
+    }
+    let none = by("ssr-nocache");
+    assert_eq!(
+        none.origin.renders, none.requests,
+        "no cache: one render per request"
+    );
+    assert!(none.layer.is_none());
+    assert_eq!(none.offload, 0.0);
+    assert_eq!(none.class("fresh"), none.requests);
+    let json = serde_json::to_string(&report).unwrap();
+    let back: ttlab_reports::Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, report, "the report round-trips through JSON");
+
+    // The same visitors with a TTL of 0 at the per-visitor CDN: never stale.
+    let world = Arc::new(World::new(parse_str("run.toml", &scenario("0s")).unwrap()));
+    let user0 = world.scenario().architectures[1].clone();
+    let report = run(world, &[user0], &Quiet).await.unwrap();
+    let a = &report.architectures[0];
+    conserve(a);
+    assert_eq!(a.class("stale_variant"), 0, "{:?}", a.classes);
+    assert_eq!(a.layer.as_ref().unwrap().hit, 0);
+}

@@ -1,0 +1,138 @@
+//! The JSON report of a run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the report format. 1: first version (real runs).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole run: one scenario, one or more architectures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// "real" or "sim".
+    pub mode: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Wall-clock start, RFC 3339.
+    pub started_at: String,
+    /// Planned length of each architecture's run, seconds.
+    pub duration_s: f64,
+    /// Whether the run was stopped early (Ctrl-C).
+    pub interrupted: bool,
+    /// One result per architecture, in run order.
+    pub architectures: Vec<ArchReport>,
+}
+
+/// The measures of one architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchReport {
+    /// Architecture name.
+    pub name: String,
+    /// Actual length of the run, seconds.
+    pub elapsed_s: f64,
+    /// Visitor requests judged.
+    pub requests: u64,
+    /// Count per class (`fresh`, `stale_variant`, …); every class present.
+    pub classes: BTreeMap<String, u64>,
+    /// Origin load.
+    pub origin: OriginLoad,
+    /// 1 − origin requests / visitor requests.
+    pub offload: f64,
+    /// The caching layer's counters, if the architecture caches.
+    pub layer: Option<LayerReport>,
+    /// Visitor-observed latency, overall and by the caching layer's outcome.
+    pub latency: LatencyReport,
+    /// How long after the truth changed stale responses were served.
+    pub staleness: Percentiles,
+    /// Attribute changes sent to Personalize as the SDK does.
+    pub attribute_updates: u64,
+    /// Share of one core the load generator's process used, 0..=cores.
+    pub generator_cpu: f64,
+    /// Warnings about the run itself (the generator as a bottleneck, say).
+    pub warnings: Vec<String>,
+}
+
+impl ArchReport {
+    /// Count of a class.
+    pub fn class(&self, name: &str) -> u64 {
+        self.classes.get(name).copied().unwrap_or(0)
+    }
+
+    /// Share of a class among requests.
+    pub fn rate(&self, name: &str) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.class(name) as f64 / self.requests as f64
+        }
+    }
+}
+
+/// Requests and calls that reached the origin and the upstreams.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OriginLoad {
+    /// Page requests that reached the origin.
+    pub requests: u64,
+    /// Pages rendered.
+    pub renders: u64,
+    /// Manifest calls the Personalize mock answered.
+    pub personalize_calls: u64,
+    /// Entry fetches the Delivery mock answered.
+    pub delivery_calls: u64,
+}
+
+/// Counters of a caching layer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayerReport {
+    /// Layer name (`origin`, `cdn`, `edge`).
+    pub name: String,
+    /// `HIT` answers.
+    pub hit: u64,
+    /// `STALE` answers.
+    pub stale: u64,
+    /// `MISS` answers.
+    pub miss: u64,
+    /// `BYPASS` answers.
+    pub bypass: u64,
+    /// (hit + stale) / all answers.
+    pub hit_rate: f64,
+    /// Misses answered by another request's fill.
+    pub coalesced: u64,
+    /// Entries purged.
+    pub purged: u64,
+    /// Entries evicted.
+    pub evicted: u64,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+}
+
+/// Latency overall and by outcome.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyReport {
+    /// Every request.
+    pub all: Percentiles,
+    /// Answered from the cache (`HIT` or `STALE` at the outermost caching layer).
+    pub hit: Percentiles,
+    /// Went upstream.
+    pub miss: Percentiles,
+}
