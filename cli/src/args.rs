@@ -30,6 +30,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a scenario for real on loopback and judge every response.
+    Run(RunArgs),
     /// Check scenario files and print what each holds.
     Validate(ValidateArgs),
     /// List the scenarios ttlab ships, with the question each answers.
@@ -145,6 +147,33 @@ pub struct ServeMocksArgs {
     /// Environment to accept.
     #[arg(long, default_value = "production")]
     pub environment: String,
+}
+
+/// `ttlab run`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each architecture runs on its own mock APIs and servers on 127.0.0.1, one after another,\n\
+for the scenario's duration, with the same visitors. Real runs are closed-loop: [traffic] users\n\
+browse sessions of pages with think time between them.\n\
+Ctrl-C stops the run and still writes the report.\n\
+Example: ttlab run scenarios/quickstart.toml --arch ssr-cdn-shared,ssr-edge"
+)]
+pub struct RunArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(value_name = "FILE")]
+    pub scenario: String,
+
+    /// Architectures to run, comma-separated (default: every one the scenario names).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub arch: Vec<String>,
+
+    /// Folder for reports; each run writes FOLDER/<scenario>-<time>/report.json.
+    #[arg(long, short, value_name = "FOLDER", default_value = "ttlab-reports")]
+    pub out: std::path::PathBuf,
+
+    /// Print only the report's path, not the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `ttlab validate`.

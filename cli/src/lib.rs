@@ -35,6 +35,7 @@ where
     };
     init_logging(cli.verbose);
     let result = match cli.command {
+        Command::Run(a) => commands::run::run(&a),
         Command::Validate(a) => commands::validate::run(&a),
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),
@@ -53,9 +54,10 @@ where
 
 /// Logs go to stderr; `-v` raises the level, `RUST_LOG` overrides it.
 fn init_logging(verbose: u8) {
+    // goose narrates its own options at warn; ttlab sets them on purpose.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,goose=error",
+        1 => "info,goose=warn",
         2 => "debug",
         _ => "trace",
     };

@@ -94,7 +94,7 @@ async fn judge_arch(arch: usize) -> BTreeMap<Class, usize> {
     .await
     .unwrap();
     let http = reqwest::Client::new();
-    let checker = Checker::new(&world);
+    let checker = Checker::new(world.clone());
     let mut classes = BTreeMap::new();
     for (v, visitor) in world.visitors().iter().enumerate() {
         for path in ["/", "/account"] {

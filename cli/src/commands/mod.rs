@@ -1,5 +1,6 @@
 //! One module per subcommand; each `run` returns the exit code.
 
+pub mod run;
 pub mod scenarios;
 pub mod schema;
 pub mod serve;

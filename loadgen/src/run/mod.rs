@@ -83,7 +83,8 @@ pub async fn run(
     for arch in archs {
         let duration = s.duration.to_duration();
         progress.start(arch.arch, duration);
-        let report = run_arch(world.clone(), arch, users).await?;
+        // Boxed: goose's futures are large.
+        let report = Box::pin(run_arch(world.clone(), arch, users)).await?;
         progress.done(&report);
         reports.push(report);
         if goose::is_killswitch_triggered() {
@@ -158,7 +159,7 @@ async fn run_arch(
     context::register(&stack.entry_url, ctx.clone());
     let cpu_before = process_cpu();
     let wall = Instant::now();
-    let outcome = attack(&stack.entry_url, users, s.duration.to_duration()).await;
+    let outcome = Box::pin(attack(&stack.entry_url, users, s.duration.to_duration())).await;
     let elapsed = wall.elapsed();
     let cpu = match (cpu_before, process_cpu()) {
         (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / elapsed.as_secs_f64().max(1e-9),
@@ -197,6 +198,18 @@ async fn run_arch(
     mocks.shutdown().await;
     outcome?;
     let rec = ctx.recorder.lock().expect("recorder");
+    Ok(arch_report(arch, &rec, origin, layer, elapsed, cpu))
+}
+
+/// The report of one architecture from what was recorded and counted.
+fn arch_report(
+    arch: &ArchitectureConfig,
+    rec: &Recorder,
+    origin: OriginLoad,
+    layer: Option<LayerReport>,
+    elapsed: Duration,
+    cpu: f64,
+) -> ArchReport {
     let requests = rec.requests();
     let mut warnings = Vec::new();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) as f64;
@@ -206,7 +219,7 @@ async fn run_arch(
             cpu * 100.0 / cores
         ));
     }
-    Ok(ArchReport {
+    ArchReport {
         name: arch.arch.as_str().to_owned(),
         elapsed_s: elapsed.as_secs_f64(),
         requests,
@@ -231,7 +244,7 @@ async fn run_arch(
         attribute_updates: rec.attribute_updates,
         generator_cpu: cpu,
         warnings,
-    })
+    }
 }
 
 /// Goose, embedded: `users` users against `host` for `duration`, all
@@ -246,17 +259,14 @@ async fn attack(host: &str, users: u32, duration: Duration) -> Result<(), RunErr
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.no_telnet = true;
-    config.no_websocket = true;
     config.no_autostart = false;
     config.no_reset_metrics = true;
     let attack = GooseAttack::initialize_with_config(config)
         .map_err(|e| RunError::Goose(format!("{e:?}")))?;
-    attack
-        .register_scenario(
-            scenario!("visitors")
-                .register_transaction(transaction!(page_view).set_name("page view")),
-        )
-        .execute()
+    let attack = attack.register_scenario(
+        scenario!("visitors").register_transaction(transaction!(page_view).set_name("page view")),
+    );
+    Box::pin(attack.execute())
         .await
         .map_err(|e| RunError::Goose(format!("{e:?}")))?;
     Ok(())

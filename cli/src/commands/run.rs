@@ -1,0 +1,246 @@
+//! `ttlab run FILE`: real runs of a scenario's architectures, a summary
+//! table side by side, and the JSON report.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use ttlab_loadgen::run::{Progress, run as run_real};
+use ttlab_reports::{ArchReport, Report};
+use ttlab_scenarios::World;
+use ttlab_scenarios::model::Architecture;
+
+use crate::EXIT_BAD_INPUT;
+use crate::args::RunArgs;
+
+struct Lines {
+    total: usize,
+    quiet: bool,
+    index: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress for Lines {
+    fn start(&self, arch: Architecture, duration: Duration) {
+        let i = self
+            .index
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if !self.quiet {
+            eprint!(
+                "[{i}/{}] {arch}: running {}…",
+                self.total,
+                humantime::format_duration(duration)
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn done(&self, r: &ArchReport) {
+        if !self.quiet {
+            eprintln!(
+                " {} requests, hit rate {}, wrong {}, stale {}",
+                r.requests,
+                r.layer.as_ref().map_or("-".to_owned(), |l| pct(l.hit_rate)),
+                r.class("wrong_variant"),
+                r.class("stale_variant") + r.class("stale_content")
+            );
+            for w in &r.warnings {
+                eprintln!("      warning: {w}");
+            }
+        }
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Runs the scenario and writes the report.
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let (shown, loaded) = super::load_scenario(&args.scenario);
+    let scenario = match loaded {
+        Ok(s) => s,
+        Err(e) => {
+            super::print_scenario_error(&shown, &e);
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let archs = if args.arch.is_empty() {
+        scenario.architectures.clone()
+    } else {
+        let mut picked = Vec::new();
+        for name in &args.arch {
+            match scenario
+                .architectures
+                .iter()
+                .find(|a| a.arch.as_str() == name.trim())
+            {
+                Some(a) => picked.push(a.clone()),
+                None => {
+                    let names: Vec<_> = scenario
+                        .architectures
+                        .iter()
+                        .map(|a| a.arch.as_str())
+                        .collect();
+                    eprintln!(
+                        "error: {shown} has no architecture \"{name}\"; it has: {}",
+                        names.join(", ")
+                    );
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            }
+        }
+        picked
+    };
+    if scenario.traffic.users.is_none() {
+        eprintln!(
+            "error: {shown}: real runs are closed-loop and need [traffic] users (with think_time)"
+        );
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    let name = scenario.name.clone();
+    let world = Arc::new(World::new(scenario));
+    let progress = Lines {
+        total: archs.len(),
+        quiet: args.quiet,
+        index: std::sync::atomic::AtomicUsize::default(),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime.block_on(run_real(world, &archs, &progress))?;
+    let dir = report_dir(&args.out, &name);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+    let path = dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if !args.quiet {
+        println!("{}", summary(&report));
+    }
+    if report.interrupted {
+        eprintln!("interrupted: the report holds what ran before Ctrl-C");
+    }
+    println!("report: {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_dir(out: &std::path::Path, scenario: &str) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
+    let mut dir = out.join(format!("{scenario}-{stamp}"));
+    let mut n = 2;
+    while dir.exists() {
+        dir = out.join(format!("{scenario}-{stamp}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// A row of the summary: its label and how to show it for an architecture.
+type Row = (&'static str, Box<dyn Fn(&ArchReport) -> String>);
+
+/// The side-by-side table: one column per architecture.
+pub fn summary(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let archs = &report.architectures;
+    let ms = |x: f64| format!("{x:.1} ms");
+    let rows: Vec<Row> = vec![
+        (
+            "requests",
+            Box::new(|a: &ArchReport| a.requests.to_string()),
+        ),
+        ("offload", Box::new(|a: &ArchReport| pct(a.offload))),
+        (
+            "hit rate",
+            Box::new(|a: &ArchReport| {
+                a.layer
+                    .as_ref()
+                    .map_or("-".into(), |l| format!("{} ({})", pct(l.hit_rate), l.name))
+            }),
+        ),
+        (
+            "origin renders",
+            Box::new(|a: &ArchReport| a.origin.renders.to_string()),
+        ),
+        (
+            "Personalize calls",
+            Box::new(|a: &ArchReport| a.origin.personalize_calls.to_string()),
+        ),
+        (
+            "Delivery calls",
+            Box::new(|a: &ArchReport| a.origin.delivery_calls.to_string()),
+        ),
+        ("fresh", Box::new(|a: &ArchReport| pct(a.rate("fresh")))),
+        (
+            "stale_variant",
+            Box::new(|a: &ArchReport| pct(a.rate("stale_variant"))),
+        ),
+        (
+            "stale_content",
+            Box::new(|a: &ArchReport| pct(a.rate("stale_content"))),
+        ),
+        (
+            "wrong_variant",
+            Box::new(|a: &ArchReport| pct(a.rate("wrong_variant"))),
+        ),
+        ("leak", Box::new(|a: &ArchReport| pct(a.rate("leak")))),
+        (
+            "fallback",
+            Box::new(|a: &ArchReport| pct(a.rate("fallback"))),
+        ),
+        ("error", Box::new(|a: &ArchReport| pct(a.rate("error")))),
+        (
+            "staleness p99",
+            Box::new(move |a: &ArchReport| {
+                if a.staleness.count == 0 {
+                    "-".into()
+                } else {
+                    ms(a.staleness.p99_ms)
+                }
+            }),
+        ),
+        (
+            "latency p50",
+            Box::new(move |a: &ArchReport| ms(a.latency.all.p50_ms)),
+        ),
+        (
+            "latency p99",
+            Box::new(move |a: &ArchReport| ms(a.latency.all.p99_ms)),
+        ),
+    ];
+    let label_w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(_, f)| archs.iter().map(f).collect())
+        .collect();
+    let col_w: Vec<usize> = (0..archs.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].len())
+                .chain(std::iter::once(archs[i].name.len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = format!(
+        "{} (seed {}), {} s per architecture\n",
+        report.scenario, report.seed, report.duration_s
+    );
+    let _ = write!(out, "{:label_w$}", "");
+    for (a, w) in archs.iter().zip(&col_w) {
+        let _ = write!(out, "  {:>w$}", a.name);
+    }
+    out.push('\n');
+    for ((label, _), row) in rows.iter().zip(&cells) {
+        let _ = write!(out, "{label:label_w$}");
+        for (cell, w) in row.iter().zip(&col_w) {
+            let _ = write!(out, "  {cell:>w$}");
+        }
+        out.push('\n');
+    }
+    out
+}

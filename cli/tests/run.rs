@@ -1,0 +1,151 @@
+//! `ttlab run` as a user runs it: the summary, the report file, and Ctrl-C.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = r#"
+[scenario]
+name = "cli-run"
+seed = 4
+duration = "DURATION"
+
+[traffic]
+visitors = 20
+users = 4
+think_time = "20ms"
+pages_per_session = 3
+
+[[experiences]]
+uid = "0"
+type = "ab"
+splits = { "0" = 50, "1" = 50 }
+
+[content]
+
+[[content.entries]]
+uid = "hero"
+content_type = "hero"
+variants_for = ["0"]
+
+[[content.pages]]
+path = "/"
+entries = ["hero"]
+
+[[architectures]]
+name = "ssr-cdn-shared"
+
+[[architectures]]
+name = "ssr-edge"
+"#;
+
+fn scenario_file(dir: &std::path::Path, duration: &str) -> std::path::PathBuf {
+    let path = dir.join("cli-run.toml");
+    std::fs::write(&path, SCENARIO.replace("DURATION", duration)).unwrap();
+    path
+}
+
+fn report_in(out: &std::path::Path) -> serde_json::Value {
+    let run_dir = std::fs::read_dir(out)
+        .unwrap()
+        .next()
+        .expect("a run folder")
+        .unwrap()
+        .path();
+    assert!(
+        run_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("cli-run-")
+    );
+    let text = std::fs::read_to_string(run_dir.join("report.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn run_prints_a_side_by_side_summary_and_writes_the_report() {
+    let dir = std::env::temp_dir().join(format!("ttlab-cli-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = scenario_file(&dir, "1s");
+    let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            dir.join("reports").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ssr-cdn-shared") && stdout.contains("ssr-edge"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("wrong_variant") && stdout.contains("hit rate"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("report: "), "{stdout}");
+    let report = report_in(&dir.join("reports"));
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["mode"], "real");
+    assert_eq!(report["interrupted"], false);
+    assert_eq!(report["architectures"].as_array().unwrap().len(), 2);
+    // Unknown architecture and a scenario without users are bad input.
+    let bad = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .args(["run", file.to_str().unwrap(), "--arch", "ssr-nocache"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("has no architecture \"ssr-nocache\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
+    let dir = std::env::temp_dir().join(format!("ttlab-cli-sigint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = scenario_file(&dir, "30s");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            dir.join("reports").to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running 15 s after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let report = report_in(&dir.join("reports"));
+    assert_eq!(report["interrupted"], true);
+    let archs = report["architectures"].as_array().unwrap();
+    assert_eq!(archs.len(), 1, "the second architecture never started");
+    assert!(archs[0]["requests"].as_u64().unwrap() > 0);
+    assert!(archs[0]["elapsed_s"].as_f64().unwrap() < 20.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
