@@ -94,10 +94,28 @@ name = "ssr-nocache"
 "#
     )
 }
-
 fn conserve(a: &ArchReport) {
     let sum: u64 = a.classes.values().sum();
     assert_eq!(sum, a.requests, "{}: requests = sum of classes", a.name);
+    let per_second: u64 = a.series.iter().map(|p| p.requests).sum();
+    assert_eq!(
+        per_second, a.requests,
+        "{}: the series adds up to the totals",
+        a.name
+    );
+    assert!(
+        a.series.len() >= 3,
+        "{}: a point per second of a 3 s run: {}",
+        a.name,
+        a.series.len()
+    );
+    let renders: u64 = a.series.iter().map(|p| p.origin.renders).sum();
+    assert!(
+        renders <= a.origin.renders,
+        "{}: origin load per second within the total",
+        a.name
+    );
+
     assert!(
         a.requests > 100,
         "{}: the run made requests ({})",
@@ -155,7 +173,11 @@ async fn every_architecture_shows_what_it_gets_wrong() {
         "no cache: one render per request"
     );
     assert!(none.layer.is_none());
-    assert!(none.offload.abs() < f64::EPSILON, "no cache offloads nothing: {}", none.offload);
+    assert!(
+        none.offload.abs() < f64::EPSILON,
+        "no cache offloads nothing: {}",
+        none.offload
+    );
     assert_eq!(none.class("fresh"), none.requests);
     let json = serde_json::to_string(&report).unwrap();
     let back: ttlab_reports::Report = serde_json::from_str(&json).unwrap();

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the report format. 1: first version (real runs).
+/// Version of the report format. 1: first version (real runs, with a
+/// per-second series).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A whole run: one scenario, one or more architectures.
@@ -55,6 +56,40 @@ pub struct ArchReport {
     pub generator_cpu: f64,
     /// Warnings about the run itself (the generator as a bottleneck, say).
     pub warnings: Vec<String>,
+    /// Each measure per second of the run.
+    pub series: Vec<SecondPoint>,
+}
+
+/// The measures of one second of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondPoint {
+    /// Second of the run (0-based).
+    pub t_s: u32,
+    /// Visitor requests answered in this second.
+    pub requests: u64,
+    /// Of those, answered from the cache.
+    pub from_cache: u64,
+    /// Of those, per class.
+    pub classes: ClassCounts,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// Origin load in this second.
+    pub origin: OriginLoad,
+}
+
+/// Responses per class.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct ClassCounts {
+    pub fresh: u64,
+    pub stale_variant: u64,
+    pub stale_content: u64,
+    pub wrong_variant: u64,
+    pub leak: u64,
+    pub error: u64,
+    pub fallback: u64,
 }
 
 impl ArchReport {

@@ -18,7 +18,11 @@ use goose::prelude::*;
 use thiserror::Error;
 use ttlab_mock_apis::MockConfig;
 use ttlab_mock_apis::metrics::{Api, Endpoint};
-use ttlab_reports::{ArchReport, LatencyReport, LayerReport, OriginLoad, Report, SCHEMA_VERSION};
+use ttlab_reports::{
+    ArchReport, ClassCounts, LatencyReport, LayerReport, OriginLoad, Report, SCHEMA_VERSION,
+    SecondPoint,
+};
+
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
 use ttlab_scenarios::{SystemClock, World};
 use ttlab_ssr_origin::stack::start_stack;
@@ -156,7 +160,20 @@ async fn run_arch(
         users,
         http: reqwest::Client::new(),
     });
-    context::register(&stack.entry_url, ctx.clone());
+    context::register(&stack.entry_url, ctx.clone()); // Origin load sampled each second, cumulative, for the series.
+    let samples: Arc<Mutex<Vec<OriginLoad>>> = Arc::default();
+    let sampler = {
+        let (origin, mock_state, samples) =
+            (stack.origin.clone(), mocks.state.clone(), samples.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let load = origin_load(&origin, &mock_state);
+                samples.lock().expect("samples").push(load);
+            }
+        })
+    };
     let cpu_before = process_cpu();
     let wall = Instant::now();
     let outcome = Box::pin(attack(&stack.entry_url, users, s.duration.to_duration())).await;
@@ -166,16 +183,11 @@ async fn run_arch(
         _ => 0.0,
     };
     context::unregister(&stack.entry_url);
+    sampler.abort();
     // Let in-flight webhook deliveries and refreshes settle before reading counters.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let m = &mocks.state.metrics;
-    let origin = OriginLoad {
-        requests: stack.origin.counters.requests.get(),
-        renders: stack.origin.counters.renders.get(),
-        personalize_calls: m.requests(Api::Personalize, Endpoint::Manifest),
-        delivery_calls: m.requests(Api::Delivery, Endpoint::Entry)
-            + m.requests(Api::Delivery, Endpoint::Entries),
-    };
+    let origin = origin_load(&stack.origin, &mocks.state);
+    samples.lock().expect("samples").push(origin.clone());
     let layer = stack.cache_counters().map(|c| {
         let all = c.requests();
         LayerReport {
@@ -198,7 +210,10 @@ async fn run_arch(
     mocks.shutdown().await;
     outcome?;
     let rec = ctx.recorder.lock().expect("recorder");
-    Ok(arch_report(arch, &rec, origin, layer, elapsed, cpu))
+    let samples = samples.lock().expect("samples").clone();
+    Ok(arch_report(
+        arch, &rec, origin, layer, elapsed, cpu, &samples,
+    ))
 }
 
 /// The report of one architecture from what was recorded and counted.
@@ -209,6 +224,7 @@ fn arch_report(
     layer: Option<LayerReport>,
     elapsed: Duration,
     cpu: f64,
+    samples: &[OriginLoad],
 ) -> ArchReport {
     let requests = rec.requests();
     let mut warnings = Vec::new();
@@ -244,7 +260,65 @@ fn arch_report(
         attribute_updates: rec.attribute_updates,
         generator_cpu: cpu,
         warnings,
+        series: series(rec, samples),
     }
+}
+
+/// Origin load so far: the origin's counters and the mocks' answers.
+fn origin_load(
+    origin: &ttlab_ssr_origin::origin::Origin,
+    mocks: &ttlab_mock_apis::MockState,
+) -> OriginLoad {
+    let m = &mocks.metrics;
+    OriginLoad {
+        requests: origin.counters.requests.get(),
+        renders: origin.counters.renders.get(),
+        personalize_calls: m.requests(Api::Personalize, Endpoint::Manifest),
+        delivery_calls: m.requests(Api::Delivery, Endpoint::Entry)
+            + m.requests(Api::Delivery, Endpoint::Entries),
+    }
+}
+
+/// The per-second series from the recorder and the cumulative samples.
+fn series(rec: &Recorder, samples: &[OriginLoad]) -> Vec<SecondPoint> {
+    let n = rec.seconds.len().max(samples.len().saturating_sub(1));
+    (0..n)
+        .map(|i| {
+            let second = rec.seconds.get(i);
+            let c = second.map_or([0; 7], |s| s.classes);
+            let origin = match (samples.get(i), samples.get(i + 1)) {
+                (Some(a), Some(b)) => OriginLoad {
+                    requests: b.requests - a.requests,
+                    renders: b.renders - a.renders,
+                    personalize_calls: b.personalize_calls - a.personalize_calls,
+                    delivery_calls: b.delivery_calls - a.delivery_calls,
+                },
+                _ => OriginLoad::default(),
+            };
+            let q = |p: f64| {
+                second
+                    .filter(|s| !s.latency.is_empty())
+                    .map_or(0.0, |s| s.latency.value_at_quantile(p) as f64 / 1000.0)
+            };
+            SecondPoint {
+                t_s: i as u32,
+                requests: c.iter().sum(),
+                from_cache: second.map_or(0, |s| s.from_cache),
+                classes: ClassCounts {
+                    fresh: c[0],
+                    stale_variant: c[1],
+                    stale_content: c[2],
+                    wrong_variant: c[3],
+                    leak: c[4],
+                    error: c[5],
+                    fallback: c[6],
+                },
+                p50_ms: q(0.5),
+                p99_ms: q(0.99),
+                origin,
+            }
+        })
+        .collect()
 }
 
 /// Goose, embedded: `users` users against `host` for `duration`, all

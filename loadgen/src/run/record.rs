@@ -22,6 +22,28 @@ pub struct Recorder {
     pub staleness: Histogram<u64>,
     /// Attribute updates sent to Personalize.
     pub attribute_updates: u64,
+    /// Per second of the run.
+    pub seconds: Vec<Second>,
+}
+
+/// What one second of the run recorded.
+pub struct Second {
+    /// Responses per class, in `Class::ALL` order.
+    pub classes: [u64; 7],
+    /// Responses from the cache.
+    pub from_cache: u64,
+    /// Latency, µs (2 significant digits: a series wants shape, not precision).
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Second {
+    fn default() -> Self {
+        Second {
+            classes: [0; 7],
+            from_cache: 0,
+            latency: Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds"),
+        }
+    }
 }
 
 fn histogram() -> Histogram<u64> {
@@ -38,14 +60,16 @@ impl Default for Recorder {
             latency_miss: histogram(),
             staleness: histogram(),
             attribute_updates: 0,
+            seconds: Vec::new(),
         }
     }
 }
 
 impl Recorder {
-    /// Records one judged response.
+    /// Records one judged response, received in second `second` of the run.
     pub fn record(
         &mut self,
+        second: usize,
         class: Class,
         latency_us: u64,
         from_cache: bool,
@@ -53,6 +77,17 @@ impl Recorder {
     ) {
         *self.classes.entry(class).or_insert(0) += 1;
         let l = latency_us.clamp(1, 3_600_000_000);
+        if self.seconds.len() <= second {
+            self.seconds.resize_with(second + 1, Second::default);
+        }
+        let s = &mut self.seconds[second];
+        s.classes[Class::ALL
+            .iter()
+            .position(|c| *c == class)
+            .expect("every class is listed")] += 1;
+        s.from_cache += u64::from(from_cache);
+        s.latency.record(l).expect("clamped");
+
         self.latency.record(l).expect("clamped");
         if from_cache {
             self.latency_hit.record(l).expect("clamped");

@@ -101,6 +101,7 @@ pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
         tokens: &tokens,
     });
     ctx.recorder.lock().expect("recorder").record(
+        (received.0 / 1_000_000) as usize,
         verdict.class,
         received.saturating_sub(sent).0,
         from_cache,
