@@ -174,6 +174,15 @@ pub struct RunArgs {
     /// Print only the report's path, not the summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Judge your own origin at this URL instead of ttlab's architectures
+    /// (point it at `ttlab serve mocks` for the same scenario, and give --mocks).
+    #[arg(long, value_name = "URL", requires = "mocks", conflicts_with = "arch")]
+    pub target: Option<String>,
+
+    /// With --target: the Personalize URL that `ttlab serve mocks` printed.
+    #[arg(long, value_name = "URL", requires = "target")]
+    pub mocks: Option<String>,
 }
 
 /// `ttlab validate`.

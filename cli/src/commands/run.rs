@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use ttlab_loadgen::run::{Progress, run as run_real};
+use ttlab_loadgen::run::{Progress, run as run_real, run_target};
 use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::Architecture;
@@ -32,6 +32,16 @@ impl Progress for Lines {
             eprint!(
                 "[{i}/{}] {arch}: running {}…",
                 self.total,
+                humantime::format_duration(duration)
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn start_target(&self, target: &str, duration: Duration) {
+        if !self.quiet {
+            eprint!(
+                "{target}: running {}…",
                 humantime::format_duration(duration)
             );
             let _ = std::io::stderr().flush();
@@ -109,7 +119,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         index: std::sync::atomic::AtomicUsize::default(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let report = runtime.block_on(run_real(world, &archs, &progress))?;
+    let report = match (&args.target, &args.mocks) {
+        (Some(target), Some(mocks)) => {
+            runtime.block_on(run_target(world, target, mocks, &progress))?
+        }
+        _ => runtime.block_on(run_real(world, &archs, &progress))?,
+    };
     let dir = report_dir(&args.out, &name);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the report folder {}", dir.display()))?;

@@ -7,7 +7,10 @@
 mod context;
 mod record;
 mod session;
+mod target;
 mod visitor;
+
+pub use target::run_target;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -57,6 +60,8 @@ pub trait Progress: Send + Sync {
     fn start(&self, arch: Architecture, duration: Duration);
     /// An architecture is done.
     fn done(&self, report: &ArchReport);
+    /// A run against an external origin starts.
+    fn start_target(&self, _target: &str, _duration: Duration) {}
 }
 
 /// No progress output.
@@ -75,12 +80,7 @@ pub async fn run(
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
     let s = world.scenario();
-    let users = s.traffic.users.ok_or_else(|| {
-        RunError::Scenario(format!(
-            "scenario \"{}\" has no [traffic] users: real runs are closed-loop (users with think time); add users = N",
-            s.name
-        ))
-    })?;
+    let users = users_of(&world)?;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     goose::reset_killswitch();
     let mut reports = Vec::new();
@@ -104,6 +104,16 @@ pub async fn run(
         duration_s: s.duration.as_secs_f64(),
         interrupted: goose::is_killswitch_triggered(),
         architectures: reports,
+    })
+}
+/// The closed-loop users of the scenario, or why it cannot run for real.
+fn users_of(world: &World) -> Result<u32, RunError> {
+    let s = world.scenario();
+    s.traffic.users.ok_or_else(|| {
+        RunError::Scenario(format!(
+            "scenario \"{}\" has no [traffic] users: real runs are closed-loop (users with think time); add users = N",
+            s.name
+        ))
     })
 }
 
@@ -212,13 +222,19 @@ async fn run_arch(
     let rec = ctx.recorder.lock().expect("recorder");
     let samples = samples.lock().expect("samples").clone();
     Ok(arch_report(
-        arch, &rec, origin, layer, elapsed, cpu, &samples,
+        arch.arch.as_str(),
+        &rec,
+        origin,
+        layer,
+        elapsed,
+        cpu,
+        &samples,
     ))
 }
 
 /// The report of one architecture from what was recorded and counted.
 fn arch_report(
-    arch: &ArchitectureConfig,
+    name: &str,
     rec: &Recorder,
     origin: OriginLoad,
     layer: Option<LayerReport>,
@@ -236,7 +252,8 @@ fn arch_report(
         ));
     }
     ArchReport {
-        name: arch.arch.as_str().to_owned(),
+        name: name.to_owned(),
+
         elapsed_s: elapsed.as_secs_f64(),
         requests,
         classes: rec

@@ -76,6 +76,18 @@ pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
             let status = resp.status().as_u16();
             let fallback = resp.headers().contains_key("x-ttlab-fallback");
             let from_cache = ctx.cache_layer.is_some_and(|layer| {
+                if layer == "*" {
+                    // An origin ttlab did not write: any HIT or STALE first in x-cache.
+                    return resp
+                        .headers()
+                        .get("x-cache")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| {
+                            let first = v.split(',').next().unwrap_or("").to_ascii_uppercase();
+                            first.contains("HIT") || first.contains("STALE")
+                        });
+                }
+
                 resp.headers()
                     .get("x-cache")
                     .and_then(|v| v.to_str().ok())

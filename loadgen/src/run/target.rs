@@ -1,0 +1,144 @@
+//! `ttlab run --target URL --mocks URL`: judge an origin ttlab did not
+//! start — the user's own app, pointed at `ttlab serve mocks` — from the
+//! content tokens of its pages alone.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use ttlab_reports::{OriginLoad, Report, SCHEMA_VERSION};
+use ttlab_scenarios::{SystemClock, World};
+
+use super::context::{self, RunContext};
+use super::record::Recorder;
+use super::session::PagePicker;
+use super::{Progress, RunError, arch_report, attack, process_cpu, users_of};
+use crate::check::Checker;
+
+/// Counts of the external mocks, read from their `/metrics`.
+async fn mock_load(http: &reqwest::Client, mocks_url: &str) -> OriginLoad {
+    let text = match http.get(format!("{mocks_url}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let sum = |api: &str, endpoints: &[&str]| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with("ttlab_mock_requests_total{"))
+            .filter(|l| {
+                l.contains(&format!("api=\"{api}\""))
+                    && endpoints
+                        .iter()
+                        .any(|e| l.contains(&format!("endpoint=\"{e}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    OriginLoad {
+        requests: 0,
+        renders: 0,
+        personalize_calls: sum("personalize", &["manifest"]),
+        delivery_calls: sum("delivery", &["entry", "entries"]),
+    }
+}
+
+/// Runs the scenario's visitors against `target`, judging by the truth of
+/// the mocks at `mocks_url` (the Personalize URL `ttlab serve mocks`
+/// printed), whose run clock this run adopts.
+pub async fn run_target(
+    world: Arc<World>,
+    target: &str,
+    mocks_url: &str,
+    progress: &dyn Progress,
+) -> Result<Report, RunError> {
+    let s = world.scenario();
+    let users = users_of(&world)?;
+    let http = reqwest::Client::new();
+    let mocks_url = mocks_url.trim_end_matches('/');
+    let health: serde_json::Value = http
+        .get(format!("{mocks_url}/_ttlab/health"))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| RunError::Scenario(format!("cannot reach the mocks at {mocks_url}: {e}")))?
+        .json()
+        .await
+        .map_err(|e| {
+            RunError::Scenario(format!(
+                "{mocks_url}/_ttlab/health did not answer like ttlab's mocks: {e}"
+            ))
+        })?;
+    if health["scenario"].as_str() != Some(s.name.as_str()) {
+        return Err(RunError::Scenario(format!(
+            "the mocks at {mocks_url} serve scenario {}, not \"{}\": start them with the same scenario file",
+            health["scenario"], s.name
+        )));
+    }
+    // Adopt the mocks' run clock, so truth is judged at the instants they answer by.
+    let now_us = health["now_us"].as_u64().unwrap_or(0);
+    let clock = SystemClock::starting_at(
+        Instant::now()
+            .checked_sub(Duration::from_micros(now_us))
+            .unwrap_or_else(Instant::now),
+    );
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    goose::reset_killswitch();
+    let ctx = Arc::new(RunContext {
+        world: world.clone(),
+        clock,
+        checker: Checker::new(world.clone()),
+        pages: PagePicker::new(s),
+        recorder: Mutex::new(Recorder::default()),
+        sent_changes: (0..s.traffic.visitors)
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect(),
+        personalize_url: mocks_url.to_owned(),
+        cache_layer: Some("*"),
+        users,
+        http: http.clone(),
+    });
+    let target = target.trim_end_matches('/').to_owned();
+    context::register(&target, ctx.clone());
+    let before = mock_load(&http, mocks_url).await;
+    progress.start_target(&target, s.duration.to_duration());
+    let cpu_before = process_cpu();
+    let wall = Instant::now();
+    let outcome = Box::pin(attack(&target, users, s.duration.to_duration())).await;
+    let elapsed = wall.elapsed();
+    let cpu = match (cpu_before, process_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / elapsed.as_secs_f64().max(1e-9),
+        _ => 0.0,
+    };
+    context::unregister(&target);
+    outcome?;
+    let after = mock_load(&http, mocks_url).await;
+    let origin = OriginLoad {
+        requests: 0,
+        renders: 0,
+        personalize_calls: after
+            .personalize_calls
+            .saturating_sub(before.personalize_calls),
+        delivery_calls: after.delivery_calls.saturating_sub(before.delivery_calls),
+    };
+    let rec = ctx.recorder.lock().expect("recorder");
+    let mut report = arch_report(
+        &format!("target {target}"),
+        &rec,
+        origin,
+        None,
+        elapsed,
+        cpu,
+        &[],
+    );
+    report.offload = 0.0;
+    report.warnings.push("an external origin: ttlab sees no cache counters or origin requests, only answers and the mocks' calls".to_owned());
+    progress.done(&report);
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        mode: "real".to_owned(),
+        scenario: s.name.clone(),
+        seed: s.seed,
+        started_at,
+        duration_s: s.duration.as_secs_f64(),
+        interrupted: goose::is_killswitch_triggered(),
+        architectures: vec![report],
+    })
+}
