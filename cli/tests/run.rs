@@ -149,3 +149,60 @@ fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
     assert!(archs[0]["elapsed_s"].as_f64().unwrap() < 20.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_readme_main_command_runs_the_quickstart_and_prints_the_summary() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let out_dir = std::env::temp_dir().join(format!("ttlab-quickstart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    // What `cargo run --release -- run scenarios/quickstart.toml` runs, from the repository root.
+    let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .current_dir(root)
+        .args([
+            "run",
+            "scenarios/quickstart.toml",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for arch in [
+        "ssr-cdn-shared",
+        "ssr-cdn-user",
+        "ssr-origin-variant",
+        "ssr-edge",
+    ] {
+        assert!(stdout.contains(arch), "{arch} in the summary:\n{stdout}");
+    }
+    let run_dir = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
+            .unwrap();
+    let archs = report["architectures"].as_array().unwrap();
+    let shared = archs
+        .iter()
+        .find(|a| a["name"] == "ssr-cdn-shared")
+        .unwrap();
+    assert!(
+        shared["classes"]["wrong_variant"].as_u64().unwrap() > 0,
+        "the quickstart shows the shared CDN's wrong variants"
+    );
+    for a in archs.iter().filter(|a| a["name"] != "ssr-cdn-shared") {
+        assert_eq!(a["classes"]["wrong_variant"], 0, "{}", a["name"]);
+        assert_eq!(a["classes"]["error"], 0, "{}", a["name"]);
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
