@@ -144,6 +144,18 @@ async fn every_architecture_shows_what_it_gets_wrong() {
     for a in &report.architectures {
         conserve(a);
         assert!(
+            a.generator_cpu > 0.0 && a.generator_cpu <= 1.2,
+            "{}: the generator runs on one thread: {}",
+            a.name,
+            a.generator_cpu
+        );
+        assert!(
+            a.process_cpu >= a.generator_cpu * 0.5,
+            "{}: the process includes the generator",
+            a.name
+        );
+
+        assert!(
             a.attribute_updates > 0,
             "{}: attribute changes were sent",
             a.name

@@ -52,8 +52,11 @@ pub struct ArchReport {
     pub staleness: Percentiles,
     /// Attribute changes sent to Personalize as the SDK does.
     pub attribute_updates: u64,
-    /// Share of one core the load generator's process used, 0..=cores.
+    /// CPU the load generator's own threads used, in cores (it runs on one).
     pub generator_cpu: f64,
+    /// CPU the whole process used, in cores (generator and servers).
+    pub process_cpu: f64,
+
     /// Warnings about the run itself (the generator as a bottleneck, say).
     pub warnings: Vec<String>,
     /// Each measure per second of the run.

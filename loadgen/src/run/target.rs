@@ -11,7 +11,8 @@ use ttlab_scenarios::{SystemClock, World};
 use super::context::{self, RunContext};
 use super::record::Recorder;
 use super::session::PagePicker;
-use super::{Progress, RunError, arch_report, attack, process_cpu, users_of};
+use super::{Progress, RunError, arch_report, generate, users_of};
+
 use crate::check::Checker;
 
 /// Counts of the external mocks, read from their `/metrics`.
@@ -99,14 +100,8 @@ pub async fn run_target(
     context::register(&target, ctx.clone());
     let before = mock_load(&http, mocks_url).await;
     progress.start_target(&target, s.duration.to_duration());
-    let cpu_before = process_cpu();
-    let wall = Instant::now();
-    let outcome = Box::pin(attack(&target, users, s.duration.to_duration())).await;
-    let elapsed = wall.elapsed();
-    let cpu = match (cpu_before, process_cpu()) {
-        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / elapsed.as_secs_f64().max(1e-9),
-        _ => 0.0,
-    };
+    let generated = generate(target.clone(), users, s.duration.to_duration()).await;
+    let (outcome, elapsed, cpu) = (generated.outcome, generated.elapsed, generated.cpu);
     context::unregister(&target);
     outcome?;
     let after = mock_load(&http, mocks_url).await;
