@@ -36,6 +36,8 @@ where
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Run(a) => commands::run::run(&a),
+        Command::Sim(a) => commands::sim::run(&a),
+
         Command::Validate(a) => commands::validate::run(&a),
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),

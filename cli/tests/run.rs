@@ -206,3 +206,46 @@ fn the_readme_main_command_runs_the_quickstart_and_prints_the_summary() {
     }
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+#[test]
+fn sim_writes_a_reproducible_report_with_the_sweep() {
+    let dir = std::env::temp_dir().join(format!("ttlab-cli-sim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |sub: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+            .args([
+                "sim",
+                "quickstart",
+                "--sweep",
+                "ttl=0s,30s",
+                "--out",
+                dir.join(sub).to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(stdout.contains("sweep of ttl"), "{stdout}");
+        let run_dir = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::read_to_string(run_dir.join("report.json")).unwrap()
+    };
+    let (a, b) = (run("a"), run("b"));
+    assert_eq!(
+        a, b,
+        "the same scenario and seed give the same report, byte for byte"
+    );
+    let report: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(report["mode"], "sim");
+    assert_eq!(report["sweep"]["option"], "ttl");
+    assert_eq!(report["sweep"]["points"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

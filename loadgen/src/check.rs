@@ -156,13 +156,13 @@ impl<W: Deref<Target = World>> Checker<W> {
     fn variants_true_at(
         &self,
         v: VisitorIdx,
-        entries: &[(EntryIdx, Option<VariantRef>)],
+        entries: &[(EntryIdx, Option<VariantRef>, u32)],
         t: Micros,
     ) -> bool {
         let truth = self.world.variants_of(v, t);
         entries
             .iter()
-            .all(|(e, served)| self.world.served_variant(*e, &truth) == *served)
+            .all(|(e, served, _)| self.world.served_variant(*e, &truth) == *served)
     }
 
     /// Judges one response.
@@ -177,12 +177,28 @@ impl<W: Deref<Target = World>> Checker<W> {
         if obs.fallback {
             return Judgement::of(Class::Fallback);
         }
-        let entries = match self.resolve(&obs.tokens.entries) {
-            Ok(e) => e,
-            Err(detail) => return Judgement::because(Class::Error, detail),
+        match self.resolve(&obs.tokens.entries) {
+            Ok(entries) => self.judge_served(obs.visitor, obs.sent, obs.received, &entries),
+            Err(detail) => Judgement::because(Class::Error, detail),
+        }
+    }
+
+    /// Judges the variants and content of a page that was served (status,
+    /// identity and fallback already judged): `entries` are (entry, served
+    /// variant, version). The simulator calls this directly.
+    pub fn judge_served(
+        &self,
+        visitor: VisitorIdx,
+        sent: Micros,
+        received: Micros,
+        entries: &[(EntryIdx, Option<VariantRef>, u32)],
+    ) -> Judgement {
+        let obs = Window {
+            visitor,
+            sent,
+            received,
         };
-        let served: Vec<(EntryIdx, Option<VariantRef>)> =
-            entries.iter().map(|(e, v, _)| (*e, *v)).collect();
+        let served = entries;
         let points = self.change_points(obs.visitor);
         // Variants: true at some instant of [sent, received]?
         let in_window = std::iter::once(obs.sent)
@@ -195,7 +211,7 @@ impl<W: Deref<Target = World>> Checker<W> {
             .chain(std::iter::once(obs.received));
         let mut fresh = false;
         for t in in_window {
-            if self.variants_true_at(obs.visitor, &served, t) {
+            if self.variants_true_at(obs.visitor, served, t) {
                 fresh = true;
                 break;
             }
@@ -207,7 +223,7 @@ impl<W: Deref<Target = World>> Checker<W> {
                 .collect();
             before.dedup();
             for (i, start) in before.iter().enumerate().rev() {
-                if self.variants_true_at(obs.visitor, &served, *start) {
+                if self.variants_true_at(obs.visitor, served, *start) {
                     // True from `start` until the next change point.
                     let ended = before.get(i + 1).copied().unwrap_or(obs.sent);
                     return Judgement {
@@ -224,7 +240,7 @@ impl<W: Deref<Target = World>> Checker<W> {
         }
         // Content: every entry version current at some instant of the window.
         let mut staleness: Option<Micros> = None;
-        for (e, variant, version) in &entries {
+        for (e, variant, version) in entries {
             let at_sent = self.world.entry_version(*e, *variant, obs.sent);
             let at_received = self.world.entry_version(*e, *variant, obs.received);
             if *version > at_received {
@@ -332,4 +348,11 @@ impl<W: Deref<Target = World>> Checker<W> {
             variant: v,
         })
     }
+}
+
+/// The request window being judged.
+struct Window {
+    visitor: VisitorIdx,
+    sent: Micros,
+    received: Micros,
 }

@@ -2,4 +2,7 @@
 //! and, later, the simulator (issue 6).
 
 pub mod check;
+pub mod record;
 pub mod run;
+pub mod script;
+pub mod sim;

@@ -25,7 +25,29 @@ pub struct Report {
     pub duration_s: f64,
     /// Whether the run was stopped early (Ctrl-C).
     pub interrupted: bool,
-    /// One result per architecture, in run order.
+    /// One result per architecture, in run order (the scenario's own
+    /// options; for a sweep, see `sweep`).
+    pub architectures: Vec<ArchReport>,
+    /// A sweep over one cache option: the architectures at each value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepReport>,
+}
+
+/// Results of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// The cache option varied.
+    pub option: String,
+    /// One point per value, in the order given.
+    pub points: Vec<SweepPoint>,
+}
+
+/// One value of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// The value, as written ("30s", "true").
+    pub value: String,
+    /// Every architecture at this value.
     pub architectures: Vec<ArchReport>,
 }
 

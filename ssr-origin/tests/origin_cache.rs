@@ -11,9 +11,11 @@ use ttlab_scenarios::token;
 
 async fn stampede(coalesce: bool) -> (u64, u64, Lab) {
     let toml = scenario(
-        "[faults.delivery]\nlatency = \"1500ms\"\n\n[origin]\npersonalize_timeout = \"10s\"\ndelivery_timeout = \"10s\"",
+        "[faults.delivery]\nlatency = \"2s\"\n\n[origin]\npersonalize_timeout = \"10s\"\ndelivery_timeout = \"10s\"",
+        // The CDN looks up before anything else, so all 500 reach the cold
+        // key at once however busy the machine is.
         &format!(
-            "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = {{ ttl = \"1m\", coalesce = {coalesce} }}"
+            "[[architectures]]\nname = \"ssr-cdn-shared\"\ncache = {{ ttl = \"1m\", coalesce = {coalesce} }}"
         ),
     );
     let lab = lab(&toml, 0).await;
@@ -26,7 +28,7 @@ async fn stampede(coalesce: bool) -> (u64, u64, Lab) {
     for t in tasks {
         let page = t.await.unwrap();
         assert_eq!(page.status, 200);
-        if page.header("x-cache") == "origin=HIT" {
+        if page.header("x-cache").starts_with("cdn=HIT") {
             hits += 1;
         }
     }
@@ -47,9 +49,10 @@ async fn stampede_of_500_on_a_cold_key_fetches_each_entry_once_with_coalescing()
     assert_eq!(c.upstream_fetches.get(), 1);
     assert_eq!(
         lab.personalize_calls(),
-        500,
-        "the origin asks Personalize on every request"
+        1,
+        "one origin request answered all 500"
     );
+
     assert_eq!(lab.stack.origin.counters.renders.get(), 1);
     lab.stop().await;
 }
@@ -131,7 +134,7 @@ async fn without_purge_the_old_version_is_served_until_the_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swr_serves_stale_and_refreshes_once() {
     let toml = scenario(
-        "[faults.delivery]\nlatency = \"300ms\"",
+        "[faults.delivery]\nlatency = \"1s\"",
         "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = { ttl = \"5s\", stale_while_revalidate = \"10s\" }",
     );
     let lab = lab(&toml, 0).await;
@@ -156,7 +159,7 @@ async fn swr_serves_stale_and_refreshes_once() {
         1,
         "one background refresh for 20 stale answers"
     );
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = lab.get("/about", Some(&uid)).await;
     assert_eq!(
         after.header("x-cache"),

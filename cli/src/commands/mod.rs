@@ -4,6 +4,7 @@ pub mod run;
 pub mod scenarios;
 pub mod schema;
 pub mod serve;
+pub mod sim;
 pub mod validate;
 
 use ttlab_scenarios::{Scenario, ScenarioError, shipped};

@@ -78,32 +78,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
-    let archs = if args.arch.is_empty() {
-        scenario.architectures.clone()
-    } else {
-        let mut picked = Vec::new();
-        for name in &args.arch {
-            match scenario
-                .architectures
-                .iter()
-                .find(|a| a.arch.as_str() == name.trim())
-            {
-                Some(a) => picked.push(a.clone()),
-                None => {
-                    let names: Vec<_> = scenario
-                        .architectures
-                        .iter()
-                        .map(|a| a.arch.as_str())
-                        .collect();
-                    eprintln!(
-                        "error: {shown} has no architecture \"{name}\"; it has: {}",
-                        names.join(", ")
-                    );
-                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
-                }
-            }
-        }
-        picked
+    let Some(archs) = pick_archs(&scenario, &args.arch, &shown) else {
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
     if scenario.traffic.users.is_none() {
         eprintln!(
@@ -141,7 +117,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_dir(out: &std::path::Path, scenario: &str) -> PathBuf {
+pub(crate) fn report_dir(out: &std::path::Path, scenario: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .replace([':', '-'], "");
@@ -258,4 +234,39 @@ pub fn summary(report: &Report) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The architectures named with `--arch` (all of the scenario's when none),
+/// or `None` after saying which name is unknown.
+pub(crate) fn pick_archs(
+    scenario: &ttlab_scenarios::Scenario,
+    names: &[String],
+    shown: &str,
+) -> Option<Vec<ttlab_scenarios::model::ArchitectureConfig>> {
+    if names.is_empty() {
+        return Some(scenario.architectures.clone());
+    }
+    let mut picked = Vec::new();
+    for name in names {
+        match scenario
+            .architectures
+            .iter()
+            .find(|a| a.arch.as_str() == name.trim())
+        {
+            Some(a) => picked.push(a.clone()),
+            None => {
+                let known: Vec<_> = scenario
+                    .architectures
+                    .iter()
+                    .map(|a| a.arch.as_str())
+                    .collect();
+                eprintln!(
+                    "error: {shown} has no architecture \"{name}\"; it has: {}",
+                    known.join(", ")
+                );
+                return None;
+            }
+        }
+    }
+    Some(picked)
 }

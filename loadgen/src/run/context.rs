@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use ttlab_scenarios::{SystemClock, World};
 
-use super::record::Recorder;
-use super::session::PagePicker;
 use crate::check::Checker;
+use crate::record::Recorder;
+use crate::script::PagePicker;
 
 /// Shared by every goose user of one run.
 pub struct RunContext {

@@ -5,8 +5,6 @@
 //! mock, in one report.
 
 mod context;
-mod record;
-mod session;
 mod target;
 mod visitor;
 
@@ -32,9 +30,9 @@ use ttlab_ssr_origin::stack::start_stack;
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
 use crate::check::Checker;
+use crate::record::{Recorder, percentiles};
+use crate::script::PagePicker;
 use context::RunContext;
-use record::{Recorder, percentiles};
-use session::PagePicker;
 use visitor::page_view;
 
 /// Why a run could not be made.
@@ -104,6 +102,7 @@ pub async fn run(
         duration_s: s.duration.as_secs_f64(),
         interrupted: goose::is_killswitch_triggered(),
         architectures: reports,
+        sweep: None,
     })
 }
 /// The closed-loop users of the scenario, or why it cannot run for real.
@@ -326,7 +325,7 @@ async fn run_arch(
 }
 
 /// The report of one architecture from what was recorded and counted.
-fn arch_report(
+pub(crate) fn arch_report(
     name: &str,
     rec: &Recorder,
     origin: OriginLoad,

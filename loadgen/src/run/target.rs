@@ -9,9 +9,9 @@ use ttlab_reports::{OriginLoad, Report, SCHEMA_VERSION};
 use ttlab_scenarios::{SystemClock, World};
 
 use super::context::{self, RunContext};
-use super::record::Recorder;
-use super::session::PagePicker;
 use super::{Progress, RunError, arch_report, generate, users_of};
+use crate::record::Recorder;
+use crate::script::PagePicker;
 
 use crate::check::Checker;
 
@@ -135,5 +135,6 @@ pub async fn run_target(
         duration_s: s.duration.as_secs_f64(),
         interrupted: goose::is_killswitch_triggered(),
         architectures: vec![report],
+        sweep: None,
     })
 }

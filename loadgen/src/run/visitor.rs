@@ -6,7 +6,7 @@ use goose::prelude::*;
 use ttlab_scenarios::token;
 
 use super::context::{self, RunContext};
-use super::session::Session;
+use crate::script::Session;
 
 /// Sends the visitor's attribute changes that fell due, as the SDK's
 /// `set()` does: `PATCH /user-attributes` with a JSON body and no

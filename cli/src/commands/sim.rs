@@ -1,0 +1,163 @@
+//! `ttlab sim FILE`: simulated runs, with an optional sweep of one cache option.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ttlab_reports::Report;
+use ttlab_scenarios::World;
+use ttlab_scenarios::model::{KeyScope, Sweep};
+use ttlab_scenarios::spec::HumanDuration;
+
+use crate::EXIT_BAD_INPUT;
+use crate::args::SimArgs;
+
+/// Parses `option=v1,v2,…` into a sweep.
+pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
+    let (option, values) = text.split_once('=').ok_or_else(|| {
+        format!("--sweep \"{text}\": expected OPTION=V1,V2,… such as ttl=0s,5s,30s")
+    })?;
+    let values: Vec<&str> = values
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.len() < 2 {
+        return Err(format!(
+            "--sweep {option}: give at least two values to compare"
+        ));
+    }
+    let durations = || {
+        values
+            .iter()
+            .map(|v| HumanDuration::parse(v).map(|d| d.0))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let bools = || {
+        values
+            .iter()
+            .map(|v| {
+                v.parse::<bool>()
+                    .map_err(|_| format!("--sweep {option}: \"{v}\" is not true or false"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(match option.trim() {
+        "ttl" => Sweep::Ttl(durations()?),
+        "stale_while_revalidate" => Sweep::StaleWhileRevalidate(durations()?),
+        "stale_if_error" => Sweep::StaleIfError(durations()?),
+        "coalesce" => Sweep::Coalesce(bools()?),
+        "purge_on_publish" => Sweep::PurgeOnPublish(bools()?),
+        "max_entries" => Sweep::MaxEntries(
+            values
+                .iter()
+                .map(|v| {
+                    v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("--sweep max_entries: \"{v}\" is not a positive number")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        "key_scope" => Sweep::KeyScope(
+            values
+                .iter()
+                .map(|v| match *v {
+                    "all" => Ok(KeyScope::All),
+                    "page" => Ok(KeyScope::Page),
+                    other => Err(format!("--sweep key_scope: \"{other}\" is not all or page")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        other => {
+            return Err(format!(
+                "--sweep: unknown cache option \"{other}\"; expected one of ttl, stale_while_revalidate, stale_if_error, coalesce, purge_on_publish, max_entries, key_scope"
+            ));
+        }
+    })
+}
+
+/// Simulates, writes the report, prints the summary.
+pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
+    let (shown, loaded) = super::load_scenario(&args.scenario);
+    let scenario = match loaded {
+        Ok(s) => s,
+        Err(e) => {
+            super::print_scenario_error(&shown, &e);
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let Some(archs) = super::run::pick_archs(&scenario, &args.arch, &shown) else {
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    };
+
+    let sweep = match args.sweep.as_deref().map(parse_sweep) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        None => scenario.sweep.clone(),
+    };
+    let name = scenario.name.clone();
+    let world = Arc::new(World::new(scenario));
+    if !args.quiet {
+        let points = sweep.as_ref().map_or(String::new(), |s| {
+            format!(" × {} values of {}", s.len(), s.option())
+        });
+        eprintln!(
+            "simulating {} architecture(s){points}, {} of virtual time each…",
+            archs.len(),
+            world.scenario().duration
+        );
+    }
+    let started = std::time::Instant::now();
+    let report = ttlab_loadgen::sim::simulate(&world, &archs, sweep.as_ref());
+    let took = started.elapsed();
+    let dir = super::run::report_dir(&args.out, &format!("{name}-sim"));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+    let path = dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if !args.quiet {
+        let requests: u64 = report.architectures.iter().map(|a| a.requests).sum();
+        eprintln!(
+            "simulated {requests} requests in {:.2} s ({:.0} requests/s)",
+            took.as_secs_f64(),
+            requests as f64 / took.as_secs_f64().max(1e-9)
+        );
+        println!("{}", super::run::summary(&report));
+        if let Some(s) = &report.sweep {
+            println!("{}", sweep_table(&report, s));
+        }
+    }
+    println!("report: {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hit rate, stale and wrong shares and renders per sweep value and architecture.
+fn sweep_table(_report: &Report, s: &ttlab_reports::SweepReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "sweep of {}: hit rate / stale (variant + content) / wrong / origin renders\n",
+        s.option
+    );
+    for p in &s.points {
+        let _ = write!(out, "  {:<8}", p.value);
+        for a in &p.architectures {
+            let hit = a.layer.as_ref().map_or(0.0, |l| l.hit_rate);
+            let stale = a.rate("stale_variant") + a.rate("stale_content");
+            let _ = write!(
+                out,
+                "  {}: {:.1}% / {:.2}% / {:.2}% / {}",
+                a.name,
+                hit * 100.0,
+                stale * 100.0,
+                a.rate("wrong_variant") * 100.0,
+                a.origin.renders
+            );
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! The simulator: reproducible, and in agreement with textbook TTL-cache results.
+
+use std::sync::Arc;
+
+use ttlab_loadgen::sim::simulate;
+use ttlab_scenarios::shipped;
+use ttlab_scenarios::{World, parse_str};
+
+fn world(toml: &str) -> Arc<World> {
+    Arc::new(World::new(
+        parse_str("sim.toml", toml).unwrap_or_else(|e| panic!("{e}")),
+    ))
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_report() {
+    let q = shipped::get("quickstart").unwrap().source;
+    let a = world(q);
+    let b = world(q);
+    let c = world(&q.replace("seed = 42", "seed = 43"));
+    let run = |w: &Arc<World>| {
+        serde_json::to_string_pretty(&simulate(w, &w.scenario().architectures, None)).unwrap()
+    };
+    let (ra, rb, rc) = (run(&a), run(&b), run(&c));
+    assert_eq!(ra, rb, "same scenario and seed: byte-identical report");
+    assert_ne!(ra, rc, "another seed: another report");
+    let report: ttlab_reports::Report = serde_json::from_str(&ra).unwrap();
+    assert_eq!(report.mode, "sim");
+    for arch in &report.architectures {
+        assert_eq!(
+            arch.classes.values().sum::<u64>(),
+            arch.requests,
+            "{}",
+            arch.name
+        );
+        if let Some(l) = &arch.layer {
+            assert_eq!(
+                l.hit + l.stale + l.miss + l.bypass,
+                arch.requests,
+                "{}",
+                arch.name
+            );
+        }
+    }
+    let shared = report
+        .architectures
+        .iter()
+        .find(|a| a.name == "ssr-cdn-shared")
+        .unwrap();
+    assert!(shared.class("wrong_variant") > 0);
+    for name in ["ssr-origin-variant", "ssr-edge"] {
+        let a = report
+            .architectures
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap();
+        assert_eq!(a.class("wrong_variant"), 0, "{name}");
+        assert_eq!(a.class("stale_variant"), 0, "{name}");
+    }
+}
+
+/// One page, open-loop Poisson arrivals at `rate`, TTL `ttl` seconds, no
+/// latency; `variants` equally likely variants in the key.
+fn one_key(rate: f64, ttl: f64, variants: u32, duration_s: u32) -> String {
+    let pct = 100.0 / f64::from(variants);
+    let splits: Vec<String> = (0..variants).map(|v| format!("\"{v}\" = {pct}")).collect();
+    format!(
+        r#"
+[scenario]
+name = "one-key"
+seed = 77
+duration = "{duration_s}s"
+
+[traffic]
+visitors = 20000
+arrival_rate = {rate}
+
+[[experiences]]
+uid = "0"
+type = "ab"
+splits = {{ {} }}
+
+[content]
+
+[[content.entries]]
+uid = "e"
+content_type = "hero"
+variants_for = ["0"]
+
+[[content.pages]]
+path = "/"
+entries = ["e"]
+
+[origin]
+render_time = "0s"
+
+[[architectures]]
+name = "ssr-origin-variant"
+cache = {{ ttl = "{ttl}s", coalesce = true }}
+"#,
+        splits.join(", ")
+    )
+}
+
+/// Asserts the simulated hit ratio is within a tolerance derived from the
+/// sample size: 4 standard errors of a proportion over `n` requests, widened
+/// by √(1 + λT/V) because hits come in runs after each miss.
+fn agrees(rate: f64, ttl: f64, variants: u32, duration_s: u32) {
+    let sim_world = world(&one_key(rate, ttl, variants, duration_s));
+    let report = simulate(&sim_world, &sim_world.scenario().architectures, None);
+    let arch = &report.architectures[0];
+    let layer = arch.layer.as_ref().unwrap();
+    let samples = arch.requests as f64;
+    let x = rate * ttl / f64::from(variants);
+    let expected = x / (1.0 + x);
+    let tolerance = 4.0 * (expected * (1.0 - expected) / samples).sqrt() * (1.0 + x).sqrt();
+    assert!(
+        (layer.hit_rate - expected).abs() <= tolerance,
+        "λ={rate}/s T={ttl}s V={variants}: hit ratio {:.4}, expected {expected:.4} ± {tolerance:.4} over {samples} requests",
+        layer.hit_rate
+    );
+    assert_eq!(arch.class("wrong_variant"), 0);
+}
+
+#[test]
+fn one_key_poisson_hit_ratio_is_lambda_t_over_one_plus_lambda_t() {
+    agrees(1.0, 1.0, 1, 40_000); // 0.5
+    agrees(10.0, 0.5, 1, 8_000); // 0.8333
+}
+
+#[test]
+fn v_equally_likely_variants_divide_lambda_t_by_v() {
+    for v in [1, 4, 16] {
+        agrees(1.0, 2.0, v, 40_000); // 0.667, 0.333, 0.111
+    }
+}
