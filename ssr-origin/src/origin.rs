@@ -139,12 +139,7 @@ impl Origin {
         registry.register("errors", "Error answers", counters.errors.clone());
         upstreams.counters.register(&mut registry);
         let layer = cache.map(|opts| {
-            let store = Arc::new(PageStore::new(cache::Bounds {
-                max_entries: opts.max_entries,
-                max_bytes: opts.max_bytes,
-            }));
-            let layer = PageLayer::new(layer_options(opts), store, clock);
-            layer.counters().register(&mut registry, "origin");
+            let layer = page_layer(opts, clock, &mut registry, "origin");
             (
                 layer,
                 KeyStrategy::UrlVariants(opts.key_scope),
@@ -170,10 +165,7 @@ impl Origin {
 
     /// Prometheus text of every counter.
     pub fn metrics_text(&self) -> String {
-        let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String");
-        out
+        metrics_text(&self.registry)
     }
 
     /// The origin's routes: every page path, the publish webhook, `/metrics`.
@@ -279,6 +271,30 @@ fn header(name: &str, value: &str) -> (HeaderName, HeaderValue) {
         HeaderName::from_bytes(name.as_bytes()).expect("static header name"),
         HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("-")),
     )
+}
+
+/// A caching layer of pages with `options`, its counters registered under
+/// the layer name `name`: the origin's and the proxies' alike.
+pub fn page_layer(
+    options: &CacheOptions,
+    clock: Arc<dyn Clock>,
+    registry: &mut Registry,
+    name: &str,
+) -> PageLayer {
+    let store = Arc::new(PageStore::new(cache::Bounds {
+        max_entries: options.max_entries,
+        max_bytes: options.max_bytes,
+    }));
+    let layer = PageLayer::new(layer_options(options), store, clock);
+    layer.counters().register(registry, name);
+    layer
+}
+
+/// Prometheus text of a registry.
+pub fn metrics_text(registry: &Registry) -> String {
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, registry).expect("writing to a String");
+    out
 }
 
 /// The cache options a layer runs with.

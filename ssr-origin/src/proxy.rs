@@ -18,8 +18,8 @@ use ttlab_scenarios::{Clock, VariantSet, World};
 
 use crate::cache::{self, CacheKey, Fetched, FillError, KeyStrategy};
 use crate::origin::{
-    PageLayer, PageStore, UID_COOKIE, VARIANT_PARAM, answer_response, error_response,
-    layer_options, state_cookies,
+    PageLayer, UID_COOKIE, VARIANT_PARAM, answer_response, error_response, metrics_text,
+    page_layer, state_cookies,
 };
 use crate::response::{PageResponse, X_CONTENT, X_FALLBACK, cookie};
 use crate::upstream::{Upstreams, variant_param};
@@ -74,13 +74,8 @@ impl Proxy {
         options: &CacheOptions,
         personalize: Option<Upstreams>,
     ) -> Self {
-        let store = Arc::new(PageStore::new(cache::Bounds {
-            max_entries: options.max_entries,
-            max_bytes: options.max_bytes,
-        }));
-        let layer = PageLayer::new(layer_options(options), store, clock);
         let mut registry = Registry::with_prefix(format!("ttlab_{}", kind.layer_name()));
-        layer.counters().register(&mut registry, kind.layer_name());
+        let layer = page_layer(options, clock, &mut registry, kind.layer_name());
         let requests = Counter::default();
         registry.register("requests", "Requests the layer answered", requests.clone());
         if let Some(p) = &personalize {
@@ -122,10 +117,7 @@ impl Proxy {
 
     /// Prometheus text of every counter.
     pub fn metrics_text(&self) -> String {
-        let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String");
-        out
+        metrics_text(&self.registry)
     }
 
     /// The proxy's routes.
