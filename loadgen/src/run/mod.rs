@@ -445,7 +445,10 @@ async fn attack(host: &str, users: u32, duration: Duration) -> Result<(), RunErr
     config.host = Some(host.to_owned());
     config.users = Some(users as usize);
     config.increase_rate = Some(users.max(1).to_string());
-    config.run_time = Some(duration.as_secs().max(1).to_string());
+    // goose starts users over the first second and then runs `run_time`:
+    // together they make the scenario's duration, as the simulator models it.
+    config.run_time = Some(duration.as_secs().saturating_sub(1).max(1).to_string());
+
     config.quiet = 1;
     config.no_print_metrics = true;
     config.no_error_summary = true;
