@@ -113,15 +113,16 @@ impl Judgement {
 /// Judges responses against one world (borrowed, or shared as `Arc<World>`).
 pub struct Checker<W: Deref<Target = World>> {
     world: W,
-    /// Times at which some experience started, stopped or changed splits:
-    /// change points of every visitor's variants.
-    experience_changes: Vec<Micros>,
+    /// Per visitor: the instants at which its variants may change (its
+    /// attribute changes and every experience change), sorted — computed
+    /// once, since every judgement of the visitor reads them.
+    change_points: Vec<Vec<Micros>>,
 }
 
 impl<W: Deref<Target = World>> Checker<W> {
     /// A checker for `world`.
     pub fn new(world: W) -> Self {
-        let experience_changes = world
+        let experience_changes: Vec<Micros> = world
             .events()
             .iter()
             .filter(|e| {
@@ -132,23 +133,21 @@ impl<W: Deref<Target = World>> Checker<W> {
             })
             .map(|e| e.at)
             .collect();
+        let change_points = world
+            .visitors()
+            .iter()
+            .map(|v| {
+                let mut points: Vec<Micros> = v.changes.iter().map(|c| c.at).collect();
+                points.extend_from_slice(&experience_changes);
+                points.sort_unstable();
+                points.dedup();
+                points
+            })
+            .collect();
         Checker {
             world,
-            experience_changes,
+            change_points,
         }
-    }
-
-    /// The instants at which visitor `v`'s variants may change, in order.
-    fn change_points(&self, v: VisitorIdx) -> Vec<Micros> {
-        let mut points: Vec<Micros> = self.world.visitors()[v as usize]
-            .changes
-            .iter()
-            .map(|c| c.at)
-            .collect();
-        points.extend_from_slice(&self.experience_changes);
-        points.sort_unstable();
-        points.dedup();
-        points
     }
 
     /// Whether every served entry variant is what the truth gives visitor
@@ -199,7 +198,7 @@ impl<W: Deref<Target = World>> Checker<W> {
             received,
         };
         let served = entries;
-        let points = self.change_points(obs.visitor);
+        let points = &self.change_points[obs.visitor as usize];
         // Variants: true at some instant of [sent, received]?
         let in_window = std::iter::once(obs.sent)
             .chain(
