@@ -140,7 +140,6 @@ impl Upstreams {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(2))
             .build()
             .expect("an HTTP client without TLS builds");
         let manifest_url = reqwest::Url::parse(&format!("{}/manifest", config.personalize_url))

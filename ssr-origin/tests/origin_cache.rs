@@ -11,7 +11,7 @@ use ttlab_scenarios::token;
 
 async fn stampede(coalesce: bool) -> (u64, u64, Lab) {
     let toml = scenario(
-        "[faults.delivery]\nlatency = \"2s\"\n\n[origin]\npersonalize_timeout = \"10s\"\ndelivery_timeout = \"10s\"",
+        "[faults.delivery]\nlatency = \"2s\"\n\n[origin]\npersonalize_timeout = \"30s\"\ndelivery_timeout = \"30s\"",
         // The CDN looks up before anything else, so all 500 reach the cold
         // key at once however busy the machine is.
         &format!(
