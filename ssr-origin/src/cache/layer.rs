@@ -371,8 +371,8 @@ where
                         value: f.value.clone(),
                         stored_at: clock.now(),
                         fetched_at,
-                        tags: f.tags.clone().into_boxed_slice(),
-                        size: f.size,
+                        tags: f.tags.iter().copied().collect(),
+                        size: u32::try_from(f.size).unwrap_or(u32::MAX),
                     };
                     match store.put(key, stored).await {
                         Ok(PutOutcome::Stored { evicted }) => {

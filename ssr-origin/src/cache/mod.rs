@@ -12,4 +12,4 @@ pub use freshness::{Freshness, Windows, freshness};
 pub use key::{CacheKey, KeyStrategy, Variance, canonical_query, key, variance};
 pub use layer::{Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, decide};
 pub use outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
-pub use store::{Bounds, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag};
+pub use store::{Bounds, Cached, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag, Tags};

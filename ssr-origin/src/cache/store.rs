@@ -8,13 +8,21 @@
 //! a purge of a tag also bars entries fetched before it from being stored
 //! after it (a fill that raced the purge), and a put never replaces an entry
 //! fetched later with one fetched earlier.
+//!
+//! The memory store is lean on purpose (the simulator holds every key of a
+//! long run): an entry is its key, its value, two instants, its size and its
+//! tags inline — no tag index. A purge scans the entries instead, and only
+//! when some live entry carries the tag (a count per tag says so): purges
+//! are rare next to lookups, and the scan costs nothing per entry at rest.
+//! See `docs/decisions.md`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use lru::LruCache;
+use smallvec::SmallVec;
 use thiserror::Error;
 use ttlab_scenarios::Micros;
 
@@ -23,8 +31,11 @@ use super::key::CacheKey;
 /// A purge tag: the index of a content entry the page was built from.
 pub type Tag = u32;
 
-/// A stored entry with the metadata the layer needs.
-#[derive(Debug)]
+/// An entry's tags: inline up to four (a page's usual entry count).
+pub type Tags = SmallVec<[Tag; 4]>;
+
+/// An entry to store, with the metadata the layer needs.
+#[derive(Clone, Debug)]
 pub struct Stored<V> {
     /// What the layer serves.
     pub value: V,
@@ -33,9 +44,20 @@ pub struct Stored<V> {
     /// When the upstream fetch that produced it began.
     pub fetched_at: Micros,
     /// Content entries it was built from.
-    pub tags: Box<[Tag]>,
-    /// Bytes it takes, for `max_bytes`.
-    pub size: u64,
+    pub tags: Tags,
+    /// Bytes it takes, for `max_bytes` (saturates at 4 GiB).
+    pub size: u32,
+}
+
+/// What a lookup finds: the value and the instants freshness is judged by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cached<V> {
+    /// What the layer serves.
+    pub value: V,
+    /// When it was stored.
+    pub stored_at: Micros,
+    /// When the upstream fetch that produced it began.
+    pub fetched_at: Micros,
 }
 
 /// What a put did.
@@ -60,12 +82,12 @@ pub enum PutOutcome {
 pub struct StoreError(pub String);
 
 /// The operations a caching layer needs from a store.
-pub trait Store<V>: Send + Sync + 'static {
+pub trait Store<V: Clone>: Send + Sync + 'static {
     /// The entry under `key`, if any.
     fn get(
         &self,
         key: CacheKey,
-    ) -> impl Future<Output = Result<Option<Arc<Stored<V>>>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Cached<V>>, StoreError>> + Send;
     /// Stores `entry` under `key`, within the store's bounds.
     fn put(
         &self,
@@ -91,19 +113,35 @@ pub struct Bounds {
 }
 
 struct Inner<V> {
-    lru: LruCache<CacheKey, Arc<Stored<V>>>,
-    tags: HashMap<Tag, HashSet<CacheKey>>,
+    lru: LruCache<CacheKey, Stored<V>>,
+    /// Live entries per tag, so a purge of a tag nobody carries is free.
+    tagged: HashMap<Tag, u32>,
     purged_at: HashMap<Tag, Micros>,
     bytes: u64,
 }
 
-/// The embedded store: an LRU map under a mutex, with a tag index for purge.
+impl<V> Inner<V> {
+    /// Bookkeeping for an entry that left the map (replaced, evicted, purged).
+    fn forget(&mut self, old: &Stored<V>) {
+        self.bytes -= u64::from(old.size);
+        for t in &old.tags {
+            if let Some(n) = self.tagged.get_mut(t) {
+                *n -= 1;
+                if *n == 0 {
+                    self.tagged.remove(t);
+                }
+            }
+        }
+    }
+}
+
+/// The embedded store: an LRU map under a mutex.
 pub struct MemoryStore<V> {
     inner: Mutex<Inner<V>>,
     bounds: Bounds,
 }
 
-impl<V> MemoryStore<V> {
+impl<V: Clone> MemoryStore<V> {
     /// An empty store with these bounds.
     pub fn new(bounds: Bounds) -> Self {
         let lru = match bounds
@@ -116,7 +154,7 @@ impl<V> MemoryStore<V> {
         MemoryStore {
             inner: Mutex::new(Inner {
                 lru,
-                tags: HashMap::new(),
+                tagged: HashMap::new(),
                 purged_at: HashMap::new(),
                 bytes: 0,
             }),
@@ -148,8 +186,12 @@ impl<V> MemoryStore<V> {
     }
 
     /// The entry under `key`, marking it recently used.
-    pub fn get_now(&self, key: CacheKey) -> Option<Arc<Stored<V>>> {
-        self.lock().lru.get(&key).cloned()
+    pub fn get_now(&self, key: CacheKey) -> Option<Cached<V>> {
+        self.lock().lru.get(&key).map(|e| Cached {
+            value: e.value.clone(),
+            stored_at: e.stored_at,
+            fetched_at: e.fetched_at,
+        })
     }
 
     /// Stores `entry` under `key`, evicting least recently used entries to
@@ -169,51 +211,33 @@ impl<V> MemoryStore<V> {
                 return PutOutcome::KeptNewer;
             }
         }
-        if self.bounds.max_bytes.is_some_and(|m| entry.size > m) {
+        if self
+            .bounds
+            .max_bytes
+            .is_some_and(|m| u64::from(entry.size) > m)
+        {
             return PutOutcome::TooLarge;
         }
-        let entry = Arc::new(entry);
         for t in &entry.tags {
-            inner.tags.entry(*t).or_default().insert(key);
+            *inner.tagged.entry(*t).or_insert(0) += 1;
         }
-        inner.bytes += entry.size;
+        inner.bytes += u64::from(entry.size);
         let mut evicted = 0;
         if let Some((old_key, old)) = inner.lru.push(key, entry) {
             // Either the previous entry under this key, or the LRU victim.
-            Self::forget(&mut inner, old_key, &old, old_key == key);
+            inner.forget(&old);
             if old_key != key {
                 evicted += 1;
             }
         }
         while self.bounds.max_bytes.is_some_and(|m| inner.bytes > m) {
-            let Some((k, victim)) = inner.lru.pop_lru() else {
+            let Some((_, victim)) = inner.lru.pop_lru() else {
                 break;
             };
-            Self::forget(&mut inner, k, &victim, false);
+            inner.forget(&victim);
             evicted += 1;
         }
         PutOutcome::Stored { evicted }
-    }
-
-    /// Bookkeeping for an entry that left the map (replaced or evicted).
-    fn forget(inner: &mut Inner<V>, key: CacheKey, old: &Stored<V>, replaced: bool) {
-        inner.bytes -= old.size;
-        if replaced {
-            // The new entry under the same key re-registered its own tags;
-            // drop the key only from tags the new entry does not carry.
-            let current: HashSet<Tag> = inner
-                .lru
-                .peek(&key)
-                .map(|e| e.tags.iter().copied().collect())
-                .unwrap_or_default();
-            for t in old.tags.iter().filter(|t| !current.contains(t)) {
-                remove_tag_key(&mut inner.tags, *t, key);
-            }
-        } else {
-            for t in &old.tags {
-                remove_tag_key(&mut inner.tags, *t, key);
-            }
-        }
     }
 
     /// Drops every entry tagged `tag`, and bars entries fetched before `now`.
@@ -221,32 +245,26 @@ impl<V> MemoryStore<V> {
         let mut inner = self.lock();
         let barrier = inner.purged_at.entry(tag).or_insert(now);
         *barrier = (*barrier).max(now);
-        let keys = inner.tags.remove(&tag).unwrap_or_default();
-        let mut purged = 0;
-        for k in keys {
-            if let Some(old) = inner.lru.pop(&k) {
-                inner.bytes -= old.size;
-                for t in old.tags.iter().filter(|t| **t != tag) {
-                    remove_tag_key(&mut inner.tags, *t, k);
-                }
-                purged += 1;
+        if !inner.tagged.contains_key(&tag) {
+            return 0;
+        }
+        let keys: Vec<CacheKey> = inner
+            .lru
+            .iter()
+            .filter(|(_, e)| e.tags.contains(&tag))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &keys {
+            if let Some(old) = inner.lru.pop(k) {
+                inner.forget(&old);
             }
         }
-        purged
+        keys.len()
     }
 }
 
-fn remove_tag_key(tags: &mut HashMap<Tag, HashSet<CacheKey>>, tag: Tag, key: CacheKey) {
-    if let Some(set) = tags.get_mut(&tag) {
-        set.remove(&key);
-        if set.is_empty() {
-            tags.remove(&tag);
-        }
-    }
-}
-
-impl<V: Send + Sync + 'static> Store<V> for MemoryStore<V> {
-    async fn get(&self, key: CacheKey) -> Result<Option<Arc<Stored<V>>>, StoreError> {
+impl<V: Clone + Send + Sync + 'static> Store<V> for MemoryStore<V> {
+    async fn get(&self, key: CacheKey) -> Result<Option<Cached<V>>, StoreError> {
         Ok(self.get_now(key))
     }
 
@@ -263,7 +281,7 @@ impl<V: Send + Sync + 'static> Store<V> for MemoryStore<V> {
 mod tests {
     use super::*;
 
-    fn entry(fetched: u64, tags: &[Tag], size: u64) -> Stored<u32> {
+    fn entry(fetched: u64, tags: &[Tag], size: u32) -> Stored<u32> {
         Stored {
             value: 0,
             stored_at: Micros(fetched),
