@@ -236,12 +236,22 @@ where
                         })
                     }
                     Err(err) => {
-                        // Judge stale-if-error at the time of the failure.
+                        // Judge stale-if-error at the time of the failure, on
+                        // what the store holds then: an entry purged since the
+                        // lookup must not come back, and one stored since is
+                        // fresher (the simulator judges it the same way).
                         let later = self.clock.now();
-                        let fallback = entry.filter(|e| {
-                            stale_on_error
-                                && freshness(e.stored_at, later, self.options.windows)
-                                    .servable_on_error()
+                        let now_stored = if stale_on_error {
+                            self.store.get(key).await.unwrap_or_else(|e| {
+                                tracing::warn!(error = %e, "store unavailable; no stale answer");
+                                self.counters.store_errors.inc();
+                                None
+                            })
+                        } else {
+                            None
+                        };
+                        let fallback = now_stored.filter(|e| {
+                            freshness(e.stored_at, later, self.options.windows).servable_on_error()
                         });
                         if let Some(e) = fallback {
                             self.counters.stale.inc();

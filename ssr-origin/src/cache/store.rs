@@ -5,8 +5,9 @@
 //! stored and fetched, and the layer judges it with
 //! [`super::freshness`] on its own clock — so the simulator runs the same
 //! store on virtual time. The store does keep two guarantees of its own:
-//! a purge of a tag also bars entries fetched before it from being stored
-//! after it (a fill that raced the purge), and a put never replaces an entry
+//! a purge of a tag also bars entries fetched at or before it from being
+//! stored after it (a fill that raced the purge: one begun in the purge's
+//! own instant may have read the old content), and a put never replaces an entry
 //! fetched later with one fetched earlier.
 //!
 //! The memory store is lean on purpose (the simulator holds every key of a
@@ -94,8 +95,8 @@ pub trait Store<V: Clone>: Send + Sync + 'static {
         key: CacheKey,
         entry: Stored<V>,
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
-    /// Drops every entry tagged `tag`; returns how many. Entries fetched
-    /// before `now` with this tag are refused from now on.
+    /// Drops every entry tagged `tag`; returns how many. Entries with this
+    /// tag whose fetch began at or before `now` are refused from now on.
     fn purge_tag(
         &self,
         tag: Tag,
@@ -202,7 +203,7 @@ impl<V: Clone> MemoryStore<V> {
             inner
                 .purged_at
                 .get(t)
-                .is_some_and(|p| entry.fetched_at < *p)
+                .is_some_and(|p| entry.fetched_at <= *p)
         }) {
             return PutOutcome::PurgedMeanwhile;
         }
@@ -240,7 +241,8 @@ impl<V: Clone> MemoryStore<V> {
         PutOutcome::Stored { evicted }
     }
 
-    /// Drops every entry tagged `tag`, and bars entries fetched before `now`.
+    /// Drops every entry tagged `tag`, and bars entries fetched at or before
+    /// `now` (in the purge's own instant a fill may have begun before it).
     pub fn purge_now(&self, tag: Tag, now: Micros) -> usize {
         let mut inner = self.lock();
         let barrier = inner.purged_at.entry(tag).or_insert(now);
@@ -348,13 +350,16 @@ mod tests {
             0,
             "key 1 left tag 7's index with the purge of 8"
         );
-        // A fill that began before the purge may not store; one after may.
+        // A fill that began before the purge, or in its instant, may not
+        // store; one after may.
+        for fetched in [99, 100] {
+            assert_eq!(
+                s.put_now(CacheKey(4), entry(fetched, &[8], 1)),
+                PutOutcome::PurgedMeanwhile
+            );
+        }
         assert_eq!(
-            s.put_now(CacheKey(4), entry(99, &[8], 1)),
-            PutOutcome::PurgedMeanwhile
-        );
-        assert_eq!(
-            s.put_now(CacheKey(4), entry(100, &[8], 1)),
+            s.put_now(CacheKey(4), entry(101, &[8], 1)),
             PutOutcome::Stored { evicted: 0 }
         );
         assert_eq!(s.len(), 2);
