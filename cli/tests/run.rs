@@ -249,3 +249,92 @@ fn sim_writes_a_reproducible_report_with_the_sweep() {
     assert_eq!(report["sweep"]["points"].as_array().unwrap().len(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
+    use std::io::BufRead as _;
+    let dir = std::env::temp_dir().join(format!("ttlab-cli-sim-sigint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The simulator benchmark's scenario, lengthened to an hour of virtual time.
+    let bench = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench/sim.toml"),
+    )
+    .unwrap();
+    let file = dir.join("long.toml");
+    std::fs::write(
+        &file,
+        bench.replace("duration = \"100s\"", "duration = \"1h\""),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .args([
+            "sim",
+            file.to_str().unwrap(),
+            "--out",
+            dir.join("reports").to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stderr is not a terminal here: progress comes as a line a second.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lines
+        .iter()
+        .any(|l: &String| l.contains("% of virtual time after"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("no progress line within 60 s ({e}): {lines:?}"));
+        lines.push(line);
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still simulating 15 s after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    lines.extend(rx.iter());
+    assert!(status.success(), "{status:?}: {lines:?}");
+    assert!(lines.iter().any(|l| l.contains("interrupted")), "{lines:?}");
+    let text = std::fs::read_to_string(
+        std::fs::read_dir(dir.join("reports"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("report.json"),
+    )
+    .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let requests = report["architectures"][0]["requests"].as_u64().unwrap();
+    assert!(requests > 0 && requests < 72_000_000, "{requests}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,13 +9,14 @@
 //! truth says which variant this visitor should get (`World::served_variant`
 //! of the visitor's variants) and which version is current.
 
+use std::borrow::Cow;
 use std::ops::Deref;
 
 use serde::Serialize;
 use ttlab_scenarios::model::{EntryIdx, VariantRef};
 use ttlab_scenarios::token::{EntryToken, Tokens};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
-use ttlab_scenarios::{Micros, World};
+use ttlab_scenarios::{Micros, VariantSet, World};
 
 /// How a response is judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -48,6 +49,11 @@ impl Class {
         Class::Error,
         Class::Fallback,
     ];
+
+    /// Position in [`Class::ALL`]: per-class counters are arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
 
     /// Name in reports.
     pub const fn as_str(self) -> &'static str {
@@ -89,7 +95,7 @@ pub struct Judgement {
     /// on from what was served.
     pub staleness: Option<Micros>,
     /// Why, for error classes and logs.
-    pub detail: Option<String>,
+    pub detail: Option<Cow<'static, str>>,
 }
 
 impl Judgement {
@@ -101,11 +107,11 @@ impl Judgement {
         }
     }
 
-    fn because(class: Class, detail: String) -> Self {
+    fn because(class: Class, detail: impl Into<Cow<'static, str>>) -> Self {
         Judgement {
             class,
             staleness: None,
-            detail: Some(detail),
+            detail: Some(detail.into()),
         }
     }
 }
@@ -150,18 +156,37 @@ impl<W: Deref<Target = World>> Checker<W> {
         }
     }
 
-    /// Whether every served entry variant is what the truth gives visitor
-    /// `v` at `t`.
-    fn variants_true_at(
-        &self,
-        v: VisitorIdx,
-        entries: &[(EntryIdx, Option<VariantRef>, u32)],
-        t: Micros,
-    ) -> bool {
-        let truth = self.world.variants_of(v, t);
-        entries
-            .iter()
-            .all(|(e, served, _)| self.world.served_variant(*e, &truth) == *served)
+    /// The truth of visitor `v` at `t`, through `memo`: the truth is
+    /// constant between two change points of the visitor, so the interval
+    /// around `t` is remembered and most calls cost a comparison.
+    pub fn variants_memo(&self, memo: &mut TruthMemo, v: VisitorIdx, t: Micros) -> VariantSet {
+        let held = &mut memo.held[v as usize];
+        if held.from <= t && t < held.until {
+            return held.set;
+        }
+        let points = &self.change_points[v as usize];
+        let i = points.partition_point(|p| *p <= t);
+        *held = Held {
+            from: if i == 0 { Micros::ZERO } else { points[i - 1] },
+            until: points.get(i).copied().unwrap_or(Micros(u64::MAX)),
+            set: self.world.variants_of(v, t),
+        };
+        held.set
+    }
+
+    /// A memo of the truth for [`Checker::variants_memo`] and
+    /// [`Checker::judge_served_memo`], one interval per visitor.
+    pub fn memo(&self) -> TruthMemo {
+        TruthMemo {
+            held: vec![
+                Held {
+                    from: Micros(1),
+                    until: Micros::ZERO,
+                    set: VariantSet::none(0),
+                };
+                self.change_points.len()
+            ],
+        }
     }
 
     /// Judges one response.
@@ -184,7 +209,7 @@ impl<W: Deref<Target = World>> Checker<W> {
 
     /// Judges the variants and content of a page that was served (status,
     /// identity and fallback already judged): `entries` are (entry, served
-    /// variant, version). The simulator calls this directly.
+    /// variant, version).
     pub fn judge_served(
         &self,
         visitor: VisitorIdx,
@@ -192,71 +217,112 @@ impl<W: Deref<Target = World>> Checker<W> {
         received: Micros,
         entries: &[(EntryIdx, Option<VariantRef>, u32)],
     ) -> Judgement {
-        let obs = Window {
+        self.judge_with(
+            &mut |t| self.world.variants_of(visitor, t),
             visitor,
             sent,
             received,
-        };
-        let served = entries;
-        let points = &self.change_points[obs.visitor as usize];
-        // Variants: true at some instant of [sent, received]?
-        let in_window = std::iter::once(obs.sent)
-            .chain(
-                points
-                    .iter()
-                    .copied()
-                    .filter(|p| *p > obs.sent && *p <= obs.received),
-            )
-            .chain(std::iter::once(obs.received));
-        let mut fresh = false;
-        for t in in_window {
-            if self.variants_true_at(obs.visitor, served, t) {
-                fresh = true;
-                break;
-            }
-        }
+            entries,
+        )
+    }
+
+    /// [`Checker::judge_served`] reading the truth through `memo`: the
+    /// simulator's path, which judges millions of responses a second.
+    pub fn judge_served_memo(
+        &self,
+        memo: &mut TruthMemo,
+        visitor: VisitorIdx,
+        sent: Micros,
+        received: Micros,
+        entries: &[(EntryIdx, Option<VariantRef>, u32)],
+    ) -> Judgement {
+        self.judge_with(
+            &mut |t| self.variants_memo(memo, visitor, t),
+            visitor,
+            sent,
+            received,
+            entries,
+        )
+    }
+
+    /// Whether a visitor with variants `set` is served exactly these entry variants.
+    fn all_served(
+        &self,
+        set: &VariantSet,
+        entries: &[(EntryIdx, Option<VariantRef>, u32)],
+    ) -> bool {
+        entries
+            .iter()
+            .all(|(e, served, _)| self.world.served_variant(*e, set) == *served)
+    }
+
+    /// The judgement, with `truth(t)` the visitor's variants at `t`.
+    fn judge_with(
+        &self,
+        truth: &mut impl FnMut(Micros) -> VariantSet,
+        visitor: VisitorIdx,
+        sent: Micros,
+        received: Micros,
+        entries: &[(EntryIdx, Option<VariantRef>, u32)],
+    ) -> Judgement {
+        let world: &World = &self.world;
+        let points = &self.change_points[visitor as usize];
+        // Variants: true at some instant of [sent, received]? The truth only
+        // moves at change points, so `sent` and the points inside suffice.
+        let first = points.partition_point(|p| *p <= sent);
+        let last = points.partition_point(|p| *p <= received).max(first);
+        let fresh = std::iter::once(sent)
+            .chain(points[first..last].iter().copied())
+            .any(|t| self.all_served(&truth(t), entries));
         if !fresh {
-            // Earlier truth of this visitor? Look back over its change points.
-            let mut before: Vec<Micros> = std::iter::once(Micros::ZERO)
-                .chain(points.iter().copied().filter(|p| *p < obs.sent))
-                .collect();
-            before.dedup();
-            for (i, start) in before.iter().enumerate().rev() {
-                if self.variants_true_at(obs.visitor, served, *start) {
-                    // True from `start` until the next change point.
-                    let ended = before.get(i + 1).copied().unwrap_or(obs.sent);
+            // Earlier truth of this visitor? Look back over its change points:
+            // each start holds until the next one (or until `sent`).
+            let before = &points[..points.partition_point(|p| *p < sent)];
+            let starts = before
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(k, p)| (*p, before.get(k + 1).copied().unwrap_or(sent)))
+                .chain(
+                    (before.first() != Some(&Micros::ZERO))
+                        .then(|| (Micros::ZERO, before.first().copied().unwrap_or(sent))),
+                );
+            for (start, ended) in starts {
+                if self.all_served(&truth(start), entries) {
                     return Judgement {
                         class: Class::StaleVariant,
-                        staleness: Some(obs.sent.saturating_sub(ended)),
+                        staleness: Some(sent.saturating_sub(ended)),
                         detail: None,
                     };
                 }
             }
             return Judgement::because(
                 Class::WrongVariant,
-                "the served variants were never this visitor's".to_owned(),
+                "the served variants were never this visitor's",
             );
         }
         // Content: every entry version current at some instant of the window.
         let mut staleness: Option<Micros> = None;
         for (e, variant, version) in entries {
-            let at_sent = self.world.entry_version(*e, *variant, obs.sent);
-            let at_received = self.world.entry_version(*e, *variant, obs.received);
-            if *version > at_received {
-                return Judgement::because(
-                    Class::Error,
-                    format!(
-                        "entry {} version {version} is from the future",
-                        self.entry_uid(*e)
-                    ),
-                );
+            let at_sent = world.entry_version(*e, *variant, sent);
+            if *version >= at_sent {
+                if *version > world.entry_version(*e, *variant, received) {
+                    return Judgement::because(
+                        Class::Error,
+                        format!(
+                            "entry {} version {version} is from the future",
+                            self.entry_uid(*e)
+                        ),
+                    );
+                }
+                continue;
             }
-            if *version < at_sent {
-                // Superseded when the version first rose above the served one.
-                let superseded = self.first_time_above(*e, *variant, *version, obs.sent);
-                let s = obs.sent.saturating_sub(superseded);
-                staleness = Some(staleness.map_or(s, |x| x.max(s)));
-            }
+            // Superseded when the version first rose above the served one.
+            let superseded = world
+                .superseded_at(*e, *variant, *version)
+                .unwrap_or(Micros::ZERO);
+            let s = sent.saturating_sub(superseded);
+            staleness = Some(staleness.map_or(s, |x| x.max(s)));
         }
         match staleness {
             Some(s) => Judgement {
@@ -270,33 +336,6 @@ impl<W: Deref<Target = World>> Checker<W> {
 
     fn entry_uid(&self, e: EntryIdx) -> &str {
         &self.world.scenario().content.entries[e as usize].uid
-    }
-
-    /// The earliest publish time at or before `until` after which the
-    /// version of (`e`, `variant`) exceeds `version`.
-    fn first_time_above(
-        &self,
-        e: EntryIdx,
-        variant: Option<VariantRef>,
-        version: u32,
-        until: Micros,
-    ) -> Micros {
-        let mut t = Micros::ZERO;
-        for ev in self.world.events() {
-            if ev.at > until {
-                break;
-            }
-            if let EventKind::Publish { entry, variant: v } = ev.kind {
-                if entry == e
-                    && (v.is_none() || v == variant)
-                    && self.world.entry_version(e, variant, ev.at) > version
-                {
-                    t = ev.at;
-                    break;
-                }
-            }
-        }
-        t
     }
 
     /// Entry tokens resolved to (entry, served variant, version). Tokens name
@@ -349,9 +388,18 @@ impl<W: Deref<Target = World>> Checker<W> {
     }
 }
 
-/// The request window being judged.
-struct Window {
-    visitor: VisitorIdx,
-    sent: Micros,
-    received: Micros,
+/// The truth of each visitor on the interval where it last held, for
+/// [`Checker::variants_memo`]: owned by one judging loop (the simulator's),
+/// so the shared [`Checker`] stays immutable.
+#[derive(Clone)]
+pub struct TruthMemo {
+    held: Vec<Held>,
+}
+
+/// One visitor's truth `set`, valid on [`from`, `until`).
+#[derive(Clone, Copy)]
+struct Held {
+    from: Micros,
+    until: Micros,
+    set: VariantSet,
 }

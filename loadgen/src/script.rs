@@ -2,14 +2,17 @@
 //! views and how long it thinks — reproducible from the seed.
 
 use rand::{Rng, SeedableRng};
+use rand_distr::Distribution;
+use rand_distr::weighted::WeightedAliasIndex;
 use rand_pcg::Pcg64Mcg;
 use ttlab_scenarios::model::{PageIdx, Popularity, Scenario};
 use ttlab_scenarios::world::VisitorIdx;
 use ttlab_scenarios::{Micros, World};
 
-/// Cumulative page weights for the popularity model.
+/// Draws pages by the popularity model in constant time (Walker's alias
+/// method, from `rand_distr`): one draw per page view of every run.
 pub struct PagePicker {
-    cdf: Vec<f64>,
+    alias: WeightedAliasIndex<f64>,
 }
 
 impl PagePicker {
@@ -20,23 +23,14 @@ impl PagePicker {
             Popularity::Uniform => vec![1.0; n],
             Popularity::Zipf { s } => (1..=n).map(|k| 1.0 / (k as f64).powf(s)).collect(),
         };
-        let total: f64 = weights.iter().sum();
-        let mut acc = 0.0;
-        let cdf = weights
-            .iter()
-            .map(|w| {
-                acc += w / total;
-                acc
-            })
-            .collect();
-        PagePicker { cdf }
+        PagePicker {
+            alias: WeightedAliasIndex::new(weights).expect("a validated scenario has pages"),
+        }
     }
 
-    /// A page for a uniform draw `u` in [0, 1).
-    pub fn pick(&self, u: f64) -> PageIdx {
-        self.cdf
-            .partition_point(|c| *c <= u)
-            .min(self.cdf.len() - 1) as PageIdx
+    /// A page, drawn from `rng`.
+    pub fn pick(&self, rng: &mut impl Rng) -> PageIdx {
+        self.alias.sample(rng) as PageIdx
     }
 }
 
@@ -82,7 +76,7 @@ impl Session {
             self.left = t.pages_per_session;
         }
         self.left -= 1;
-        let page = pages.pick(self.rng.random());
+        let page = pages.pick(&mut self.rng);
         let think = t.think_time.sample(&mut self.rng);
         (self.visitor, page, think)
     }
@@ -93,14 +87,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zipf_prefers_low_ranks() {
-        let p = PagePicker {
-            cdf: vec![0.5, 0.8, 1.0],
-        };
-        assert_eq!(p.pick(0.0), 0);
-        assert_eq!(p.pick(0.49), 0);
-        assert_eq!(p.pick(0.5), 1);
-        assert_eq!(p.pick(0.99), 2);
-        assert_eq!(p.pick(1.0), 2);
+    fn zipf_draws_follow_the_weights() {
+        let scenario = ttlab_scenarios::parse_str(
+            "t.toml",
+            r#"
+[scenario]
+name = "t"
+seed = 1
+duration = "1s"
+[traffic]
+visitors = 1
+arrival_rate = 1.0
+popularity = "zipf"
+zipf_s = 1.0
+[content]
+[[content.entries]]
+uid = "e"
+content_type = "c"
+[[content.page_sets]]
+path = "/p/{i}"
+count = 3
+content_type = "p"
+[[architectures]]
+name = "ssr-nocache"
+"#,
+        )
+        .expect("valid");
+        let p = PagePicker::new(&scenario);
+        let mut rng = Pcg64Mcg::seed_from_u64(3);
+        let mut seen = [0u32; 3];
+        let n = 110_000;
+        for _ in 0..n {
+            seen[p.pick(&mut rng) as usize] += 1;
+        }
+        // Weights 1, 1/2, 1/3 of 11/6: 6/11, 3/11, 2/11, within 1 point.
+        for (k, want) in [6.0, 3.0, 2.0].iter().enumerate() {
+            let got = f64::from(seen[k]) / f64::from(n);
+            assert!((got - want / 11.0).abs() < 0.01, "page {k}: {got}");
+        }
     }
 }

@@ -256,3 +256,53 @@ fn other_identities_errors_and_fallbacks() {
     };
     assert_eq!(c.judge(&obs(1, t, t, &unknown)).class, Class::Error);
 }
+
+#[test]
+fn the_memo_path_judges_exactly_like_the_plain_one() {
+    use rand::{Rng, SeedableRng};
+    let w = world();
+    let checker = Checker::new(&w);
+    let mut memo = checker.memo();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(9);
+    let page = &w.scenario().content.pages[0];
+    let mut classes = std::collections::BTreeMap::new();
+    for _ in 0..20_000 {
+        // A page rendered for some visitor at some time, judged for a visitor
+        // (often the same one) over a window that may straddle changes.
+        let owner = rng.random_range(0..200);
+        let visitor = if rng.random_bool(0.7) {
+            owner
+        } else {
+            rng.random_range(0..200)
+        };
+        let rendered = Micros(rng.random_range(0..60_000_000));
+        let sent = Micros(rng.random_range(0..60_000_000));
+        let received = Micros(sent.0 + rng.random_range(0..3_000_000));
+        let truth = w.variants_of(owner, rendered);
+        let entries: Vec<_> = page
+            .entries
+            .iter()
+            .map(|e| {
+                let served = w.served_variant(*e, &truth);
+                (*e, served, w.entry_version(*e, served, rendered))
+            })
+            .collect();
+        let plain = checker.judge_served(visitor, sent, received, &entries);
+        let memo_judged = checker.judge_served_memo(&mut memo, visitor, sent, received, &entries);
+        assert_eq!(plain, memo_judged, "visitor {visitor} sent {sent:?}");
+        *classes.entry(plain.class).or_insert(0) += 1;
+    }
+    // The draws reach every class the two paths could disagree on.
+    for c in [
+        Class::Fresh,
+        Class::StaleVariant,
+        Class::StaleContent,
+        Class::WrongVariant,
+        Class::Error,
+    ] {
+        assert!(
+            classes.get(&c).copied().unwrap_or(0) > 0,
+            "{c:?}: {classes:?}"
+        );
+    }
+}

@@ -1,9 +1,14 @@
 //! `ttlab sim FILE`: simulated runs, with an optional sweep of one cache option.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use ttlab_loadgen::sim::SimControl;
 use ttlab_reports::Report;
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::{KeyScope, Sweep};
@@ -111,7 +116,18 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let started = std::time::Instant::now();
-    let report = ttlab_loadgen::sim::simulate(&world, &archs, sweep.as_ref());
+    let control = Arc::new(SimControl::default());
+    stop_on_ctrl_c(&control);
+    let total = ttlab_loadgen::sim::work(&world, &archs, sweep.as_ref());
+    let done = AtomicBool::new(false);
+    let report = std::thread::scope(|scope| {
+        if !args.quiet {
+            scope.spawn(|| show_progress(&control, total, &done));
+        }
+        let report = ttlab_loadgen::sim::simulate_with(&world, &archs, sweep.as_ref(), &control);
+        done.store(true, Ordering::Relaxed);
+        report
+    });
     let took = started.elapsed();
     let dir = super::run::report_dir(&args.out, &format!("{name}-sim"));
     std::fs::create_dir_all(&dir)
@@ -131,8 +147,63 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             println!("{}", sweep_table(&report, s));
         }
     }
+    if report.interrupted {
+        eprintln!("interrupted: the report holds what was simulated before Ctrl-C");
+    }
     println!("report: {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C asks the simulation to stop; it then reports what it simulated.
+fn stop_on_ctrl_c(control: &Arc<SimControl>) {
+    let control = control.clone();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            control.stop();
+        }
+    });
+}
+
+/// A progress bar of virtual time on a terminal; elsewhere (a log, CI) a
+/// line a second once the simulation has run for a second.
+fn show_progress(control: &SimControl, total_us: u64, done: &AtomicBool) {
+    let total = total_us.max(1);
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let bar = ProgressBar::new(total / 1000);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {percent}% of virtual time, eta {eta}",
+            )
+            .expect("a valid template"),
+        );
+        bar
+    });
+    let started = std::time::Instant::now();
+    let mut last_line = started;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let at = control.progress_us().min(total);
+        if let Some(bar) = &bar {
+            bar.set_position(at / 1000);
+        } else if last_line.elapsed() >= Duration::from_secs(1) {
+            last_line = std::time::Instant::now();
+            eprintln!(
+                "sim: {:.0}% of virtual time after {:.0} s",
+                at as f64 * 100.0 / total as f64,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
 }
 
 /// Hit rate, stale and wrong shares and renders per sweep value and architecture.

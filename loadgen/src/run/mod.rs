@@ -29,7 +29,7 @@ use ttlab_scenarios::{SystemClock, World};
 use ttlab_ssr_origin::stack::start_stack;
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
-use crate::check::Checker;
+use crate::check::{Checker, Class};
 use crate::record::{Recorder, percentiles};
 use crate::script::PagePicker;
 use context::RunContext;
@@ -354,10 +354,9 @@ pub(crate) fn arch_report(
 
         elapsed_s: elapsed.as_secs_f64(),
         requests,
-        classes: rec
-            .classes
+        classes: Class::ALL
             .iter()
-            .map(|(c, n)| (c.as_str().to_owned(), *n))
+            .map(|c| (c.as_str().to_owned(), rec.classes[c.index()]))
             .collect(),
         offload: if requests == 0 {
             0.0
@@ -367,7 +366,7 @@ pub(crate) fn arch_report(
         origin,
         layer,
         latency: LatencyReport {
-            all: percentiles(&rec.latency),
+            all: percentiles(&rec.latency()),
             hit: percentiles(&rec.latency_hit),
             miss: percentiles(&rec.latency_miss),
         },

@@ -1,72 +1,87 @@
 //! The discrete-event engine of one architecture.
+//!
+//! Built for speed (issue 6: millions of simulated requests a second on one
+//! core): requests and fills live in slabs and are named by `u32` in the
+//! event queue, waiters of a fill are a list threaded through the request
+//! slab, the cache stores interned page ids, distributions are prepared
+//! once, and the truth is read through the checker's per-visitor memo. A
+//! request in the steady state allocates nothing.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use dary_heap::QuaternaryHeap;
+use hashbrown::HashMap;
 use rand::{Rng, SeedableRng};
+use rand_distr::Exp1;
 use rand_pcg::Pcg64Mcg;
 use ttlab_reports::{ArchReport, LayerReport, OriginLoad};
-use ttlab_scenarios::model::{
-    Architecture, ArchitectureConfig, EntryIdx, PageIdx, Scenario, VariantRef,
-};
-use ttlab_scenarios::upstream::FaultOutcome;
+use ttlab_scenarios::model::{Architecture, ArchitectureConfig, EntryIdx, PageIdx, Scenario};
+use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, VariantSet, World};
 use ttlab_ssr_origin::cache::{
     self, Bounds, CacheKey, Decision, KeyStrategy, MemoryStore, PutOutcome, Stored, Windows,
 };
 
-use crate::check::{Checker, Class, Judgement};
+use super::SimControl;
+use super::pages::{PageId, Pages, Served};
+use crate::check::{Checker, Class, Judgement, TruthMemo};
 use crate::record::Recorder;
 use crate::run::{Cpu, arch_report};
 use crate::script::{PagePicker, Session};
 
-/// A page as a layer stores it: what it was built from.
-#[derive(Debug)]
-struct Page {
-    /// (entry, served variant, version) per entry.
-    entries: Vec<(EntryIdx, Option<VariantRef>, u32)>,
-    /// The visitor a per-visitor page greets.
-    visitor: Option<VisitorIdx>,
-    /// Base content because Personalize failed.
-    fallback: bool,
-}
+/// "No such request / no user": the end of a waiter list, an open-loop request.
+const NONE: u32 = u32::MAX;
 
 /// One visitor request in flight.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Req {
     visitor: VisitorIdx,
     page: PageIdx,
     sent: Micros,
-    /// Closed loop: the goose-like user and its think time after this view.
-    user: Option<(u32, Micros)>,
+    /// Closed loop: the goose-like user (`NONE` for open-loop arrivals) and
+    /// its think time after this view.
+    user: u32,
+    think: Micros,
     /// The visitor's variants as Personalize answered (before the cache), or
     /// `None` when the call failed (fallback) or is made later (CDN).
     variants: Option<VariantSet>,
     /// Personalize failed before the cache: serve base content.
     fallback: bool,
+    /// A stale entry may answer if the fill this request waits for fails.
+    stale_on_error: bool,
+    /// The next waiter of the same fill.
+    next: u32,
 }
 
-#[derive(Debug)]
+/// What happens at an instant; requests and fills are named by slab index.
+#[derive(Clone, Copy, Debug)]
 enum Ev {
     /// Closed loop: user `u` sends its next page view.
     UserTurn(u32),
-    /// Open loop: the next Poisson arrival.
-    Arrival,
     /// A request reaches the caching layer (after Personalize, where that comes first).
-    Lookup(Req),
+    Lookup(u32),
     /// A fill or refresh completes.
-    FillDone(u64),
+    FillDone(u32),
     /// A publish webhook purges pages built from an entry.
     Purge(EntryIdx),
 }
 
-struct Queued(Micros, u64, Ev);
+/// A queued event: ordered by time, then by when it was queued, packed as
+/// `time << 64 | seq` so that ordering is one integer compare.
+struct Queued(u128, Ev);
+
+impl Queued {
+    fn at(&self) -> Micros {
+        Micros((self.0 >> 64) as u64)
+    }
+}
 
 impl PartialEq for Queued {
     fn eq(&self, o: &Self) -> bool {
-        (self.0, self.1) == (o.0, o.1)
+        self.0 == o.0
     }
 }
 impl Eq for Queued {}
@@ -77,20 +92,65 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(o.0, o.1))
+        self.0.cmp(&o.0)
     }
 }
 
 /// A fill or refresh in flight.
+#[derive(Clone, Copy)]
 struct Fill {
     key: Option<CacheKey>,
     started: Micros,
-    result: Result<Arc<Page>, u16>,
+    result: Result<PageId, u16>,
     cacheable: bool,
-    /// Requests waiting for it (the leader first), each with whether a stale
-    /// entry may answer if it fails.
-    waiters: Vec<(Req, bool)>,
+    /// Requests waiting for it, the leader first (a list through `Req::next`).
+    first: u32,
+    last: u32,
     registered: bool,
+}
+
+/// A vector of slots reused through a free list: ids stay small and a
+/// steady state allocates nothing.
+struct Slab<T> {
+    slots: Vec<T>,
+    free: Vec<u32>,
+}
+
+impl<T: Copy> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, v: T) -> u32 {
+        if let Some(i) = self.free.pop() {
+            self.slots[i as usize] = v;
+            i
+        } else {
+            self.slots.push(v);
+            u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 in flight")
+        }
+    }
+
+    fn remove(&mut self, i: u32) -> T {
+        self.free.push(i);
+        self.slots[i as usize]
+    }
+}
+
+impl<T> std::ops::Index<u32> for Slab<T> {
+    type Output = T;
+    fn index(&self, i: u32) -> &T {
+        &self.slots[i as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<u32> for Slab<T> {
+    fn index_mut(&mut self, i: u32) -> &mut T {
+        &mut self.slots[i as usize]
+    }
 }
 
 #[derive(Default)]
@@ -108,30 +168,68 @@ struct Counts {
     delivery_calls: u64,
 }
 
+/// The scenario's distributions, prepared once.
+struct Samplers {
+    personalize: Sampler,
+    delivery: Sampler,
+    render: Sampler,
+}
+
+/// Where each architecture asks Personalize, and who counts as the origin.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// Personalize is asked before the cache (the origin or the edge keys on variants).
+    personalize_first: bool,
+    /// Every visitor request reaches the origin (its cache is inside).
+    origin_sees_all: bool,
+    /// The origin behind a CDN asks Personalize when it renders.
+    personalize_on_fill: bool,
+}
+
 struct Sim<'w> {
     world: &'w World,
     s: &'w Scenario,
     arch: &'w ArchitectureConfig,
+    shape: Shape,
     windows: Windows,
     strategy: Option<KeyStrategy>,
+    samplers: Samplers,
     rng: Pcg64Mcg,
-    queue: BinaryHeap<Reverse<Queued>>,
+    queue: QuaternaryHeap<Reverse<Queued>>,
     seq: u64,
-    store: MemoryStore<Arc<Page>>,
-    inflight: HashMap<CacheKey, u64>,
-    fills: HashMap<u64, Fill>,
-    next_fill: u64,
+    /// Open loop: when the next Poisson arrival comes.
+    next_arrival: Option<Micros>,
+    store: MemoryStore<PageId>,
+    inflight: HashMap<CacheKey, u32>,
+    reqs: Slab<Req>,
+    fills: Slab<Fill>,
+    pages: Pages,
+    /// Scratch for a fill's entries.
+    served: Vec<Served>,
     counts: Counts,
     recorder: Recorder,
     checker: Checker<&'w World>,
-    pages: PagePicker,
+    memo: TruthMemo,
+    picker: PagePicker,
     sessions: Vec<Session>,
     /// Origin load per second of virtual time.
     load: Vec<OriginLoad>,
+    control: Option<&'w SimControl>,
 }
 
 /// Simulates one architecture of the world's scenario.
 pub fn simulate_arch(world: &Arc<World>, arch: &ArchitectureConfig) -> ArchReport {
+    simulate_arch_with(world, arch, None)
+}
+
+/// [`simulate_arch`] under `control`: adds the virtual microseconds it
+/// simulates to its progress as it goes, and stops early (reporting what
+/// ran) when asked to.
+pub fn simulate_arch_with(
+    world: &Arc<World>,
+    arch: &ArchitectureConfig,
+    control: Option<&SimControl>,
+) -> ArchReport {
     let w: &World = world;
     let s = w.scenario();
     let strategy = match arch.arch {
@@ -142,28 +240,52 @@ pub fn simulate_arch(world: &Arc<World>, arch: &ArchitectureConfig) -> ArchRepor
             Some(KeyStrategy::UrlVariants(arch.cache.key_scope))
         }
     };
+    let shape = Shape {
+        personalize_first: matches!(
+            arch.arch,
+            Architecture::NoCache | Architecture::OriginVariant | Architecture::Edge
+        ),
+        origin_sees_all: matches!(
+            arch.arch,
+            Architecture::NoCache | Architecture::OriginVariant
+        ),
+        personalize_on_fill: matches!(arch.arch, Architecture::CdnShared | Architecture::CdnUser),
+    };
+    let checker = Checker::new(w);
+    let memo = checker.memo();
     let mut sim = Sim {
         world: w,
         s,
         arch,
+        shape,
         windows: (&arch.cache).into(),
         strategy,
+        samplers: Samplers {
+            personalize: s.faults.personalize.latency.sampler(),
+            delivery: s.faults.delivery.latency.sampler(),
+            render: s.origin.render_time.sampler(),
+        },
         rng: Pcg64Mcg::seed_from_u64(s.seed ^ 0x5173_0001),
-        queue: BinaryHeap::new(),
+        queue: QuaternaryHeap::new(),
         seq: 0,
+        next_arrival: None,
         store: MemoryStore::new(Bounds {
             max_entries: arch.cache.max_entries,
             max_bytes: arch.cache.max_bytes,
         }),
         inflight: HashMap::new(),
-        fills: HashMap::new(),
-        next_fill: 0,
+        reqs: Slab::new(),
+        fills: Slab::new(),
+        pages: Pages::default(),
+        served: Vec::new(),
         counts: Counts::default(),
         recorder: Recorder::default(),
-        checker: Checker::new(w),
-        pages: PagePicker::new(s),
+        checker,
+        memo,
+        picker: PagePicker::new(s),
         sessions: Vec::new(),
         load: Vec::new(),
+        control,
     };
     sim.run();
     sim.report()
@@ -172,7 +294,10 @@ pub fn simulate_arch(world: &Arc<World>, arch: &ArchitectureConfig) -> ArchRepor
 impl Sim<'_> {
     fn push(&mut self, at: Micros, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse(Queued(at, self.seq, ev)));
+        self.queue.push(Reverse(Queued(
+            u128::from(at.0) << 64 | u128::from(self.seq),
+            ev,
+        )));
     }
 
     fn load_at(&mut self, t: Micros) -> &mut OriginLoad {
@@ -185,7 +310,7 @@ impl Sim<'_> {
 
     fn run(&mut self) {
         match (self.s.traffic.arrival_rate, self.s.traffic.users) {
-            (Some(_), _) => self.push(Micros::ZERO, Ev::Arrival),
+            (Some(_), _) => self.next_arrival = Some(Micros::ZERO),
             (None, Some(users)) => {
                 for u in 0..users {
                     self.sessions.push(Session::new(self.world, u, users));
@@ -210,79 +335,100 @@ impl Sim<'_> {
                 self.push(at, Ev::Purge(entry));
             }
         }
-        while let Some(Reverse(Queued(t, _, ev))) = self.queue.pop() {
+        // Progress in virtual time, published every few thousand events.
+        let mut reported = Micros::ZERO;
+        let mut steps = 0u32;
+        let end = self.s.duration;
+        loop {
+            // Open-loop arrivals form their own ordered stream beside the
+            // queue (one less queue operation per request); at a tie the
+            // queued event goes first, as it was queued earlier.
+            if let Some(a) = self.next_arrival {
+                if self.queue.peek().is_none_or(|Reverse(q)| a < q.at()) {
+                    self.arrival(a);
+                    continue;
+                }
+            }
+            let Some(Reverse(q)) = self.queue.pop() else {
+                break;
+            };
+            let (t, ev) = (q.at(), q.1);
             match ev {
                 Ev::UserTurn(u) => self.user_turn(t, u),
-                Ev::Arrival => self.arrival(t),
-                Ev::Lookup(req) => self.lookup(t, req),
-                Ev::FillDone(id) => self.fill_done(t, id),
+                Ev::Lookup(r) => self.lookup(t, r),
+                Ev::FillDone(f) => self.fill_done(t, f),
                 Ev::Purge(entry) => {
                     let n = self.store.purge_now(entry, t);
                     self.counts.purged += n as u64;
                 }
             }
+            steps += 1;
+            if steps == 4096 {
+                steps = 0;
+                if let Some(c) = self.control {
+                    let now = t.min(end).max(reported);
+                    c.progress.fetch_add(now.0 - reported.0, Ordering::Relaxed);
+                    reported = now;
+                    if c.stopped() {
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(c) = self.control {
+            c.progress
+                .fetch_add(end.0.saturating_sub(reported.0), Ordering::Relaxed);
         }
     }
 
     fn arrival(&mut self, t: Micros) {
         if t >= self.s.duration {
+            self.next_arrival = None;
             return;
         }
         let rate = self.s.traffic.arrival_rate.expect("open loop");
         let visitor = self.rng.random_range(0..self.s.traffic.visitors);
-        let page = self.pages.pick(self.rng.random());
-        self.request(t, visitor, page, None);
-        let gap = -(1.0 - self.rng.random::<f64>()).ln() / rate;
-        self.push(
-            Micros(t.0 + Micros::from_secs_f64(gap).0.max(1)),
-            Ev::Arrival,
-        );
+        let page = self.picker.pick(&mut self.rng);
+        self.request(t, visitor, page, NONE, Micros::ZERO);
+        let gap = self.rng.sample::<f64, _>(Exp1) / rate;
+        self.next_arrival = Some(Micros(t.0 + Micros::from_secs_f64(gap).0.max(1)));
     }
 
     fn user_turn(&mut self, t: Micros, u: u32) {
         if t >= self.s.duration {
             return;
         }
-        let (visitor, page, think) = self.sessions[u as usize].next(self.world, &self.pages);
-        self.request(t, visitor, page, Some((u, think)));
+        let (visitor, page, think) = self.sessions[u as usize].next(self.world, &self.picker);
+        self.request(t, visitor, page, u, think);
     }
 
     /// A visitor request at `t`: Personalize first where the architecture
     /// asks it before the cache, then the lookup.
-    fn request(
-        &mut self,
-        t: Micros,
-        visitor: VisitorIdx,
-        page: PageIdx,
-        user: Option<(u32, Micros)>,
-    ) {
+    fn request(&mut self, t: Micros, visitor: VisitorIdx, page: PageIdx, user: u32, think: Micros) {
         let mut req = Req {
             visitor,
             page,
             sent: t,
             user,
+            think,
             variants: None,
             fallback: false,
+            stale_on_error: false,
+            next: NONE,
         };
-        let personalize_first = matches!(
-            self.arch.arch,
-            Architecture::NoCache | Architecture::OriginVariant | Architecture::Edge
-        );
-        if matches!(
-            self.arch.arch,
-            Architecture::NoCache | Architecture::OriginVariant
-        ) {
+        if self.shape.origin_sees_all {
             self.counts.origin_requests += 1;
             self.load_at(t).requests += 1;
         }
         let mut at = t;
-        if personalize_first {
+        if self.shape.personalize_first {
             let (lat, variants) = self.personalize(t, visitor);
             at = Micros(t.0 + lat.0);
             req.fallback = variants.is_none();
             req.variants = variants;
         }
-        self.push(at, Ev::Lookup(req));
+        let r = self.reqs.insert(req);
+        self.push(at, Ev::Lookup(r));
     }
 
     /// A Personalize call at `t`: its latency (within the origin's budget)
@@ -292,234 +438,236 @@ impl Sim<'_> {
         self.load_at(t).personalize_calls += 1;
         let f = &self.s.faults.personalize;
         let budget = self.s.origin.personalize_timeout;
-        let lat = f.latency.sample(&mut self.rng);
+        let lat = self.samplers.personalize.sample(&mut self.rng);
         match f.decide(t, self.rng.random()) {
             FaultOutcome::Pass if lat < budget => {
                 let answered = Micros(t.0 + lat.0);
-                (lat, Some(self.world.variants_of(visitor, answered)))
+                let truth = self
+                    .checker
+                    .variants_memo(&mut self.memo, visitor, answered);
+                (lat, Some(truth))
             }
             FaultOutcome::Error(_) if lat < budget => (lat, None),
             _ => (budget, None),
         }
     }
 
-    fn lookup(&mut self, t: Micros, req: Req) {
+    fn lookup(&mut self, t: Micros, r: u32) {
+        let req = self.reqs[r];
         let page = &self.s.content.pages[req.page as usize];
         let Some(strategy) = self.strategy else {
             // No cache: the origin renders every request.
-            self.start_fill(t, None, req, false);
+            self.start_fill(t, None, r, false);
             return;
         };
         // Requests a shared key must not store go around the cache: fallbacks
         // and per-visitor pages (the origin marks them private).
         if req.fallback || (page.visitor_fragment && strategy.shared()) {
-            self.start_fill(t, None, req, false);
+            self.start_fill(t, None, r, false);
             return;
         }
-        let uid = self.world.visitors()[req.visitor as usize].uid.as_str();
+        // Only a per-visitor key reads the uid (the visitor list is large).
+        let uid = matches!(strategy, KeyStrategy::UrlVisitor)
+            .then(|| self.world.visitors()[req.visitor as usize].uid.as_str());
         let variants = req
             .variants
             .unwrap_or_else(|| VariantSet::none(self.s.experiences.len()));
         let mask = self.world.page_experience_mask(req.page);
-        let key = cache::key(
-            &page.path,
-            cache::variance(strategy, Some(uid), variants, mask),
-        );
-        let entry = self.store.get_now(key);
+        let key = cache::key(&page.path, cache::variance(strategy, uid, variants, mask));
+        let entry = self.store.get_exclusive(key);
         match cache::decide(entry.as_ref().map(|e| e.stored_at), t, self.windows) {
             Decision::Hit => {
                 let e = entry.expect("a hit has an entry");
                 self.counts.hit += 1;
-                self.respond(t, &req, &Ok(e.value.clone()), true);
+                self.respond(t, r, Ok(e.value), true);
             }
             Decision::ServeStaleAndRefresh => {
                 let e = entry.expect("stale has an entry");
                 self.counts.stale += 1;
                 if !self.inflight.contains_key(&key) {
-                    let refresh = Req {
-                        user: None,
-                        ..req.clone()
-                    };
+                    let refresh = self.reqs.insert(Req {
+                        user: NONE,
+                        next: NONE,
+                        ..req
+                    });
                     self.start_fill(t, Some(key), refresh, true);
                 }
-                self.respond(t, &req, &Ok(e.value.clone()), true);
+                self.respond(t, r, Ok(e.value), true);
             }
             Decision::Fill { stale_on_error } => {
+                self.reqs[r].stale_on_error = stale_on_error;
                 if self.arch.cache.coalesce {
-                    if let Some(id) = self.inflight.get(&key).copied() {
+                    if let Some(f) = self.inflight.get(&key).copied() {
                         self.counts.coalesced += 1;
-                        self.fills
-                            .get_mut(&id)
-                            .expect("in flight")
-                            .waiters
-                            .push((req, stale_on_error));
+                        let last = self.fills[f].last;
+                        self.reqs[last].next = r;
+                        self.fills[f].last = r;
                         return;
                     }
                 }
-                let id = self.start_fill(t, Some(key), req, false);
-                if let Some(f) = self.fills.get_mut(&id) {
-                    f.waiters[0].1 = stale_on_error;
-                }
+                self.start_fill(t, Some(key), r, false);
             }
         }
     }
 
-    /// Starts an upstream fill for `req` (the origin renders its page);
-    /// `key` is where a cacheable result goes. A refresh answers nobody.
-    fn start_fill(&mut self, t: Micros, key: Option<CacheKey>, req: Req, refresh: bool) -> u64 {
-        let id = self.next_fill;
-        self.next_fill += 1;
+    /// Starts an upstream fill for request `r` (the origin renders its
+    /// page); `key` is where a cacheable result goes. A refresh answers
+    /// nobody: its request is only the template of what to render.
+    fn start_fill(&mut self, t: Micros, key: Option<CacheKey>, r: u32, refresh: bool) {
+        let req = self.reqs[r];
         let mut lat = Micros::ZERO;
         let mut variants = req.variants;
         let mut fallback = req.fallback;
-        if !matches!(
-            self.arch.arch,
-            Architecture::NoCache | Architecture::OriginVariant
-        ) {
+        if !self.shape.origin_sees_all {
             self.counts.origin_requests += 1;
             self.load_at(t).requests += 1;
         }
-        if matches!(
-            self.arch.arch,
-            Architecture::CdnShared | Architecture::CdnUser
-        ) {
+        if self.shape.personalize_on_fill {
             // The origin behind the CDN asks Personalize for the requester.
-            let (l, v) = self.personalize(t, req.visitor);
-            lat = l;
-            fallback = v.is_none();
-            variants = v;
+            let (took, answer) = self.personalize(t, req.visitor);
+            lat = took;
+            fallback = answer.is_none();
+            variants = answer;
         }
         let none = VariantSet::none(self.s.experiences.len());
         let projected = variants
             .unwrap_or(none)
             .project(self.world.page_experience_mask(req.page));
         let page = &self.s.content.pages[req.page as usize];
-        let d = &self.s.faults.delivery;
+        let delivery = &self.s.faults.delivery;
         let budget = self.s.origin.delivery_timeout;
         let fetch_at = Micros(t.0 + lat.0);
         let mut slowest = Micros::ZERO;
         let mut failed = None;
-        let mut entries = Vec::with_capacity(page.entries.len());
+        self.served.clear();
         for e in &page.entries {
-            self.counts.delivery_calls += 1;
-            let l = d.latency.sample(&mut self.rng);
-            let outcome = d.decide(fetch_at, self.rng.random());
-            let l = match outcome {
-                FaultOutcome::Pass if l < budget => l,
-                FaultOutcome::Error(s) if l < budget => {
-                    failed.get_or_insert(if s == 429 || s >= 500 { 503 } else { 502 });
-                    l
+            let drawn = self.samplers.delivery.sample(&mut self.rng);
+            let took = match delivery.decide(fetch_at, self.rng.random()) {
+                FaultOutcome::Pass if drawn < budget => drawn,
+                FaultOutcome::Error(status) if drawn < budget => {
+                    failed.get_or_insert(if status == 429 || status >= 500 {
+                        503
+                    } else {
+                        502
+                    });
+                    drawn
                 }
                 _ => {
                     failed.get_or_insert(504);
                     budget
                 }
             };
-            slowest = slowest.max(l);
+            slowest = slowest.max(took);
             let served = self.world.served_variant(*e, &projected);
-            entries.push((
+            self.served.push((
                 *e,
                 served,
                 self.world
-                    .entry_version(*e, served, Micros(fetch_at.0 + l.0)),
+                    .entry_version(*e, served, Micros(fetch_at.0 + took.0)),
             ));
         }
         let delivery_calls = page.entries.len() as u64;
+        self.counts.delivery_calls += delivery_calls;
         self.load_at(t).delivery_calls += delivery_calls;
         lat = Micros(lat.0 + slowest.0);
+        let visitor_fragment = page.visitor_fragment;
         let result = match failed {
             Some(status) => Err(status),
             None => {
                 self.counts.renders += 1;
                 self.load_at(t).renders += 1;
-                lat = Micros(lat.0 + self.s.origin.render_time.sample(&mut self.rng).0);
-                let greets = page.visitor_fragment.then_some(req.visitor);
-                Ok(Arc::new(Page {
-                    entries,
-                    visitor: greets,
-                    fallback,
-                }))
+                lat = Micros(lat.0 + self.samplers.render.sample(&mut self.rng).0);
+                let greets = visitor_fragment.then_some(req.visitor);
+                Ok(self.pages.intern(&self.served, greets, fallback))
             }
         };
-        let cacheable = !fallback && !page.visitor_fragment && result.is_ok();
+        let cacheable = !fallback && !visitor_fragment && result.is_ok();
         let registered = key.is_some() && (self.arch.cache.coalesce || refresh);
-        if let (Some(k), true) = (key, registered) {
-            self.inflight.insert(k, id);
-        }
-        let waiters = if refresh {
-            Vec::new()
+        let (first, last) = if refresh {
+            // The template is not a waiter: free it now.
+            self.reqs.remove(r);
+            (NONE, NONE)
         } else {
-            vec![(req, false)]
+            self.reqs[r].next = NONE;
+            (r, r)
         };
-        self.fills.insert(
-            id,
-            Fill {
-                key,
-                started: t,
-                result,
-                cacheable,
-                waiters,
-                registered,
-            },
-        );
-        self.push(Micros(t.0 + lat.0), Ev::FillDone(id));
-        id
+        let f = self.fills.insert(Fill {
+            key,
+            started: t,
+            result,
+            cacheable,
+            first,
+            last,
+            registered,
+        });
+        if let (Some(k), true) = (key, registered) {
+            self.inflight.insert(k, f);
+        }
+        self.push(Micros(t.0 + lat.0), Ev::FillDone(f));
     }
 
-    fn fill_done(&mut self, t: Micros, id: u64) {
-        let fill = self.fills.remove(&id).expect("a started fill");
+    fn fill_done(&mut self, t: Micros, f: u32) {
+        let fill = self.fills.remove(f);
         if let (Some(k), true) = (fill.key, fill.registered) {
-            if self.inflight.get(&k) == Some(&id) {
+            if self.inflight.get(&k) == Some(&f) {
                 self.inflight.remove(&k);
             }
         }
-        match &fill.result {
+        let mut r = fill.first;
+        match fill.result {
             Ok(page) if fill.cacheable => {
                 if let Some(k) = fill.key {
                     let stored = Stored {
-                        value: page.clone(),
+                        value: page,
                         stored_at: t,
                         fetched_at: fill.started,
-                        tags: page.entries.iter().map(|e| e.0).collect(),
+                        tags: self.pages.entries(page).iter().map(|e| e.0).collect(),
                         size: 1,
                     };
                     if let PutOutcome::Stored { evicted } = self.store.put_now(k, stored) {
                         self.counts.evicted += evicted as u64;
                     }
                 }
-                for (req, _) in &fill.waiters {
+                while r != NONE {
+                    let next = self.reqs[r].next;
                     if fill.key.is_some() {
                         self.counts.miss += 1;
                     } else {
                         self.counts.bypass += 1;
                     }
-                    self.respond(t, req, &Ok(page.clone()), false);
+                    self.respond(t, r, Ok(page), false);
+                    r = next;
                 }
             }
             Ok(page) => {
                 // Not for sharing: the leader takes it, waiters fetch themselves.
-                for (i, (req, _)) in fill.waiters.into_iter().enumerate() {
-                    if i == 0 {
+                let mut leader = true;
+                while r != NONE {
+                    let next = self.reqs[r].next;
+                    if leader {
                         self.counts.bypass += 1;
-                        self.respond(t, &req, &Ok(page.clone()), false);
+                        self.respond(t, r, Ok(page), false);
+                        leader = false;
                     } else {
-                        self.start_fill(t, None, req, false);
+                        self.start_fill(t, None, r, false);
                     }
+                    r = next;
                 }
             }
             Err(status) => {
-                for (req, stale_on_error) in &fill.waiters {
+                while r != NONE {
+                    let req = self.reqs[r];
                     let fallback = fill
                         .key
-                        .filter(|_| *stale_on_error)
-                        .and_then(|k| self.store.get_now(k))
+                        .filter(|_| req.stale_on_error)
+                        .and_then(|k| self.store.get_exclusive(k))
                         .filter(|e| {
                             cache::freshness(e.stored_at, t, self.windows).servable_on_error()
                         });
                     match fallback {
                         Some(e) => {
                             self.counts.stale += 1;
-                            self.respond(t, req, &Ok(e.value.clone()), true);
+                            self.respond(t, r, Ok(e.value), true);
                         }
                         None => {
                             if fill.key.is_some() {
@@ -527,34 +675,45 @@ impl Sim<'_> {
                             } else {
                                 self.counts.bypass += 1;
                             }
-                            self.respond(t, req, &Err(*status), false);
+                            self.respond(t, r, Err(status), false);
                         }
                     }
+                    r = req.next;
                 }
             }
         }
     }
 
-    fn respond(&mut self, at: Micros, req: &Req, page: &Result<Arc<Page>, u16>, from_cache: bool) {
+    /// Answers request `r` at `at`, judges and records it, and frees it.
+    fn respond(&mut self, at: Micros, r: u32, page: Result<PageId, u16>, from_cache: bool) {
+        let req = self.reqs.remove(r);
         let verdict = match page {
             Err(status) => Judgement {
                 class: Class::Error,
                 staleness: None,
-                detail: Some(format!("status {status}")),
+                detail: Some(std::borrow::Cow::Borrowed(match status {
+                    502 => "status 502",
+                    503 => "status 503",
+                    _ => "status 504",
+                })),
             },
-            Ok(p) if p.visitor.is_some_and(|v| v != req.visitor) => Judgement {
+            Ok(p) if self.pages.visitor(p).is_some_and(|v| v != req.visitor) => Judgement {
                 class: Class::Leak,
                 staleness: None,
                 detail: None,
             },
-            Ok(p) if p.fallback => Judgement {
+            Ok(p) if self.pages.fallback(p) => Judgement {
                 class: Class::Fallback,
                 staleness: None,
                 detail: None,
             },
-            Ok(p) => self
-                .checker
-                .judge_served(req.visitor, req.sent, at, &p.entries),
+            Ok(p) => self.checker.judge_served_memo(
+                &mut self.memo,
+                req.visitor,
+                req.sent,
+                at,
+                self.pages.entries(p),
+            ),
         };
         self.recorder.record(
             (at.0 / 1_000_000) as usize,
@@ -563,8 +722,8 @@ impl Sim<'_> {
             from_cache,
             verdict.staleness.map(|s| s.0),
         );
-        if let Some((u, think)) = req.user {
-            self.push(Micros(at.0 + think.0), Ev::UserTurn(u));
+        if req.user != NONE {
+            self.push(Micros(at.0 + req.think.0), Ev::UserTurn(req.user));
         }
     }
 

@@ -12,8 +12,11 @@
 //! the checker. The same scenario and seed give the same report, byte for byte.
 
 mod engine;
+mod pages;
 
-pub use engine::simulate_arch;
+pub use engine::{simulate_arch, simulate_arch_with};
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use std::sync::Arc;
 
@@ -21,12 +24,58 @@ use ttlab_reports::{Report, SCHEMA_VERSION, SweepPoint, SweepReport};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::{ArchitectureConfig, Sweep};
 
+/// What a watcher shares with a running simulation: how far it got, and a
+/// request to stop (Ctrl-C, the dashboard's `q`).
+#[derive(Debug, Default)]
+pub struct SimControl {
+    progress: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl SimControl {
+    /// Virtual microseconds simulated so far, over every architecture and
+    /// sweep point (see [`work`] for the total).
+    pub fn progress_us(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Asks the simulation to stop soon; its report holds what ran.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Virtual microseconds a simulation of `archs` (and `sweep`) covers in all:
+/// the denominator of [`SimControl::progress_us`].
+pub fn work(world: &World, archs: &[ArchitectureConfig], sweep: Option<&Sweep>) -> u64 {
+    let runs = archs.len() * (1 + sweep.map_or(0, Sweep::len));
+    world.scenario().duration.0 * runs as u64
+}
+
 /// Simulates `archs` of the world's scenario, and, when `sweep` is given,
 /// every architecture at every value of the swept option (points run in
 /// parallel, one per core).
 pub fn simulate(world: &Arc<World>, archs: &[ArchitectureConfig], sweep: Option<&Sweep>) -> Report {
+    simulate_with(world, archs, sweep, &SimControl::default())
+}
+
+/// [`simulate`] under `control` (progress, stop).
+pub fn simulate_with(
+    world: &Arc<World>,
+    archs: &[ArchitectureConfig],
+    sweep: Option<&Sweep>,
+    control: &SimControl,
+) -> Report {
     let s = world.scenario();
-    let architectures = archs.iter().map(|a| simulate_arch(world, a)).collect();
+    let architectures = archs
+        .iter()
+        .map(|a| simulate_arch_with(world, a, Some(control)))
+        .collect();
     let sweep = sweep.map(|sw| {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let mut points: Vec<Option<SweepPoint>> = vec![None; sw.len()];
@@ -42,7 +91,7 @@ pub fn simulate(world: &Arc<World>, archs: &[ArchitectureConfig], sweep: Option<
                             .map(|a| {
                                 let mut a = a.clone();
                                 sw.apply(i, &mut a.cache);
-                                simulate_arch(world, &a)
+                                simulate_arch_with(world, &a, Some(control))
                             })
                             .collect();
                         *slot = Some(SweepPoint {
@@ -69,7 +118,7 @@ pub fn simulate(world: &Arc<World>, archs: &[ArchitectureConfig], sweep: Option<
         // Virtual time has no wall-clock start: fixed, so reports are reproducible.
         started_at: "1970-01-01T00:00:00Z".to_owned(),
         duration_s: s.duration.as_secs_f64(),
-        interrupted: false,
+        interrupted: control.stopped(),
         architectures,
         sweep,
     }

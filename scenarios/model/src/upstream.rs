@@ -12,30 +12,52 @@ use crate::time::Micros;
 impl Dist {
     /// One draw.
     pub fn sample(&self, rng: &mut impl Rng) -> Micros {
-        match *self {
-            Dist::Fixed(v) => v,
+        self.sampler().sample(rng)
+    }
+
+    /// The distribution prepared for many draws (its parameters computed
+    /// once): what a loop that draws per request holds.
+    pub fn sampler(&self) -> Sampler {
+        Sampler(match *self {
+            Dist::Fixed(v) => Shape::Fixed(v),
+            Dist::Exponential { mean } if mean == Micros::ZERO => Shape::Fixed(Micros::ZERO),
             Dist::Exponential { mean } => {
-                if mean == Micros::ZERO {
-                    return Micros::ZERO;
-                }
-                let e = Exp::new(1.0 / mean.as_secs_f64()).expect("positive rate");
-                Micros::from_secs_f64(e.sample(rng))
+                Shape::Exponential(Exp::new(1.0 / mean.as_secs_f64()).expect("positive rate"))
             }
-            Dist::Uniform { min, max } => {
-                if min >= max {
-                    min
-                } else {
-                    Micros(rng.random_range(min.0..=max.0))
-                }
-            }
+            Dist::Uniform { min, max } if min >= max => Shape::Fixed(min),
+            Dist::Uniform { min, max } => Shape::Uniform(min.0, max.0),
             Dist::LogNormal { p50, p99 } => {
                 let (mu, sigma) = lognormal_params(p50, p99);
                 if sigma == 0.0 {
-                    return p50;
+                    Shape::Fixed(p50)
+                } else {
+                    Shape::LogNormal(LogNormal::new(mu, sigma).expect("finite parameters"))
                 }
-                let d = LogNormal::new(mu, sigma).expect("finite parameters");
-                Micros::from_secs_f64(d.sample(rng))
             }
+        })
+    }
+}
+
+/// A [`Dist`] ready to draw from; [`Dist::sample`] is one draw of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Sampler(Shape);
+
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    Fixed(Micros),
+    Exponential(Exp<f64>),
+    Uniform(u64, u64),
+    LogNormal(LogNormal<f64>),
+}
+
+impl Sampler {
+    /// One draw.
+    pub fn sample(&self, rng: &mut impl Rng) -> Micros {
+        match self.0 {
+            Shape::Fixed(v) => v,
+            Shape::Exponential(e) => Micros::from_secs_f64(e.sample(rng)),
+            Shape::Uniform(min, max) => Micros(rng.random_range(min..=max)),
+            Shape::LogNormal(d) => Micros::from_secs_f64(d.sample(rng)),
         }
     }
 }

@@ -385,3 +385,89 @@ name = "ssr-origin-variant"
     );
     assert_eq!(w.page_experience_mask(0), 1);
 }
+
+#[test]
+fn superseded_at_is_the_inverse_of_entry_version() {
+    let w = world(
+        r#"
+[scenario]
+name = "superseded"
+seed = 5
+duration = "60s"
+
+[traffic]
+visitors = 10
+users = 1
+
+[[experiences]]
+uid = "0"
+type = "ab"
+splits = { "0" = 50, "1" = 50 }
+
+[content]
+
+[[content.entries]]
+uid = "hero"
+content_type = "hero"
+variants_for = ["0"]
+
+[[content.entries]]
+uid = "footer"
+content_type = "footer"
+
+[[content.pages]]
+path = "/"
+entries = ["hero", "footer"]
+
+[[timeline]]
+action = "publish"
+rate = 0.5
+
+[[timeline]]
+action = "publish"
+entries = ["hero"]
+variant = "0_1"
+rate = 0.3
+
+[[timeline]]
+action = "publish"
+entries = ["hero", "footer"]
+at = "30s"
+
+[[architectures]]
+name = "ssr-origin-variant"
+"#,
+    );
+    let end = Micros::from_secs(60);
+    let variants = [
+        None,
+        Some(VariantRef {
+            experience: 0,
+            variant: 0,
+        }),
+        Some(VariantRef {
+            experience: 0,
+            variant: 1,
+        }),
+    ];
+    let mut checked = 0;
+    for entry in 0..2 {
+        for variant in variants {
+            let last = w.entry_version(entry, variant, end);
+            for version in 1..last {
+                let t = w
+                    .superseded_at(entry, variant, version)
+                    .expect("a later version exists");
+                assert!(w.entry_version(entry, variant, t) > version);
+                assert!(
+                    t == Micros::ZERO
+                        || w.entry_version(entry, variant, Micros(t.0 - 1)) <= version,
+                    "entry {entry} {variant:?} v{version} superseded at {t:?}, not before"
+                );
+                checked += 1;
+            }
+            assert_eq!(w.superseded_at(entry, variant, last), None, "still current");
+        }
+    }
+    assert!(checked > 40, "the timeline publishes often: {checked}");
+}

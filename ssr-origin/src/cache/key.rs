@@ -13,7 +13,7 @@ use std::fmt;
 
 use ttlab_scenarios::VariantSet;
 use ttlab_scenarios::model::KeyScope;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 /// What a key varies on, beside the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,8 +46,16 @@ impl KeyStrategy {
 }
 
 /// A cache key: the 128-bit hash of the canonical encoding.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CacheKey(pub u128);
+
+impl std::hash::Hash for CacheKey {
+    /// The key is a hash already: a map hashes its low 64 bits, not all 16
+    /// bytes (equal keys still hash alike).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0 as u64);
+    }
+}
 
 impl fmt::Debug for CacheKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,22 +78,18 @@ const TAG_VARIANTS: u8 = 4;
 ///
 /// `primary` is the URL path with any query parameters the layer keys on,
 /// already in canonical order (see [`canonical_query`]).
+#[inline]
 pub fn encode(primary: &str, variance: Variance<'_>, out: &mut impl Sink) {
     field(out, TAG_PRIMARY, primary.as_bytes());
     match variance {
         Variance::None => out.put(&[TAG_NO_VARIANCE]),
         Variance::Visitor(uid) => field(out, TAG_VISITOR, uid.as_bytes()),
-        Variance::Variants(set) => {
-            // One byte per experience slot: 0 = none, k = variant k - 1.
-            let mut slots = [0u8; ttlab_scenarios::world::MAX_EXPERIENCES];
-            for r in set.iter() {
-                slots[usize::from(r.experience)] = (r.variant + 1) as u8;
-            }
-            field(out, TAG_VARIANTS, &slots[..set.len()]);
-        }
+        // One byte per experience slot: 0 = none, k = variant k - 1.
+        Variance::Variants(set) => field(out, TAG_VARIANTS, set.as_slots()),
     }
 }
 
+#[inline]
 fn field(out: &mut impl Sink, tag: u8, bytes: &[u8]) {
     out.put(&[tag]);
     out.put(&(bytes.len() as u64).to_le_bytes());
@@ -110,11 +114,43 @@ impl Sink for Xxh3 {
     }
 }
 
-/// The key of (primary, variance).
+/// Encodes into a stack buffer, moving to a streaming hasher only when the
+/// encoding outgrows it: a key is one one-shot hash, not a hasher's setup.
+struct KeyBuf {
+    bytes: [u8; 128],
+    len: usize,
+    spilled: Option<Box<Xxh3>>,
+}
+
+impl Sink for KeyBuf {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(h) = &mut self.spilled {
+            h.update(bytes);
+        } else if self.len + bytes.len() <= self.bytes.len() {
+            self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            let mut h = Box::new(Xxh3::new());
+            h.update(&self.bytes[..self.len]);
+            h.update(bytes);
+            self.spilled = Some(h);
+        }
+    }
+}
+
+/// The key of (primary, variance): the xxh3-128 of the canonical encoding.
 pub fn key(primary: &str, variance: Variance<'_>) -> CacheKey {
-    let mut h = Xxh3::new();
-    encode(primary, variance, &mut h);
-    CacheKey(h.digest128())
+    let mut buf = KeyBuf {
+        bytes: [0; 128],
+        len: 0,
+        spilled: None,
+    };
+    encode(primary, variance, &mut buf);
+    CacheKey(match buf.spilled {
+        Some(h) => h.digest128(),
+        None => xxh3_128(&buf.bytes[..buf.len]),
+    })
 }
 
 /// The variance a strategy keys on, given the visitor's uid and variants and
@@ -174,6 +210,18 @@ mod tests {
         let mut out = Vec::new();
         encode(primary, v, &mut out);
         out
+    }
+
+    #[test]
+    fn long_encodings_hash_like_short_ones() {
+        // Past the stack buffer the key streams; both are the hash of the encoding.
+        for len in [1, 70, 72, 73, 74, 75, 76, 200, 1000] {
+            let path = "/".repeat(len);
+            let v = Variance::Visitor("6f1c0d2e-1b2a-4c3d-8e4f-0a1b2c3d4e5f");
+            let mut h = Xxh3::new();
+            encode(&path, v, &mut h);
+            assert_eq!(key(&path, v), CacheKey(h.digest128()), "path of {len}");
+        }
     }
 
     #[test]

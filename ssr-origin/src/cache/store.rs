@@ -22,7 +22,7 @@ use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
-use lru::LruCache;
+use lru::{DefaultHasher as DefaultHashBuilder, LruCache};
 use smallvec::SmallVec;
 use thiserror::Error;
 use ttlab_scenarios::Micros;
@@ -113,8 +113,79 @@ pub struct Bounds {
     pub max_bytes: Option<u64>,
 }
 
+/// The map of a memory store: in recency order when something can be
+/// evicted, a plain hash map (entries inline, one probe per lookup) when
+/// nothing ever is.
+enum Map<V> {
+    Lru(LruCache<CacheKey, Stored<V>>),
+    Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
+}
+
+impl<V> Map<V> {
+    fn len(&self) -> usize {
+        match self {
+            Map::Lru(m) => m.len(),
+            Map::Plain(m) => m.len(),
+        }
+    }
+
+    /// The entry under `key`, marked recently used.
+    fn get(&mut self, key: &CacheKey) -> Option<&Stored<V>> {
+        match self {
+            Map::Lru(m) => m.get(key),
+            Map::Plain(m) => m.get(key),
+        }
+    }
+
+    fn peek(&self, key: &CacheKey) -> Option<&Stored<V>> {
+        match self {
+            Map::Lru(m) => m.peek(key),
+            Map::Plain(m) => m.get(key),
+        }
+    }
+
+    /// Inserts; returns the entry it replaced or, at capacity, the least
+    /// recently used one it evicted.
+    fn push(&mut self, key: CacheKey, entry: Stored<V>) -> Option<(CacheKey, Stored<V>)> {
+        match self {
+            Map::Lru(m) => m.push(key, entry),
+            Map::Plain(m) => m.insert(key, entry).map(|old| (key, old)),
+        }
+    }
+
+    fn pop_lru(&mut self) -> Option<(CacheKey, Stored<V>)> {
+        match self {
+            Map::Lru(m) => m.pop_lru(),
+            Map::Plain(_) => None,
+        }
+    }
+
+    fn pop(&mut self, key: &CacheKey) -> Option<Stored<V>> {
+        match self {
+            Map::Lru(m) => m.pop(key),
+            Map::Plain(m) => m.remove(key),
+        }
+    }
+
+    /// Keys of the entries carrying `tag`.
+    fn tagged(&self, tag: Tag) -> Vec<CacheKey> {
+        match self {
+            Map::Lru(m) => m
+                .iter()
+                .filter(|(_, e)| e.tags.contains(&tag))
+                .map(|(k, _)| *k)
+                .collect(),
+            Map::Plain(m) => m
+                .iter()
+                .filter(|(_, e)| e.tags.contains(&tag))
+                .map(|(k, _)| *k)
+                .collect(),
+        }
+    }
+}
+
 struct Inner<V> {
-    lru: LruCache<CacheKey, Stored<V>>,
+    lru: Map<V>,
     /// Live entries per tag, so a purge of a tag nobody carries is free.
     tagged: HashMap<Tag, u32>,
     purged_at: HashMap<Tag, Micros>,
@@ -145,12 +216,13 @@ pub struct MemoryStore<V> {
 impl<V: Clone> MemoryStore<V> {
     /// An empty store with these bounds.
     pub fn new(bounds: Bounds) -> Self {
-        let lru = match bounds
-            .max_entries
-            .and_then(|n| NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)))
-        {
-            Some(n) => LruCache::new(n),
-            None => LruCache::unbounded(),
+        let lru = match (bounds.max_entries, bounds.max_bytes) {
+            (None, None) => Map::Plain(HashMap::default()),
+            (Some(n), _) => match NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)) {
+                Some(n) => Map::Lru(LruCache::new(n)),
+                None => Map::Lru(LruCache::unbounded()),
+            },
+            (None, Some(_)) => Map::Lru(LruCache::unbounded()),
         };
         MemoryStore {
             inner: Mutex::new(Inner {
@@ -188,7 +260,21 @@ impl<V: Clone> MemoryStore<V> {
 
     /// The entry under `key`, marking it recently used.
     pub fn get_now(&self, key: CacheKey) -> Option<Cached<V>> {
-        self.lock().lru.get(&key).map(|e| Cached {
+        Self::get_in(&mut self.lock(), key)
+    }
+
+    /// [`MemoryStore::get_now`] for the store's only user (the simulator):
+    /// no lock to take.
+    pub fn get_exclusive(&mut self, key: CacheKey) -> Option<Cached<V>> {
+        let inner = self
+            .inner
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::get_in(inner, key)
+    }
+
+    fn get_in(inner: &mut Inner<V>, key: CacheKey) -> Option<Cached<V>> {
+        inner.lru.get(&key).map(|e| Cached {
             value: e.value.clone(),
             stored_at: e.stored_at,
             fetched_at: e.fetched_at,
@@ -250,12 +336,7 @@ impl<V: Clone> MemoryStore<V> {
         if !inner.tagged.contains_key(&tag) {
             return 0;
         }
-        let keys: Vec<CacheKey> = inner
-            .lru
-            .iter()
-            .filter(|(_, e)| e.tags.contains(&tag))
-            .map(|(k, _)| *k)
-            .collect();
+        let keys = inner.lru.tagged(tag);
         for k in &keys {
             if let Some(old) = inner.lru.pop(k) {
                 inner.forget(&old);

@@ -176,8 +176,19 @@ impl World {
     /// **Truth**: the variants of visitor `v` at time `t`, one per experience
     /// in priority order.
     pub fn variants_of(&self, v: VisitorIdx, t: Micros) -> VariantSet {
-        let values = self.attributes_at(v, t);
-        self.variants_for(&self.visitors[v as usize].uid, &|a| Some(values[a]), t)
+        // Attributes are read as the rules ask for them: no allocation.
+        let visitor = &self.visitors[v as usize];
+        let changes = &visitor.changes[..visitor.changes.partition_point(|c| c.at <= t)];
+        let value_of = |a: AttrIdx| {
+            Some(
+                changes
+                    .iter()
+                    .rev()
+                    .find(|c| c.attribute == a)
+                    .map_or(visitor.initial[a], |c| c.value),
+            )
+        };
+        self.variants_for(&visitor.uid, &value_of, t)
     }
 
     /// The variants of any visitor, given its uid and attribute values, at
@@ -209,7 +220,7 @@ impl World {
         self.scenario.content.entries[entry as usize]
             .variants
             .iter()
-            .find(|r| variants.get(r.experience) == Some(r.variant))
+            .find(|r| variants.has(r.experience, r.variant))
             .copied()
     }
 
@@ -223,6 +234,42 @@ impl World {
             .and_then(|v| h.variants.iter().find(|(r, _)| *r == v))
             .map_or(0, |(_, times)| times.partition_point(|at| *at <= t));
         1 + (base + own) as u32
+    }
+
+    /// When version `version` of (`entry`, `variant`) was superseded: the
+    /// instant of the `version`-th publish that counts for it (base publishes
+    /// and its own), so that [`World::entry_version`] exceeds `version` from
+    /// then on. `None` while it is still current. The inverse of
+    /// `entry_version`, for the staleness of stale content.
+    pub fn superseded_at(
+        &self,
+        entry: EntryIdx,
+        variant: Option<VariantRef>,
+        version: u32,
+    ) -> Option<Micros> {
+        let history = &self.entries[entry as usize];
+        let own: &[Micros] = variant
+            .and_then(|v| history.variants.iter().find(|(r, _)| *r == v))
+            .map_or(&[], |(_, times)| times.as_slice());
+        if version == 0 {
+            return Some(Micros::ZERO);
+        }
+        // The `version`-th earliest of the two sorted lists, merged.
+        let mut base = history.base.iter().peekable();
+        let mut own = own.iter().peekable();
+        let mut counted = 0;
+        loop {
+            let next = match (base.peek(), own.peek()) {
+                (Some(b), Some(o)) if b <= o => base.next(),
+                (_, Some(_)) => own.next(),
+                (Some(_), None) => base.next(),
+                (None, None) => return None,
+            };
+            counted += 1;
+            if counted == version {
+                return next.copied();
+            }
+        }
     }
 
     /// When what `variant` of `entry` shows last changed, at or before `t`

@@ -63,6 +63,21 @@ impl VariantSet {
         });
     }
 
+    /// One byte per experience: 0 = no variant, k = variant k - 1 — the
+    /// form cache keys encode.
+    pub fn as_slots(&self) -> &[u8] {
+        &self.slots[..self.len()]
+    }
+
+    /// Whether the variant of experience `e` is `v` (a slot compare; the
+    /// truth's inner loop).
+    #[inline]
+    pub fn has(&self, e: ExpIdx, v: VarIdx) -> bool {
+        self.slots
+            .get(usize::from(e))
+            .is_some_and(|k| *k != 0 && VarIdx::from(*k - 1) == v)
+    }
+
     /// The variants present, in priority order.
     pub fn iter(&self) -> impl Iterator<Item = VariantRef> + '_ {
         (0..self.len).filter_map(|e| {

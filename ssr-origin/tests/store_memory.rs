@@ -1,0 +1,52 @@
+//! The memory store's cost per entry stays within issue 6's budget (150
+//! bytes asked of the allocator per entry), for the simulator's value type (a
+//! 4-byte page id) with two tags, bounded and unbounded. A regression guard
+//! beside the benchmark that reports the same figure (`loadgen/benches/sim.rs`).
+
+use std::alloc::System;
+
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use ttlab_scenarios::Micros;
+use ttlab_ssr_origin::cache::{Bounds, CacheKey, MemoryStore, Stored};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+fn bytes_per_entry(bounds: Bounds, n: u64) -> f64 {
+    let region = Region::new(GLOBAL);
+    let store: MemoryStore<u32> = MemoryStore::new(bounds);
+    for k in 0..n {
+        store.put_now(
+            CacheKey(u128::from(k).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)),
+            Stored {
+                value: k as u32,
+                stored_at: Micros(k),
+                fetched_at: Micros(k),
+                tags: [(k % 201) as u32, 201].into_iter().collect(),
+                size: 1,
+            },
+        );
+    }
+    assert_eq!(store.len() as u64, n);
+    let stats = region.change();
+    (stats.bytes_allocated as f64 - stats.bytes_deallocated as f64) / n as f64
+}
+
+#[test]
+fn an_entry_costs_at_most_150_bytes() {
+    // One test, so no other test thread allocates inside the region.
+    for n in [1_000, 50_000, 100_000] {
+        let plain = bytes_per_entry(Bounds::default(), n);
+        let lru = bytes_per_entry(
+            Bounds {
+                max_entries: Some(n),
+                max_bytes: None,
+            },
+            n,
+        );
+        assert!(plain <= 150.0, "unbounded, {n} entries: {plain:.1} B each");
+        assert!(lru <= 150.0, "max_entries, {n} entries: {lru:.1} B each");
+        // The figure is real: an entry holds at least its key and value.
+        assert!(plain >= 20.0 && lru >= 20.0, "{plain} {lru}");
+    }
+}
