@@ -306,7 +306,8 @@ impl<W: Deref<Target = World>> Checker<W> {
         for (e, variant, version) in entries {
             let at_sent = world.entry_version(*e, *variant, sent);
             if *version >= at_sent {
-                if *version > world.entry_version(*e, *variant, received) {
+                // Newer than at `sent`: it must have been published by `received`.
+                if *version > at_sent && *version > world.entry_version(*e, *variant, received) {
                     return Judgement::because(
                         Class::Error,
                         format!(

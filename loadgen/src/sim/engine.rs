@@ -499,9 +499,14 @@ impl Sim<'_> {
                 if self.arch.cache.coalesce {
                     if let Some(f) = self.inflight.get(&key).copied() {
                         self.counts.coalesced += 1;
-                        let last = self.fills[f].last;
-                        self.reqs[last].next = r;
-                        self.fills[f].last = r;
+                        // Join the waiters (a background refresh has none yet).
+                        let fill = &mut self.fills[f];
+                        let last = std::mem::replace(&mut fill.last, r);
+                        if last == NONE {
+                            fill.first = r;
+                        } else {
+                            self.reqs[last].next = r;
+                        }
                         return;
                     }
                 }

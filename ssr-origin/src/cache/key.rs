@@ -114,43 +114,46 @@ impl Sink for Xxh3 {
     }
 }
 
-/// Encodes into a stack buffer, moving to a streaming hasher only when the
-/// encoding outgrows it: a key is one one-shot hash, not a hasher's setup.
-struct KeyBuf {
-    bytes: [u8; 128],
-    len: usize,
-    spilled: Option<Box<Xxh3>>,
-}
-
-impl Sink for KeyBuf {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        if let Some(h) = &mut self.spilled {
-            h.update(bytes);
-        } else if self.len + bytes.len() <= self.bytes.len() {
-            self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-            self.len += bytes.len();
-        } else {
-            let mut h = Box::new(Xxh3::new());
-            h.update(&self.bytes[..self.len]);
-            h.update(bytes);
-            self.spilled = Some(h);
-        }
-    }
-}
-
 /// The key of (primary, variance): the xxh3-128 of the canonical encoding.
+///
+/// The encoding is written straight into a stack buffer and hashed in one
+/// shot (a key per request is the simulator's hottest line); encodings
+/// that do not fit stream through [`encode`]. Both hash the same bytes.
 pub fn key(primary: &str, variance: Variance<'_>) -> CacheKey {
-    let mut buf = KeyBuf {
-        bytes: [0; 128],
-        len: 0,
-        spilled: None,
+    let (tag, payload): (u8, &[u8]) = match variance {
+        Variance::None => (TAG_NO_VARIANCE, &[]),
+        Variance::Visitor(uid) => (TAG_VISITOR, uid.as_bytes()),
+        Variance::Variants(ref set) => (TAG_VARIANTS, set.as_slots()),
     };
-    encode(primary, variance, &mut buf);
-    CacheKey(match buf.spilled {
-        Some(h) => h.digest128(),
-        None => xxh3_128(&buf.bytes[..buf.len]),
-    })
+    let primary = primary.as_bytes();
+    let mut buf = [0u8; 128];
+    let header = 1 + 8;
+    let len = header
+        + primary.len()
+        + if tag == TAG_NO_VARIANCE {
+            1
+        } else {
+            header + payload.len()
+        };
+    if len > buf.len() {
+        let mut h = Xxh3::new();
+        encode(
+            std::str::from_utf8(primary).expect("was a str"),
+            variance,
+            &mut h,
+        );
+        return CacheKey(h.digest128());
+    }
+    buf[0] = TAG_PRIMARY;
+    buf[1..9].copy_from_slice(&(primary.len() as u64).to_le_bytes());
+    buf[9..9 + primary.len()].copy_from_slice(primary);
+    let at = 9 + primary.len();
+    buf[at] = tag;
+    if tag != TAG_NO_VARIANCE {
+        buf[at + 1..at + 9].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        buf[at + 9..at + 9 + payload.len()].copy_from_slice(payload);
+    }
+    CacheKey(xxh3_128(&buf[..len]))
 }
 
 /// The variance a strategy keys on, given the visitor's uid and variants and
@@ -213,14 +216,30 @@ mod tests {
     }
 
     #[test]
-    fn long_encodings_hash_like_short_ones() {
-        // Past the stack buffer the key streams; both are the hash of the encoding.
-        for len in [1, 70, 72, 73, 74, 75, 76, 200, 1000] {
+    fn the_one_shot_key_hashes_the_canonical_encoding() {
+        // Short encodings are written into a stack buffer, long ones stream;
+        // both must be the hash of what `encode` writes.
+        let uid = "6f1c0d2e-1b2a-4c3d-8e4f-0a1b2c3d4e5f";
+        let variants = set(&[Some(2), None, Some(0)]);
+        for len in [
+            0, 1, 13, 70, 72, 73, 74, 75, 76, 100, 109, 110, 111, 119, 200, 1000,
+        ] {
             let path = "/".repeat(len);
-            let v = Variance::Visitor("6f1c0d2e-1b2a-4c3d-8e4f-0a1b2c3d4e5f");
-            let mut h = Xxh3::new();
-            encode(&path, v, &mut h);
-            assert_eq!(key(&path, v), CacheKey(h.digest128()), "path of {len}");
+            for v in [
+                Variance::None,
+                Variance::Visitor(uid),
+                Variance::Visitor(""),
+                Variance::Variants(variants),
+                Variance::Variants(set(&[])),
+            ] {
+                let mut h = Xxh3::new();
+                encode(&path, v, &mut h);
+                assert_eq!(
+                    key(&path, v),
+                    CacheKey(h.digest128()),
+                    "path of {len}, {v:?}"
+                );
+            }
         }
     }
 
