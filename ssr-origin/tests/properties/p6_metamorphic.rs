@@ -127,6 +127,18 @@ fn longer_ttl(
     Ok(())
 }
 
+/// URL only, then the page's experiences, then all experiences: each key
+/// refines the one before, so hits can only fall.
+fn keying_on_more(under: Under, t: &Timed, ttl: u64, co: bool) -> Result<(), TestCaseError> {
+    let run = |s| counts(under, &cfg(ttl, co, s, None), t);
+    let url = run(KeyStrategy::Url);
+    let page = run(KeyStrategy::UrlVariants(KeyScope::Page));
+    let all = run(KeyStrategy::UrlVariants(KeyScope::All));
+    prop_assert!(hits(&url) >= hits(&page), "url {:?} page {:?}", url, page);
+    prop_assert!(hits(&page) >= hits(&all), "page {:?} all {:?}", page, all);
+    Ok(())
+}
+
 fn more_capacity(
     under: Under,
     t: &Timed,
@@ -167,12 +179,7 @@ proptest! {
         ttl in 0u64..=8,
         coalesce in any::<bool>(),
     ) {
-        let run = |s| counts(Under::Layer, &cfg(ttl, coalesce, s, None), &t);
-        let url = run(KeyStrategy::Url);
-        let page = run(KeyStrategy::UrlVariants(KeyScope::Page));
-        let all = run(KeyStrategy::UrlVariants(KeyScope::All));
-        prop_assert!(hits(&url) >= hits(&page), "url {:?} page {:?}", url, page);
-        prop_assert!(hits(&page) >= hits(&all), "page {:?} all {:?}", page, all);
+        keying_on_more(Under::Layer, &t, ttl, coalesce)?;
     }
 
     #[test]
@@ -276,4 +283,32 @@ fn fifo_eviction_is_caught() {
         page,
     )
     .expect("LRU passes");
+}
+
+/// An `all` key that claims every experience but loses experience 0 (the
+/// one pages use): not a refinement of the `page` key at all.
+fn all_but_experience_0(
+    strategy: KeyStrategy,
+    mut r: crate::harness::Req,
+) -> ttlab_ssr_origin::cache::CacheKey {
+    if strategy == KeyStrategy::UrlVariants(KeyScope::All) {
+        r.variants[0] = None;
+    }
+    crate::harness::library_key(strategy, r)
+}
+
+#[test]
+fn a_finer_key_that_drops_a_dimension_is_caught() {
+    let broken = Policy {
+        key: all_but_experience_0,
+        ..Policy::REFERENCE
+    };
+    let strategy = (trace(0, true), 0u64..=8, any::<bool>());
+    let (t, ttl, co) = expect_failure(
+        "key dropping experience 0",
+        2_000,
+        strategy,
+        |(t, ttl, co)| keying_on_more(Under::Model(broken), &t, ttl, co),
+    );
+    keying_on_more(Under::Model(Policy::REFERENCE), &t, ttl, co).expect("the right key passes");
 }
