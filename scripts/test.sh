@@ -37,7 +37,16 @@ set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+step "the shipped scenarios hold their thresholds (ttlab check, simulated)"
+set +e
+cargo run -q --locked -p ttlab -- check scenarios/*.toml --out target/ttlab-check \
+  --junit target/ttlab-check/junit.xml --markdown target/ttlab-check/summary.md
+check=$?
+set -e
 # One closing line over every test binary and doc-test run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "\nsummary: %d passed, %d failed\n", p, f }' "$log"
+[ "$check" -eq 0 ] || echo "ttlab check: the shipped scenarios breach thresholds (exit $check)"
+[ "$status" -eq 0 ] && exit "$check"
 exit "$status"

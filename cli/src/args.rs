@@ -37,6 +37,14 @@ pub enum Command {
     Run(RunArgs),
     /// Simulate a scenario on a virtual clock: hours of traffic in seconds.
     Sim(SimArgs),
+    /// Run scenarios and gate on their thresholds (for CI): exit 1 on a breach.
+    Check(CheckArgs),
+    /// Compare two reports and flag what got worse beyond noise.
+    Compare(CompareArgs),
+    /// Name the cheapest option value a sweep found within the stale budget.
+    Advise(AdviseArgs),
+    /// Render a saved report as HTML, Markdown or JUnit XML.
+    Report(ReportArgs),
     /// Check scenario files and print what each holds.
     Validate(ValidateArgs),
     /// List the scenarios ttlab ships, with the question each answers.
@@ -219,6 +227,88 @@ pub struct SimArgs {
     /// Print only the report's path, not the summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `ttlab check`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 when every threshold holds, 1 when any is breached, 2 on bad input.\n\
+Example (CI): ttlab check scenarios/*.toml --junit junit.xml --markdown \"$GITHUB_STEP_SUMMARY\""
+)]
+pub struct CheckArgs {
+    /// Scenario files, or names of shipped scenarios.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// Run for real on loopback (goose) instead of simulating.
+    #[arg(long)]
+    pub real: bool,
+
+    /// Write JUnit XML here: one test case per threshold per architecture.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<std::path::PathBuf>,
+
+    /// Append a Markdown summary here (a pull-request comment, $GITHUB_STEP_SUMMARY).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<std::path::PathBuf>,
+
+    /// Folder for the reports of each scenario (JSON, HTML, Markdown, JUnit).
+    #[arg(long, short, value_name = "FOLDER", default_value = "ttlab-reports")]
+    pub out: std::path::PathBuf,
+}
+
+/// `ttlab compare`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 when nothing regressed, 1 when something did, 2 on bad input.\n\
+Shares are compared with a two-proportion z-test (3 standard errors, and at least 0.05 points);\n\
+latency percentiles when 10% and 1 ms worse; wrong_variant or leak rising from zero always counts."
+)]
+pub struct CompareArgs {
+    /// The report to compare against (report.json).
+    #[arg(value_name = "BASE")]
+    pub base: std::path::PathBuf,
+
+    /// The new report.
+    #[arg(value_name = "NEW")]
+    pub new: std::path::PathBuf,
+}
+
+/// `ttlab advise`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The budget is each architecture's stale_variant_rate and stale_content_rate\n\
+thresholds when the scenario sets them, else --max-stale-rate.\n\
+Example: ttlab sim scenarios/geo-segments.toml --sweep ttl=5s,30s,2m,10m && ttlab advise ttlab-reports/*/report.json"
+)]
+pub struct AdviseArgs {
+    /// A report with a sweep (ttlab sim --sweep).
+    #[arg(value_name = "REPORT")]
+    pub report: std::path::PathBuf,
+
+    /// Stale share allowed (each of stale_variant and stale_content) where thresholds set none.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.01)]
+    pub max_stale_rate: f64,
+}
+
+/// `ttlab report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A saved report (report.json).
+    #[arg(value_name = "REPORT")]
+    pub report: std::path::PathBuf,
+
+    /// Write a self-contained HTML report (charts inline) here.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<std::path::PathBuf>,
+
+    /// Write the Markdown summary here.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<std::path::PathBuf>,
+
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 /// `ttlab validate`.

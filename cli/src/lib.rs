@@ -38,6 +38,10 @@ where
         Command::Run(a) => commands::run::run(&a),
         Command::Sim(a) => commands::sim::run(&a),
 
+        Command::Check(a) => commands::check::run(&a),
+        Command::Compare(a) => commands::report::compare(&a),
+        Command::Advise(a) => commands::report::advise(&a),
+        Command::Report(a) => commands::report::render(&a),
         Command::Validate(a) => commands::validate::run(&a),
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),

@@ -1,10 +1,18 @@
-//! The report model — one for real and simulated runs — and, later, its
-//! renderers (Markdown, HTML, `JUnit`), thresholds and comparison (issue 9).
+//! The report model — one for real and simulated runs — and what is made
+//! of it: the CI gate (thresholds), timeline markers, renderers (Markdown,
+//! self-contained HTML with charts, `JUnit` XML), comparison of two reports
+//! and TTL advice from a sweep (issue 9).
 //!
-//! A report is plain data: it depends on nothing but serde, so saved reports
-//! stay readable by any later ttlab. `SCHEMA_VERSION` goes up with every
-//! change a reader must know about; `docs/report-format.md` describes it.
+//! `SCHEMA_VERSION` goes up with every change a reader must know about;
+//! `docs/report-format.md` describes the JSON.
 
+pub mod advise;
+pub mod compare;
+pub mod gate;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod markers;
 pub mod model;
 
 pub use model::*;

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Version of the report format. 1: first version (real runs, with a
-/// per-second series).
-pub const SCHEMA_VERSION: u32 = 1;
+/// per-second series). 2: thresholds evaluated per architecture
+/// (`thresholds`) and timeline markers (`markers`); version 1 reports still
+/// read, with both empty.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A whole run: one scenario, one or more architectures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,65 @@ pub struct Report {
     /// A sweep over one cache option: the architectures at each value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepReport>,
+    /// What happened on the scenario's timeline, for charts.
+    #[serde(default)]
+    pub markers: Vec<Marker>,
+}
+
+/// Something on the scenario's timeline that changes the truth: drawn on
+/// every time-series chart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// When, seconds from the start.
+    pub t_s: f64,
+    /// `publish`, `experience` or `storm`.
+    pub kind: String,
+    /// What, in a few words ("2 publishes", "experience 0 deactivated").
+    pub label: String,
+}
+
+/// One threshold of the scenario, evaluated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdCheck {
+    /// The measure, as written in `[thresholds]` (`wrong_variant`, `p99`, …).
+    pub measure: String,
+    /// `<=`, `<`, `>=`, `>` or `==`.
+    pub cmp: String,
+    /// The bound, in `unit`.
+    pub bound: f64,
+    /// The measured value, in `unit`.
+    pub value: f64,
+    /// `count`, `rate` (0..1) or `ms`.
+    pub unit: String,
+    /// Whether `value cmp bound` holds.
+    pub holds: bool,
+}
+
+impl ThresholdCheck {
+    /// `wrong_variant <= 0`, as written.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.measure,
+            self.cmp,
+            fmt_value(self.bound, &self.unit)
+        )
+    }
+
+    /// The measured value with its unit.
+    pub fn shown_value(&self) -> String {
+        fmt_value(self.value, &self.unit)
+    }
+}
+
+/// A value in its unit, for people: counts whole, rates as percentages, ms.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    match unit {
+        "count" => format!("{v:.0}"),
+        "rate" => format!("{:.3}%", v * 100.0),
+        "ms" => format!("{v:.1} ms"),
+        _ => format!("{v}"),
+    }
 }
 
 /// Results of a sweep.
@@ -81,6 +142,9 @@ pub struct ArchReport {
 
     /// Warnings about the run itself (the generator as a bottleneck, say).
     pub warnings: Vec<String>,
+    /// The scenario's thresholds for this architecture, evaluated.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdCheck>,
     /// Each measure per second of the run.
     pub series: Vec<SecondPoint>,
 }
@@ -121,6 +185,11 @@ impl ArchReport {
     /// Count of a class.
     pub fn class(&self, name: &str) -> u64 {
         self.classes.get(name).copied().unwrap_or(0)
+    }
+
+    /// Whether every threshold holds (true when there are none).
+    pub fn passes(&self) -> bool {
+        self.thresholds.iter().all(|t| t.holds)
     }
 
     /// Share of a class among requests.

@@ -1,5 +1,8 @@
 //! One module per subcommand; each `run` returns the exit code.
 
+pub mod check;
+pub mod output;
+pub mod report;
 pub mod run;
 pub mod scenarios;
 pub mod schema;

@@ -101,12 +101,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
         _ => runtime.block_on(run_real(world, &archs, &progress))?,
     };
-    let dir = report_dir(&args.out, &name);
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
-    let path = dir.join("report.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let path = super::output::write_report(&args.out, &name, &report)?;
     if !args.quiet {
         println!("{}", summary(&report));
     }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use ttlab_loadgen::sim::SimControl;
 use ttlab_reports::Report;
@@ -129,12 +128,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         report
     });
     let took = started.elapsed();
-    let dir = super::run::report_dir(&args.out, &format!("{name}-sim"));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
-    let path = dir.join("report.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let path = super::output::write_report(&args.out, &format!("{name}-sim"), &report)?;
     if !args.quiet {
         let requests: u64 = report.architectures.iter().map(|a| a.requests).sum();
         eprintln!(

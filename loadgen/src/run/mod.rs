@@ -30,6 +30,7 @@ use ttlab_ssr_origin::stack::start_stack;
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
 use crate::check::{Checker, Class};
+use crate::live::{LayerCounts, Live, load_since};
 use crate::record::{Recorder, percentiles};
 use crate::script::PagePicker;
 use context::RunContext;
@@ -60,6 +61,11 @@ pub trait Progress: Send + Sync {
     fn done(&self, report: &ArchReport);
     /// A run against an external origin starts.
     fn start_target(&self, _target: &str, _duration: Duration) {}
+    /// Where to publish a frame per second of each architecture (the
+    /// dashboard, a plain progress line); `None` publishes nothing.
+    fn live(&self) -> Option<Arc<Live>> {
+        None
+    }
 }
 
 /// No progress output.
@@ -82,18 +88,23 @@ pub async fn run(
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     goose::reset_killswitch();
     let mut reports = Vec::new();
-    for arch in archs {
+    let live = progress.live();
+    for (i, arch) in archs.iter().enumerate() {
         let duration = s.duration.to_duration();
+        if let Some(l) = &live {
+            l.start_arch(i);
+        }
         progress.start(arch.arch, duration);
         // Boxed: goose's futures are large.
-        let report = Box::pin(run_arch(world.clone(), arch, users)).await?;
+        let live = live.clone().map(|l| (l, i));
+        let report = Box::pin(run_arch(world.clone(), arch, users, live)).await?;
         progress.done(&report);
         reports.push(report);
         if goose::is_killswitch_triggered() {
             break;
         }
     }
-    Ok(Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         mode: "real".to_owned(),
         scenario: s.name.clone(),
@@ -103,7 +114,10 @@ pub async fn run(
         interrupted: goose::is_killswitch_triggered(),
         architectures: reports,
         sweep: None,
-    })
+        markers: ttlab_reports::markers::of_world(&world),
+    };
+    ttlab_reports::gate::apply(&mut report, archs);
+    Ok(report)
 }
 /// The closed-loop users of the scenario, or why it cannot run for real.
 fn users_of(world: &World) -> Result<u32, RunError> {
@@ -228,6 +242,7 @@ async fn run_arch(
     world: Arc<World>,
     arch: &ArchitectureConfig,
     users: u32,
+    live: Option<(Arc<Live>, usize)>,
 ) -> Result<ArchReport, RunError> {
     let s = world.scenario();
     let clock = SystemClock::starting_now();
@@ -253,12 +268,16 @@ async fn run_arch(
         Architecture::OriginVariant => Some("origin"),
         Architecture::Edge => Some("edge"),
     };
+    let mut recorder = Recorder::default();
+    if live.is_some() {
+        recorder.start_tap();
+    }
     let ctx = Arc::new(RunContext {
         world: world.clone(),
         clock,
         checker: Checker::new(world.clone()),
         pages: PagePicker::new(s),
-        recorder: Mutex::new(Recorder::default()),
+        recorder: Mutex::new(recorder),
         sent_changes: (0..s.traffic.visitors)
             .map(|_| AtomicUsize::new(0))
             .collect(),
@@ -269,15 +288,55 @@ async fn run_arch(
     });
     context::register(&stack.entry_url, ctx.clone()); // Origin load sampled each second, cumulative, for the series.
     let samples: Arc<Mutex<Vec<OriginLoad>>> = Arc::default();
+    // The live view's frames come from the same tick: the recorder's tap,
+    // the origin load and the layer's answers since the previous one.
+    let layer_now = {
+        let (origin, proxy) = (stack.origin.clone(), stack.proxy.clone());
+        move || {
+            let c = match &proxy {
+                Some(p) => Some(p.layer.counters()),
+                None => ttlab_ssr_origin::origin::layer_counters(&origin),
+            }?;
+            Some(LayerCounts {
+                hit: c.hits.get(),
+                stale: c.stale.get(),
+                miss: c.misses.get(),
+                bypass: c.bypass.get(),
+            })
+        }
+    };
+    let layer_prev = Arc::new(Mutex::new(layer_now()));
+    let tick_live = {
+        let (ctx, live, layer_prev) = (ctx.clone(), live.clone(), layer_prev.clone());
+        move |samples: &[OriginLoad], load: &OriginLoad| {
+            let (Some((live, arch)), Some(prev)) = (&live, samples.last()) else {
+                return;
+            };
+            let tap = ctx.recorder.lock().expect("recorder").take_tap();
+            let layer = layer_now();
+            let mut before = layer_prev.lock().expect("layer counts");
+            let frame = tap.unwrap_or_default().into_frame(
+                *arch,
+                (samples.len() - 1) as u32,
+                load_since(load, prev),
+                layer.zip(*before).map(|(now, was)| now.since(&was)),
+            );
+            *before = layer;
+            live.push(frame);
+        }
+    };
     let sampler = {
         let (origin, mock_state, samples) =
             (stack.origin.clone(), mocks.state.clone(), samples.clone());
+        let tick_live = tick_live.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
                 let load = origin_load(&origin, &mock_state);
-                samples.lock().expect("samples").push(load);
+                let mut samples = samples.lock().expect("samples");
+                tick_live(&samples, &load);
+                samples.push(load);
             }
         })
     };
@@ -289,7 +348,11 @@ async fn run_arch(
     // Let in-flight webhook deliveries and refreshes settle before reading counters.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let origin = origin_load(&stack.origin, &mocks.state);
-    samples.lock().expect("samples").push(origin.clone());
+    {
+        let mut samples = samples.lock().expect("samples");
+        tick_live(&samples, &origin);
+        samples.push(origin.clone());
+    }
     let layer = stack.cache_counters().map(|c| {
         let all = c.requests();
         LayerReport {
@@ -376,6 +439,7 @@ pub(crate) fn arch_report(
         process_cpu: cpu.process,
 
         warnings,
+        thresholds: Vec::new(),
         series: series(rec, samples),
     }
 }

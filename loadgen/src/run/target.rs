@@ -136,5 +136,6 @@ pub async fn run_target(
         interrupted: goose::is_killswitch_triggered(),
         architectures: vec![report],
         sweep: None,
+        markers: ttlab_reports::markers::of_world(&world),
     })
 }

@@ -20,19 +20,48 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use std::sync::Arc;
 
+use crate::live::Live;
 use ttlab_reports::{Report, SCHEMA_VERSION, SweepPoint, SweepReport};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::{ArchitectureConfig, Sweep};
 
-/// What a watcher shares with a running simulation: how far it got, and a
-/// request to stop (Ctrl-C, the dashboard's `q`).
+/// What a watcher shares with a running simulation: how far it got, a
+/// request to stop (Ctrl-C, the dashboard's `q`), a pause (the dashboard's
+/// `p`) and, optionally, a [`Live`] sink for one frame per virtual second.
 #[derive(Debug, Default)]
 pub struct SimControl {
     progress: AtomicU64,
     stop: AtomicBool,
+    pause: AtomicBool,
+    live: Option<Arc<Live>>,
 }
 
 impl SimControl {
+    /// A control whose simulation publishes a frame per virtual second of
+    /// each architecture (not of sweep points) into `live`.
+    pub fn with_live(live: Arc<Live>) -> Self {
+        SimControl {
+            live: Some(live),
+            ..SimControl::default()
+        }
+    }
+
+    /// The live sink, if one is attached.
+    pub fn live(&self) -> Option<&Arc<Live>> {
+        self.live.as_ref()
+    }
+
+    /// Pauses the simulation (it waits at its next check, every 4,096
+    /// events) or resumes it.
+    pub fn set_paused(&self, paused: bool) {
+        self.pause.store(paused, Ordering::Relaxed);
+    }
+
+    /// Whether the simulation is asked to wait.
+    pub fn paused(&self) -> bool {
+        self.pause.load(Ordering::Relaxed)
+    }
+
     /// Virtual microseconds simulated so far, over every architecture and
     /// sweep point (see [`work`] for the total).
     pub fn progress_us(&self) -> u64 {
@@ -74,7 +103,14 @@ pub fn simulate_with(
     let s = world.scenario();
     let architectures = archs
         .iter()
-        .map(|a| simulate_arch_with(world, a, Some(control)))
+        .enumerate()
+        .map(|(i, a)| {
+            let live = control.live().map(|l| {
+                l.start_arch(i);
+                (&**l, i)
+            });
+            engine::simulate_arch_live(world, a, Some(control), live)
+        })
         .collect();
     let sweep = sweep.map(|sw| {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -110,7 +146,7 @@ pub fn simulate_with(
                 .collect(),
         }
     });
-    Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         mode: "sim".to_owned(),
         scenario: s.name.clone(),
@@ -121,5 +157,8 @@ pub fn simulate_with(
         interrupted: control.stopped(),
         architectures,
         sweep,
-    }
+        markers: ttlab_reports::markers::of_world(world),
+    };
+    ttlab_reports::gate::apply(&mut report, archs);
+    report
 }

@@ -1,0 +1,87 @@
+//! `ttlab report`, `ttlab compare` and `ttlab advise`: what is made of saved
+//! reports.
+
+use std::process::ExitCode;
+
+use ttlab_reports::advise::{self, Budget};
+use ttlab_reports::{compare as cmp, html, junit, markdown};
+
+use super::output::{read_report, write};
+use crate::EXIT_BAD_INPUT;
+use crate::args::{AdviseArgs, CompareArgs, ReportArgs};
+
+fn bad(message: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("error: {message}");
+    Ok(ExitCode::from(EXIT_BAD_INPUT))
+}
+
+/// Renders a saved report in the formats asked for (Markdown to stdout when none is).
+pub fn render(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let report = match read_report(&args.report) {
+        Ok(r) => r,
+        Err(e) => return bad(&e),
+    };
+    if let Some(p) = &args.html {
+        write(p, &html::render(&report))?;
+    }
+    if let Some(p) = &args.markdown {
+        write(p, &markdown::render(&report))?;
+    }
+    if let Some(p) = &args.junit {
+        write(p, &junit::render(std::slice::from_ref(&report)))?;
+    }
+    if args.html.is_none() && args.markdown.is_none() && args.junit.is_none() {
+        print!("{}", markdown::render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Compares two reports; exit 1 when something regressed.
+pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let (base, new) = match (read_report(&args.base), read_report(&args.new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => return bad(&e),
+    };
+    if base.scenario != new.scenario {
+        eprintln!(
+            "warning: comparing scenario {} with scenario {}",
+            base.scenario, new.scenario
+        );
+    }
+    let c = cmp::compare(&base, &new);
+    if c.changes.is_empty() {
+        return bad("the two reports share no architecture to compare");
+    }
+    print!("{}", cmp::render(&c));
+    let n = c.regressions().count();
+    if n == 0 {
+        println!("no regressions beyond noise");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{n} regression(s)");
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Names the cheapest swept value within the stale budget.
+pub fn advise(args: &AdviseArgs) -> anyhow::Result<ExitCode> {
+    let report = match read_report(&args.report) {
+        Ok(r) => r,
+        Err(e) => return bad(&e),
+    };
+    if !(0.0..=1.0).contains(&args.max_stale_rate) {
+        return bad("--max-stale-rate is a share between 0 and 1");
+    }
+    let Some(sweep) = &report.sweep else {
+        return bad(&format!(
+            "{}: the report has no sweep; run ttlab sim with --sweep (or a [sweep] in the scenario)",
+            args.report.display()
+        ));
+    };
+    let advice = advise::advise(&report, |a| Budget::from_thresholds(a, args.max_stale_rate))
+        .unwrap_or_default();
+    for line in advise::describe(&sweep.option, &advice) {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,550 @@
+//! A self-contained HTML report: no script, no network — every chart is an
+//! inline SVG drawn by `plotters`.
+//!
+//! Charts, each a `<figure class="chart" data-chart=… data-points=…>`:
+//! per architecture, origin load (`origin-load`), hit rate and offload
+//! (`hit-rate`), stale and wrong shares (`staleness`) and latency
+//! (`latency`) per second, with the timeline's markers as vertical lines;
+//! the architectures compared (`comparison`); for a sweep, the trade-off of
+//! origin load against staleness with the Pareto front marked (`tradeoff`).
+
+use std::fmt::Write as _;
+
+use plotters::prelude::*;
+
+use crate::gate;
+use crate::model::{ArchReport, Marker, Report, SecondPoint};
+
+/// A share of an architecture's responses, for bars.
+type Share = fn(&ArchReport) -> f64;
+/// A summary table cell of an architecture.
+type Cell<'a> = &'a dyn Fn(&ArchReport) -> String;
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+const MARKER: RGBColor = RGBColor(150, 150, 150);
+const SIZE: (u32, u32) = (720, 300);
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One named line of a time-series chart.
+struct Line {
+    name: &'static str,
+    points: Vec<(f64, f64)>,
+}
+
+/// A time-series chart as SVG, with marker lines.
+fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let x_max = lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.0))
+            .fold(1.0_f64, f64::max);
+        let y_max = lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .fold(0.0_f64, f64::max)
+            .max(1e-9)
+            * 1.1;
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        else {
+            return svg_fallback(title);
+        };
+        let _ = chart
+            .configure_mesh()
+            .x_desc("seconds")
+            .y_desc(y_label)
+            .light_line_style(WHITE.mix(0.0))
+            .draw();
+        for m in markers.iter().filter(|m| m.t_s <= x_max) {
+            let _ = chart.draw_series(std::iter::once(PathElement::new(
+                vec![(m.t_s, 0.0), (m.t_s, y_max)],
+                MARKER.stroke_width(1),
+            )));
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            if let Ok(series) =
+                chart.draw_series(LineSeries::new(l.points.clone(), color.stroke_width(2)))
+            {
+                series.label(l.name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            }
+        }
+        let _ = chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .draw();
+        let _ = root.present();
+    }
+    svg
+}
+
+fn svg_fallback(title: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"><text>{}</text></svg>",
+        esc(title)
+    )
+}
+
+fn per_second(series: &[SecondPoint], f: impl Fn(&SecondPoint) -> Option<f64>) -> Vec<(f64, f64)> {
+    series
+        .iter()
+        .filter_map(|p| f(p).map(|v| (f64::from(p.t_s) + 1.0, v)))
+        .collect()
+}
+
+fn share(n: u64, of: u64) -> Option<f64> {
+    (of > 0).then(|| n as f64 / of as f64)
+}
+
+fn figure(
+    out: &mut String,
+    kind: &str,
+    arch: Option<&str>,
+    points: usize,
+    caption: &str,
+    svg: &str,
+) {
+    let _ = writeln!(
+        out,
+        "<figure class=\"chart\" data-chart=\"{kind}\"{} data-points=\"{points}\">{svg}<figcaption>{}</figcaption></figure>",
+        arch.map_or(String::new(), |a| format!(" data-arch=\"{}\"", esc(a))),
+        esc(caption)
+    );
+}
+
+fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
+    load_charts(out, a, markers);
+    quality_charts(out, a, markers);
+}
+
+/// Origin load, and hit rate with offload.
+fn load_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
+    let s = &a.series;
+    let n = s.len();
+    let load = [
+        Line {
+            name: "visitor requests/s",
+            points: per_second(s, |p| Some(p.requests as f64)),
+        },
+        Line {
+            name: "origin requests/s",
+            points: per_second(s, |p| Some(p.origin.requests as f64)),
+        },
+        Line {
+            name: "renders/s",
+            points: per_second(s, |p| Some(p.origin.renders as f64)),
+        },
+        Line {
+            name: "Personalize calls/s",
+            points: per_second(s, |p| Some(p.origin.personalize_calls as f64)),
+        },
+        Line {
+            name: "Delivery calls/s",
+            points: per_second(s, |p| Some(p.origin.delivery_calls as f64)),
+        },
+    ];
+    figure(
+        out,
+        "origin-load",
+        Some(&a.name),
+        n,
+        &format!("{}: origin load per second", a.name),
+        &time_chart(
+            &format!("{} — origin load", a.name),
+            "per second",
+            &load,
+            markers,
+        ),
+    );
+    let hits = [
+        Line {
+            name: "hit rate",
+            points: per_second(s, |p| share(p.from_cache, p.requests)),
+        },
+        Line {
+            name: "offload",
+            points: per_second(s, |p| {
+                share(p.requests.saturating_sub(p.origin.requests), p.requests)
+            }),
+        },
+    ];
+    figure(
+        out,
+        "hit-rate",
+        Some(&a.name),
+        n,
+        &format!("{}: hit rate and offload per second", a.name),
+        &time_chart(&format!("{} — hit rate", a.name), "share", &hits, markers),
+    );
+}
+
+/// Stale and wrong shares, and latency.
+fn quality_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
+    let s = &a.series;
+    let n = s.len();
+    let stale = [
+        Line {
+            name: "stale_variant",
+            points: per_second(s, |p| share(p.classes.stale_variant, p.requests)),
+        },
+        Line {
+            name: "stale_content",
+            points: per_second(s, |p| share(p.classes.stale_content, p.requests)),
+        },
+        Line {
+            name: "wrong_variant",
+            points: per_second(s, |p| share(p.classes.wrong_variant, p.requests)),
+        },
+    ];
+    figure(
+        out,
+        "staleness",
+        Some(&a.name),
+        n,
+        &format!("{}: stale and wrong shares per second", a.name),
+        &time_chart(
+            &format!("{} — stale and wrong", a.name),
+            "share",
+            &stale,
+            markers,
+        ),
+    );
+    let latency = [
+        Line {
+            name: "p50",
+            points: per_second(s, |p| (p.requests > 0).then_some(p.p50_ms)),
+        },
+        Line {
+            name: "p99",
+            points: per_second(s, |p| (p.requests > 0).then_some(p.p99_ms)),
+        },
+    ];
+    figure(
+        out,
+        "latency",
+        Some(&a.name),
+        n,
+        &format!("{}: latency per second", a.name),
+        &time_chart(&format!("{} — latency", a.name), "ms", &latency, markers),
+    );
+}
+
+/// Bars of four shares per architecture.
+fn comparison_chart(archs: &[ArchReport]) -> String {
+    let measures: [(&str, Share); 4] = [
+        ("offload", |a| a.offload),
+        ("hit rate", |a| a.layer.as_ref().map_or(0.0, |l| l.hit_rate)),
+        ("stale", |a| {
+            a.rate("stale_variant") + a.rate("stale_content")
+        }),
+        ("wrong", |a| a.rate("wrong_variant")),
+    ];
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let groups = archs.len().max(1) as f64;
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption("architectures compared", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..groups, 0.0..1.05)
+        else {
+            return svg_fallback("architectures compared");
+        };
+        let names: Vec<String> = archs.iter().map(|a| a.name.clone()).collect();
+        let _ = chart
+            .configure_mesh()
+            // Ticks every half unit; a name sits at each group's middle.
+            .x_labels(archs.len().max(1) * 2 + 1)
+            .x_label_formatter(&|x| {
+                if (x.fract() - 0.5).abs() < 1e-6 {
+                    names.get(x.floor() as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("share")
+            .disable_x_mesh()
+            .draw();
+        let width = 0.8 / measures.len() as f64;
+        for (m, (name, f)) in measures.iter().enumerate() {
+            let color = PALETTE[m % PALETTE.len()];
+            let bars = archs.iter().enumerate().map(|(i, a)| {
+                let x0 = i as f64 + 0.1 + m as f64 * width;
+                Rectangle::new([(x0, 0.0), (x0 + width * 0.9, f(a))], color.filled())
+            });
+            if let Ok(series) = chart.draw_series(bars) {
+                series.label(*name).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
+            }
+        }
+        let _ = chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .draw();
+        let _ = root.present();
+    }
+    svg
+}
+
+/// Indices of the points no other point beats on both axes (both lower is better).
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut front: Vec<usize> = (0..points.len())
+        .filter(|&i| {
+            let (x, y) = points[i];
+            !points
+                .iter()
+                .enumerate()
+                .any(|(j, &(qx, qy))| j != i && qx <= x && qy <= y && (qx < x || qy < y))
+        })
+        .collect();
+    front.sort_by(|a, b| points[*a].0.total_cmp(&points[*b].0));
+    front
+}
+
+/// Origin load (share of requests reaching the origin) against stale share,
+/// one series per architecture, labelled by the swept value.
+fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
+    let sweep = report.sweep.as_ref()?;
+    let names: Vec<String> = sweep
+        .points
+        .first()?
+        .architectures
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    let mut svg = String::new();
+    let mut total = 0;
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let all: Vec<(f64, f64)> = sweep
+            .points
+            .iter()
+            .flat_map(|p| p.architectures.iter().map(point_of))
+            .collect();
+        let x_max = all.iter().map(|p| p.0).fold(1e-6_f64, f64::max) * 1.15;
+        let y_max = all.iter().map(|p| p.1).fold(1e-6_f64, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("trade-off over {}", sweep.option),
+                ("sans-serif", 16),
+            )
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .ok()?;
+        let _ = chart
+            .configure_mesh()
+            .x_desc("stale share (variant + content)")
+            .y_desc("origin load (share of requests)")
+            .draw();
+        for (i, name) in names.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let pts: Vec<(f64, f64, String)> = sweep
+                .points
+                .iter()
+                .filter_map(|p| {
+                    p.architectures.iter().find(|a| &a.name == name).map(|a| {
+                        let (x, y) = point_of(a);
+                        (x, y, p.value.clone())
+                    })
+                })
+                .collect();
+            total += pts.len();
+            let xy: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
+            if let Ok(series) = chart.draw_series(pts.iter().map(|(x, y, v)| {
+                EmptyElement::at((*x, *y))
+                    + Circle::new((0, 0), 4, color.filled())
+                    + Text::new(v.clone(), (6, -10), ("sans-serif", 11))
+            })) {
+                series
+                    .label(name.clone())
+                    .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
+            }
+            let front = pareto_front(&xy);
+            let _ = chart.draw_series(LineSeries::new(
+                front.iter().map(|i| xy[*i]),
+                color.stroke_width(2),
+            ));
+            let _ = chart.draw_series(
+                front
+                    .iter()
+                    .map(|i| Circle::new(xy[*i], 7, color.stroke_width(2))),
+            );
+        }
+        let _ = chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .draw();
+        let _ = root.present();
+    }
+    Some((svg, total))
+}
+
+fn point_of(a: &ArchReport) -> (f64, f64) {
+    (
+        a.rate("stale_variant") + a.rate("stale_content"),
+        1.0 - a.offload,
+    )
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
+th:first-child,td:first-child{text-align:left}.bad{color:#c00;font-weight:bold}.ok{color:#080}\
+figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}";
+
+/// The HTML report.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let title = format!("ttlab · {} · {}", report.scenario, report.mode);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p>{} run, seed {}, {} s per architecture{}</p>\n",
+        esc(&title),
+        esc(&title),
+        esc(&report.mode),
+        report.seed,
+        report.duration_s,
+        if report.interrupted {
+            " — <strong>interrupted</strong>"
+        } else {
+            ""
+        }
+    );
+    summary_table(&mut out, report);
+    thresholds_table(&mut out, report);
+    if !report.markers.is_empty() {
+        out.push_str("<h2>Timeline</h2>\n<ul>\n");
+        for m in &report.markers {
+            let _ = writeln!(out, "<li>{:.0} s — {}</li>", m.t_s, esc(&m.label));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("<h2>Architectures</h2>\n");
+    figure(
+        &mut out,
+        "comparison",
+        None,
+        report.architectures.len(),
+        "offload, hit rate, stale and wrong shares per architecture",
+        &comparison_chart(&report.architectures),
+    );
+    for a in &report.architectures {
+        let _ = writeln!(out, "<h2>{}</h2>", esc(&a.name));
+        arch_charts(&mut out, a, &report.markers);
+    }
+    if let Some((svg, n)) = tradeoff_chart(report) {
+        out.push_str("<h2>Sweep</h2>\n");
+        figure(
+            &mut out,
+            "tradeoff",
+            None,
+            n,
+            "origin load against stale share for each swept value; circled points form the Pareto front",
+            &svg,
+        );
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+fn summary_table(out: &mut String, report: &Report) {
+    out.push_str("<table class=\"summary\">\n<tr><th></th>");
+    for a in &report.architectures {
+        let _ = write!(out, "<th>{}</th>", esc(&a.name));
+    }
+    out.push_str("</tr>\n");
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let rows: [(&str, Cell<'_>); 8] = [
+        ("requests", &|a| a.requests.to_string()),
+        ("offload", &|a| pct(a.offload)),
+        ("hit rate", &|a| {
+            a.layer.as_ref().map_or("-".into(), |l| pct(l.hit_rate))
+        }),
+        ("origin renders", &|a| a.origin.renders.to_string()),
+        ("stale_variant", &|a| pct(a.rate("stale_variant"))),
+        ("stale_content", &|a| pct(a.rate("stale_content"))),
+        ("wrong_variant", &|a| a.class("wrong_variant").to_string()),
+        ("latency p50 / p99", &|a| {
+            format!(
+                "{:.1} / {:.1} ms",
+                a.latency.all.p50_ms, a.latency.all.p99_ms
+            )
+        }),
+    ];
+    for (name, f) in rows {
+        let _ = write!(out, "<tr><td>{name}</td>");
+        for a in &report.architectures {
+            let bad = name == "wrong_variant" && a.class("wrong_variant") > 0;
+            let _ = write!(
+                out,
+                "<td{}>{}</td>",
+                if bad { " class=\"bad\"" } else { "" },
+                esc(&f(a))
+            );
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+fn thresholds_table(out: &mut String, report: &Report) {
+    if report.architectures.iter().all(|a| a.thresholds.is_empty()) {
+        return;
+    }
+    let breaches = gate::breaches(report).len();
+    let _ = writeln!(
+        out,
+        "<h2>Thresholds: {}</h2>\n<table class=\"thresholds\">\n<tr><th>architecture</th><th>threshold</th><th>value</th><th></th></tr>",
+        if breaches == 0 {
+            "all hold".to_owned()
+        } else {
+            format!("{breaches} breached")
+        }
+    );
+    for a in &report.architectures {
+        for t in &a.thresholds {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+                esc(&a.name),
+                esc(&t.describe()),
+                esc(&t.shown_value()),
+                if t.holds { "ok" } else { "bad" },
+                if t.holds { "holds" } else { "breached" }
+            );
+        }
+    }
+    out.push_str("</table>\n");
+}

@@ -1,0 +1,69 @@
+//! Timeline markers for charts: what changed the truth, and when.
+//!
+//! Events are grouped per second and kind so a timeline with a publish rate
+//! gives one marker per second ("3 publishes"), not thousands; attribute
+//! changes show only as storms (many visitors at one instant), since single
+//! visitors' changes are background noise on a chart.
+
+use std::collections::BTreeMap;
+
+use ttlab_scenarios::World;
+use ttlab_scenarios::world::EventKind;
+
+use crate::model::Marker;
+
+/// Visitors changing at one instant that make an attribute storm.
+const STORM: usize = 10;
+
+/// The markers of `world`'s timeline.
+pub fn of_world(world: &World) -> Vec<Marker> {
+    let s = world.scenario();
+    // (second, kind) → labels, in time order.
+    let mut groups: BTreeMap<(u64, &'static str), Vec<String>> = BTreeMap::new();
+    let mut changes_at: BTreeMap<u64, usize> = BTreeMap::new();
+    for e in world.events() {
+        let second = e.at.0 / 1_000_000;
+        match &e.kind {
+            EventKind::Publish { entry, .. } => groups
+                .entry((second, "publish"))
+                .or_default()
+                .push(s.content.entries[*entry as usize].uid.clone()),
+            EventKind::SetActive { experience, active } => groups
+                .entry((second, "experience"))
+                .or_default()
+                .push(format!(
+                    "experience {} {}",
+                    s.experiences[usize::from(*experience)].uid,
+                    if *active { "activated" } else { "deactivated" }
+                )),
+            EventKind::SetSplits { experience, .. } => groups
+                .entry((second, "experience"))
+                .or_default()
+                .push(format!(
+                    "experience {} splits changed",
+                    s.experiences[usize::from(*experience)].uid
+                )),
+            EventKind::AttributeChange { .. } => *changes_at.entry(e.at.0).or_default() += 1,
+        }
+    }
+    for (at, n) in changes_at {
+        if n >= STORM {
+            groups
+                .entry((at / 1_000_000, "storm"))
+                .or_default()
+                .push(format!("attribute storm: {n} visitors"));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((second, kind), labels)| Marker {
+            t_s: second as f64,
+            kind: kind.to_owned(),
+            label: match (kind, labels.len()) {
+                ("publish", 1) => format!("publish {}", labels[0]),
+                ("publish", n) => format!("{n} publishes"),
+                _ => labels.join("; "),
+            },
+        })
+        .collect()
+}

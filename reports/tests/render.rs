@@ -1,0 +1,208 @@
+//! The renderers, the gate, comparison and advice on a fixed report
+//! (`fixtures/quickstart-sweep.json`: `ttlab sim quickstart --sweep
+//! ttl=0s,1s,5s,30s`, four architectures, thresholds, a publish marker).
+
+use ttlab_reports::advise::{self, Budget};
+use ttlab_reports::{Report, compare, gate, html, junit, markdown};
+
+fn fixture() -> Report {
+    serde_json::from_str(include_str!("fixtures/quickstart-sweep.json")).expect("a report")
+}
+
+/// The fixture with one threshold breached (the CI gate's failing case).
+fn breached() -> Report {
+    let mut r = fixture();
+    let t = &mut r.architectures[2].thresholds[0];
+    t.value = 3.0;
+    t.holds = false;
+    r
+}
+
+#[test]
+fn markdown_summary() {
+    insta::assert_snapshot!("markdown", markdown::render(&fixture()));
+    let failing = markdown::render(&breached());
+    assert!(
+        failing.contains("❌ 1 of 12 thresholds breached"),
+        "{failing}"
+    );
+}
+
+#[test]
+fn junit_one_case_per_threshold() {
+    insta::assert_snapshot!("junit", junit::render(&[breached()]));
+    let xml = junit::render(&[fixture()]);
+    assert!(
+        xml.contains("tests=\"12\"") && xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn html_is_self_contained_and_every_chart_has_data() {
+    let report = fixture();
+    let text = html::render(&report);
+    let doc = scraper::Html::parse_document(&text);
+    let sel = |s: &str| scraper::Selector::parse(s).expect("selector");
+    // Nothing to fetch: no scripts, no external sources or styles.
+    assert_eq!(doc.select(&sel("script")).count(), 0);
+    assert_eq!(doc.select(&sel("[src], link[href]")).count(), 0);
+    let figures: Vec<_> = doc.select(&sel("figure.chart")).collect();
+    let kind = |f: &scraper::ElementRef<'_>| f.value().attr("data-chart").unwrap_or("").to_owned();
+    // Four time series per architecture, the comparison, the sweep's trade-off.
+    let archs = report.architectures.len();
+    assert_eq!(figures.len(), 4 * archs + 2);
+    for f in &figures {
+        let k = kind(f);
+        let points: usize = f.value().attr("data-points").unwrap().parse().unwrap();
+        assert!(points > 0, "{k} has no data");
+        assert_eq!(f.select(&sel("svg")).count(), 1, "{k}: one inline SVG");
+        match k.as_str() {
+            "origin-load" | "hit-rate" | "staleness" | "latency" => {
+                let lines: Vec<_> = f
+                    .select(&sel("polyline"))
+                    .filter(|p| {
+                        p.value()
+                            .attr("points")
+                            .is_some_and(|pts| pts.split(' ').count() >= 2)
+                    })
+                    .collect();
+                assert!(!lines.is_empty(), "{k}: a drawn line");
+            }
+            "comparison" => assert!(f.select(&sel("rect")).count() > archs, "bars"),
+            "tradeoff" => assert!(
+                f.select(&sel("circle")).count() >= 4 * 4,
+                "a point per value and architecture"
+            ),
+            other => panic!("unexpected chart {other}"),
+        }
+    }
+    for k in [
+        "origin-load",
+        "hit-rate",
+        "staleness",
+        "latency",
+        "comparison",
+        "tradeoff",
+    ] {
+        assert!(figures.iter().any(|f| kind(f) == k), "missing {k}");
+    }
+    // The publish at 2 s shows in the timeline list.
+    assert!(text.contains("publish home_hero"));
+}
+
+#[test]
+fn gate_reads_thresholds_and_breaches() {
+    let r = fixture();
+    assert!(gate::breaches(&r).is_empty());
+    let b = breached();
+    let found = gate::breaches(&b);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "ssr-origin-variant");
+    // Values are read from the report: cdn-shared serves wrong variants.
+    let shared = &r.architectures[0];
+    let wrong = shared
+        .thresholds
+        .iter()
+        .find(|t| t.measure == "wrong_variant")
+        .unwrap();
+    assert_eq!(wrong.value, shared.class("wrong_variant") as f64);
+    assert!(
+        wrong.value > 0.0 && wrong.holds,
+        "the scenario expects wrong variants there"
+    );
+}
+
+#[test]
+fn compare_flags_regressions_beyond_noise_only() {
+    let base = fixture();
+    let same = compare::compare(&base, &base);
+    assert_eq!(same.regressions().count(), 0);
+    assert!(same.changes.len() >= 4 * 10);
+    // Wrong variants appearing where there were none: always a regression.
+    let mut worse = base.clone();
+    let a = &mut worse.architectures[2];
+    *a.classes.get_mut("wrong_variant").unwrap() += 1;
+    *a.classes.get_mut("fresh").unwrap() -= 1;
+    let c = compare::compare(&base, &worse);
+    let regs: Vec<_> = c.regressions().map(|r| r.measure.as_str()).collect();
+    assert_eq!(regs, ["wrong_variant_rate"]);
+    // One more stale response in ~900 is noise; a third of them stale is not.
+    let mut noisy = base.clone();
+    let a = &mut noisy.architectures[1];
+    *a.classes.get_mut("stale_variant").unwrap() += 1;
+    *a.classes.get_mut("fresh").unwrap() -= 1;
+    assert_eq!(compare::compare(&base, &noisy).regressions().count(), 0);
+    let mut stale = base.clone();
+    let a = &mut stale.architectures[1];
+    let third = a.requests / 3;
+    *a.classes.get_mut("stale_variant").unwrap() += third;
+    *a.classes.get_mut("fresh").unwrap() -= third;
+    assert!(
+        compare::compare(&base, &stale)
+            .regressions()
+            .any(|r| r.measure == "stale_variant_rate" && r.arch == "ssr-cdn-user")
+    );
+    // Latency: 10% and 1 ms worse.
+    let mut slow = base.clone();
+    slow.architectures[3].latency.all.p99_ms *= 2.0;
+    assert!(
+        compare::compare(&base, &slow)
+            .regressions()
+            .any(|r| r.measure == "p99")
+    );
+}
+
+#[test]
+fn advice_picks_the_cheapest_value_within_budget() {
+    let r = fixture();
+    let advice = advise::advise(&r, |_| Budget {
+        stale_variant_rate: 1.0,
+        stale_content_rate: 1.0,
+    })
+    .expect("a sweep");
+    let origin = advice
+        .iter()
+        .find(|a| a.arch == "ssr-origin-variant")
+        .unwrap();
+    // With no stale budget limit, the longest TTL is the cheapest.
+    assert_eq!(origin.value.as_deref(), Some("30s"));
+    let (at, first) = origin.renders.unwrap();
+    assert!(at <= first);
+    // Wrong variants are never traded for load, whatever the budget.
+    let shared = advice.iter().find(|a| a.arch == "ssr-cdn-shared").unwrap();
+    let sweep = r.sweep.as_ref().unwrap();
+    let admitted = |v: &str| {
+        sweep
+            .points
+            .iter()
+            .find(|p| p.value == v)
+            .unwrap()
+            .architectures[0]
+            .class("wrong_variant")
+            == 0
+    };
+    if let Some(v) = &shared.value {
+        assert!(admitted(v));
+    }
+    // A zero budget admits only values with no stale answers at all.
+    let strict = advise::advise(&r, |_| Budget {
+        stale_variant_rate: 0.0,
+        stale_content_rate: 0.0,
+    })
+    .unwrap();
+    for a in &strict {
+        if let Some(v) = &a.value {
+            let p = sweep.points.iter().find(|p| &p.value == v).unwrap();
+            let arch = p.architectures.iter().find(|x| x.name == a.arch).unwrap();
+            assert_eq!(arch.class("stale_variant") + arch.class("stale_content"), 0);
+        }
+    }
+    assert_eq!(advise::describe("ttl", &advice).len(), 4);
+}
+
+#[test]
+fn pareto_front_keeps_only_undominated_points() {
+    let pts = [(0.0, 1.0), (0.1, 0.5), (0.2, 0.6), (0.3, 0.1), (0.3, 0.2)];
+    assert_eq!(html::pareto_front(&pts), vec![0, 1, 3]);
+}
