@@ -2,6 +2,7 @@
 //! and, later, the simulator (issue 6).
 
 pub mod check;
+pub mod live;
 pub mod record;
 pub mod run;
 pub mod script;

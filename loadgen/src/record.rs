@@ -5,6 +5,7 @@ use hdrhistogram::Histogram;
 use ttlab_reports::Percentiles;
 
 use crate::check::Class;
+use crate::live::Tap;
 
 /// The recorder of one architecture's run.
 pub struct Recorder {
@@ -20,6 +21,9 @@ pub struct Recorder {
     pub attribute_updates: u64,
     /// Per second of the run.
     pub seconds: Vec<Second>,
+    /// What the live view gets at the next frame; `None` (one branch per
+    /// response) when nobody watches.
+    pub tap: Option<Box<Tap>>,
 }
 
 /// What one second of the run recorded.
@@ -56,6 +60,7 @@ impl Default for Recorder {
             staleness: histogram(),
             attribute_updates: 0,
             seconds: Vec::new(),
+            tap: None,
         }
     }
 }
@@ -90,6 +95,41 @@ impl Recorder {
                 .record(s.clamp(1, 3_600_000_000))
                 .expect("clamped");
         }
+        if let Some(tap) = &mut self.tap {
+            tap.classes[class.index()] += 1;
+            tap.from_cache += u64::from(from_cache);
+            let h = if from_cache {
+                &mut tap.latency_hit
+            } else {
+                &mut tap.latency_miss
+            };
+            h.record(l).expect("clamped");
+            if let Some(s) = staleness_us {
+                tap.staleness
+                    .record(s.clamp(1, 3_600_000_000))
+                    .expect("clamped");
+            }
+        }
+    }
+
+    /// A recorder that gathers for the live view too when `tap` is set.
+    pub fn tapped(tap: bool) -> Self {
+        let mut r = Recorder::default();
+        if tap {
+            r.start_tap();
+        }
+        r
+    }
+
+    /// Starts gathering for the live view (see [`crate::live`]).
+    pub fn start_tap(&mut self) {
+        self.tap = Some(Box::default());
+    }
+
+    /// What was gathered since the last call (or [`Recorder::start_tap`]);
+    /// gathering goes on afresh. `None` when not tapped.
+    pub fn take_tap(&mut self) -> Option<Tap> {
+        self.tap.as_mut().map(|t| *std::mem::take(t))
     }
 
     /// Latency of every response, µs: the hit and miss histograms added

@@ -76,6 +76,13 @@ impl Progress for Quiet {
     fn done(&self, _: &ArchReport) {}
 }
 
+/// Stops the run under way as Ctrl-C does (the dashboard's `q`): the
+/// current architecture's attack ends through goose's kill switch, the
+/// report holds what ran, and no further architecture starts.
+pub fn stop() {
+    goose::trigger_killswitch("stopped by the user");
+}
+
 /// Runs `archs` of the world's scenario one after another on the same
 /// visitor script. Stops early (and says so) on Ctrl-C.
 pub async fn run(
@@ -268,16 +275,12 @@ async fn run_arch(
         Architecture::OriginVariant => Some("origin"),
         Architecture::Edge => Some("edge"),
     };
-    let mut recorder = Recorder::default();
-    if live.is_some() {
-        recorder.start_tap();
-    }
     let ctx = Arc::new(RunContext {
         world: world.clone(),
         clock,
         checker: Checker::new(world.clone()),
         pages: PagePicker::new(s),
-        recorder: Mutex::new(recorder),
+        recorder: Mutex::new(Recorder::tapped(live.is_some())),
         sent_changes: (0..s.traffic.visitors)
             .map(|_| AtomicUsize::new(0))
             .collect(),
@@ -290,41 +293,14 @@ async fn run_arch(
     let samples: Arc<Mutex<Vec<OriginLoad>>> = Arc::default();
     // The live view's frames come from the same tick: the recorder's tap,
     // the origin load and the layer's answers since the previous one.
-    let layer_now = {
-        let (origin, proxy) = (stack.origin.clone(), stack.proxy.clone());
-        move || {
-            let c = match &proxy {
-                Some(p) => Some(p.layer.counters()),
-                None => ttlab_ssr_origin::origin::layer_counters(&origin),
-            }?;
-            Some(LayerCounts {
-                hit: c.hits.get(),
-                stale: c.stale.get(),
-                miss: c.misses.get(),
-                bypass: c.bypass.get(),
-            })
-        }
-    };
-    let layer_prev = Arc::new(Mutex::new(layer_now()));
-    let tick_live = {
-        let (ctx, live, layer_prev) = (ctx.clone(), live.clone(), layer_prev.clone());
-        move |samples: &[OriginLoad], load: &OriginLoad| {
-            let (Some((live, arch)), Some(prev)) = (&live, samples.last()) else {
-                return;
-            };
-            let tap = ctx.recorder.lock().expect("recorder").take_tap();
-            let layer = layer_now();
-            let mut before = layer_prev.lock().expect("layer counts");
-            let frame = tap.unwrap_or_default().into_frame(
-                *arch,
-                (samples.len() - 1) as u32,
-                load_since(load, prev),
-                layer.zip(*before).map(|(now, was)| now.since(&was)),
-            );
-            *before = layer;
-            live.push(frame);
-        }
-    };
+    let tick_live = Arc::new(LiveTick {
+        live,
+        ctx: ctx.clone(),
+        origin: stack.origin.clone(),
+        proxy: stack.proxy.clone(),
+        before: Mutex::default(),
+    });
+    tick_live.start();
     let sampler = {
         let (origin, mock_state, samples) =
             (stack.origin.clone(), mocks.state.clone(), samples.clone());
@@ -335,7 +311,7 @@ async fn run_arch(
                 tick.tick().await;
                 let load = origin_load(&origin, &mock_state);
                 let mut samples = samples.lock().expect("samples");
-                tick_live(&samples, &load);
+                tick_live.tick(&samples, &load);
                 samples.push(load);
             }
         })
@@ -350,27 +326,12 @@ async fn run_arch(
     let origin = origin_load(&stack.origin, &mocks.state);
     {
         let mut samples = samples.lock().expect("samples");
-        tick_live(&samples, &origin);
+        tick_live.tick(&samples, &origin);
         samples.push(origin.clone());
     }
-    let layer = stack.cache_counters().map(|c| {
-        let all = c.requests();
-        LayerReport {
-            name: cache_layer.unwrap_or("origin").to_owned(),
-            hit: c.hits.get(),
-            stale: c.stale.get(),
-            miss: c.misses.get(),
-            bypass: c.bypass.get(),
-            hit_rate: if all == 0 {
-                0.0
-            } else {
-                (c.hits.get() + c.stale.get()) as f64 / all as f64
-            },
-            coalesced: c.coalesced.get(),
-            purged: c.purged.get(),
-            evicted: c.evicted.get(),
-        }
-    });
+    let layer = stack
+        .cache_counters()
+        .map(|c| layer_report(cache_layer.unwrap_or("origin"), c));
     stack.shutdown().await;
     mocks.shutdown().await;
     outcome?;
@@ -385,6 +346,79 @@ async fn run_arch(
         cpu,
         &samples,
     ))
+}
+
+/// A caching layer's part of the report, from its counters.
+fn layer_report(name: &str, c: &ttlab_ssr_origin::cache::LayerCounters) -> LayerReport {
+    let all = c.requests();
+    LayerReport {
+        name: name.to_owned(),
+        hit: c.hits.get(),
+        stale: c.stale.get(),
+        miss: c.misses.get(),
+        bypass: c.bypass.get(),
+        hit_rate: if all == 0 {
+            0.0
+        } else {
+            (c.hits.get() + c.stale.get()) as f64 / all as f64
+        },
+        coalesced: c.coalesced.get(),
+        purged: c.purged.get(),
+        evicted: c.evicted.get(),
+    }
+}
+
+/// Publishes a real run's seconds to the live view, from the sampler's
+/// tick: the recorder's tap, and the origin load and the caching layer's
+/// answers since the previous tick.
+struct LiveTick {
+    live: Option<(Arc<Live>, usize)>,
+    ctx: Arc<RunContext>,
+    origin: Arc<ttlab_ssr_origin::origin::Origin>,
+    proxy: Option<Arc<ttlab_ssr_origin::proxy::Proxy>>,
+    /// The layer's counters at the previous tick.
+    before: Mutex<Option<LayerCounts>>,
+}
+
+impl LiveTick {
+    /// The caching layer's counters now (none for `ssr-nocache`).
+    fn layer(&self) -> Option<LayerCounts> {
+        let c = match &self.proxy {
+            Some(p) => Some(p.layer.counters()),
+            None => ttlab_ssr_origin::origin::layer_counters(&self.origin),
+        }?;
+        Some(LayerCounts {
+            hit: c.hits.get(),
+            stale: c.stale.get(),
+            miss: c.misses.get(),
+            bypass: c.bypass.get(),
+        })
+    }
+
+    /// Remembers where the counters start.
+    fn start(&self) {
+        if self.live.is_some() {
+            *self.before.lock().expect("layer counts") = self.layer();
+        }
+    }
+
+    /// One second ended: `samples` are the cumulative loads so far, `load`
+    /// the one just taken.
+    fn tick(&self, samples: &[OriginLoad], load: &OriginLoad) {
+        let (Some((live, arch)), Some(prev)) = (&self.live, samples.last()) else {
+            return;
+        };
+        let tap = self.ctx.recorder.lock().expect("recorder").take_tap();
+        let layer = self.layer();
+        let mut before = self.before.lock().expect("layer counts");
+        live.push(tap.unwrap_or_default().into_frame(
+            *arch,
+            (samples.len() - 1) as u32,
+            load_since(load, prev),
+            layer.zip(*before).map(|(now, was)| now.since(&was)),
+        ));
+        *before = layer;
+    }
 }
 
 /// The report of one architecture from what was recorded and counted.

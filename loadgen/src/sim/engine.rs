@@ -28,6 +28,7 @@ use ttlab_ssr_origin::cache::{
 use super::SimControl;
 use super::pages::{PageId, Pages, Served};
 use crate::check::{Checker, Class, Judgement, TruthMemo};
+use crate::live::{LayerCounts, Live, load_since};
 use crate::record::Recorder;
 use crate::run::{Cpu, arch_report};
 use crate::script::{PagePicker, Session};
@@ -153,7 +154,7 @@ impl<T> std::ops::IndexMut<u32> for Slab<T> {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Counts {
     hit: u64,
     stale: u64,
@@ -215,6 +216,13 @@ struct Sim<'w> {
     /// Origin load per second of virtual time.
     load: Vec<OriginLoad>,
     control: Option<&'w SimControl>,
+    /// Where frames go, and this architecture's index there.
+    live: Option<(&'w Live, usize)>,
+    /// The virtual µs at which the next frame is due (`u64::MAX` without a
+    /// sink: then the loop's check never fires).
+    next_frame: u64,
+    /// Counts at the last frame, to count one second's worth.
+    framed: Counts,
 }
 
 /// Simulates one architecture of the world's scenario.
@@ -229,6 +237,17 @@ pub fn simulate_arch_with(
     world: &Arc<World>,
     arch: &ArchitectureConfig,
     control: Option<&SimControl>,
+) -> ArchReport {
+    simulate_arch_live(world, arch, control, None)
+}
+
+/// [`simulate_arch_with`], publishing one frame per virtual second into
+/// `live` as architecture number `live.1`.
+pub(super) fn simulate_arch_live(
+    world: &Arc<World>,
+    arch: &ArchitectureConfig,
+    control: Option<&SimControl>,
+    live: Option<(&Live, usize)>,
 ) -> ArchReport {
     let w: &World = world;
     let s = w.scenario();
@@ -253,6 +272,10 @@ pub fn simulate_arch_with(
     };
     let checker = Checker::new(w);
     let memo = checker.memo();
+    let mut recorder = Recorder::default();
+    if live.is_some() {
+        recorder.start_tap();
+    }
     let mut sim = Sim {
         world: w,
         s,
@@ -279,13 +302,16 @@ pub fn simulate_arch_with(
         pages: Pages::default(),
         served: Vec::new(),
         counts: Counts::default(),
-        recorder: Recorder::default(),
+        recorder,
         checker,
         memo,
         picker: PagePicker::new(s),
         sessions: Vec::new(),
         load: Vec::new(),
         control,
+        live,
+        next_frame: if live.is_some() { 1_000_000 } else { u64::MAX },
+        framed: Counts::default(),
     };
     sim.run();
     sim.report()
@@ -345,6 +371,9 @@ impl Sim<'_> {
             // queued event goes first, as it was queued earlier.
             if let Some(a) = self.next_arrival {
                 if self.queue.peek().is_none_or(|Reverse(q)| a < q.at()) {
+                    if a.0 >= self.next_frame {
+                        self.frames_until(a);
+                    }
                     self.arrival(a);
                     continue;
                 }
@@ -353,6 +382,9 @@ impl Sim<'_> {
                 break;
             };
             let (t, ev) = (q.at(), q.1);
+            if t.0 >= self.next_frame {
+                self.frames_until(t);
+            }
             match ev {
                 Ev::UserTurn(u) => self.user_turn(t, u),
                 Ev::Lookup(r) => self.lookup(t, r),
@@ -369,7 +401,11 @@ impl Sim<'_> {
                     let now = t.min(end).max(reported);
                     c.progress.fetch_add(now.0 - reported.0, Ordering::Relaxed);
                     reported = now;
+                    while c.paused() && !c.stopped() {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
                     if c.stopped() {
+                        self.last_frame();
                         return;
                     }
                 }
@@ -378,6 +414,51 @@ impl Sim<'_> {
         if let Some(c) = self.control {
             c.progress
                 .fetch_add(end.0.saturating_sub(reported.0), Ordering::Relaxed);
+        }
+        self.last_frame();
+    }
+
+    /// Publishes a frame for every second that ended at or before `t`
+    /// (events come in time order, so those seconds are complete). Called
+    /// only when `t` crosses `next_frame`: once per virtual second.
+    #[cold]
+    fn frames_until(&mut self, t: Micros) {
+        let Some((live, arch)) = self.live else {
+            return;
+        };
+        while t.0 >= self.next_frame {
+            let second = (self.next_frame / 1_000_000 - 1) as u32;
+            let tap = self.recorder.take_tap().unwrap_or_default();
+            let c = self.counts;
+            let before = self.framed;
+            let origin = |c: &Counts| OriginLoad {
+                requests: c.origin_requests,
+                renders: c.renders,
+                personalize_calls: c.personalize_calls,
+                delivery_calls: c.delivery_calls,
+            };
+            let layer = |c: &Counts| LayerCounts {
+                hit: c.hit,
+                stale: c.stale,
+                miss: c.miss,
+                bypass: c.bypass,
+            };
+            let frame = tap.into_frame(
+                arch,
+                second,
+                load_since(&origin(&c), &origin(&before)),
+                self.strategy.map(|_| layer(&c).since(&layer(&before))),
+            );
+            live.push(frame);
+            self.framed = c;
+            self.next_frame += 1_000_000;
+        }
+    }
+
+    /// Publishes the second in progress when the run ends or stops.
+    fn last_frame(&mut self) {
+        if self.live.is_some() {
+            self.frames_until(Micros(self.next_frame));
         }
     }
 

@@ -1,0 +1,261 @@
+//! What a run shows while it goes: one [`Frame`] per completed second per
+//! architecture, pushed into a shared [`Live`] sink that a watcher (the
+//! dashboard, a plain progress line) drains at its own pace.
+//!
+//! Why frames and not responses: the watcher must never slow the run. The
+//! simulator answers millions of requests a second, so it publishes only when
+//! virtual time crosses a second boundary; real runs publish from their
+//! once-a-second sampler. A frame carries the second's counts and small
+//! per-second HDR histograms, so a watcher can merge seconds into any window
+//! without seeing a single request.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use hdrhistogram::Histogram;
+use ttlab_reports::OriginLoad;
+
+/// Answers of the caching layer in one second (hit + stale + miss + bypass =
+/// requests that reached the layer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayerCounts {
+    /// Fresh hits.
+    pub hit: u64,
+    /// Stale entries served (stale-while-revalidate, stale-if-error).
+    pub stale: u64,
+    /// Misses (an upstream fill).
+    pub miss: u64,
+    /// Requests that went around the cache.
+    pub bypass: u64,
+}
+
+impl LayerCounts {
+    /// Requests the layer answered.
+    pub fn total(&self) -> u64 {
+        self.hit + self.stale + self.miss + self.bypass
+    }
+
+    /// What `self` counted beyond `earlier` (counters only grow).
+    #[must_use]
+    pub fn since(&self, earlier: &LayerCounts) -> LayerCounts {
+        LayerCounts {
+            hit: self.hit.saturating_sub(earlier.hit),
+            stale: self.stale.saturating_sub(earlier.stale),
+            miss: self.miss.saturating_sub(earlier.miss),
+            bypass: self.bypass.saturating_sub(earlier.bypass),
+        }
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &LayerCounts) {
+        self.hit += other.hit;
+        self.stale += other.stale;
+        self.miss += other.miss;
+        self.bypass += other.bypass;
+    }
+}
+
+/// A histogram of microseconds for one second of a live view: 2 significant
+/// digits (a dashboard wants shape, not precision), 1 µs .. 1 h.
+pub fn second_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds")
+}
+
+/// One second of one architecture's run.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Index of the architecture in the run's list.
+    pub arch: usize,
+    /// Which second of the (real or virtual) run, from 0.
+    pub second: u32,
+    /// Responses per class, in `Class::ALL` order.
+    pub classes: [u64; 7],
+    /// Responses served from the cache.
+    pub from_cache: u64,
+    /// Origin load in this second (not cumulative).
+    pub origin: OriginLoad,
+    /// The caching layer's answers in this second; `None` without a cache.
+    pub layer: Option<LayerCounts>,
+    /// Latency of responses from the cache, µs.
+    pub latency_hit: Histogram<u64>,
+    /// Latency of responses that went upstream, µs.
+    pub latency_miss: Histogram<u64>,
+    /// Staleness of stale responses, µs.
+    pub staleness: Histogram<u64>,
+}
+
+impl Frame {
+    /// An empty second of architecture `arch`.
+    pub fn empty(arch: usize, second: u32) -> Self {
+        Frame {
+            arch,
+            second,
+            classes: [0; 7],
+            from_cache: 0,
+            origin: OriginLoad::default(),
+            layer: None,
+            latency_hit: second_histogram(),
+            latency_miss: second_histogram(),
+            staleness: second_histogram(),
+        }
+    }
+
+    /// Responses in this second.
+    pub fn requests(&self) -> u64 {
+        self.classes.iter().sum()
+    }
+}
+
+/// The shared sink between a run and its watcher. Cheap to push into (a
+/// mutex taken once per second per architecture), drained by the watcher.
+#[derive(Debug, Default)]
+pub struct Live {
+    frames: Mutex<Vec<Frame>>,
+    /// Index + 1 of the architecture running now (0: none yet).
+    current: AtomicUsize,
+    finished: AtomicBool,
+}
+
+impl Live {
+    /// A sink with nothing in it.
+    pub fn new() -> Self {
+        Live::default()
+    }
+
+    /// Publishes one second.
+    pub fn push(&self, frame: Frame) {
+        self.frames.lock().expect("live frames").push(frame);
+    }
+
+    /// Takes every frame published since the last call, oldest first.
+    pub fn take(&self) -> Vec<Frame> {
+        std::mem::take(&mut *self.frames.lock().expect("live frames"))
+    }
+
+    /// Architecture `arch` (its index in the run's list) starts.
+    pub fn start_arch(&self, arch: usize) {
+        self.current.store(arch + 1, Ordering::Relaxed);
+    }
+
+    /// The architecture running now, if one started.
+    pub fn current_arch(&self) -> Option<usize> {
+        self.current.load(Ordering::Relaxed).checked_sub(1)
+    }
+
+    /// The run is over (finished or stopped): no more frames will come.
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Live::finish`] was called.
+    pub fn finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
+    }
+}
+
+/// What a recorder gathers for the live view between two frames: the
+/// current second's counts and histograms. Only present while a watcher is
+/// attached, so runs without one pay a single branch per response.
+#[derive(Debug)]
+pub struct Tap {
+    /// Responses per class.
+    pub classes: [u64; 7],
+    /// Responses from the cache.
+    pub from_cache: u64,
+    /// Latency of cache answers, µs.
+    pub latency_hit: Histogram<u64>,
+    /// Latency of upstream answers, µs.
+    pub latency_miss: Histogram<u64>,
+    /// Staleness, µs.
+    pub staleness: Histogram<u64>,
+}
+
+impl Default for Tap {
+    fn default() -> Self {
+        Tap {
+            classes: [0; 7],
+            from_cache: 0,
+            latency_hit: second_histogram(),
+            latency_miss: second_histogram(),
+            staleness: second_histogram(),
+        }
+    }
+}
+
+impl Tap {
+    /// The frame of second `second` of architecture `arch` from what was
+    /// tapped, with the origin load and layer answers counted apart.
+    pub fn into_frame(
+        self,
+        arch: usize,
+        second: u32,
+        origin: OriginLoad,
+        layer: Option<LayerCounts>,
+    ) -> Frame {
+        Frame {
+            arch,
+            second,
+            classes: self.classes,
+            from_cache: self.from_cache,
+            origin,
+            layer,
+            latency_hit: self.latency_hit,
+            latency_miss: self.latency_miss,
+            staleness: self.staleness,
+        }
+    }
+}
+
+/// Origin load counted between two cumulative samples.
+pub fn load_since(now: &OriginLoad, earlier: &OriginLoad) -> OriginLoad {
+    OriginLoad {
+        requests: now.requests.saturating_sub(earlier.requests),
+        renders: now.renders.saturating_sub(earlier.renders),
+        personalize_calls: now
+            .personalize_calls
+            .saturating_sub(earlier.personalize_calls),
+        delivery_calls: now.delivery_calls.saturating_sub(earlier.delivery_calls),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_taken_once_in_order() {
+        let live = Live::new();
+        assert_eq!(live.current_arch(), None);
+        live.start_arch(1);
+        live.push(Frame::empty(1, 0));
+        live.push(Frame::empty(1, 1));
+        let got: Vec<u32> = live.take().iter().map(|f| f.second).collect();
+        assert_eq!(got, [0, 1]);
+        assert!(live.take().is_empty());
+        assert_eq!(live.current_arch(), Some(1));
+        assert!(!live.finished());
+        live.finish();
+        assert!(live.finished());
+    }
+
+    #[test]
+    fn layer_counts_subtract_and_add() {
+        let a = LayerCounts {
+            hit: 5,
+            stale: 1,
+            miss: 3,
+            bypass: 1,
+        };
+        let b = LayerCounts {
+            hit: 9,
+            stale: 1,
+            miss: 4,
+            bypass: 2,
+        };
+        let d = b.since(&a);
+        assert_eq!(d.total(), 6);
+        let mut sum = a;
+        sum.add(&d);
+        assert_eq!(sum, b);
+    }
+}
