@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test ttlab has, on a fresh machine or a used one.
 #
-# It installs what the tests need when it is missing — Node.js and npm, and
-# the pinned Contentstack SDKs of the compatibility suite (npm ci) — then
+# It installs what the tests need when it is missing — Node.js and npm, the
+# pinned Contentstack SDKs of the compatibility suite (npm ci), and
+# redis-server for the Redis store's tests — then
 # runs formatting, lints and the whole workspace's tests. CI calls this same
 # script through .ci/run.
 set -euo pipefail
@@ -23,6 +24,12 @@ node --version
 if [ ! -d mock-apis/sdk-tests/node_modules/@contentstack/delivery-sdk ]; then
   (cd mock-apis/sdk-tests && npm ci --no-audit --no-fund)
 fi
+# The Redis store's tests start their own redis-server on a free port.
+if ! command -v redis-server >/dev/null; then
+  echo "installing redis-server…"
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+fi
+redis-server --version
 
 step "format (cargo fmt --check)"
 cargo fmt --all --check
