@@ -1,5 +1,5 @@
 //! `ttlab check`, `compare`, `advise` and `report` as CI runs them: exit
-//! codes 0 / 1 / 2, the breach list, JUnit and Markdown outputs.
+//! codes 0 / 1 / 2, the breach list, `JUnit` and Markdown outputs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

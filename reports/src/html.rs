@@ -137,120 +137,76 @@ fn figure(
 }
 
 fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
-    load_charts(out, a, markers);
-    quality_charts(out, a, markers);
-}
-
-/// Origin load, and hit rate with offload.
-fn load_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     let s = &a.series;
-    let n = s.len();
-    let load = [
-        Line {
-            name: "visitor requests/s",
-            points: per_second(s, |p| Some(p.requests as f64)),
-        },
-        Line {
-            name: "origin requests/s",
-            points: per_second(s, |p| Some(p.origin.requests as f64)),
-        },
-        Line {
-            name: "renders/s",
-            points: per_second(s, |p| Some(p.origin.renders as f64)),
-        },
-        Line {
-            name: "Personalize calls/s",
-            points: per_second(s, |p| Some(p.origin.personalize_calls as f64)),
-        },
-        Line {
-            name: "Delivery calls/s",
-            points: per_second(s, |p| Some(p.origin.delivery_calls as f64)),
-        },
-    ];
-    figure(
-        out,
-        "origin-load",
-        Some(&a.name),
-        n,
-        &format!("{}: origin load per second", a.name),
-        &time_chart(
-            &format!("{} — origin load", a.name),
+    let line = |name, f: &dyn Fn(&SecondPoint) -> Option<f64>| Line {
+        name,
+        points: per_second(s, f),
+    };
+    // (chart kind, what it shows, y axis, lines)
+    let charts = [
+        (
+            "origin-load",
+            "origin load",
             "per second",
-            &load,
-            markers,
+            vec![
+                line("visitor requests/s", &|p| Some(p.requests as f64)),
+                line("origin requests/s", &|p| Some(p.origin.requests as f64)),
+                line("renders/s", &|p| Some(p.origin.renders as f64)),
+                line("Personalize calls/s", &|p| {
+                    Some(p.origin.personalize_calls as f64)
+                }),
+                line("Delivery calls/s", &|p| {
+                    Some(p.origin.delivery_calls as f64)
+                }),
+            ],
         ),
-    );
-    let hits = [
-        Line {
-            name: "hit rate",
-            points: per_second(s, |p| share(p.from_cache, p.requests)),
-        },
-        Line {
-            name: "offload",
-            points: per_second(s, |p| {
-                share(p.requests.saturating_sub(p.origin.requests), p.requests)
-            }),
-        },
-    ];
-    figure(
-        out,
-        "hit-rate",
-        Some(&a.name),
-        n,
-        &format!("{}: hit rate and offload per second", a.name),
-        &time_chart(&format!("{} — hit rate", a.name), "share", &hits, markers),
-    );
-}
-
-/// Stale and wrong shares, and latency.
-fn quality_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
-    let s = &a.series;
-    let n = s.len();
-    let stale = [
-        Line {
-            name: "stale_variant",
-            points: per_second(s, |p| share(p.classes.stale_variant, p.requests)),
-        },
-        Line {
-            name: "stale_content",
-            points: per_second(s, |p| share(p.classes.stale_content, p.requests)),
-        },
-        Line {
-            name: "wrong_variant",
-            points: per_second(s, |p| share(p.classes.wrong_variant, p.requests)),
-        },
-    ];
-    figure(
-        out,
-        "staleness",
-        Some(&a.name),
-        n,
-        &format!("{}: stale and wrong shares per second", a.name),
-        &time_chart(
-            &format!("{} — stale and wrong", a.name),
+        (
+            "hit-rate",
+            "hit rate and offload",
             "share",
-            &stale,
-            markers,
+            vec![
+                line("hit rate", &|p| share(p.from_cache, p.requests)),
+                line("offload", &|p| {
+                    share(p.requests.saturating_sub(p.origin.requests), p.requests)
+                }),
+            ],
         ),
-    );
-    let latency = [
-        Line {
-            name: "p50",
-            points: per_second(s, |p| (p.requests > 0).then_some(p.p50_ms)),
-        },
-        Line {
-            name: "p99",
-            points: per_second(s, |p| (p.requests > 0).then_some(p.p99_ms)),
-        },
+        (
+            "staleness",
+            "stale and wrong shares",
+            "share",
+            vec![
+                line("stale_variant", &|p| {
+                    share(p.classes.stale_variant, p.requests)
+                }),
+                line("stale_content", &|p| {
+                    share(p.classes.stale_content, p.requests)
+                }),
+                line("wrong_variant", &|p| {
+                    share(p.classes.wrong_variant, p.requests)
+                }),
+            ],
+        ),
+        (
+            "latency",
+            "latency",
+            "ms",
+            vec![
+                line("p50", &|p| (p.requests > 0).then_some(p.p50_ms)),
+                line("p99", &|p| (p.requests > 0).then_some(p.p99_ms)),
+            ],
+        ),
     ];
-    figure(
-        out,
-        "latency",
-        Some(&a.name),
-        n,
-        &format!("{}: latency per second", a.name),
-        &time_chart(&format!("{} — latency", a.name), "ms", &latency, markers),
-    );
+    for (kind, what, y_label, lines) in charts {
+        figure(
+            out,
+            kind,
+            Some(&a.name),
+            s.len(),
+            &format!("{}: {what} per second", a.name),
+            &time_chart(&format!("{} — {what}", a.name), y_label, &lines, markers),
+        );
+    }
 }
 
 /// Bars of four shares per architecture.

@@ -1,5 +1,5 @@
 //! Where a run's report goes: one folder per run with the JSON report and
-//! what is rendered from it (HTML with charts, a Markdown summary, JUnit XML).
+//! what is rendered from it (HTML with charts, a Markdown summary, `JUnit` XML).
 
 use std::path::{Path, PathBuf};
 

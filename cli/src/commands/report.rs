@@ -10,16 +10,16 @@ use super::output::{read_report, write};
 use crate::EXIT_BAD_INPUT;
 use crate::args::{AdviseArgs, CompareArgs, ReportArgs};
 
-fn bad(message: &str) -> anyhow::Result<ExitCode> {
+fn bad(message: &str) -> ExitCode {
     eprintln!("error: {message}");
-    Ok(ExitCode::from(EXIT_BAD_INPUT))
+    ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Renders a saved report in the formats asked for (Markdown to stdout when none is).
 pub fn render(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let report = match read_report(&args.report) {
         Ok(r) => r,
-        Err(e) => return bad(&e),
+        Err(e) => return Ok(bad(&e)),
     };
     if let Some(p) = &args.html {
         write(p, &html::render(&report))?;
@@ -40,7 +40,7 @@ pub fn render(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let (base, new) = match (read_report(&args.base), read_report(&args.new)) {
         (Ok(b), Ok(n)) => (b, n),
-        (Err(e), _) | (_, Err(e)) => return bad(&e),
+        (Err(e), _) | (_, Err(e)) => return Ok(bad(&e)),
     };
     if base.scenario != new.scenario {
         eprintln!(
@@ -50,7 +50,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     }
     let c = cmp::compare(&base, &new);
     if c.changes.is_empty() {
-        return bad("the two reports share no architecture to compare");
+        return Ok(bad("the two reports share no architecture to compare"));
     }
     print!("{}", cmp::render(&c));
     let n = c.regressions().count();
@@ -67,16 +67,16 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
 pub fn advise(args: &AdviseArgs) -> anyhow::Result<ExitCode> {
     let report = match read_report(&args.report) {
         Ok(r) => r,
-        Err(e) => return bad(&e),
+        Err(e) => return Ok(bad(&e)),
     };
     if !(0.0..=1.0).contains(&args.max_stale_rate) {
-        return bad("--max-stale-rate is a share between 0 and 1");
+        return Ok(bad("--max-stale-rate is a share between 0 and 1"));
     }
     let Some(sweep) = &report.sweep else {
-        return bad(&format!(
+        return Ok(bad(&format!(
             "{}: the report has no sweep; run ttlab sim with --sweep (or a [sweep] in the scenario)",
             args.report.display()
-        ));
+        )));
     };
     let advice = advise::advise(&report, |a| Budget::from_thresholds(a, args.max_stale_rate))
         .unwrap_or_default();
