@@ -188,6 +188,11 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// No live dashboard: a progress line a second, then the summary (the
+    /// default when stdout is not a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
+
     /// Judge your own origin at this URL instead of ttlab's architectures
     /// (point it at `ttlab serve mocks` for the same scenario, and give --mocks).
     #[arg(long, value_name = "URL", requires = "mocks", conflicts_with = "arch")]
@@ -227,6 +232,11 @@ pub struct SimArgs {
     /// Print only the report's path, not the summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// No live dashboard: a progress line a second, then the summary (the
+    /// default when stdout is not a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
 }
 
 /// `ttlab check`.

@@ -1,13 +1,16 @@
 //! `ttlab run FILE`: real runs of a scenario's architectures, a summary
 //! table side by side, and the JSON report.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use ttlab_dashboard::state::Status;
+use ttlab_dashboard::{DashState, Facts, Mode, RunControl};
+use ttlab_loadgen::live::Live;
 use ttlab_loadgen::run::{Progress, run as run_real, run_target};
 use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::World;
@@ -20,6 +23,9 @@ struct Lines {
     total: usize,
     quiet: bool,
     index: std::sync::atomic::AtomicUsize,
+    /// Where seconds go: the dashboard, or the line-a-second printer
+    /// (then each architecture's line ends before the seconds' lines).
+    live: Option<Arc<Live>>,
 }
 
 impl Progress for Lines {
@@ -34,8 +40,15 @@ impl Progress for Lines {
                 self.total,
                 humantime::format_duration(duration)
             );
+            if self.live.is_some() {
+                eprintln!();
+            }
             let _ = std::io::stderr().flush();
         }
+    }
+
+    fn live(&self) -> Option<Arc<Live>> {
+        self.live.clone()
     }
 
     fn start_target(&self, target: &str, duration: Duration) {
@@ -51,7 +64,8 @@ impl Progress for Lines {
     fn done(&self, r: &ArchReport) {
         if !self.quiet {
             eprintln!(
-                " {} requests, hit rate {}, wrong {}, stale {}",
+                "{}{} requests, hit rate {}, wrong {}, stale {}",
+                if self.live.is_some() { "  done: " } else { " " },
                 r.requests,
                 r.layer.as_ref().map_or("-".to_owned(), |l| pct(l.hit_rate)),
                 r.class("wrong_variant"),
@@ -89,18 +103,50 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let name = scenario.name.clone();
     let world = Arc::new(World::new(scenario));
+    // The dashboard where someone watches (stdout a terminal, not asked
+    // away); elsewhere a line a second. An external target has no seconds
+    // of ttlab's own servers to show: the architecture lines only.
+    let own = args.target.is_none();
+    let tui = own && !args.quiet && !args.no_tui && std::io::stdout().is_terminal();
+    let live = (own && !args.quiet).then(|| Arc::new(Live::new()));
     let progress = Lines {
         total: archs.len(),
-        quiet: args.quiet,
+        quiet: args.quiet || tui,
         index: std::sync::atomic::AtomicUsize::default(),
+        live: live.clone(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let report = match (&args.target, &args.mocks) {
-        (Some(target), Some(mocks)) => {
-            runtime.block_on(run_target(world, target, mocks, &progress))?
+    let facts = Facts::of_world(
+        &world,
+        archs.iter().map(|a| a.arch.as_str().to_owned()).collect(),
+        Mode::Real,
+    );
+    let report = std::thread::scope(|scope| {
+        let watcher = live.as_ref().map(|l| {
+            scope.spawn(move || {
+                if tui {
+                    match ttlab_dashboard::run(l, DashState::new(facts.clone()), &RealRun) {
+                        Ok(_) => return,
+                        Err(e) => tracing::warn!("no dashboard ({e}); progress lines instead"),
+                    }
+                }
+                plain_lines(l, facts);
+            })
+        });
+        let report = match (&args.target, &args.mocks) {
+            (Some(target), Some(mocks)) => {
+                runtime.block_on(run_target(world, target, mocks, &progress))
+            }
+            _ => runtime.block_on(run_real(world, &archs, &progress)),
+        };
+        if let Some(l) = &live {
+            l.finish();
         }
-        _ => runtime.block_on(run_real(world, &archs, &progress))?,
-    };
+        if let Some(w) = watcher {
+            let _ = w.join();
+        }
+        report
+    })?;
     let path = super::output::write_report(&args.out, &name, &report)?;
     if !args.quiet {
         println!("{}", summary(&report));
@@ -110,6 +156,38 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("report: {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard stops a real run as Ctrl-C does.
+struct RealRun;
+
+impl RunControl for RealRun {
+    fn stop(&self) {
+        ttlab_loadgen::run::stop();
+    }
+}
+
+/// One progress line a second about the architecture running, until the
+/// run finishes.
+fn plain_lines(live: &Live, facts: Facts) {
+    let mut state = DashState::new(facts);
+    let mut seen = (None, 0);
+    while !live.finished() {
+        std::thread::sleep(Duration::from_millis(100));
+        state.apply(live.take());
+        state.set_status(Status {
+            current: live.current_arch(),
+            ..Status::default()
+        });
+        let now = (
+            state.status.current,
+            state.status.current.map_or(0, |i| state.archs[i].now_s()),
+        );
+        if now != seen && now.1 > 0 {
+            seen = now;
+            eprintln!("{}", ttlab_dashboard::plain::line(&state));
+        }
+    }
 }
 
 pub(crate) fn report_dir(out: &std::path::Path, scenario: &str) -> PathBuf {

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use ttlab_dashboard::{DashState, Facts, Mode};
+use ttlab_loadgen::live::Live;
 use ttlab_loadgen::sim::SimControl;
 use ttlab_reports::Report;
 use ttlab_scenarios::World;
@@ -115,19 +117,42 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let started = std::time::Instant::now();
-    let control = Arc::new(SimControl::default());
+    // The dashboard only where someone watches: stdout a terminal, not asked away.
+    let tui = !args.quiet && !args.no_tui && std::io::stdout().is_terminal();
+    let live = tui.then(|| Arc::new(Live::new()));
+    let control = Arc::new(match &live {
+        Some(l) => SimControl::with_live(l.clone()),
+        None => SimControl::default(),
+    });
     stop_on_ctrl_c(&control);
     let total = ttlab_loadgen::sim::work(&world, &archs, sweep.as_ref());
     let done = AtomicBool::new(false);
-    let report = std::thread::scope(|scope| {
-        if !args.quiet {
-            scope.spawn(|| show_progress(&control, total, &done));
+    let (report, took) = std::thread::scope(|scope| {
+        let sim = scope.spawn(|| {
+            let report =
+                ttlab_loadgen::sim::simulate_with(&world, &archs, sweep.as_ref(), &control);
+            // Simulation time only, not the time spent looking at the dashboard after.
+            let took = started.elapsed();
+            done.store(true, Ordering::Relaxed);
+            if let Some(l) = &live {
+                l.finish();
+            }
+            (report, took)
+        });
+        match &live {
+            Some(l) => {
+                let names = archs.iter().map(|a| a.arch.as_str().to_owned()).collect();
+                let facts = Facts::of_world(&world, names, Mode::Sim);
+                if let Err(e) = ttlab_dashboard::run(l, DashState::new(facts), &*control) {
+                    tracing::warn!("no dashboard ({e}); simulating without it");
+                    show_progress(&control, total, &done);
+                }
+            }
+            None if !args.quiet => show_progress(&control, total, &done),
+            None => {}
         }
-        let report = ttlab_loadgen::sim::simulate_with(&world, &archs, sweep.as_ref(), &control);
-        done.store(true, Ordering::Relaxed);
-        report
+        sim.join().expect("the simulation does not panic")
     });
-    let took = started.elapsed();
     let path = super::output::write_report(&args.out, &format!("{name}-sim"), &report)?;
     if !args.quiet {
         let requests: u64 = report.architectures.iter().map(|a| a.requests).sum();
