@@ -44,6 +44,25 @@ fn scenario_file(dir: &std::path::Path, duration: &str) -> std::path::PathBuf {
     path
 }
 
+/// Sends Ctrl-C (SIGINT) to `child` and waits for it to exit, at most 15 s.
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "still running 15 s after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn report_in(out: &std::path::Path) -> serde_json::Value {
     let run_dir = std::fs::read_dir(out)
         .unwrap()
@@ -125,21 +144,7 @@ fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "still running 15 s after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = interrupt(&mut child);
     assert!(status.success(), "{status:?}");
     let report = report_in(&dir.join("reports"));
     assert_eq!(report["interrupted"], true);
@@ -301,24 +306,7 @@ fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
             .unwrap_or_else(|e| panic!("no progress line within 60 s ({e}): {lines:?}"));
         lines.push(line);
     }
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still simulating 15 s after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = interrupt(&mut child);
     lines.extend(rx.iter());
     assert!(status.success(), "{status:?}: {lines:?}");
     assert!(lines.iter().any(|l| l.contains("interrupted")), "{lines:?}");

@@ -26,38 +26,23 @@ pub(super) fn draw(f: &mut Frame, area: Rect, s: &DashState) {
             (r > 0).then(|| x.classes[c] as f64 * 100.0 / r as f64)
         }
     };
-    let lines = [
-        Series {
-            name: "stale_variant",
-            color: Color::Yellow,
-            points: series(a, share(1)),
-        },
-        Series {
-            name: "stale_content",
-            color: Color::LightYellow,
-            points: series(a, share(2)),
-        },
-        Series {
-            name: "wrong_variant",
-            color: Color::Red,
-            points: series(a, share(3)),
-        },
-        Series {
-            name: "leak",
-            color: Color::LightRed,
-            points: series(a, share(4)),
-        },
-        Series {
-            name: "error",
-            color: Color::Magenta,
-            points: series(a, share(5)),
-        },
-        Series {
-            name: "fallback",
-            color: Color::Blue,
-            points: series(a, share(6)),
-        },
-    ];
+    // Every class but `fresh`, in `Class::ALL` order, with its colour.
+    let lines: Vec<Series> = [
+        ("stale_variant", Color::Yellow),
+        ("stale_content", Color::LightYellow),
+        ("wrong_variant", Color::Red),
+        ("leak", Color::LightRed),
+        ("error", Color::Magenta),
+        ("fallback", Color::Blue),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (name, color))| Series {
+        name,
+        color,
+        points: series(a, share(i + 1)),
+    })
+    .collect();
     line_chart(
         f,
         bad,
