@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::gate;
@@ -47,29 +48,17 @@ struct Line {
 
 /// A time-series chart as SVG, with marker lines.
 fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let x_max = lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.0))
-            .fold(1.0_f64, f64::max);
-        let y_max = lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1))
-            .fold(0.0_f64, f64::max)
-            .max(1e-9)
-            * 1.1;
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-        else {
-            return svg_fallback(title);
-        };
+    let x_max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0))
+        .fold(1.0_f64, f64::max);
+    let y_max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(0.0_f64, f64::max)
+        .max(1e-9)
+        * 1.1;
+    svg_chart(title, 0.0..x_max, 0.0..y_max, |chart| {
         let _ = chart
             .configure_mesh()
             .x_desc("seconds")
@@ -92,6 +81,41 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) ->
                 });
             }
         }
+    })
+}
+
+fn svg_fallback(title: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"><text>{}</text></svg>",
+        esc(title)
+    )
+}
+
+/// The plotting area every chart draws on.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One chart as SVG: a white canvas, `title`, axes over `x` × `y`, what
+/// `draw` puts on it, and the legend of its labelled series.
+fn svg_chart(
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    draw: impl FnOnce(&mut Chart<'_, '_>),
+) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x, y)
+        else {
+            return svg_fallback(title);
+        };
+        draw(&mut chart);
         let _ = chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
@@ -100,13 +124,6 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) ->
         let _ = root.present();
     }
     svg
-}
-
-fn svg_fallback(title: &str) -> String {
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\"><text>{}</text></svg>",
-        esc(title)
-    )
 }
 
 fn per_second(series: &[SecondPoint], f: impl Fn(&SecondPoint) -> Option<f64>) -> Vec<(f64, f64)> {
@@ -219,21 +236,9 @@ fn comparison_chart(archs: &[ArchReport]) -> String {
         }),
         ("wrong", |a| a.rate("wrong_variant")),
     ];
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let groups = archs.len().max(1) as f64;
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption("architectures compared", ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..groups, 0.0..1.05)
-        else {
-            return svg_fallback("architectures compared");
-        };
-        let names: Vec<String> = archs.iter().map(|a| a.name.clone()).collect();
+    let groups = archs.len().max(1) as f64;
+    let names: Vec<String> = archs.iter().map(|a| a.name.clone()).collect();
+    svg_chart("architectures compared", 0.0..groups, 0.0..1.05, |chart| {
         let _ = chart
             .configure_mesh()
             // Ticks every half unit; a name sits at each group's middle.
@@ -261,14 +266,7 @@ fn comparison_chart(archs: &[ArchReport]) -> String {
                 });
             }
         }
-        let _ = chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw();
-        let _ = root.present();
-    }
-    svg
+    })
 }
 
 /// Indices of the points no other point beats on both axes (both lower is better).
@@ -297,28 +295,16 @@ fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
         .iter()
         .map(|a| a.name.clone())
         .collect();
-    let mut svg = String::new();
+    let all: Vec<(f64, f64)> = sweep
+        .points
+        .iter()
+        .flat_map(|p| p.architectures.iter().map(point_of))
+        .collect();
+    let x_max = all.iter().map(|p| p.0).fold(1e-6_f64, f64::max) * 1.15;
+    let y_max = all.iter().map(|p| p.1).fold(1e-6_f64, f64::max) * 1.15;
     let mut total = 0;
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let all: Vec<(f64, f64)> = sweep
-            .points
-            .iter()
-            .flat_map(|p| p.architectures.iter().map(point_of))
-            .collect();
-        let x_max = all.iter().map(|p| p.0).fold(1e-6_f64, f64::max) * 1.15;
-        let y_max = all.iter().map(|p| p.1).fold(1e-6_f64, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("trade-off over {}", sweep.option),
-                ("sans-serif", 16),
-            )
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-            .ok()?;
+    let title = format!("trade-off over {}", sweep.option);
+    let svg = svg_chart(&title, 0.0..x_max, 0.0..y_max, |chart| {
         let _ = chart
             .configure_mesh()
             .x_desc("stale share (variant + content)")
@@ -358,13 +344,7 @@ fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
                     .map(|i| Circle::new(xy[*i], 7, color.stroke_width(2))),
             );
         }
-        let _ = chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw();
-        let _ = root.present();
-    }
+    });
     Some((svg, total))
 }
 
