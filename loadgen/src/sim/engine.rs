@@ -1,9 +1,15 @@
 //! The discrete-event engine of one architecture.
 //!
+//! The caching layer is the cache library's [`SteppedLayer`]: the real
+//! layer's decisions (lookup, the cache lock, SWR, SIE, purge) as a state
+//! machine driven by this queue's events, tested answer for answer against
+//! the real layer on the system clock (property 7 of the suite in
+//! `ssr-origin/tests/properties`). This file adds what lies around it:
+//! arrivals, Personalize, the origin's fetches and renders, judging.
+//!
 //! Built for speed (issue 6: millions of simulated requests a second on one
-//! core): requests and fills live in slabs and are named by `u32` in the
-//! event queue, waiters of a fill are a list threaded through the request
-//! slab, the cache stores interned page ids, distributions are prepared
+//! core): requests live in a slab and are named by `u32` in the event
+//! queue, the cache stores interned page ids, distributions are prepared
 //! once, and the truth is read through the checker's per-visitor memo. A
 //! request in the steady state allocates nothing.
 
@@ -12,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use dary_heap::QuaternaryHeap;
-use hashbrown::HashMap;
 use rand::{Rng, SeedableRng};
 use rand_distr::Exp1;
 use rand_pcg::Pcg64Mcg;
@@ -22,7 +27,7 @@ use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, VariantSet, World};
 use ttlab_ssr_origin::cache::{
-    self, Bounds, CacheKey, Decision, KeyStrategy, MemoryStore, PutOutcome, Stored, Windows,
+    self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerTally, Lookup, Reply, Slab, SteppedLayer,
 };
 
 use super::SimControl;
@@ -51,10 +56,6 @@ struct Req {
     variants: Option<VariantSet>,
     /// Personalize failed before the cache: serve base content.
     fallback: bool,
-    /// A stale entry may answer if the fill this request waits for fails.
-    stale_on_error: bool,
-    /// The next waiter of the same fill.
-    next: u32,
 }
 
 /// What happens at an instant; requests and fills are named by slab index.
@@ -64,8 +65,13 @@ enum Ev {
     UserTurn(u32),
     /// A request reaches the caching layer (after Personalize, where that comes first).
     Lookup(u32),
-    /// A fill or refresh completes.
-    FillDone(u32),
+    /// An upstream fetch of the layer's completes (the origin rendered, or
+    /// failed with a status); `cacheable` when it may be stored and shared.
+    FillDone {
+        fetch: FetchId,
+        result: Result<PageId, u16>,
+        cacheable: bool,
+    },
     /// A publish webhook purges pages built from an entry.
     Purge(EntryIdx),
 }
@@ -97,72 +103,9 @@ impl Ord for Queued {
     }
 }
 
-/// A fill or refresh in flight.
-#[derive(Clone, Copy)]
-struct Fill {
-    key: Option<CacheKey>,
-    started: Micros,
-    result: Result<PageId, u16>,
-    cacheable: bool,
-    /// Requests waiting for it, the leader first (a list through `Req::next`).
-    first: u32,
-    last: u32,
-    registered: bool,
-}
-
-/// A vector of slots reused through a free list: ids stay small and a
-/// steady state allocates nothing.
-struct Slab<T> {
-    slots: Vec<T>,
-    free: Vec<u32>,
-}
-
-impl<T: Copy> Slab<T> {
-    fn new() -> Self {
-        Slab {
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-
-    fn insert(&mut self, v: T) -> u32 {
-        if let Some(i) = self.free.pop() {
-            self.slots[i as usize] = v;
-            i
-        } else {
-            self.slots.push(v);
-            u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 in flight")
-        }
-    }
-
-    fn remove(&mut self, i: u32) -> T {
-        self.free.push(i);
-        self.slots[i as usize]
-    }
-}
-
-impl<T> std::ops::Index<u32> for Slab<T> {
-    type Output = T;
-    fn index(&self, i: u32) -> &T {
-        &self.slots[i as usize]
-    }
-}
-
-impl<T> std::ops::IndexMut<u32> for Slab<T> {
-    fn index_mut(&mut self, i: u32) -> &mut T {
-        &mut self.slots[i as usize]
-    }
-}
-
 #[derive(Clone, Copy, Default)]
+/// The origin's load (the layer counts its own outcomes).
 struct Counts {
-    hit: u64,
-    stale: u64,
-    miss: u64,
-    bypass: u64,
-    coalesced: u64,
-    purged: u64,
-    evicted: u64,
     origin_requests: u64,
     renders: u64,
     personalize_calls: u64,
@@ -192,7 +135,6 @@ struct Sim<'w> {
     s: &'w Scenario,
     arch: &'w ArchitectureConfig,
     shape: Shape,
-    windows: Windows,
     strategy: Option<KeyStrategy>,
     samplers: Samplers,
     rng: Pcg64Mcg,
@@ -200,10 +142,8 @@ struct Sim<'w> {
     seq: u64,
     /// Open loop: when the next Poisson arrival comes.
     next_arrival: Option<Micros>,
-    store: MemoryStore<PageId>,
-    inflight: HashMap<CacheKey, u32>,
+    layer: SteppedLayer<PageId, u16>,
     reqs: Slab<Req>,
-    fills: Slab<Fill>,
     pages: Pages,
     /// Scratch for a fill's entries.
     served: Vec<Served>,
@@ -222,7 +162,7 @@ struct Sim<'w> {
     /// sink: then the loop's check never fires).
     next_frame: u64,
     /// Counts at the last frame, to count one second's worth.
-    framed: Counts,
+    framed: (Counts, LayerTally),
 }
 
 /// Simulates one architecture of the world's scenario.
@@ -281,7 +221,6 @@ pub(super) fn simulate_arch_live(
         s,
         arch,
         shape,
-        windows: (&arch.cache).into(),
         strategy,
         samplers: Samplers {
             personalize: s.faults.personalize.latency.sampler(),
@@ -292,13 +231,15 @@ pub(super) fn simulate_arch_live(
         queue: QuaternaryHeap::new(),
         seq: 0,
         next_arrival: None,
-        store: MemoryStore::new(Bounds {
-            max_entries: arch.cache.max_entries,
-            max_bytes: arch.cache.max_bytes,
-        }),
-        inflight: HashMap::new(),
+        layer: SteppedLayer::new(
+            (&arch.cache).into(),
+            arch.cache.coalesce,
+            Bounds {
+                max_entries: arch.cache.max_entries,
+                max_bytes: arch.cache.max_bytes,
+            },
+        ),
         reqs: Slab::new(),
-        fills: Slab::new(),
         pages: Pages::default(),
         served: Vec::new(),
         counts: Counts::default(),
@@ -311,7 +252,7 @@ pub(super) fn simulate_arch_live(
         control,
         live,
         next_frame: if live.is_some() { 1_000_000 } else { u64::MAX },
-        framed: Counts::default(),
+        framed: (Counts::default(), LayerTally::default()),
     };
     sim.run();
     sim.report()
@@ -388,10 +329,13 @@ impl Sim<'_> {
             match ev {
                 Ev::UserTurn(u) => self.user_turn(t, u),
                 Ev::Lookup(r) => self.lookup(t, r),
-                Ev::FillDone(f) => self.fill_done(t, f),
+                Ev::FillDone {
+                    fetch,
+                    result,
+                    cacheable,
+                } => self.fill_done(t, fetch, result, cacheable),
                 Ev::Purge(entry) => {
-                    let n = self.store.purge_now(entry, t);
-                    self.counts.purged += n as u64;
+                    self.layer.purge(t, entry);
                 }
             }
             steps += 1;
@@ -429,28 +373,28 @@ impl Sim<'_> {
         while t.0 >= self.next_frame {
             let second = (self.next_frame / 1_000_000 - 1) as u32;
             let tap = self.recorder.take_tap().unwrap_or_default();
-            let c = self.counts;
-            let before = self.framed;
+            let (c, l) = (self.counts, *self.layer.tally());
+            let (before, before_l) = self.framed;
             let origin = |c: &Counts| OriginLoad {
                 requests: c.origin_requests,
                 renders: c.renders,
                 personalize_calls: c.personalize_calls,
                 delivery_calls: c.delivery_calls,
             };
-            let layer = |c: &Counts| LayerCounts {
-                hit: c.hit,
+            let layer = |c: &LayerTally| LayerCounts {
+                hit: c.hits,
                 stale: c.stale,
-                miss: c.miss,
+                miss: c.misses,
                 bypass: c.bypass,
             };
             let frame = tap.into_frame(
                 arch,
                 second,
                 load_since(&origin(&c), &origin(&before)),
-                self.strategy.map(|_| layer(&c).since(&layer(&before))),
+                self.strategy.map(|_| layer(&l).since(&layer(&before_l))),
             );
             live.push(frame);
-            self.framed = c;
+            self.framed = (c, l);
             self.next_frame += 1_000_000;
         }
     }
@@ -494,8 +438,6 @@ impl Sim<'_> {
             think,
             variants: None,
             fallback: false,
-            stale_on_error: false,
-            next: NONE,
         };
         if self.shape.origin_sees_all {
             self.counts.origin_requests += 1;
@@ -536,17 +478,17 @@ impl Sim<'_> {
     fn lookup(&mut self, t: Micros, r: u32) {
         let req = self.reqs[r];
         let page = &self.s.content.pages[req.page as usize];
-        let Some(strategy) = self.strategy else {
-            // No cache: the origin renders every request.
-            self.start_fill(t, None, r, false);
-            return;
+        // No cache, or a request a shared key must not store (fallbacks and
+        // per-visitor pages, which the origin marks private): around the
+        // cache, the origin renders it.
+        let strategy = match self.strategy {
+            Some(s) if !(req.fallback || page.visitor_fragment && s.shared()) => s,
+            _ => {
+                let f = self.layer.bypass(t, r);
+                self.fetch(t, req, f);
+                return;
+            }
         };
-        // Requests a shared key must not store go around the cache: fallbacks
-        // and per-visitor pages (the origin marks them private).
-        if req.fallback || (page.visitor_fragment && strategy.shared()) {
-            self.start_fill(t, None, r, false);
-            return;
-        }
         // Only a per-visitor key reads the uid (the visitor list is large).
         let uid = matches!(strategy, KeyStrategy::UrlVisitor)
             .then(|| self.world.visitors()[req.visitor as usize].uid.as_str());
@@ -555,52 +497,24 @@ impl Sim<'_> {
             .unwrap_or_else(|| VariantSet::none(self.s.experiences.len()));
         let mask = self.world.page_experience_mask(req.page);
         let key = cache::key(&page.path, cache::variance(strategy, uid, variants, mask));
-        let entry = self.store.get_exclusive(key);
-        match cache::decide(entry.as_ref().map(|e| e.stored_at), t, self.windows) {
-            Decision::Hit => {
-                let e = entry.expect("a hit has an entry");
-                self.counts.hit += 1;
-                self.respond(t, r, Ok(e.value), true);
-            }
-            Decision::ServeStaleAndRefresh => {
-                let e = entry.expect("stale has an entry");
-                self.counts.stale += 1;
-                if !self.inflight.contains_key(&key) {
-                    let refresh = self.reqs.insert(Req {
-                        user: NONE,
-                        next: NONE,
-                        ..req
-                    });
-                    self.start_fill(t, Some(key), refresh, true);
+        match self.layer.lookup(t, key, r) {
+            Lookup::Hit(a) => self.respond(t, r, Ok(a.value), true),
+            Lookup::Stale { answer, refresh } => {
+                // The refresh renders what this request would have.
+                if let Some(f) = refresh {
+                    self.fetch(t, req, f);
                 }
-                self.respond(t, r, Ok(e.value), true);
+                self.respond(t, r, Ok(answer.value), true);
             }
-            Decision::Fill { stale_on_error } => {
-                self.reqs[r].stale_on_error = stale_on_error;
-                if self.arch.cache.coalesce {
-                    if let Some(f) = self.inflight.get(&key).copied() {
-                        self.counts.coalesced += 1;
-                        // Join the waiters (a background refresh has none yet).
-                        let fill = &mut self.fills[f];
-                        let last = std::mem::replace(&mut fill.last, r);
-                        if last == NONE {
-                            fill.first = r;
-                        } else {
-                            self.reqs[last].next = r;
-                        }
-                        return;
-                    }
-                }
-                self.start_fill(t, Some(key), r, false);
-            }
+            Lookup::Waiting => {}
+            Lookup::Fetch(f) => self.fetch(t, req, f),
         }
     }
 
-    /// Starts an upstream fill for request `r` (the origin renders its
-    /// page); `key` is where a cacheable result goes. A refresh answers
-    /// nobody: its request is only the template of what to render.
-    fn start_fill(&mut self, t: Micros, key: Option<CacheKey>, r: u32, refresh: bool) {
-        let req = self.reqs[r];
+    /// Runs the layer's fetch `f` for `req` at `t`: the origin renders its
+    /// page (asking Personalize first behind a CDN), and the fetch completes
+    /// when the slowest Delivery call and the render are done.
+    fn fetch(&mut self, t: Micros, req: Req, f: FetchId) {
         let mut lat = Micros::ZERO;
         let mut variants = req.variants;
         let mut fallback = req.fallback;
@@ -668,104 +582,32 @@ impl Sim<'_> {
             }
         };
         let cacheable = !fallback && !visitor_fragment && result.is_ok();
-        let registered = key.is_some() && (self.arch.cache.coalesce || refresh);
-        let (first, last) = if refresh {
-            // The template is not a waiter: free it now.
-            self.reqs.remove(r);
-            (NONE, NONE)
-        } else {
-            self.reqs[r].next = NONE;
-            (r, r)
-        };
-        let f = self.fills.insert(Fill {
-            key,
-            started: t,
-            result,
-            cacheable,
-            first,
-            last,
-            registered,
-        });
-        if let (Some(k), true) = (key, registered) {
-            self.inflight.insert(k, f);
-        }
-        self.push(Micros(t.0 + lat.0), Ev::FillDone(f));
+        self.push(
+            Micros(t.0 + lat.0),
+            Ev::FillDone {
+                fetch: f,
+                result,
+                cacheable,
+            },
+        );
     }
 
-    fn fill_done(&mut self, t: Micros, f: u32) {
-        let fill = self.fills.remove(f);
-        if let (Some(k), true) = (fill.key, fill.registered) {
-            if self.inflight.get(&k) == Some(&f) {
-                self.inflight.remove(&k);
-            }
-        }
-        let mut r = fill.first;
-        match fill.result {
-            Ok(page) if fill.cacheable => {
-                if let Some(k) = fill.key {
-                    let stored = Stored {
-                        value: page,
-                        stored_at: t,
-                        fetched_at: fill.started,
-                        tags: self.pages.entries(page).iter().map(|e| e.0).collect(),
-                        size: 1,
-                    };
-                    if let PutOutcome::Stored { evicted } = self.store.put_now(k, stored) {
-                        self.counts.evicted += evicted as u64;
-                    }
+    /// Fetch `f` completed at `t`: the layer stores a cacheable page and
+    /// says what each waiting request gets.
+    fn fill_done(&mut self, t: Micros, f: FetchId, result: Result<PageId, u16>, cacheable: bool) {
+        let pages = &self.pages;
+        let mut done = self.layer.complete(t, f, result, cacheable, |p| {
+            (pages.entries(*p).iter().map(|e| e.0).collect(), 1)
+        });
+        while let Some((r, reply)) = self.layer.next_reply(t, &mut done) {
+            match reply {
+                Reply::Done(Ok(a)) => {
+                    let from_cache = matches!(a.outcome, CacheOutcome::Hit | CacheOutcome::Stale);
+                    self.respond(t, r, Ok(a.value), from_cache);
                 }
-                while r != NONE {
-                    let next = self.reqs[r].next;
-                    if fill.key.is_some() {
-                        self.counts.miss += 1;
-                    } else {
-                        self.counts.bypass += 1;
-                    }
-                    self.respond(t, r, Ok(page), false);
-                    r = next;
-                }
-            }
-            Ok(page) => {
-                // Not for sharing: the leader takes it, waiters fetch themselves.
-                let mut leader = true;
-                while r != NONE {
-                    let next = self.reqs[r].next;
-                    if leader {
-                        self.counts.bypass += 1;
-                        self.respond(t, r, Ok(page), false);
-                        leader = false;
-                    } else {
-                        self.start_fill(t, None, r, false);
-                    }
-                    r = next;
-                }
-            }
-            Err(status) => {
-                while r != NONE {
-                    let req = self.reqs[r];
-                    let fallback = fill
-                        .key
-                        .filter(|_| req.stale_on_error)
-                        .and_then(|k| self.store.get_exclusive(k))
-                        .filter(|e| {
-                            cache::freshness(e.stored_at, t, self.windows).servable_on_error()
-                        });
-                    match fallback {
-                        Some(e) => {
-                            self.counts.stale += 1;
-                            self.respond(t, r, Ok(e.value), true);
-                        }
-                        None => {
-                            if fill.key.is_some() {
-                                self.counts.miss += 1;
-                            } else {
-                                self.counts.bypass += 1;
-                            }
-                            self.respond(t, r, Err(status), false);
-                        }
-                    }
-                    r = req.next;
-                }
+                Reply::Done(Err(status)) => self.respond(t, r, Err(status), false),
+                // The page it waited for was not for sharing: it fetches itself.
+                Reply::Refetch(again) => self.fetch(t, self.reqs[r], again),
             }
         }
     }
@@ -815,6 +657,7 @@ impl Sim<'_> {
 
     fn report(self) -> ArchReport {
         let c = &self.counts;
+        let l = self.layer.tally();
         let origin = OriginLoad {
             requests: c.origin_requests,
             renders: c.renders,
@@ -822,7 +665,7 @@ impl Sim<'_> {
             delivery_calls: c.delivery_calls,
         };
         let layer = self.strategy.map(|_| {
-            let all = c.hit + c.stale + c.miss + c.bypass;
+            let all = l.requests();
             LayerReport {
                 name: match self.arch.arch {
                     Architecture::CdnShared | Architecture::CdnUser => "cdn",
@@ -830,18 +673,18 @@ impl Sim<'_> {
                     _ => "origin",
                 }
                 .to_owned(),
-                hit: c.hit,
-                stale: c.stale,
-                miss: c.miss,
-                bypass: c.bypass,
+                hit: l.hits,
+                stale: l.stale,
+                miss: l.misses,
+                bypass: l.bypass,
                 hit_rate: if all == 0 {
                     0.0
                 } else {
-                    (c.hit + c.stale) as f64 / all as f64
+                    (l.hits + l.stale) as f64 / all as f64
                 },
-                coalesced: c.coalesced,
-                purged: c.purged,
-                evicted: c.evicted,
+                coalesced: l.coalesced,
+                purged: l.purged,
+                evicted: l.evicted,
             }
         });
         // Cumulative samples per second boundary, as the real run samples them.

@@ -92,7 +92,7 @@ pub struct FillError {
 }
 
 /// One answer of the layer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer<V> {
     /// What to send.
     pub value: V,

@@ -7,11 +7,13 @@ pub mod key;
 pub mod layer;
 pub mod outcome;
 pub mod redis_store;
+pub mod stepped;
 pub mod store;
 
 pub use freshness::{Freshness, Windows, freshness};
 pub use key::{CacheKey, KeyStrategy, Variance, canonical_query, key, variance};
 pub use layer::{Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, decide};
-pub use outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
+pub use outcome::{CacheOutcome, LayerCounters, LayerTally, LockOutcome, StaleReason};
 pub use redis_store::{Codec, LockAttempt, LockOptions, RedisLocks, RedisOptions, RedisStore};
+pub use stepped::{Completion, FetchId, Lookup, Reply, Slab, SteppedLayer};
 pub use store::{Bounds, Cached, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag, Tags};

@@ -160,6 +160,25 @@ impl LayerCounters {
         self.hits.get() + self.stale.get() + self.misses.get() + self.bypass.get()
     }
 
+    /// The counters' values now.
+    pub fn tally(&self) -> LayerTally {
+        LayerTally {
+            hits: self.hits.get(),
+            stale: self.stale.get(),
+            misses: self.misses.get(),
+            bypass: self.bypass.get(),
+            coalesced: self.coalesced.get(),
+            lock_timeouts: self.lock_timeouts.get(),
+            upstream_fetches: self.upstream_fetches.get(),
+            refreshes: self.refreshes.get(),
+            stale_if_error: self.stale_if_error.get(),
+            fill_errors: self.fill_errors.get(),
+            purged: self.purged.get(),
+            evicted: self.evicted.get(),
+            store_errors: self.store_errors.get(),
+        }
+    }
+
     /// Counts an answer.
     pub fn count(&self, outcome: CacheOutcome) {
         match outcome {
@@ -168,5 +187,55 @@ impl LayerCounters {
             CacheOutcome::Miss => self.misses.inc(),
             CacheOutcome::Bypass => self.bypass.inc(),
         };
+    }
+}
+
+/// A layer's counters as plain numbers: what [`LayerCounters`] reads, and
+/// what the simulator's [`SteppedLayer`](super::SteppedLayer) keeps (one
+/// owner, no atomics), so both are compared field by field.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayerTally {
+    /// `HIT` answers.
+    pub hits: u64,
+    /// `STALE` answers.
+    pub stale: u64,
+    /// `MISS` answers.
+    pub misses: u64,
+    /// `BYPASS` answers.
+    pub bypass: u64,
+    /// Misses answered by waiting for another request's fetch.
+    pub coalesced: u64,
+    /// Waits that hit the lock timeout.
+    pub lock_timeouts: u64,
+    /// Upstream fetches started (fills and refreshes).
+    pub upstream_fetches: u64,
+    /// Background refreshes started by stale-while-revalidate.
+    pub refreshes: u64,
+    /// Stale answers because the upstream failed (part of `stale`).
+    pub stale_if_error: u64,
+    /// Upstream fetches that failed.
+    pub fill_errors: u64,
+    /// Entries dropped by purge.
+    pub purged: u64,
+    /// Entries evicted by the bounds.
+    pub evicted: u64,
+    /// Store operations that failed.
+    pub store_errors: u64,
+}
+
+impl LayerTally {
+    /// Requests answered: hits + stale + misses + bypass.
+    pub fn requests(&self) -> u64 {
+        self.hits + self.stale + self.misses + self.bypass
+    }
+
+    /// Counts an answer.
+    pub fn count(&mut self, outcome: CacheOutcome) {
+        match outcome {
+            CacheOutcome::Hit => self.hits += 1,
+            CacheOutcome::Stale => self.stale += 1,
+            CacheOutcome::Miss => self.misses += 1,
+            CacheOutcome::Bypass => self.bypass += 1,
+        }
     }
 }

@@ -26,9 +26,7 @@ use ttlab_ssr_origin::cache::{
 };
 
 use crate::arb;
-use crate::harness::{
-    Config, Counts, FetchResult, NO_LOCK_TIMEOUT, Req, TAGS, Val, fetched, library_key,
-};
+use crate::harness::{Config, FetchResult, NO_LOCK_TIMEOUT, Req, TAGS, Val, fetched, library_key};
 
 /// One fetch as the upstream saw it: a global sequence number at its start
 /// and end, so overlaps can be judged without a clock.
@@ -294,7 +292,7 @@ fn judge<S: Store<Val>>(
         }
     }
     // 5: at rest, every counter adds up.
-    let c = Counts::of(layer.counters());
+    let c = layer.counters().tally();
     prop_assert_eq!(c.requests(), plan.requests.len() as u64);
     prop_assert_eq!(c.upstream_fetches, up.calls.load(Ordering::SeqCst));
     prop_assert_eq!(

@@ -29,7 +29,7 @@ use ttlab_scenarios::model::KeyScope;
 use ttlab_scenarios::{Clock, ManualClock, Micros, VariantSet};
 use ttlab_ssr_origin::cache::{
     self, Answer, Bounds, CacheKey, CacheLayer, CacheOutcome, Fetched, FillError, KeyStrategy,
-    LayerCounters, LayerOptions, LockOutcome, MemoryStore, StaleReason, Tag, Windows,
+    LayerOptions, LockOutcome, MemoryStore, StaleReason, Tag, Windows,
 };
 
 use crate::model::{self, Policy};
@@ -229,45 +229,7 @@ pub struct FetchRec {
 }
 
 /// The layer's counters, as plain numbers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct Counts {
-    pub hits: u64,
-    pub stale: u64,
-    pub misses: u64,
-    pub bypass: u64,
-    pub coalesced: u64,
-    pub upstream_fetches: u64,
-    pub refreshes: u64,
-    pub stale_if_error: u64,
-    pub fill_errors: u64,
-    pub purged: u64,
-    pub evicted: u64,
-}
-
-impl Counts {
-    /// Reads a layer's counters.
-    pub fn of(c: &LayerCounters) -> Counts {
-        Counts {
-            hits: c.hits.get(),
-            stale: c.stale.get(),
-            misses: c.misses.get(),
-            bypass: c.bypass.get(),
-            coalesced: c.coalesced.get(),
-            upstream_fetches: c.upstream_fetches.get(),
-            refreshes: c.refreshes.get(),
-            stale_if_error: c.stale_if_error.get(),
-            fill_errors: c.fill_errors.get(),
-            purged: c.purged.get(),
-            evicted: c.evicted.get(),
-        }
-    }
-
-    /// Requests answered: hits + stale + misses + bypass.
-    pub fn requests(&self) -> u64 {
-        self.hits + self.stale + self.misses + self.bypass
-    }
-}
+pub use ttlab_ssr_origin::cache::LayerTally as Counts;
 
 /// The state after one operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -604,7 +566,7 @@ impl Runner for LayerRun {
         self.trace.after.push(Snapshot {
             len: self.store.len(),
             bytes: self.store.bytes(),
-            counts: Counts::of(self.layer.counters()),
+            counts: self.layer.counters().tally(),
         });
     }
 

@@ -86,6 +86,7 @@ pub fn check(t: &Trace) -> Result<(), TestCaseError> {
                 .count() as u64,
             purged: c.purged,
             evicted: c.evicted,
+            ..Counts::default()
         };
         prop_assert_eq!(c, want, "counters after op {} ({:?})", i, t.ops[i]);
         prop_assert_eq!(
@@ -254,7 +255,7 @@ fn stack(outer_cfg: &Config, inner_cfg: &Config, ops: &[Op]) -> Result<(), TestC
             }
             running = still;
         });
-        let (o, n) = (Counts::of(outer.counters()), Counts::of(inner.counters()));
+        let (o, n) = (outer.counters().tally(), inner.counters().tally());
         // Requests around the edge count when sent, the others when answered.
         prop_assert!(
             o.requests() <= sent,
@@ -266,7 +267,7 @@ fn stack(outer_cfg: &Config, inner_cfg: &Config, ops: &[Op]) -> Result<(), TestC
             "the origin layer counted requests the edge did not send"
         );
     }
-    let (o, n) = (Counts::of(outer.counters()), Counts::of(inner.counters()));
+    let (o, n) = (outer.counters().tally(), inner.counters().tally());
     prop_assert!(upstream.parked().is_empty(), "drained");
     prop_assert_eq!(answered, sent);
     prop_assert_eq!(o.requests(), sent, "edge: hits + stale + misses + bypass");

@@ -1,7 +1,9 @@
 //! Timed traces: requests at given instants whose fetches take given
 //! latencies, and purges. One runs on the virtual clock through any
 //! [`Runner`] (the real layer or the model), turned into operations by an
-//! event queue; or on the system clock, with real sleeps ([`run_real`]).
+//! event queue; on the system clock, with real sleeps ([`run_real`]); or
+//! through the simulator's [`SteppedLayer`], driven by an event queue of
+//! its own as the simulator drives it ([`run_stepped`]).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -11,12 +13,13 @@ use std::time::Duration;
 use futures::FutureExt;
 use ttlab_scenarios::{Clock, Micros, SystemClock};
 use ttlab_ssr_origin::cache::{
-    CacheLayer, CacheOutcome, LayerOptions, MemoryStore, StaleReason, Tag,
+    Answer, CacheLayer, CacheOutcome, LayerOptions, Lookup, MemoryStore, Reply, StaleReason,
+    SteppedLayer, Tag,
 };
 
 use crate::harness::{
     Config, Counts, FetchResult, NO_LOCK_TIMEOUT, Op, Req, Runner, Trace, Val, fetched,
-    library_key, served,
+    library_key, page_size, page_tags, served,
 };
 
 /// One timed request: when, what, how long its fetch takes and how it ends
@@ -116,6 +119,109 @@ pub fn got(t: &Trace) -> BTreeMap<u32, Got> {
             )
         })
         .collect()
+}
+
+/// What a layer's answer tells of the run.
+fn got_of(a: Result<Answer<Val>, u16>) -> Got {
+    a.map(|a| (a.outcome, a.stale_reason, a.value.fetch))
+}
+
+/// Runs `t` through the simulator's [`SteppedLayer`] on a virtual clock, a
+/// tick being `tick`, in the simulator's way: an event queue of requests,
+/// purges and fetch completions (at one instant in the order they were
+/// queued: requests and purges first, then fetches in the order they
+/// began). Each fetch belongs to the request whose lookup, refresh or
+/// refetch started it and takes that request's latency and result, as in
+/// the other runners. Returns each request's answer and the counters.
+pub fn run_stepped(cfg: &Config, t: &Timed, tick: Micros) -> (BTreeMap<u32, Got>, Counts) {
+    let mut layer: SteppedLayer<Val, u16> =
+        SteppedLayer::new(cfg.windows, cfg.coalesce, cfg.bounds);
+    let mut queue = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut push = |q: &mut BinaryHeap<_>, at: u64, ev: Ev| {
+        seq += 1;
+        q.push(Reverse((at, seq, ev)));
+    };
+    let mut order: Vec<usize> = (0..t.requests.len()).collect();
+    order.sort_by_key(|i| t.requests[*i].at);
+    let timed = |id: u32| t.requests[order[id as usize]];
+    for id in 0..order.len() {
+        let id = id as u32;
+        push(&mut queue, timed(id).at * tick.0, Ev::Request(id));
+    }
+    for (at, tag) in &t.purges {
+        push(&mut queue, at * tick.0, Ev::Purge(*tag));
+    }
+    // Fetch id to (the request it belongs to, when it began).
+    let mut fetches = BTreeMap::new();
+    let mut got = BTreeMap::new();
+    while let Some(Reverse((now, _, ev))) = queue.pop() {
+        let now_us = Micros(now);
+        let mut began = Vec::new();
+        match ev {
+            Ev::Request(id) => {
+                let req = timed(id).req;
+                if req.bypass {
+                    began.push((layer.bypass(now_us, id), id));
+                } else {
+                    match layer.lookup(now_us, library_key(cfg.strategy, req), id) {
+                        Lookup::Hit(a) => {
+                            got.insert(id, got_of(Ok(a)));
+                        }
+                        Lookup::Stale { answer, refresh } => {
+                            got.insert(id, got_of(Ok(answer)));
+                            began.extend(refresh.map(|f| (f, id)));
+                        }
+                        Lookup::Waiting => {}
+                        Lookup::Fetch(f) => began.push((f, id)),
+                    }
+                }
+            }
+            Ev::Purge(tag) => {
+                layer.purge(now_us, tag);
+            }
+            Ev::Complete(f) => {
+                let (id, start): (u32, u64) = fetches.remove(&f).expect("a fetch in flight");
+                let tr = timed(id);
+                let value = Val {
+                    fetch: id,
+                    page: tr.req.page,
+                    variants: tr.req.content_variants(),
+                    version: 0,
+                    started: Micros(start),
+                    op: 0,
+                };
+                let result = match tr.result {
+                    FetchResult::Err => Err(503),
+                    _ => Ok(value),
+                };
+                let cacheable = tr.result == FetchResult::Ok;
+                let mut c = layer.complete(now_us, f, result, cacheable, |v| {
+                    (
+                        page_tags(v.page).into_iter().collect(),
+                        u32::try_from(page_size(v.page)).unwrap(),
+                    )
+                });
+                while let Some((who, reply)) = layer.next_reply(now_us, &mut c) {
+                    match reply {
+                        Reply::Done(a) => {
+                            got.insert(who, got_of(a));
+                        }
+                        Reply::Refetch(f) => began.push((f, who)),
+                    }
+                }
+            }
+        }
+        for (f, id) in began {
+            fetches.insert(f, (id, now));
+            push(
+                &mut queue,
+                now + timed(id).latency * tick.0,
+                Ev::Complete(f),
+            );
+        }
+    }
+    (got, *layer.tally())
 }
 
 /// A real-time run's answers and counters, and how late the latest event
@@ -265,7 +371,7 @@ async fn real(cfg: &Config, t: &Timed, tick: Duration) -> RealRun {
     let lateness = *late.0.lock().unwrap();
     RealRun {
         got,
-        counts: Counts::of(layer.counters()),
+        counts: layer.counters().tally(),
         lateness,
     }
 }

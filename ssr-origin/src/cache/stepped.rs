@@ -1,0 +1,452 @@
+//! The caching layer as a state machine, for a discrete-event simulator.
+//!
+//! [`CacheLayer`](super::CacheLayer) runs on tasks and a clock: a fetch is a
+//! future, waiters await a shared future, a refresh is a spawned task. A
+//! simulator has neither; it has events. [`SteppedLayer`] makes the same
+//! decisions in the same order, step by step: a lookup says whether to
+//! answer now or which fetch to run, and the caller reports when that fetch
+//! ends ([`SteppedLayer::complete`]); the layer then says what every request
+//! waiting on it gets ([`SteppedLayer::next_reply`]). Both layers share
+//! [`decide`], [`freshness`], the keys and [`MemoryStore`]; what this file
+//! adds is only the bookkeeping the tasks did implicitly, and property 7 of
+//! the suite in `ssr-origin/tests/properties` checks it gives the same
+//! answers and counters as the real layer on the system clock.
+//!
+//! Built for the simulator's inner loop: fetches and waiters live in slabs
+//! named by `u32`, waiter lists are threaded through their slots, and a
+//! steady state allocates nothing.
+//!
+//! One difference is by design: the real layer gives up waiting after its
+//! lock timeout (5 s in the origin); here a waiter waits for the fetch,
+//! however long it takes.
+
+use hashbrown::HashMap;
+use ttlab_scenarios::Micros;
+
+use super::freshness::{Windows, freshness};
+use super::key::CacheKey;
+use super::layer::{Answer, Decision, decide};
+use super::outcome::{CacheOutcome, LayerTally, LockOutcome, StaleReason};
+use super::store::{Bounds, MemoryStore, PutOutcome, Stored, Tag, Tags};
+
+/// Names a fetch in flight: the caller runs it and reports its end with
+/// [`SteppedLayer::complete`].
+pub type FetchId = u32;
+
+/// The end of a list of waiters.
+const NONE: u32 = u32::MAX;
+
+/// What a lookup does now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup<V> {
+    /// A fresh entry (`HIT`): answer with it.
+    Hit(Answer<V>),
+    /// A stale entry within stale-while-revalidate (`STALE`): answer with
+    /// it. `refresh` is the background fetch this lookup started, which the
+    /// caller runs (`None` when one was running already); it answers
+    /// nobody, but requests that miss meanwhile wait for it.
+    Stale {
+        /// The answer.
+        answer: Answer<V>,
+        /// The refresh to run.
+        refresh: Option<FetchId>,
+    },
+    /// Waiting for another request's fetch (the cache lock): the answer
+    /// comes from [`SteppedLayer::next_reply`] when that fetch completes.
+    Waiting,
+    /// Fetch from upstream: the caller runs this fetch for the request.
+    Fetch(FetchId),
+}
+
+/// What a request waiting on a completed fetch gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply<V, E> {
+    /// Its answer, or the upstream's error.
+    Done(Result<Answer<V>, E>),
+    /// The fetch it waited for was not its to use (private or failed), so it
+    /// fetches itself: the caller runs this fetch, whose answer comes later.
+    Refetch(FetchId),
+}
+
+/// How a waiter came to wait, which decides its reply.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Around the cache (`BYPASS`).
+    Bypass,
+    /// Joined another request's fetch.
+    Joined,
+    /// Fetching for itself: as the lock's holder, without the lock, or after
+    /// the fetch it waited for was not for sharing.
+    Own(LockOutcome),
+}
+
+/// A request waiting on a fetch.
+#[derive(Clone, Copy)]
+struct Waiter {
+    who: u32,
+    role: Role,
+    /// An entry exists that stale-if-error may serve if the fetch fails.
+    stale_on_error: bool,
+    next: u32,
+}
+
+/// A fetch in flight.
+#[derive(Clone, Copy)]
+struct Fetch {
+    /// Where a cacheable answer goes (`None`: around the cache).
+    key: Option<CacheKey>,
+    started: Micros,
+    /// In the in-flight map: other lookups of the key wait for it.
+    registered: bool,
+    /// Its waiters, the leader first.
+    first: u32,
+    last: u32,
+}
+
+/// A vector of slots reused through a free list: ids stay small (`u32`,
+/// for event queues) and a steady state allocates nothing. The simulator
+/// keeps its requests in one too.
+pub struct Slab<T> {
+    slots: Vec<T>,
+    free: Vec<u32>,
+}
+
+impl<T: Copy> Default for Slab<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Copy> Slab<T> {
+    /// An empty slab.
+    pub fn new() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// Stores `v`, returning its id.
+    pub fn insert(&mut self, v: T) -> u32 {
+        if let Some(i) = self.free.pop() {
+            self.slots[i as usize] = v;
+            i
+        } else {
+            self.slots.push(v);
+            u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 in flight")
+        }
+    }
+
+    /// Frees slot `i`, returning what it held.
+    pub fn remove(&mut self, i: u32) -> T {
+        self.free.push(i);
+        self.slots[i as usize]
+    }
+}
+
+impl<T> std::ops::Index<u32> for Slab<T> {
+    type Output = T;
+    fn index(&self, i: u32) -> &T {
+        &self.slots[i as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<u32> for Slab<T> {
+    fn index_mut(&mut self, i: u32) -> &mut T {
+        &mut self.slots[i as usize]
+    }
+}
+
+/// A completed fetch whose waiters are still to be answered, one by one
+/// with [`SteppedLayer::next_reply`].
+#[derive(Debug)]
+pub struct Completion<V, E> {
+    key: Option<CacheKey>,
+    result: Result<V, E>,
+    cacheable: bool,
+    next: u32,
+}
+
+/// The caching layer on a virtual clock, over a [`MemoryStore`] of values
+/// `V`; upstream errors are `E` (a status, say). Requests are named by the
+/// caller's `u32` ids.
+pub struct SteppedLayer<V, E> {
+    windows: Windows,
+    coalesce: bool,
+    store: MemoryStore<V>,
+    inflight: HashMap<CacheKey, FetchId>,
+    fetches: Slab<Fetch>,
+    waiters: Slab<Waiter>,
+    tally: LayerTally,
+    _error: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<V: Clone, E: Clone> SteppedLayer<V, E> {
+    /// A layer with `windows`, the cache lock when `coalesce`, and a store
+    /// within `bounds`.
+    pub fn new(windows: Windows, coalesce: bool, bounds: Bounds) -> Self {
+        SteppedLayer {
+            windows,
+            coalesce,
+            store: MemoryStore::new(bounds),
+            inflight: HashMap::new(),
+            fetches: Slab::new(),
+            waiters: Slab::new(),
+            tally: LayerTally::default(),
+            _error: std::marker::PhantomData,
+        }
+    }
+
+    /// The counters so far.
+    pub fn tally(&self) -> &LayerTally {
+        &self.tally
+    }
+
+    /// Entries stored now.
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.store.is_empty()
+    }
+
+    /// Request `who` looks up `key` at `now`.
+    pub fn lookup(&mut self, now: Micros, key: CacheKey, who: u32) -> Lookup<V> {
+        let entry = self.store.get_exclusive(key);
+        match decide(entry.as_ref().map(|e| e.stored_at), now, self.windows) {
+            Decision::Hit => {
+                let e = entry.expect("a hit has an entry");
+                self.tally.hits += 1;
+                Lookup::Hit(Answer {
+                    value: e.value,
+                    outcome: CacheOutcome::Hit,
+                    age: now.saturating_sub(e.stored_at),
+                    stale_reason: None,
+                    lock: None,
+                })
+            }
+            Decision::ServeStaleAndRefresh => {
+                let e = entry.expect("stale has an entry");
+                let refresh = (!self.inflight.contains_key(&key)).then(|| {
+                    self.tally.refreshes += 1;
+                    self.start(now, Some(key), true, None)
+                });
+                self.tally.stale += 1;
+                Lookup::Stale {
+                    answer: Answer {
+                        value: e.value,
+                        outcome: CacheOutcome::Stale,
+                        age: now.saturating_sub(e.stored_at),
+                        stale_reason: Some(StaleReason::Revalidating),
+                        lock: None,
+                    },
+                    refresh,
+                }
+            }
+            Decision::Fill { stale_on_error } => {
+                if !self.coalesce {
+                    let w = (who, Role::Own(LockOutcome::Unlocked), stale_on_error);
+                    return Lookup::Fetch(self.start(now, Some(key), false, Some(w)));
+                }
+                if let Some(f) = self.inflight.get(&key).copied() {
+                    let w = self.waiters.insert(Waiter {
+                        who,
+                        role: Role::Joined,
+                        stale_on_error,
+                        next: NONE,
+                    });
+                    let fetch = &mut self.fetches[f];
+                    let last = std::mem::replace(&mut fetch.last, w);
+                    if last == NONE {
+                        fetch.first = w;
+                    } else {
+                        self.waiters[last].next = w;
+                    }
+                    return Lookup::Waiting;
+                }
+                let w = (who, Role::Own(LockOutcome::Leader), stale_on_error);
+                Lookup::Fetch(self.start(now, Some(key), true, Some(w)))
+            }
+        }
+    }
+
+    /// Request `who` goes around the cache (`BYPASS`): the caller runs the
+    /// returned fetch.
+    pub fn bypass(&mut self, now: Micros, who: u32) -> FetchId {
+        self.tally.bypass += 1;
+        self.start(now, None, false, Some((who, Role::Bypass, false)))
+    }
+
+    /// Drops every entry built from content entry `tag`.
+    pub fn purge(&mut self, now: Micros, tag: Tag) -> usize {
+        let n = self.store.purge_now(tag, now);
+        self.tally.purged += n as u64;
+        n
+    }
+
+    /// Starts a fetch, with its first waiter.
+    fn start(
+        &mut self,
+        now: Micros,
+        key: Option<CacheKey>,
+        registered: bool,
+        waiter: Option<(u32, Role, bool)>,
+    ) -> FetchId {
+        self.tally.upstream_fetches += 1;
+        let first = waiter.map_or(NONE, |(who, role, stale_on_error)| {
+            self.waiters.insert(Waiter {
+                who,
+                role,
+                stale_on_error,
+                next: NONE,
+            })
+        });
+        let id = self.fetches.insert(Fetch {
+            key,
+            started: now,
+            registered,
+            first,
+            last: first,
+        });
+        if let (Some(k), true) = (key, registered) {
+            self.inflight.insert(k, id);
+        }
+        id
+    }
+
+    /// Fetch `id` ended at `now` with `result`, which may be stored and
+    /// shared when `cacheable`; `entry` gives a stored answer's tags and
+    /// size. A cacheable answer is stored before anyone is answered (as the
+    /// real layer's fill task stores before its future resolves); then
+    /// [`SteppedLayer::next_reply`] answers the waiters in the order they came.
+    pub fn complete(
+        &mut self,
+        now: Micros,
+        id: FetchId,
+        result: Result<V, E>,
+        cacheable: bool,
+        entry: impl FnOnce(&V) -> (Tags, u32),
+    ) -> Completion<V, E> {
+        let f = self.fetches.remove(id);
+        match &result {
+            Ok(v) if cacheable => {
+                if let Some(key) = f.key {
+                    let (tags, size) = entry(v);
+                    let stored = Stored {
+                        value: v.clone(),
+                        stored_at: now,
+                        fetched_at: f.started,
+                        tags,
+                        size,
+                    };
+                    if let PutOutcome::Stored { evicted } = self.store.put_now(key, stored) {
+                        self.tally.evicted += evicted as u64;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => self.tally.fill_errors += 1,
+        }
+        if let (Some(k), true) = (f.key, f.registered) {
+            if self.inflight.get(&k) == Some(&id) {
+                self.inflight.remove(&k);
+            }
+        }
+        Completion {
+            key: f.key,
+            result,
+            cacheable,
+            next: f.first,
+        }
+    }
+
+    /// The next request waiting on `c` and what it gets, or `None` when all
+    /// are answered.
+    pub fn next_reply(
+        &mut self,
+        now: Micros,
+        c: &mut Completion<V, E>,
+    ) -> Option<(u32, Reply<V, E>)> {
+        if c.next == NONE {
+            return None;
+        }
+        let w = self.waiters.remove(c.next);
+        c.next = w.next;
+        let shareable = c.cacheable && c.result.is_ok();
+        let reply = match (w.role, &c.result) {
+            (Role::Bypass, result) => Reply::Done(result.clone().map(|value| Answer {
+                value,
+                outcome: CacheOutcome::Bypass,
+                age: Micros::ZERO,
+                stale_reason: None,
+                lock: None,
+            })),
+            (Role::Joined, Ok(value)) if shareable => {
+                self.tally.coalesced += 1;
+                self.tally.misses += 1;
+                Reply::Done(Ok(Answer {
+                    value: value.clone(),
+                    outcome: CacheOutcome::Miss,
+                    age: Micros::ZERO,
+                    stale_reason: None,
+                    lock: Some(LockOutcome::Waited),
+                }))
+            }
+            (Role::Joined, _) => {
+                // Another request's private or failed answer is not ours.
+                let own = (w.who, Role::Own(LockOutcome::Released), w.stale_on_error);
+                Reply::Refetch(self.start(now, c.key, false, Some(own)))
+            }
+            (Role::Own(lock), Ok(value)) => {
+                let outcome = if c.cacheable {
+                    CacheOutcome::Miss
+                } else {
+                    CacheOutcome::Bypass
+                };
+                self.tally.count(outcome);
+                Reply::Done(Ok(Answer {
+                    value: value.clone(),
+                    outcome,
+                    age: Micros::ZERO,
+                    stale_reason: None,
+                    lock: Some(lock),
+                }))
+            }
+            (Role::Own(lock), Err(e)) => Reply::Done(self.on_error(now, c.key, w, lock, e)),
+        };
+        Some((w.who, reply))
+    }
+
+    /// A failed fetch's answer to its own request: the stored entry when
+    /// stale-if-error allows it, judged now on what the store holds now (as
+    /// the real layer judges it), else the error.
+    fn on_error(
+        &mut self,
+        now: Micros,
+        key: Option<CacheKey>,
+        w: Waiter,
+        lock: LockOutcome,
+        e: &E,
+    ) -> Result<Answer<V>, E> {
+        let fallback = key
+            .filter(|_| w.stale_on_error)
+            .and_then(|k| self.store.get_exclusive(k))
+            .filter(|s| freshness(s.stored_at, now, self.windows).servable_on_error());
+        if let Some(s) = fallback {
+            self.tally.stale += 1;
+            self.tally.stale_if_error += 1;
+            Ok(Answer {
+                value: s.value,
+                outcome: CacheOutcome::Stale,
+                age: now.saturating_sub(s.stored_at),
+                stale_reason: Some(StaleReason::UpstreamError),
+                lock: Some(lock),
+            })
+        } else {
+            self.tally.misses += 1;
+            Err(e.clone())
+        }
+    }
+}
