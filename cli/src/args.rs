@@ -45,6 +45,8 @@ pub enum Command {
     Advise(AdviseArgs),
     /// Render a saved report as HTML, Markdown or JUnit XML.
     Report(ReportArgs),
+    /// Add up the reports of several load machines (run --worker-id K --workers N) into one.
+    Merge(MergeArgs),
     /// Check scenario files and print what each holds.
     Validate(ValidateArgs),
     /// List the scenarios ttlab ships, with the question each answers.
@@ -169,6 +171,8 @@ pub struct ServeMocksArgs {
 for the scenario's duration, with the same visitors. Real runs are closed-loop: [traffic] users\n\
 browse sessions of pages with think time between them.\n\
 Ctrl-C stops the run and still writes the report.\n\
+Several load machines: run --worker-id 0 --workers 2 on one and --worker-id 1 --workers 2 on the\n\
+other, then `ttlab merge` their report.json files.\n\
 Example: ttlab run scenarios/quickstart.toml --arch ssr-cdn-shared,ssr-edge"
 )]
 pub struct RunArgs {
@@ -201,6 +205,44 @@ pub struct RunArgs {
     /// With --target: the Personalize URL that `ttlab serve mocks` printed.
     #[arg(long, value_name = "URL", requires = "target")]
     pub mocks: Option<String>,
+
+    /// This load machine's number, 0..N: it runs the users u with u % N == K, each
+    /// with the same visitors and pages as in a single run (needs --workers).
+    #[arg(long, value_name = "K", requires = "workers")]
+    pub worker_id: Option<u32>,
+
+    /// How many load machines share the users (needs --worker-id); merge their
+    /// reports with `ttlab merge`.
+    #[arg(long, value_name = "N", requires = "worker_id")]
+    pub workers: Option<u32>,
+
+    /// Each user makes exactly N page views, and the run ends when all have, instead of
+    /// after the scenario's duration: the same requests on every run.
+    #[arg(long, value_name = "N")]
+    pub page_views: Option<u32>,
+}
+
+/// `ttlab merge`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The reports must come from one scenario, seed and set of architectures, run with\n\
+--worker-id 0..N --workers N (and the same --page-views), one report per worker.\n\
+Counters are summed and histograms added, so the merged percentiles are exact;\n\
+thresholds are evaluated again on the merged numbers.\n\
+Example: ttlab merge a/report.json b/report.json -o ttlab-reports"
+)]
+pub struct MergeArgs {
+    /// The workers' reports (report.json, or the folders that hold them).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<std::path::PathBuf>,
+
+    /// Folder for the merged report; writes FOLDER/<scenario>-merged-<time>/report.json.
+    #[arg(long, short, value_name = "FOLDER", default_value = "ttlab-reports")]
+    pub out: std::path::PathBuf,
+
+    /// Print only the report's path, not the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `ttlab sim`.

@@ -42,6 +42,7 @@ where
         Command::Compare(a) => commands::report::compare(&a),
         Command::Advise(a) => commands::report::advise(&a),
         Command::Report(a) => commands::report::render(&a),
+        Command::Merge(a) => commands::merge::run(&a),
         Command::Validate(a) => commands::validate::run(&a),
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),

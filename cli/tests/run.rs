@@ -112,7 +112,7 @@ fn run_prints_a_side_by_side_summary_and_writes_the_report() {
     );
     assert!(stdout.contains("report: "), "{stdout}");
     let report = report_in(&dir.join("reports"));
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     assert_eq!(report["mode"], "real");
     assert_eq!(report["interrupted"], false);
     assert_eq!(report["architectures"].as_array().unwrap().len(), 2);

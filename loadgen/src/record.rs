@@ -2,7 +2,8 @@
 //! histograms (never a list of samples), attribute updates sent.
 
 use hdrhistogram::Histogram;
-use ttlab_reports::Percentiles;
+use ttlab_reports::Histograms;
+use ttlab_reports::hdr;
 
 use crate::check::Class;
 use crate::live::Tap;
@@ -144,20 +145,18 @@ impl Recorder {
     pub fn requests(&self) -> u64 {
         self.classes.iter().sum()
     }
+
+    /// The histograms, serialized for the report, so that the reports of
+    /// several load machines merge exactly.
+    pub fn histograms(&self) -> Histograms {
+        Histograms {
+            latency_hit: hdr::encode(&self.latency_hit),
+            latency_miss: hdr::encode(&self.latency_miss),
+            staleness: hdr::encode(&self.staleness),
+        }
+    }
 }
 
-/// Percentiles of a histogram of microseconds, in milliseconds.
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    let ms = |v: u64| v as f64 / 1000.0;
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    Percentiles {
-        count: h.len(),
-        p50_ms: ms(h.value_at_quantile(0.5)),
-        p90_ms: ms(h.value_at_quantile(0.9)),
-        p99_ms: ms(h.value_at_quantile(0.99)),
-        p999_ms: ms(h.value_at_quantile(0.999)),
-        max_ms: ms(h.max()),
-    }
-}
+/// Percentiles of a histogram of microseconds, in milliseconds (shared
+/// with `ttlab merge`, which computes them from merged histograms).
+pub use ttlab_reports::hdr::percentiles;

@@ -82,9 +82,133 @@ impl Session {
     }
 }
 
+/// One load machine's share of the closed-loop users: worker `id` of `of`
+/// plays the users `u` with `u % of == id`, each with the very script
+/// ([`Session`]) it has in a single run, so the workers' scripts together
+/// are the single run's script, each user on exactly one worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    id: u32,
+    of: u32,
+}
+
+/// Why a worker's share is not one.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShareError {
+    /// `--workers 0`.
+    #[error("--workers must be at least 1")]
+    NoWorkers,
+    /// `--worker-id` out of range.
+    #[error("--worker-id {id} is not one of 0..{of} (--workers {of}): worker ids go from 0 to {last}", last = of - 1)]
+    IdOutOfRange {
+        /// The id given.
+        id: u32,
+        /// Workers in all.
+        of: u32,
+    },
+    /// More workers than users: some would have nothing to do.
+    #[error(
+        "--workers {of} is more than the scenario's {users} users: worker {id} would have no users; use at most {users} workers"
+    )]
+    NoUsers {
+        /// This worker.
+        id: u32,
+        /// Workers in all.
+        of: u32,
+        /// The scenario's users.
+        users: u32,
+    },
+}
+
+impl Share {
+    /// The whole run on one machine.
+    pub const ALL: Share = Share { id: 0, of: 1 };
+
+    /// Worker `id` of `of`.
+    pub fn new(id: u32, of: u32) -> Result<Share, ShareError> {
+        if of == 0 {
+            return Err(ShareError::NoWorkers);
+        }
+        if id >= of {
+            return Err(ShareError::IdOutOfRange { id, of });
+        }
+        Ok(Share { id, of })
+    }
+
+    /// This worker, `0..of`.
+    pub fn id(self) -> u32 {
+        self.id
+    }
+
+    /// Workers in all.
+    pub fn of(self) -> u32 {
+        self.of
+    }
+
+    /// How many of `users` this worker plays, or why it plays none.
+    pub fn users(self, users: u32) -> Result<u32, ShareError> {
+        let mine = users.saturating_sub(self.id).div_ceil(self.of);
+        if mine == 0 {
+            return Err(ShareError::NoUsers {
+                id: self.id,
+                of: self.of,
+                users,
+            });
+        }
+        Ok(mine)
+    }
+
+    /// The run-wide user number of this worker's `index`-th goose user.
+    pub fn user(self, index: u32) -> u32 {
+        self.id + index * self.of
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_workers_shares_are_disjoint_and_cover_every_user() {
+        for users in 1..=9_u32 {
+            for of in 1..=users {
+                let mut seen = vec![0_u32; users as usize];
+                for id in 0..of {
+                    let share = Share::new(id, of).unwrap();
+                    for i in 0..share.users(users).unwrap() {
+                        let u = share.user(i);
+                        assert_eq!(u % of, id);
+                        seen[u as usize] += 1;
+                    }
+                }
+                assert!(
+                    seen.iter().all(|&n| n == 1),
+                    "{users} users, {of}: {seen:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shares_that_are_not_one_say_why() {
+        assert_eq!(Share::new(0, 0), Err(ShareError::NoWorkers));
+        assert_eq!(
+            Share::new(2, 2),
+            Err(ShareError::IdOutOfRange { id: 2, of: 2 })
+        );
+        assert_eq!(
+            Share::new(3, 4).unwrap().users(3),
+            Err(ShareError::NoUsers {
+                id: 3,
+                of: 4,
+                users: 3
+            })
+        );
+        assert_eq!(
+            Share::new(2, 2).unwrap_err().to_string(),
+            "--worker-id 2 is not one of 0..2 (--workers 2): worker ids go from 0 to 1"
+        );
+    }
 
     #[test]
     fn zipf_draws_follow_the_weights() {

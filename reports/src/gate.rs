@@ -6,7 +6,8 @@
 //! scenario crate), so every renderer and `ttlab check` read the verdicts
 //! from the report alone.
 
-use ttlab_scenarios::model::{ArchitectureConfig, Measure, Threshold, Unit};
+use thiserror::Error;
+use ttlab_scenarios::model::{ArchitectureConfig, Cmp, Measure, Threshold, Unit};
 
 use crate::model::{ArchReport, Report, ThresholdCheck};
 
@@ -60,6 +61,37 @@ pub fn evaluate(arch: &ArchReport, thresholds: &[Threshold]) -> Vec<ThresholdChe
             }
         })
         .collect()
+}
+
+/// A threshold check in a report that names a measure or comparison this
+/// version of ttlab does not know, so it cannot be evaluated again.
+#[derive(Debug, Error)]
+#[error("threshold \"{measure} {cmp}\" names a measure or comparison this ttlab does not know")]
+pub struct UnknownCheck {
+    /// The check's measure, as the report has it.
+    pub measure: String,
+    /// The check's comparison, as the report has it.
+    pub cmp: String,
+}
+
+/// Evaluates `arch`'s threshold checks again on its current numbers (after
+/// `ttlab merge` added up several workers' reports), from the checks alone:
+/// each carries its measure, comparison and bound, so no scenario is needed.
+pub fn reevaluate(arch: &mut ArchReport) -> Result<(), UnknownCheck> {
+    let mut checks = std::mem::take(&mut arch.thresholds);
+    for c in &mut checks {
+        let (Some(measure), Some(cmp)) = (Measure::parse(&c.measure), Cmp::parse(&c.cmp)) else {
+            return Err(UnknownCheck {
+                measure: c.measure.clone(),
+                cmp: c.cmp.clone(),
+            });
+        };
+        // The bound is already in the unit `value_of` gives (ms for durations).
+        c.value = value_of(arch, measure);
+        c.holds = cmp.holds(c.value, c.bound);
+    }
+    arch.thresholds = checks;
+    Ok(())
 }
 
 /// Fills in every architecture's (and sweep point's) threshold checks from

@@ -1,7 +1,8 @@
 //! The report model — one for real and simulated runs — and what is made
 //! of it: the CI gate (thresholds), timeline markers, renderers (Markdown,
 //! self-contained HTML with charts, `JUnit` XML), comparison of two reports
-//! and TTL advice from a sweep (issue 9).
+//! and TTL advice from a sweep (issue 9); the exact merge of several load
+//! machines' reports (issue 10).
 //!
 //! `SCHEMA_VERSION` goes up with every change a reader must know about;
 //! `docs/report-format.md` describes the JSON.
@@ -9,10 +10,12 @@
 pub mod advise;
 pub mod compare;
 pub mod gate;
+pub mod hdr;
 pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod markers;
+pub mod merge;
 pub mod model;
 
 pub use model::*;

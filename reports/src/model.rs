@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 /// Version of the report format. 1: first version (real runs, with a
 /// per-second series). 2: thresholds evaluated per architecture
 /// (`thresholds`) and timeline markers (`markers`); version 1 reports still
-/// read, with both empty.
-pub const SCHEMA_VERSION: u32 = 2;
+/// read, with both empty. 3: serialized HDR histograms (`histograms`, a
+/// series point's `latency_hdr`), the load machine's share (`worker`),
+/// `page_views` and `merged_workers`, so that the reports of several load
+/// machines merge exactly; version 2 reports still read, without them.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A whole run: one scenario, one or more architectures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +39,29 @@ pub struct Report {
     /// What happened on the scenario's timeline, for charts.
     #[serde(default)]
     pub markers: Vec<Marker>,
+    /// Each goose user's page views when the run was bounded by a count
+    /// (`ttlab run --page-views N`) rather than by the scenario's duration:
+    /// then the visitor script, and so the request count, is the same on
+    /// every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_views: Option<u32>,
+    /// The share of the users this report holds, when it is one of several
+    /// load machines' (`ttlab run --worker-id K --workers N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<Worker>,
+    /// How many workers' reports `ttlab merge` added up into this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_workers: Option<u32>,
+}
+
+/// One load machine's share of a run: the goose users `u` with
+/// `u % of == id`, each playing the same script as in a single run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worker {
+    /// This worker, `0..of`.
+    pub id: u32,
+    /// Workers in all.
+    pub of: u32,
 }
 
 /// Something on the scenario's timeline that changes the truth: drawn on
@@ -147,6 +173,22 @@ pub struct ArchReport {
     pub thresholds: Vec<ThresholdCheck>,
     /// Each measure per second of the run.
     pub series: Vec<SecondPoint>,
+    /// The histograms behind `latency` and `staleness`, serialized, so that
+    /// reports merge exactly (absent before version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histograms: Option<Histograms>,
+}
+
+/// An architecture's HDR histograms, each in the V2 encoding, base64 (see
+/// [`crate::hdr`]); values in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// Latency of responses from the cache.
+    pub latency_hit: String,
+    /// Latency of responses that went upstream.
+    pub latency_miss: String,
+    /// How long after the truth changed stale responses were served.
+    pub staleness: String,
 }
 
 /// The measures of one second of a run.
@@ -166,6 +208,11 @@ pub struct SecondPoint {
     pub p99_ms: f64,
     /// Origin load in this second.
     pub origin: OriginLoad,
+    /// This second's latency histogram (µs, V2 encoding, base64), so that
+    /// merged reports recompute `p50_ms` and `p99_ms` exactly; absent for a
+    /// second without responses and before version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_hdr: Option<String>,
 }
 
 /// Responses per class.

@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` returns the exit code.
 
 pub mod check;
+pub mod merge;
 pub mod output;
 pub mod report;
 pub mod run;

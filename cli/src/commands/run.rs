@@ -11,7 +11,8 @@ use anyhow::Context;
 use ttlab_dashboard::state::Status;
 use ttlab_dashboard::{DashState, Facts, Mode, RunControl};
 use ttlab_loadgen::live::Live;
-use ttlab_loadgen::run::{Progress, run as run_real, run_target};
+use ttlab_loadgen::run::{Progress, RunOptions, run_target_with, run_with};
+use ttlab_loadgen::script::Share;
 use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::Architecture;
@@ -26,6 +27,18 @@ struct Lines {
     /// Where seconds go: the dashboard, or the line-a-second printer
     /// (then each architecture's line ends before the seconds' lines).
     live: Option<Arc<Live>>,
+    /// `--page-views`: then the run lasts as long as the users take, not the duration.
+    page_views: Option<u32>,
+}
+
+impl Lines {
+    /// How long the run is planned to go.
+    fn length(&self, duration: Duration) -> String {
+        match self.page_views {
+            Some(n) => format!("{n} page views per user"),
+            None => humantime::format_duration(duration).to_string(),
+        }
+    }
 }
 
 impl Progress for Lines {
@@ -38,7 +51,7 @@ impl Progress for Lines {
             eprint!(
                 "[{i}/{}] {arch}: running {}…",
                 self.total,
-                humantime::format_duration(duration)
+                self.length(duration)
             );
             if self.live.is_some() {
                 eprintln!();
@@ -53,10 +66,7 @@ impl Progress for Lines {
 
     fn start_target(&self, target: &str, duration: Duration) {
         if !self.quiet {
-            eprint!(
-                "{target}: running {}…",
-                humantime::format_duration(duration)
-            );
+            eprint!("{target}: running {}…", self.length(duration));
             let _ = std::io::stderr().flush();
         }
     }
@@ -95,13 +105,24 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let Some(archs) = pick_archs(&scenario, &args.arch, &shown) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
-    if scenario.traffic.users.is_none() {
+    let Some(users) = scenario.traffic.users else {
         eprintln!(
             "error: {shown}: real runs are closed-loop and need [traffic] users (with think_time)"
         );
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
-    }
-    let name = scenario.name.clone();
+    };
+    let opts = match run_options(args, users) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {shown}: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    // A worker's folder says which share it holds, so several land side by side.
+    let name = match opts.share {
+        Some(s) => format!("{}-worker{}of{}", scenario.name, s.id(), s.of()),
+        None => scenario.name.clone(),
+    };
     let world = Arc::new(World::new(scenario));
     // The dashboard where someone watches (stdout a terminal, not asked
     // away); elsewhere a line a second. An external target has no seconds
@@ -114,6 +135,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet || tui,
         index: std::sync::atomic::AtomicUsize::default(),
         live: live.clone(),
+        page_views: opts.page_views,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let facts = Facts::of_world(
@@ -135,9 +157,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         });
         let report = match (&args.target, &args.mocks) {
             (Some(target), Some(mocks)) => {
-                runtime.block_on(run_target(world, target, mocks, &progress))
+                runtime.block_on(run_target_with(world, target, mocks, &opts, &progress))
             }
-            _ => runtime.block_on(run_real(world, &archs, &progress)),
+            _ => runtime.block_on(run_with(world, &archs, &opts, &progress)),
         };
         if let Some(l) = &live {
             l.finish();
@@ -156,6 +178,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("report: {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// This machine's share and the page-view bound from the flags, checked
+/// against the scenario's `users` before anything starts.
+fn run_options(args: &RunArgs, users: u32) -> anyhow::Result<RunOptions> {
+    let share = match (args.worker_id, args.workers) {
+        (Some(id), Some(of)) => {
+            let share = Share::new(id, of)?;
+            share.users(users)?;
+            Some(share)
+        }
+        // clap makes each flag require the other.
+        _ => None,
+    };
+    if args.page_views == Some(0) {
+        anyhow::bail!("--page-views must be at least 1");
+    }
+    Ok(RunOptions {
+        share,
+        page_views: args.page_views,
+    })
 }
 
 /// The dashboard stops a real run as Ctrl-C does.

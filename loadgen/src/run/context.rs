@@ -30,8 +30,11 @@ pub struct RunContext {
     pub personalize_url: String,
     /// The name of the outermost caching layer in `x-cache`, if any.
     pub cache_layer: Option<&'static str>,
-    /// Goose users in the run.
+    /// Goose users in the whole run (on every load machine).
     pub users: u32,
+    /// This machine's share of them: its goose user `i` is the run's user
+    /// `share.user(i)`, with that user's script.
+    pub share: crate::script::Share,
     /// Client for attribute updates.
     pub http: reqwest::Client,
 }

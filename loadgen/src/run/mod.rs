@@ -8,7 +8,7 @@ mod context;
 mod target;
 mod visitor;
 
-pub use target::run_target;
+pub use target::{run_target, run_target_with};
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use ttlab_mock_apis::MockConfig;
 use ttlab_mock_apis::metrics::{Api, Endpoint};
 use ttlab_reports::{
     ArchReport, ClassCounts, LatencyReport, LayerReport, OriginLoad, Report, SCHEMA_VERSION,
-    SecondPoint,
+    SecondPoint, Worker,
 };
 
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
@@ -32,7 +32,7 @@ use ttlab_ssr_origin::upstream::UpstreamConfig;
 use crate::check::{Checker, Class};
 use crate::live::{LayerCounts, Live, load_since};
 use crate::record::{Recorder, percentiles};
-use crate::script::PagePicker;
+use crate::script::{PagePicker, Share, ShareError};
 use context::RunContext;
 use visitor::page_view;
 
@@ -51,6 +51,58 @@ pub enum RunError {
     /// The scenario cannot run closed-loop.
     #[error("{0}")]
     Scenario(String),
+    /// This load machine's share of the users is not one.
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    /// `--page-views 0`.
+    #[error("--page-views must be at least 1")]
+    NoPageViews,
+}
+
+/// How much of the scenario's load this run generates, and until when.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// This load machine's share of the users (`--worker-id K --workers
+    /// N`); `None` runs them all and writes no `worker` in the report.
+    pub share: Option<Share>,
+    /// Each user makes exactly this many page views and stops, and the
+    /// run ends when all have (`--page-views N`) instead of after the
+    /// scenario's duration: the visitor script, and so every count that
+    /// depends only on it, is then the same on every run.
+    pub page_views: Option<u32>,
+}
+
+impl RunOptions {
+    /// The goose users this machine runs (of the scenario's `users`).
+    fn plan(&self, users: u32, duration: Duration) -> Result<Plan, RunError> {
+        if self.page_views == Some(0) {
+            return Err(RunError::NoPageViews);
+        }
+        Ok(Plan {
+            users: self.share.unwrap_or(Share::ALL).users(users)?,
+            duration,
+            page_views: self.page_views,
+        })
+    }
+
+    /// The report's `worker`.
+    fn worker(&self) -> Option<Worker> {
+        self.share.map(|s| Worker {
+            id: s.id(),
+            of: s.of(),
+        })
+    }
+}
+
+/// What goose is told to do.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    /// Goose users on this machine.
+    pub users: u32,
+    /// How long, unless `page_views` bounds the run.
+    pub duration: Duration,
+    /// Page views per user, if bounded by count.
+    pub page_views: Option<u32>,
 }
 
 /// Progress of a run, for the command line.
@@ -90,8 +142,20 @@ pub async fn run(
     archs: &[ArchitectureConfig],
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
+    run_with(world, archs, &RunOptions::default(), progress).await
+}
+
+/// [`run`], for this machine's share of the users and, if asked, a fixed
+/// number of page views per user.
+pub async fn run_with(
+    world: Arc<World>,
+    archs: &[ArchitectureConfig],
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Report, RunError> {
     let s = world.scenario();
     let users = users_of(&world)?;
+    let plan = opts.plan(users, s.duration.to_duration())?;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     goose::reset_killswitch();
     let mut reports = Vec::new();
@@ -104,7 +168,7 @@ pub async fn run(
         progress.start(arch.arch, duration);
         // Boxed: goose's futures are large.
         let live = live.clone().map(|l| (l, i));
-        let report = Box::pin(run_arch(world.clone(), arch, users, live)).await?;
+        let report = Box::pin(run_arch(world.clone(), arch, users, opts, plan, live)).await?;
         progress.done(&report);
         reports.push(report);
         if goose::is_killswitch_triggered() {
@@ -122,6 +186,9 @@ pub async fn run(
         architectures: reports,
         sweep: None,
         markers: ttlab_reports::markers::of_world(&world),
+        page_views: opts.page_views,
+        worker: opts.worker(),
+        merged_workers: None,
     };
     ttlab_reports::gate::apply(&mut report, archs);
     Ok(report)
@@ -158,7 +225,7 @@ pub(crate) struct Cpu {
 
 /// Runs the attack on a runtime of its own (one worker thread) so the
 /// generator's CPU can be told from the servers' (read per thread from /proc).
-pub(crate) async fn generate(host: String, users: u32, duration: Duration) -> Generated {
+pub(crate) async fn generate(host: String, plan: Plan) -> Generated {
     let process_before = process_cpu();
     let wall = Instant::now();
     let worker = std::thread::spawn(move || {
@@ -183,7 +250,7 @@ pub(crate) async fn generate(host: String, users: u32, duration: Duration) -> Ge
                 Duration::ZERO,
             );
         };
-        let outcome = runtime.block_on(Box::pin(attack(&host, users, duration)));
+        let outcome = runtime.block_on(Box::pin(attack(&host, plan)));
         // Read the threads' CPU before the runtime ends them.
         let mut cpu = Duration::ZERO;
         for t in tids.lock().expect("thread ids").iter().chain(own.as_ref()) {
@@ -249,6 +316,8 @@ async fn run_arch(
     world: Arc<World>,
     arch: &ArchitectureConfig,
     users: u32,
+    opts: &RunOptions,
+    plan: Plan,
     live: Option<(Arc<Live>, usize)>,
 ) -> Result<ArchReport, RunError> {
     let s = world.scenario();
@@ -287,6 +356,7 @@ async fn run_arch(
         personalize_url: mocks.personalize_url.clone(),
         cache_layer,
         users,
+        share: opts.share.unwrap_or(Share::ALL),
         http: reqwest::Client::new(),
     });
     context::register(&stack.entry_url, ctx.clone()); // Origin load sampled each second, cumulative, for the series.
@@ -316,7 +386,7 @@ async fn run_arch(
             }
         })
     };
-    let generated = generate(stack.entry_url.clone(), users, s.duration.to_duration()).await;
+    let generated = generate(stack.entry_url.clone(), plan).await;
     let (outcome, elapsed, cpu) = (generated.outcome, generated.elapsed, generated.cpu);
 
     context::unregister(&stack.entry_url);
@@ -475,6 +545,7 @@ pub(crate) fn arch_report(
         warnings,
         thresholds: Vec::new(),
         series: series(rec, samples),
+        histograms: Some(rec.histograms()),
     }
 }
 
@@ -509,11 +580,8 @@ fn series(rec: &Recorder, samples: &[OriginLoad]) -> Vec<SecondPoint> {
                 },
                 _ => OriginLoad::default(),
             };
-            let q = |p: f64| {
-                second
-                    .filter(|s| !s.latency.is_empty())
-                    .map_or(0.0, |s| s.latency.value_at_quantile(p) as f64 / 1000.0)
-            };
+            let latency = second.map(|s| &s.latency).filter(|h| !h.is_empty());
+            let q = |p: f64| latency.map_or(0.0, |h| h.value_at_quantile(p) as f64 / 1000.0);
             SecondPoint {
                 t_s: i as u32,
                 requests: c.iter().sum(),
@@ -530,28 +598,38 @@ fn series(rec: &Recorder, samples: &[OriginLoad]) -> Vec<SecondPoint> {
                 p50_ms: q(0.5),
                 p99_ms: q(0.99),
                 origin,
+                latency_hdr: latency.map(ttlab_reports::hdr::encode),
             }
         })
         .collect()
 }
 
-/// Goose, embedded: `users` users against `host` for `duration`, all
-/// started within the first second, no controllers, no report of its own.
-async fn attack(host: &str, users: u32, duration: Duration) -> Result<(), RunError> {
+/// Goose, embedded: the plan's users against `host` for its duration (or
+/// its page views each), all started within the first second, no
+/// controllers, no report of its own.
+async fn attack(host: &str, plan: Plan) -> Result<(), RunError> {
+    let users = plan.users;
     let mut config = GooseConfiguration::default();
     config.host = Some(host.to_owned());
     config.users = Some(users as usize);
     config.increase_rate = Some(users.max(1).to_string());
-    // goose starts users over the first second and then runs `run_time`:
-    // together they make the scenario's duration, as the simulator models it.
-    config.run_time = Some(duration.as_secs().saturating_sub(1).max(1).to_string());
+    if let Some(n) = plan.page_views {
+        // One iteration of the scenario is one page view; goose ends the
+        // attack when every user has made its `n` (it refuses `run_time`
+        // and `no_reset_metrics` with iterations; its metrics are unused).
+        config.iterations = Some(n as usize);
+    } else {
+        // goose starts users over the first second and then runs `run_time`:
+        // together they make the scenario's duration, as the simulator models it.
+        config.run_time = Some(plan.duration.as_secs().saturating_sub(1).max(1).to_string());
+        config.no_reset_metrics = true;
+    }
 
     config.quiet = 1;
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.no_telnet = true;
     config.no_autostart = false;
-    config.no_reset_metrics = true;
     let attack = GooseAttack::initialize_with_config(config)
         .map_err(|e| RunError::Goose(format!("{e:?}")))?;
     let attack = attack.register_scenario(

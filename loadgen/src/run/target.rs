@@ -9,9 +9,9 @@ use ttlab_reports::{OriginLoad, Report, SCHEMA_VERSION};
 use ttlab_scenarios::{SystemClock, World};
 
 use super::context::{self, RunContext};
-use super::{Progress, RunError, arch_report, generate, users_of};
+use super::{Progress, RunError, RunOptions, arch_report, generate, users_of};
 use crate::record::Recorder;
-use crate::script::PagePicker;
+use crate::script::{PagePicker, Share};
 
 use crate::check::Checker;
 
@@ -50,8 +50,23 @@ pub async fn run_target(
     mocks_url: &str,
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
+    run_target_with(world, target, mocks_url, &RunOptions::default(), progress).await
+}
+
+/// [`run_target`], for this machine's share of the users and, if asked, a
+/// fixed number of page views per user. The mocks' calls are counted over
+/// this machine's own run, so with several workers at once each counts the
+/// others' calls too (see `docs/decisions.md`).
+pub async fn run_target_with(
+    world: Arc<World>,
+    target: &str,
+    mocks_url: &str,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Report, RunError> {
     let s = world.scenario();
     let users = users_of(&world)?;
+    let plan = opts.plan(users, s.duration.to_duration())?;
     let http = reqwest::Client::new();
     let mocks_url = mocks_url.trim_end_matches('/');
     let health: serde_json::Value = http
@@ -94,13 +109,14 @@ pub async fn run_target(
         personalize_url: mocks_url.to_owned(),
         cache_layer: Some("*"),
         users,
+        share: opts.share.unwrap_or(Share::ALL),
         http: http.clone(),
     });
     let target = target.trim_end_matches('/').to_owned();
     context::register(&target, ctx.clone());
     let before = mock_load(&http, mocks_url).await;
     progress.start_target(&target, s.duration.to_duration());
-    let generated = generate(target.clone(), users, s.duration.to_duration()).await;
+    let generated = generate(target.clone(), plan).await;
     let (outcome, elapsed, cpu) = (generated.outcome, generated.elapsed, generated.cpu);
     context::unregister(&target);
     outcome?;
@@ -137,5 +153,8 @@ pub async fn run_target(
         architectures: vec![report],
         sweep: None,
         markers: ttlab_reports::markers::of_world(&world),
+        page_views: opts.page_views,
+        worker: opts.worker(),
+        merged_workers: None,
     })
 }

@@ -52,7 +52,8 @@ pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
         return Ok(());
     };
     if user.get_session_data::<Session>().is_none() {
-        let session = Session::new(&ctx.world, user.weighted_users_index as u32, ctx.users);
+        let global = ctx.share.user(user.weighted_users_index as u32);
+        let session = Session::new(&ctx.world, global, ctx.users);
         user.set_session_data(session);
     }
     let (visitor, page, think) = user

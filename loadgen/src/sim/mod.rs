@@ -158,6 +158,9 @@ pub fn simulate_with(
         architectures,
         sweep,
         markers: ttlab_reports::markers::of_world(world),
+        page_views: None,
+        worker: None,
+        merged_workers: None,
     };
     ttlab_reports::gate::apply(&mut report, archs);
     report

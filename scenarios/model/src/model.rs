@@ -598,6 +598,36 @@ pub enum Unit {
 }
 
 impl Measure {
+    /// Every measure, for lookups by name.
+    pub const ALL: [Measure; 20] = [
+        Measure::WrongVariant,
+        Measure::WrongVariantRate,
+        Measure::Leak,
+        Measure::LeakRate,
+        Measure::StaleVariant,
+        Measure::StaleVariantRate,
+        Measure::StaleContent,
+        Measure::StaleContentRate,
+        Measure::Error,
+        Measure::ErrorRate,
+        Measure::Fallback,
+        Measure::FallbackRate,
+        Measure::Offload,
+        Measure::HitRate,
+        Measure::P50,
+        Measure::P90,
+        Measure::P99,
+        Measure::P999,
+        Measure::MaxLatency,
+        Measure::StalenessP99,
+    ];
+
+    /// The measure named `name` as in `[thresholds]` (and in a report's
+    /// threshold checks, which `ttlab merge` evaluates again).
+    pub fn parse(name: &str) -> Option<Measure> {
+        Measure::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     /// Name as written in `[thresholds]`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -662,6 +692,14 @@ pub enum Cmp {
 }
 
 impl Cmp {
+    /// The comparison written `op` (`<=`, `<`, `>=`, `>`, `==`), as a
+    /// report's threshold checks carry it.
+    pub fn parse(op: &str) -> Option<Cmp> {
+        [Cmp::Le, Cmp::Lt, Cmp::Ge, Cmp::Gt, Cmp::Eq]
+            .into_iter()
+            .find(|c| c.as_str() == op)
+    }
+
     /// As written.
     pub const fn as_str(self) -> &'static str {
         match self {
