@@ -19,7 +19,7 @@ use ttlab_scenarios::{Clock, Micros};
 use super::freshness::{Freshness, Windows, freshness};
 use super::key::CacheKey;
 use super::outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
-use super::store::{PutOutcome, Store, Stored, Tag};
+use super::store::{Cached, PutOutcome, Store, Stored, Tag};
 
 /// What the layer does with a lookup, from the stored entry's freshness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +54,27 @@ pub fn decide(stored_at: Option<Micros>, now: Micros, w: Windows) -> Decision {
             stale_on_error: false,
         },
     }
+}
+
+/// What stale-if-error answers when a fetch failed at `now` with `lock`:
+/// what the store holds then (`now_stored`: an entry purged since the
+/// lookup must not come back, and one stored since is fresher), if its
+/// freshness allows serving it on an error. Both layers call it.
+pub fn stale_if_error<V>(
+    now_stored: Option<Cached<V>>,
+    now: Micros,
+    w: Windows,
+    lock: LockOutcome,
+) -> Option<Answer<V>> {
+    now_stored
+        .filter(|e| freshness(e.stored_at, now, w).servable_on_error())
+        .map(|e| Answer {
+            value: e.value,
+            outcome: CacheOutcome::Stale,
+            age: now.saturating_sub(e.stored_at),
+            stale_reason: Some(StaleReason::UpstreamError),
+            lock: Some(lock),
+        })
 }
 
 /// Options of a layer.
@@ -250,19 +271,12 @@ where
                         } else {
                             None
                         };
-                        let fallback = now_stored.filter(|e| {
-                            freshness(e.stored_at, later, self.options.windows).servable_on_error()
-                        });
-                        if let Some(e) = fallback {
+                        let fallback =
+                            stale_if_error(now_stored, later, self.options.windows, lock);
+                        if let Some(answer) = fallback {
                             self.counters.stale.inc();
                             self.counters.stale_if_error.inc();
-                            Ok(Answer {
-                                value: e.value.clone(),
-                                outcome: CacheOutcome::Stale,
-                                age: later.saturating_sub(e.stored_at),
-                                stale_reason: Some(StaleReason::UpstreamError),
-                                lock: Some(lock),
-                            })
+                            Ok(answer)
                         } else {
                             self.counters.misses.inc();
                             Err(err)

@@ -23,9 +23,9 @@
 use hashbrown::HashMap;
 use ttlab_scenarios::Micros;
 
-use super::freshness::{Windows, freshness};
+use super::freshness::Windows;
 use super::key::CacheKey;
-use super::layer::{Answer, Decision, decide};
+use super::layer::{Answer, Decision, decide, stale_if_error};
 use super::outcome::{CacheOutcome, LayerTally, LockOutcome, StaleReason};
 use super::store::{Bounds, MemoryStore, PutOutcome, Stored, Tag, Tags};
 
@@ -430,20 +430,13 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         lock: LockOutcome,
         e: &E,
     ) -> Result<Answer<V>, E> {
-        let fallback = key
+        let now_stored = key
             .filter(|_| w.stale_on_error)
-            .and_then(|k| self.store.get_exclusive(k))
-            .filter(|s| freshness(s.stored_at, now, self.windows).servable_on_error());
-        if let Some(s) = fallback {
+            .and_then(|k| self.store.get_exclusive(k));
+        if let Some(answer) = stale_if_error(now_stored, now, self.windows, lock) {
             self.tally.stale += 1;
             self.tally.stale_if_error += 1;
-            Ok(Answer {
-                value: s.value,
-                outcome: CacheOutcome::Stale,
-                age: now.saturating_sub(s.stored_at),
-                stale_reason: Some(StaleReason::UpstreamError),
-                lock: Some(lock),
-            })
+            Ok(answer)
         } else {
             self.tally.misses += 1;
             Err(e.clone())

@@ -52,32 +52,50 @@ enum Ev {
     Complete(u32),
 }
 
+/// Events by instant, at one instant in the order they were queued.
+struct Queue {
+    heap: BinaryHeap<Reverse<(u64, u64, Ev)>>,
+    seq: u64,
+}
+
+impl Queue {
+    /// The queue of `t`'s requests (named by their rank in time order) and
+    /// purges, a tick being `tick`; and the requests' indices in time order.
+    fn of(t: &Timed, tick: Micros) -> (Queue, Vec<usize>) {
+        let mut q = Queue {
+            heap: BinaryHeap::new(),
+            seq: 0,
+        };
+        let mut order: Vec<usize> = (0..t.requests.len()).collect();
+        order.sort_by_key(|i| t.requests[*i].at);
+        for (id, i) in order.iter().enumerate() {
+            q.push(t.requests[*i].at * tick.0, Ev::Request(id as u32));
+        }
+        for (at, tag) in &t.purges {
+            q.push(at * tick.0, Ev::Purge(*tag));
+        }
+        (q, order)
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, ev)));
+    }
+
+    fn pop(&mut self) -> Option<(u64, Ev)> {
+        self.heap.pop().map(|Reverse((at, _, ev))| (at, ev))
+    }
+}
+
 /// Runs `t` on a virtual clock through `r`, a tick being `tick`: each
 /// request at its instant, each fetch completed `latency` after it began
 /// (events at one instant in the order they were scheduled: requests and
 /// purges first).
 pub fn run_virtual<R: Runner>(mut r: R, t: &Timed, tick: Micros) -> Trace {
-    let mut queue = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut push = |q: &mut BinaryHeap<_>, at: u64, ev: Ev| {
-        seq += 1;
-        q.push(Reverse((at, seq, ev)));
-    };
-    let mut order: Vec<usize> = (0..t.requests.len()).collect();
-    order.sort_by_key(|i| t.requests[*i].at);
-    for (id, i) in order.iter().enumerate() {
-        push(
-            &mut queue,
-            t.requests[*i].at * tick.0,
-            Ev::Request(id as u32),
-        );
-    }
-    for (at, tag) in &t.purges {
-        push(&mut queue, at * tick.0, Ev::Purge(*tag));
-    }
+    let (mut queue, order) = Queue::of(t, tick);
     let mut now = 0;
     let mut scheduled = BTreeSet::new();
-    while let Some(Reverse((at, _, ev))) = queue.pop() {
+    while let Some((at, ev)) = queue.pop() {
         if at > now {
             r.apply(Op::Advance(Micros(at - now)));
             now = at;
@@ -94,7 +112,7 @@ pub fn run_virtual<R: Runner>(mut r: R, t: &Timed, tick: Micros) -> Trace {
         for id in r.parked() {
             if scheduled.insert(id) {
                 let latency = t.requests[order[id as usize]].latency;
-                push(&mut queue, now + latency * tick.0, Ev::Complete(id));
+                queue.push(now + latency * tick.0, Ev::Complete(id));
             }
         }
     }
@@ -136,26 +154,12 @@ fn got_of(a: Result<Answer<Val>, u16>) -> Got {
 pub fn run_stepped(cfg: &Config, t: &Timed, tick: Micros) -> (BTreeMap<u32, Got>, Counts) {
     let mut layer: SteppedLayer<Val, u16> =
         SteppedLayer::new(cfg.windows, cfg.coalesce, cfg.bounds);
-    let mut queue = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut push = |q: &mut BinaryHeap<_>, at: u64, ev: Ev| {
-        seq += 1;
-        q.push(Reverse((at, seq, ev)));
-    };
-    let mut order: Vec<usize> = (0..t.requests.len()).collect();
-    order.sort_by_key(|i| t.requests[*i].at);
+    let (mut queue, order) = Queue::of(t, tick);
     let timed = |id: u32| t.requests[order[id as usize]];
-    for id in 0..order.len() {
-        let id = id as u32;
-        push(&mut queue, timed(id).at * tick.0, Ev::Request(id));
-    }
-    for (at, tag) in &t.purges {
-        push(&mut queue, at * tick.0, Ev::Purge(*tag));
-    }
     // Fetch id to (the request it belongs to, when it began).
     let mut fetches = BTreeMap::new();
     let mut got = BTreeMap::new();
-    while let Some(Reverse((now, _, ev))) = queue.pop() {
+    while let Some((now, ev)) = queue.pop() {
         let now_us = Micros(now);
         let mut began = Vec::new();
         match ev {
@@ -214,11 +218,7 @@ pub fn run_stepped(cfg: &Config, t: &Timed, tick: Micros) -> (BTreeMap<u32, Got>
         }
         for (f, id) in began {
             fetches.insert(f, (id, now));
-            push(
-                &mut queue,
-                now + timed(id).latency * tick.0,
-                Ev::Complete(f),
-            );
+            queue.push(now + timed(id).latency * tick.0, Ev::Complete(f));
         }
     }
     (got, *layer.tally())
