@@ -93,6 +93,7 @@ pub async fn run_target(
             .collect(),
         personalize_url: mocks_url.to_owned(),
         cache_layer: Some("*"),
+        entry_urls: Vec::new(),
         users,
         http: http.clone(),
     });

@@ -842,6 +842,9 @@ impl Sim<'_> {
                 coalesced: c.coalesced,
                 purged: c.purged,
                 evicted: c.evicted,
+                // The simulator models one origin and a store that never
+                // fails, whatever the backend.
+                ..LayerReport::default()
             }
         });
         // Cumulative samples per second boundary, as the real run samples them.
