@@ -137,6 +137,21 @@ impl StackView {
         self.layers().first().map(|l| l.store().backend_name())
     }
 
+    /// Connects every layer to a Redis backend before visitors come, so
+    /// the first burst of requests does not wait for connections to be
+    /// made (within a call's timeout, or bypass). A Redis that is down now
+    /// is only logged: the layers bypass it until it answers.
+    async fn connect_shared_store(&self) {
+        for l in self.layers() {
+            if let Some(redis) = l.store().redis() {
+                if let Err(e) = redis.ping().await {
+                    tracing::warn!(error = %e, "Redis does not answer at start; the cache is bypassed until it does");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Drops the stack's keys from a Redis backend (its namespace is its
     /// own, so nothing else is touched). Bounded; a Redis that is down
     /// leaves them to expire (entries) or to a later clear.
@@ -310,6 +325,11 @@ pub async fn start_servers(
         }
         None => (None, None),
     };
+    let view = StackView {
+        origins: origins.clone(),
+        proxy: proxy.clone(),
+    };
+    view.connect_shared_store().await;
     let entry_urls = match &proxy_url {
         Some(u) => vec![u.clone()],
         None => origin_urls.clone(),
@@ -326,10 +346,7 @@ pub async fn start_servers(
         proxy_url,
         webhook_url,
         origin: origins[0].clone(),
-        view: StackView {
-            origins,
-            proxy: proxy.clone(),
-        },
+        view,
         proxy,
         stop,
         tasks,
