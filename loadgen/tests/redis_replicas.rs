@@ -19,10 +19,11 @@ use ttlab_scenarios::{World, parse_str};
 /// A small site with an A/B test and a segment, attribute changes and a
 /// publish with purge, on `url`'s Redis with `replicas` origin replicas.
 fn scenario(url: &str, replicas: u32, duration: &str, archs: &[&str]) -> String {
-    let archs: String = archs
+    let archs: Vec<String> = archs
         .iter()
-        .map(|a| format!("[[architectures]]\nname = \"{a}\"\n\n"))
+        .map(|a| format!("[[architectures]]\nname = \"{a}\"\n"))
         .collect();
+    let archs = archs.join("\n");
     format!(
         r#"
 [scenario]
@@ -186,7 +187,7 @@ async fn redis_killed_mid_run_costs_visitors_nothing_and_the_report_says_so() {
     let port = server.port();
     let toml = scenario(&server.url(), 2, "4s", &["ssr-origin-variant"]);
     let chaos = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1_000));
+        std::thread::sleep(Duration::from_secs(1));
         server.kill();
         std::thread::sleep(Duration::from_millis(1_200));
         RedisServer::start_on(port)

@@ -921,3 +921,33 @@ async fn clear_drops_one_namespace_only() {
     assert_eq!(a.clear().await.unwrap(), 0);
     held.unwrap().abandon();
 }
+
+/// A purge while Redis hangs fails in time and is retried in the
+/// background: once Redis resumes (with its entries), the purged page is
+/// gone, not served until its TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_missed_while_redis_hangs_is_retried_when_it_resumes() {
+    let server = RedisServer::start();
+    let o = options(&server);
+    let clock = Arc::new(ManualClock::at(Micros::from_secs(1)));
+    let l = layer(&o, &clock);
+    assert_eq!(serve(&l, 1, 10).await, CacheOutcome::Miss);
+    server.signal("-STOP");
+    clock.advance(Micros::from_secs(1));
+    let t = Instant::now();
+    assert_eq!(l.purge(1).await, 0, "failed");
+    assert!(t.elapsed() < TIMEOUT + SLACK, "{:?}", t.elapsed());
+    server.signal("-CONT");
+    recovers(l.store()).await;
+    let t = Instant::now();
+    while l.counters().purged.get() == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the purge was retried"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(l.store().get(CacheKey(1)).await.unwrap(), None);
+    clock.advance(Micros::from_secs(1));
+    assert_eq!(serve(&l, 1, 11).await, CacheOutcome::Miss, "purged");
+}

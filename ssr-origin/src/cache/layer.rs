@@ -36,6 +36,11 @@ use super::store::{Cached, PutOutcome, Store, StoreError, Stored, Tag};
 /// do not each wait out a call's timeout.
 pub const STORE_RETRY: Duration = Duration::from_millis(200);
 
+/// How long a purge that the store failed is retried in the background
+/// before the layer gives up on it (and the entries it missed live out
+/// their TTL, or the Redis-side expiry).
+pub const PURGE_RETRY_FOR: Duration = Duration::from_secs(30);
+
 /// A stretch of time in which the layer's store was unavailable: from a
 /// failed call to the next call that succeeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -451,9 +456,11 @@ where
         }
     }
 
-    /// Drops every entry built from content entry `tag`.
+    /// Drops every entry built from content entry `tag`. A purge the store
+    /// fails is retried in the background (see [`PURGE_RETRY_FOR`]).
     pub async fn purge(&self, tag: Tag) -> usize {
-        let r = self.store.purge_tag(tag, self.clock.now()).await;
+        let at = self.clock.now();
+        let r = self.store.purge_tag(tag, at).await;
         self.health.record(self.clock.now(), &r);
         match r {
             Ok(n) => {
@@ -461,11 +468,40 @@ where
                 n
             }
             Err(e) => {
-                tracing::warn!(error = %e, tag, "purge failed");
+                tracing::warn!(error = %e, tag, "purge failed; retrying in the background");
                 self.counters.store_errors.inc();
+                self.retry_purge(tag, at);
                 0
             }
         }
+    }
+
+    /// Retries a failed purge every [`STORE_RETRY`] for at most
+    /// [`PURGE_RETRY_FOR`], with the barrier at the purge's own instant:
+    /// a Redis that was hung or cut off, not restarted, still holds the
+    /// purged pages and would serve them until their TTL.
+    fn retry_purge(&self, tag: Tag, at: Micros) {
+        let (store, clock) = (self.store.clone(), self.clock.clone());
+        let (counters, health) = (self.counters.clone(), self.health.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + PURGE_RETRY_FOR;
+            while Instant::now() < deadline {
+                tokio::time::sleep(STORE_RETRY).await;
+                let r = store.purge_tag(tag, at).await;
+                health.record(clock.now(), &r);
+                match r {
+                    Ok(n) => {
+                        counters.purged.inc_by(n as u64);
+                        tracing::info!(tag, purged = n, "purge done on retry");
+                        return;
+                    }
+                    Err(_) => {
+                        counters.store_errors.inc();
+                    }
+                }
+            }
+            tracing::warn!(tag, "purge given up: the store stayed unavailable");
+        });
     }
 
     /// Fills `key`: as the leader, as a waiter for the leader's fill, or
