@@ -14,11 +14,11 @@ pub use backend::AnyStore;
 pub use freshness::{Freshness, Windows, freshness};
 pub use key::{CacheKey, KeyStrategy, Variance, canonical_query, key, variance};
 pub use layer::{
-    Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, STORE_RETRY, StoreOutage,
-    decide,
+    Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, PURGE_RETRY_FOR, STORE_RETRY,
+    StoreOutage, decide,
 };
 pub use outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
 pub use redis_store::{
-    Codec, LockAttempt, LockGuard, LockOptions, RedisLocks, RedisOptions, RedisStore,
+    Codec, CodecError, LockAttempt, LockGuard, LockOptions, RedisLocks, RedisOptions, RedisStore,
 };
 pub use store::{Bounds, Cached, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag, Tags};
