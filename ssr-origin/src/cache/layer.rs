@@ -90,6 +90,8 @@ impl StoreHealth {
         }
         let mut o = self.outages.lock().expect("store outages");
         if !self.down.swap(true, Ordering::Relaxed) {
+            // Once per outage: each failed call is only a debug line.
+            tracing::warn!(at = %now, "cache store unavailable: bypassing the cache until it answers");
             o.push(StoreOutage {
                 from: now,
                 until: None,
@@ -105,6 +107,7 @@ impl StoreHealth {
         if self.down.swap(false, Ordering::Relaxed) {
             if let Some(last) = o.last_mut() {
                 last.until = Some(now.max(last.from));
+                tracing::info!(down_since = %last.from, at = %now, "cache store answers again");
             }
         }
     }
@@ -405,7 +408,7 @@ where
                             let r = self.store.get(key).await;
                             self.health.record(self.clock.now(), &r);
                             r.unwrap_or_else(|e| {
-                                tracing::warn!(error = %e, "store unavailable; no stale answer");
+                                tracing::debug!(error = %e, "store unavailable; no stale answer");
                                 self.counters.store_errors.inc();
                                 None
                             })
@@ -448,7 +451,7 @@ where
                 Some(e)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cache store unavailable; bypassing");
+                tracing::debug!(error = %e, "cache store unavailable; bypassing");
                 self.health.failed(self.clock.now());
                 self.counters.store_errors.inc();
                 None
@@ -637,7 +640,7 @@ where
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            tracing::warn!(error = %e, "cache store unavailable; answer not stored");
+                            tracing::debug!(error = %e, "cache store unavailable; answer not stored");
                             counters.store_errors.inc();
                         }
                     }
@@ -700,7 +703,7 @@ where
 {
     let deadline = Instant::now() + shared.options.wait;
     let failed = |e: &StoreError| {
-        tracing::warn!(error = %e, "shared fill lock unavailable; filling without it");
+        tracing::debug!(error = %e, "shared fill lock unavailable; filling without it");
         counters.store_errors.inc();
         health.failed(clock.now());
         Shared::Alone
