@@ -293,6 +293,12 @@ where
         self
     }
 
+    /// Fills and background refreshes under way (one per key at most): 0
+    /// once the layer is idle, which tests and shutdowns wait for.
+    pub fn fills_in_flight(&self) -> usize {
+        self.inflight.lock().expect("inflight map").len()
+    }
+
     /// When the store was unavailable to this layer, in time order (empty
     /// for a store that never fails, as the memory store).
     pub fn store_outages(&self) -> Vec<StoreOutage> {

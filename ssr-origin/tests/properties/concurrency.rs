@@ -283,13 +283,21 @@ async fn run<S: Store<Val>>(
     for p in purges {
         p.await.unwrap();
     }
-    // Background refreshes answer nobody: wait until every fetch has ended.
-    for _ in 0..5_000 {
-        if up.done.load(Ordering::SeqCst) == up.calls.load(Ordering::SeqCst) {
+    // Background refreshes answer nobody: wait until every fill has ended
+    // (one may still be waiting for another replica's lock, not yet
+    // fetching) and every fetch with it.
+    for _ in 0..10_000 {
+        if layers.iter().all(|l| l.fills_in_flight() == 0)
+            && up.done.load(Ordering::SeqCst) == up.calls.load(Ordering::SeqCst)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    prop_assert!(
+        layers.iter().all(|l| l.fills_in_flight() == 0),
+        "every fill ended"
+    );
     tokio::time::sleep(Duration::from_millis(5)).await;
     prop_assert_eq!(
         up.done.load(Ordering::SeqCst),
