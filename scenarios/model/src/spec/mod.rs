@@ -518,7 +518,8 @@ pub struct CacheSpec {
     /// Origin replicas in real runs (default 1): visitors are spread over
     /// them, or a CDN / edge takes them in turn. More than one needs
     /// backend = "redis", so they share one cache. Simulated runs model one.
-    #[schemars(with = "Option<u32>")]
+    // 16: `validate::options::MAX_ORIGIN_REPLICAS`.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 16))]
     pub origin_replicas: Option<Spanned<u32>>,
     /// Variant keys: "all" aliases (default) or only the "page"'s.
     pub key_scope: Option<KeyScopeSpec>,
