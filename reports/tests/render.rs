@@ -243,4 +243,14 @@ fn store_outage_fields_are_optional_and_shown_when_present() {
     let md = markdown::render(&r);
     assert!(md.contains("| store down: bypassed |"), "{md}");
     assert!(md.contains("180 (1.0–2.5 s)"), "{md}");
+    // The HTML marks the outage on that architecture's charts (two more
+    // marker lines in each) and not on the others'.
+    let red = "stroke=\"#C82828\"";
+    let html = html::render(&r);
+    assert!(!html::render(&plain).contains(red));
+    assert_eq!(
+        html.matches(red).count(),
+        2 * 4,
+        "from and until, four charts"
+    );
 }
