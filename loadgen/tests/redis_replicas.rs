@@ -164,14 +164,17 @@ async fn three_replicas_on_redis_hit_as_one_origin_does() {
         assert!(ha > 0.5, "{}: the cache works at all ({ha})", a.name);
         assert!(lb.purged > 0, "{}: the publish purged Redis", b.name);
     }
-    // Behind the origin's own cache, three replicas really shared it:
-    // requests each replica missed were filled by another.
-    let origin3 = &three.architectures[0];
+    // Behind the origin's own cache, three replicas really shared it: about
+    // as many renders as one origin (three private caches would render
+    // each key up to three times).
+    let (r1, r3) = (
+        one.architectures[0].origin.renders,
+        three.architectures[0].origin.renders,
+    );
+    eprintln!("origin renders: {r1} on one origin, {r3} on three replicas");
     assert!(
-        origin3.origin.renders < origin3.requests / 4,
-        "renders {} of {} requests: the replicas share entries",
-        origin3.origin.renders,
-        origin3.requests
+        r3 * 2 <= r1 * 3 + 20,
+        "{r3} renders on three replicas vs {r1} on one: the replicas share entries"
     );
     // The stacks' namespaces are gone from Redis afterwards.
     assert_eq!(server.dbsize(), 0, "every stack cleared its keys");
