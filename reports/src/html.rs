@@ -30,6 +30,9 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 const MARKER: RGBColor = RGBColor(150, 150, 150);
+/// Start and end of a cache store outage (kind `store`): red, to stand out
+/// from the timeline's grey.
+const STORE_MARKER: RGBColor = RGBColor(200, 40, 40);
 const SIZE: (u32, u32) = (720, 300);
 
 /// Escapes text for HTML.
@@ -66,9 +69,14 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) ->
             .light_line_style(WHITE.mix(0.0))
             .draw();
         for m in markers.iter().filter(|m| m.t_s <= x_max) {
+            let style = if m.kind == "store" {
+                STORE_MARKER.stroke_width(2)
+            } else {
+                MARKER.stroke_width(1)
+            };
             let _ = chart.draw_series(std::iter::once(PathElement::new(
                 vec![(m.t_s, 0.0), (m.t_s, y_max)],
-                MARKER.stroke_width(1),
+                style,
             )));
         }
         for (i, l) in lines.iter().enumerate() {
@@ -226,6 +234,31 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     }
 }
 
+/// The caching layer's store outages as chart markers (kind `store`): a
+/// line where each began and one where it ended.
+fn store_markers(a: &ArchReport) -> Vec<Marker> {
+    let Some(l) = &a.layer else {
+        return Vec::new();
+    };
+    let store = l.backend.as_deref().unwrap_or("store");
+    l.store_outages
+        .iter()
+        .flat_map(|o| {
+            let from = Marker {
+                t_s: o.from_s,
+                kind: "store".to_owned(),
+                label: format!("{store} down"),
+            };
+            let until = o.until_s.map(|t| Marker {
+                t_s: t,
+                kind: "store".to_owned(),
+                label: format!("{store} back"),
+            });
+            std::iter::once(from).chain(until)
+        })
+        .collect()
+}
+
 /// Bars of four shares per architecture.
 fn comparison_chart(archs: &[ArchReport]) -> String {
     let measures: [(&str, Share); 4] = [
@@ -358,7 +391,8 @@ fn point_of(a: &ArchReport) -> (f64, f64) {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}.bad{color:#c00;font-weight:bold}.ok{color:#080}\
-figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}";
+figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}\
+.warning{color:#a40;border-left:3px solid #c84;padding-left:.6em}";
 
 /// The HTML report.
 pub fn render(report: &Report) -> String {
@@ -398,7 +432,12 @@ pub fn render(report: &Report) -> String {
     );
     for a in &report.architectures {
         let _ = writeln!(out, "<h2>{}</h2>", esc(&a.name));
-        arch_charts(&mut out, a, &report.markers);
+        for w in &a.warnings {
+            let _ = writeln!(out, "<p class=\"warning\">{}</p>", esc(w));
+        }
+        let mut markers = report.markers.clone();
+        markers.extend(store_markers(a));
+        arch_charts(&mut out, a, &markers);
     }
     if let Some((svg, n)) = tradeoff_chart(report) {
         out.push_str("<h2>Sweep</h2>\n");

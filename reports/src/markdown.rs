@@ -149,4 +149,27 @@ fn table(s: &mut String, archs: &[ArchReport]) {
             format!("{:.0} ms", a.staleness.p99_ms)
         }
     });
+    // Only when a shared store failed somewhere: requests it sent around
+    // the cache, and when.
+    let outage = |a: &ArchReport| {
+        a.layer
+            .as_ref()
+            .is_some_and(|l| l.store_errors > 0 || !l.store_outages.is_empty())
+    };
+    if archs.iter().any(outage) {
+        row(s, "store down: bypassed", &|a| match &a.layer {
+            Some(l) if outage(a) => {
+                let windows: Vec<String> = l
+                    .store_outages
+                    .iter()
+                    .map(|o| match o.until_s {
+                        Some(u) => format!("{:.1}–{u:.1} s", o.from_s),
+                        None => format!("{:.1} s–end", o.from_s),
+                    })
+                    .collect();
+                format!("{} ({})", l.store_bypass, windows.join(", "))
+            }
+            _ => "0".to_owned(),
+        });
+    }
 }

@@ -295,6 +295,7 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
     };
     let mut merged = ArchReport {
         name: first.name.clone(),
+        origin_replicas: first.origin_replicas,
         elapsed_s,
         requests,
         classes,
@@ -385,6 +386,14 @@ fn merge_layers(parts: &[(&str, &ArchReport, u32)]) -> Result<Option<LayerReport
                 m.coalesced += l.coalesced;
                 m.purged += l.purged;
                 m.evicted += l.evicted;
+                m.store_errors += l.store_errors;
+                m.store_bypass += l.store_bypass;
+                m.remote_fills += l.remote_fills;
+                // Each worker's own store, from its own start: every
+                // window is kept, in time order.
+                m.store_outages.extend(l.store_outages.iter().cloned());
+                m.store_outages
+                    .sort_by(|a, b| a.from_s.total_cmp(&b.from_s));
                 Some(m)
             }
             (None, l) => l.clone(),

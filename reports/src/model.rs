@@ -153,8 +153,13 @@ pub struct ArchReport {
     pub origin: OriginLoad,
     /// 1 − origin requests / visitor requests.
     pub offload: f64,
-    /// The caching layer's counters, if the architecture caches.
+    /// The caching layer's counters, if the architecture caches (added up
+    /// over origin replicas that each hold one).
     pub layer: Option<LayerReport>,
+    /// Origin replicas the run started (real runs; `origin_replicas` in the
+    /// scenario). Absent when 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub origin_replicas: u32,
     /// Visitor-observed latency, overall and by the caching layer's outcome.
     pub latency: LatencyReport,
     /// How long after the truth changed stale responses were served.
@@ -283,6 +288,51 @@ pub struct LayerReport {
     pub purged: u64,
     /// Entries evicted.
     pub evicted: u64,
+    /// Where the layer kept its entries when not in memory: `redis`.
+    /// Absent for the memory store (and in reports before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Store calls that failed or timed out (Redis down or slow). Absent
+    /// when none did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub store_errors: u64,
+    /// `BYPASS` answers because the store was unavailable (part of
+    /// `bypass`): served by the origin, not an error. Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub store_bypass: u64,
+    /// Fills answered with another origin replica's entry from the shared
+    /// store, after waiting for its fill lock. Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub remote_fills: u64,
+    /// When the store was unavailable, in run time; across origin replicas,
+    /// the union. Absent when it never was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub store_outages: Vec<StoreOutage>,
+}
+
+/// A stretch of a run in which a caching layer's store was unavailable:
+/// from its first failed call to the first call that succeeded again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreOutage {
+    /// Seconds from the start of the run.
+    pub from_s: f64,
+    /// Seconds from the start when the store answered again; `null` if it
+    /// had not by the end of the run.
+    pub until_s: Option<f64>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Latency percentiles in milliseconds.

@@ -100,6 +100,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
     all.add(&miss).unwrap();
     let mut arch = ArchReport {
         name: "ssr-edge".to_owned(),
+        origin_replicas: 1,
         elapsed_s: 3.0,
         requests,
         classes: CLASSES
@@ -127,6 +128,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
             coalesced: 0,
             purged: 0,
             evicted: 0,
+            ..LayerReport::default()
         }),
         latency: LatencyReport {
             all: hdr::percentiles(&all),

@@ -206,3 +206,51 @@ fn pareto_front_keeps_only_undominated_points() {
     let pts = [(0.0, 1.0), (0.1, 0.5), (0.2, 0.6), (0.3, 0.1), (0.3, 0.2)];
     assert_eq!(html::pareto_front(&pts), vec![0, 1, 3]);
 }
+
+/// Issue 10's fields are additive: a report without them reads with their
+/// defaults and writes without them; with an outage, the Markdown summary
+/// gets a row saying how many requests bypassed the store, and when.
+#[test]
+fn store_outage_fields_are_optional_and_shown_when_present() {
+    let plain = fixture();
+    let json = serde_json::to_string(&plain).unwrap();
+    for absent in [
+        "store_outages",
+        "store_bypass",
+        "store_errors",
+        "remote_fills",
+        "origin_replicas",
+        "backend",
+    ] {
+        assert!(!json.contains(absent), "{absent} written for a memory run");
+    }
+    assert!(plain.architectures.iter().all(|a| a.origin_replicas == 1));
+    assert!(!markdown::render(&plain).contains("store down"));
+
+    let mut r = fixture();
+    let a = &mut r.architectures[2];
+    a.origin_replicas = 3;
+    let l = a.layer.as_mut().unwrap();
+    l.backend = Some("redis".to_owned());
+    l.store_errors = 7;
+    l.store_bypass = 180;
+    l.store_outages = vec![ttlab_reports::StoreOutage {
+        from_s: 1.0,
+        until_s: Some(2.5),
+    }];
+    let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
+    let md = markdown::render(&r);
+    assert!(md.contains("| store down: bypassed |"), "{md}");
+    assert!(md.contains("180 (1.0–2.5 s)"), "{md}");
+    // The HTML marks the outage on that architecture's charts (two more
+    // marker lines in each) and not on the others'.
+    let red = "stroke=\"#C82828\"";
+    let html = html::render(&r);
+    assert!(!html::render(&plain).contains(red));
+    assert_eq!(
+        html.matches(red).count(),
+        2 * 4,
+        "from and until, four charts"
+    );
+}

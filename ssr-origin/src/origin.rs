@@ -18,8 +18,11 @@ use ttlab_scenarios::model::{CacheOptions, PageIdx};
 use ttlab_scenarios::token::{self, EntryToken};
 use ttlab_scenarios::{Clock, VariantSet, World};
 
+use ttlab_scenarios::model::Backend;
+
 use crate::cache::{
-    self, Answer, CacheLayer, Fetched, FillError, KeyStrategy, LayerOptions, MemoryStore,
+    self, Answer, AnyStore, CacheLayer, Fetched, FillError, KeyStrategy, LayerOptions, LockOptions,
+    MemoryStore, RedisOptions, RedisStore, StoreError,
 };
 use crate::render::{RenderedEntry, Renderer};
 use crate::response::{
@@ -44,8 +47,14 @@ pub enum VariantSource {
     UrlParam,
 }
 
-/// The page store of a caching layer.
-pub type PageStore = MemoryStore<Arc<PageResponse>>;
+/// The page store of a caching layer: in memory, or in Redis shared by
+/// origin replicas (the scenario's `backend`).
+pub type PageStore = AnyStore<Arc<PageResponse>>;
+
+/// The longest one Redis call of a page layer may take before the layer
+/// gives up on the store for that request and bypasses it: a slow Redis
+/// must cost a request little more than this.
+pub const REDIS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 /// A caching layer of pages.
 pub type PageLayer = CacheLayer<Arc<PageResponse>, PageStore>;
 
@@ -107,14 +116,18 @@ pub fn state_cookies(manifest: &Manifest, had_uid: Option<&str>) -> Vec<String> 
 
 impl Origin {
     /// An origin for `world`; `cache` gives it a caching layer keyed by URL +
-    /// variants in the options' scope.
+    /// variants in the options' scope. `namespace` prefixes the layer's keys
+    /// in a Redis backend: replicas that share it share their cache.
+    /// Fails only for a Redis URL that does not parse (or outside a Tokio
+    /// runtime); a Redis that is down is bypassed at run time instead.
     pub fn new(
         world: Arc<World>,
         clock: Arc<dyn Clock>,
         source: VariantSource,
         upstreams: Upstreams,
         cache: Option<&CacheOptions>,
-    ) -> Self {
+        namespace: &str,
+    ) -> Result<Self, StoreError> {
         let pages = world
             .scenario()
             .content
@@ -138,15 +151,15 @@ impl Origin {
         );
         registry.register("errors", "Error answers", counters.errors.clone());
         upstreams.counters.register(&mut registry);
-        let layer = cache.map(|opts| {
-            let layer = page_layer(opts, clock, &mut registry, "origin");
-            (
-                layer,
+        let layer = match cache {
+            Some(opts) => Some((
+                page_layer(opts, clock, &mut registry, "origin", namespace)?,
                 KeyStrategy::UrlVariants(opts.key_scope),
                 opts.clone(),
-            )
-        });
-        Origin {
+            )),
+            None => None,
+        };
+        Ok(Origin {
             world,
             source,
             upstreams,
@@ -155,7 +168,7 @@ impl Origin {
             pages,
             counters,
             registry,
-        }
+        })
     }
 
     /// The clients' counters.
@@ -275,19 +288,41 @@ fn header(name: &str, value: &str) -> (HeaderName, HeaderValue) {
 
 /// A caching layer of pages with `options`, its counters registered under
 /// the layer name `name`: the origin's and the proxies' alike.
+///
+/// With `backend = "redis"` its entries live under `NAMESPACE:NAME` in
+/// Redis, and with `coalesce` a fill takes the key's lock there, so
+/// replicas with the same namespace share one cache and one fill per key.
 pub fn page_layer(
     options: &CacheOptions,
     clock: Arc<dyn Clock>,
     registry: &mut Registry,
     name: &str,
-) -> PageLayer {
-    let store = Arc::new(PageStore::new(cache::Bounds {
-        max_entries: options.max_entries,
-        max_bytes: options.max_bytes,
-    }));
-    let layer = PageLayer::new(layer_options(options), store, clock);
+    namespace: &str,
+) -> Result<PageLayer, StoreError> {
+    let layer_options = layer_options(options);
+    let layer = match &options.backend {
+        Backend::Memory => {
+            let store = MemoryStore::new(cache::Bounds {
+                max_entries: options.max_entries,
+                max_bytes: options.max_bytes,
+            });
+            PageLayer::new(layer_options, Arc::new(AnyStore::Memory(store)), clock)
+        }
+        Backend::Redis { url } => {
+            let redis = RedisOptions {
+                prefix: format!("{namespace}:{name}"),
+                expire_after: RedisOptions::safety_net(layer_options.windows),
+                timeout: REDIS_TIMEOUT,
+                ..RedisOptions::new(url.as_str())
+            };
+            let store = RedisStore::new(&redis)?;
+            let locks = store.locks();
+            PageLayer::new(layer_options, Arc::new(AnyStore::Redis(store)), clock)
+                .with_shared_lock(locks, LockOptions::default())
+        }
+    };
     layer.counters().register(registry, name);
-    layer
+    Ok(layer)
 }
 
 /// Prometheus text of a registry.

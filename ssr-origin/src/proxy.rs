@@ -50,7 +50,9 @@ impl ProxyKind {
 pub struct Proxy {
     kind: ProxyKind,
     world: Arc<World>,
-    origin_url: String,
+    /// The origin replicas, taken in turn.
+    origin_urls: Vec<String>,
+    next_origin: std::sync::atomic::AtomicUsize,
     http: reqwest::Client,
     /// The edge's Personalize client (the edge only).
     personalize: Option<Upstreams>,
@@ -64,18 +66,22 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy of `kind` in front of `origin_url`. The edge needs
-    /// `personalize` for its manifest calls.
+    /// A proxy of `kind` in front of the origin replicas at `origin_urls`
+    /// (one or more; fills go to each in turn, as a load balancer would).
+    /// The edge needs `personalize` for its manifest calls. `namespace`
+    /// prefixes its keys in a Redis backend. Fails only for a Redis URL
+    /// that does not parse.
     pub fn new(
         kind: ProxyKind,
         world: Arc<World>,
         clock: Arc<dyn Clock>,
-        origin_url: &str,
+        origin_urls: &[String],
         options: &CacheOptions,
         personalize: Option<Upstreams>,
-    ) -> Self {
+        namespace: &str,
+    ) -> Result<Self, cache::StoreError> {
         let mut registry = Registry::with_prefix(format!("ttlab_{}", kind.layer_name()));
-        let layer = page_layer(options, clock, &mut registry, kind.layer_name());
+        let layer = page_layer(options, clock, &mut registry, kind.layer_name(), namespace)?;
         let requests = Counter::default();
         registry.register("requests", "Requests the layer answered", requests.clone());
         if let Some(p) = &personalize {
@@ -96,10 +102,14 @@ impl Proxy {
             .enumerate()
             .map(|(i, p)| (p.path.clone(), i as PageIdx))
             .collect();
-        Proxy {
+        Ok(Proxy {
             kind,
             world,
-            origin_url: origin_url.trim_end_matches('/').to_owned(),
+            origin_urls: origin_urls
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .collect(),
+            next_origin: std::sync::atomic::AtomicUsize::new(0),
             http,
             personalize,
             layer,
@@ -107,7 +117,7 @@ impl Proxy {
             pages,
             requests,
             registry,
-        }
+        })
     }
 
     /// What kind of layer it is.
@@ -141,9 +151,16 @@ impl Proxy {
         path_and_query: String,
         cookie_header: Option<HeaderValue>,
     ) -> Result<Fetched<Arc<PageResponse>>, FillError> {
-        let mut req = self
-            .http
-            .get(format!("{}{path_and_query}", self.origin_url));
+        let n = self
+            .next_origin
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(origin) = self.origin_urls.get(n % self.origin_urls.len().max(1)) else {
+            return Err(FillError {
+                status: 502,
+                message: "no origin to forward to".to_owned(),
+            });
+        };
+        let mut req = self.http.get(format!("{origin}{path_and_query}"));
         if let Some(c) = cookie_header {
             req = req.header("cookie", c);
         }

@@ -1,8 +1,10 @@
 //! The servers of one architecture, composed and started on loopback: the
-//! origin, and the CDN or edge in front of it.
+//! origin (or several replicas of it, sharing a Redis cache), and the CDN
+//! or edge in front of it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use thiserror::Error;
@@ -11,8 +13,8 @@ use tokio::task::JoinHandle;
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
 use ttlab_scenarios::{Clock, World};
 
-use crate::cache::LayerCounters;
-use crate::origin::{Origin, VariantSource};
+use crate::cache::{LayerCounters, StoreError, StoreOutage};
+use crate::origin::{Origin, PageLayer, VariantSource};
 use crate::proxy::{Proxy, ProxyKind};
 use crate::upstream::{UpstreamConfig, Upstreams};
 
@@ -29,45 +31,171 @@ pub enum StackError {
         /// Why.
         source: std::io::Error,
     },
+    /// A caching layer's store could not be made (a Redis URL that does
+    /// not parse). A Redis that is down is not this: layers bypass it.
+    #[error("the {layer} cache store: {source}")]
+    Store {
+        /// Which layer.
+        layer: &'static str,
+        /// Why.
+        source: StoreError,
+    },
 }
 
 /// A running architecture.
 pub struct RunningStack {
     /// The architecture.
     pub arch: Architecture,
-    /// Where visitors send requests: the outermost layer.
+    /// Where visitors send requests: the outermost layer (the first origin
+    /// replica when the origin is outermost).
     pub entry_url: String,
-    /// The origin's URL.
+    /// Every URL visitors may be sent to: the CDN or edge, or each origin
+    /// replica (a run spreads its visitors over them).
+    pub entry_urls: Vec<String>,
+    /// The first origin replica's URL.
     pub origin_url: String,
+    /// Every origin replica's URL.
+    pub origin_urls: Vec<String>,
     /// The CDN's or edge's URL, if the architecture has one.
     pub proxy_url: Option<String>,
     /// Where the Delivery mock should send publish webhooks (the caching
-    /// layer's endpoint), when the architecture purges on publish.
+    /// layer's endpoint), when the architecture purges on publish. One
+    /// replica purges for all: they share the store.
     pub webhook_url: Option<String>,
-    /// The origin.
+    /// The first origin replica.
     pub origin: Arc<Origin>,
     /// The CDN or edge.
     pub proxy: Option<Arc<Proxy>>,
+    /// Every origin replica and the proxy, for counters.
+    pub view: StackView,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-impl RunningStack {
-    /// The caching layer's counters (none for `ssr-nocache`).
-    pub fn cache_counters(&self) -> Option<&LayerCounters> {
+/// The servers of a running stack, cheap to clone, for reading their
+/// counters while it runs: the origin replicas' added up.
+#[derive(Clone)]
+pub struct StackView {
+    /// The origin replicas (one unless the scenario asks for more).
+    pub origins: Vec<Arc<Origin>>,
+    /// The CDN or edge.
+    pub proxy: Option<Arc<Proxy>>,
+}
+
+impl StackView {
+    /// Page requests that reached the origin replicas.
+    pub fn origin_requests(&self) -> u64 {
+        self.origins.iter().map(|o| o.counters.requests.get()).sum()
+    }
+
+    /// Pages the origin replicas rendered.
+    pub fn origin_renders(&self) -> u64 {
+        self.origins.iter().map(|o| o.counters.renders.get()).sum()
+    }
+
+    /// The caching layer's counters, added up over the replicas that hold
+    /// it (none for `ssr-nocache`).
+    pub fn cache_counters(&self) -> Option<LayerCounters> {
         match &self.proxy {
-            Some(p) => Some(p.layer.counters()),
-            None => crate::origin::layer_counters(&self.origin),
+            Some(p) => Some(LayerCounters::sum([p.layer.counters()])),
+            None => {
+                let layers: Vec<&LayerCounters> = self
+                    .origins
+                    .iter()
+                    .filter_map(|o| crate::origin::layer_counters(o))
+                    .collect();
+                (!layers.is_empty()).then(|| LayerCounters::sum(layers))
+            }
         }
     }
 
-    /// Stops every server; in-flight requests finish.
+    /// The caching layers (the proxy's, or each replica's).
+    fn layers(&self) -> Vec<&PageLayer> {
+        match &self.proxy {
+            Some(p) => vec![&p.layer],
+            None => self
+                .origins
+                .iter()
+                .filter_map(|o| o.layer.as_ref().map(|(l, _, _)| l))
+                .collect(),
+        }
+    }
+
+    /// When the caching layer's store was unavailable: the union over its
+    /// replicas, in time order (empty with the memory store).
+    pub fn store_outages(&self) -> Vec<StoreOutage> {
+        StoreOutage::merge(
+            self.layers()
+                .iter()
+                .flat_map(|l| l.store_outages())
+                .collect(),
+        )
+    }
+
+    /// The caching layer's backend, `memory` or `redis` (none without a cache).
+    pub fn backend(&self) -> Option<&'static str> {
+        self.layers().first().map(|l| l.store().backend_name())
+    }
+
+    /// Connects every layer to a Redis backend before visitors come, so
+    /// the first burst of requests does not wait for connections to be
+    /// made (within a call's timeout, or bypass). A Redis that is down now
+    /// is only logged: the layers bypass it until it answers.
+    async fn connect_shared_store(&self) {
+        for l in self.layers() {
+            if let Some(redis) = l.store().redis() {
+                if let Err(e) = redis.ping().await {
+                    tracing::warn!(error = %e, "Redis does not answer at start; the cache is bypassed until it does");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Drops the stack's keys from a Redis backend (its namespace is its
+    /// own, so nothing else is touched). Bounded; a Redis that is down
+    /// leaves them to expire (entries) or to a later clear.
+    async fn clear_shared_store(&self) {
+        if let Some(redis) = self.layers().first().and_then(|l| l.store().redis()) {
+            match redis.clear().await {
+                Ok(n) => tracing::debug!(keys = n, "cleared the stack's Redis namespace"),
+                Err(e) => tracing::warn!(error = %e, "could not clear the stack's Redis keys"),
+            }
+        }
+    }
+}
+
+impl RunningStack {
+    /// The caching layer's counters, added up over origin replicas (none
+    /// for `ssr-nocache`).
+    pub fn cache_counters(&self) -> Option<LayerCounters> {
+        self.view.cache_counters()
+    }
+
+    /// Stops every server; in-flight requests finish. A Redis backend's
+    /// keys of this stack are deleted.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
         }
+        self.view.clear_shared_store().await;
     }
+}
+
+/// A key prefix no other stack uses: each stack has a run clock of its
+/// own starting at zero, so entries of another stack (an earlier run, an
+/// architecture before, a parallel test) must never be read as its own.
+pub fn fresh_namespace() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "ttlab:{}-{nanos:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 async fn serve(
@@ -136,16 +264,35 @@ pub async fn start_servers(
     } else {
         VariantSource::Personalize
     };
+    let namespace = fresh_namespace();
     let origin_cache = (arch.arch == Architecture::OriginVariant).then_some(&arch.cache);
-    let origin = Arc::new(Origin::new(
-        world.clone(),
-        clock.clone(),
-        source,
-        Upstreams::new(upstream.clone(), world.clone()),
-        origin_cache,
-    ));
-    let (origin_url, origin_task) = serve("origin", any, origin.router(), &stop_rx).await?;
-    let mut tasks = vec![origin_task];
+    let replicas = arch.cache.origin_replicas.max(1);
+    let mut origins = Vec::new();
+    let mut origin_urls = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..replicas {
+        let origin = Arc::new(
+            Origin::new(
+                world.clone(),
+                clock.clone(),
+                source,
+                Upstreams::new(upstream.clone(), world.clone()),
+                origin_cache,
+                &namespace,
+            )
+            .map_err(|source| StackError::Store {
+                layer: "origin",
+                source,
+            })?,
+        );
+        let (url, task) = serve("origin", any, origin.router(), &stop_rx).await?;
+        origins.push(origin);
+        origin_urls.push(url);
+        tasks.push(task);
+    }
+    if replicas > 1 {
+        tracing::info!(replicas, urls = ?origin_urls, "origin replicas");
+    }
     let kind = match arch.arch {
         Architecture::CdnShared => Some(ProxyKind::CdnShared),
         Architecture::CdnUser => Some(ProxyKind::CdnUser),
@@ -157,30 +304,49 @@ pub async fn start_servers(
         Some(kind) => {
             let personalize =
                 (kind == ProxyKind::Edge).then(|| Upstreams::new(upstream.clone(), world.clone()));
-            let proxy = Arc::new(Proxy::new(
-                kind,
-                world.clone(),
-                clock.clone(),
-                &origin_url,
-                &arch.cache,
-                personalize,
-            ));
+            let proxy = Arc::new(
+                Proxy::new(
+                    kind,
+                    world.clone(),
+                    clock.clone(),
+                    &origin_urls,
+                    &arch.cache,
+                    personalize,
+                    &namespace,
+                )
+                .map_err(|source| StackError::Store {
+                    layer: kind.layer_name(),
+                    source,
+                })?,
+            );
             let (url, task) = serve(kind.layer_name(), any, proxy.router(), &stop_rx).await?;
             tasks.push(task);
             (Some(proxy), Some(url))
         }
         None => (None, None),
     };
-    let entry_url = proxy_url.clone().unwrap_or_else(|| origin_url.clone());
+    let view = StackView {
+        origins: origins.clone(),
+        proxy: proxy.clone(),
+    };
+    view.connect_shared_store().await;
+    let entry_urls = match &proxy_url {
+        Some(u) => vec![u.clone()],
+        None => origin_urls.clone(),
+    };
+    let entry_url = entry_urls[0].clone();
     let webhook_url = (arch.arch.caches() && arch.cache.purge_on_publish)
         .then(|| format!("{entry_url}/_ttlab/webhook/publish"));
     Ok(RunningStack {
         arch: arch.arch,
         entry_url,
-        origin_url,
+        entry_urls,
+        origin_url: origin_urls[0].clone(),
+        origin_urls,
         proxy_url,
         webhook_url,
-        origin,
+        origin: origins[0].clone(),
+        view,
         proxy,
         stop,
         tasks,

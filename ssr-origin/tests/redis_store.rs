@@ -24,7 +24,8 @@ use redis_server::RedisServer;
 use ttlab_scenarios::{ManualClock, Micros};
 use ttlab_ssr_origin::cache::{
     Bounds, CacheKey, CacheLayer, CacheOutcome, Cached, Fetched, LayerOptions, LockAttempt,
-    LockOptions, MemoryStore, PutOutcome, RedisOptions, RedisStore, Store, Stored, Tag, Windows,
+    LockOptions, LockOutcome, MemoryStore, PutOutcome, RedisOptions, RedisStore, Store,
+    StoreOutage, Stored, Tag, Windows,
 };
 
 /// Every call's bound in these tests.
@@ -719,4 +720,234 @@ async fn replicas_share_entries_and_bypass_while_redis_is_down() {
         "Redis came back empty"
     );
     assert_eq!(serve(&a, 1, 14).await, CacheOutcome::Hit);
+}
+
+/// A layer whose Redis dies answers every request (`BYPASS`, counted as a
+/// store bypass), tries the dead store at most once per `STORE_RETRY`
+/// (requests in between do not wait out a timeout), records the outage,
+/// and closes it when a call succeeds again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_records_the_outage_and_leaves_a_dead_store_alone_meanwhile() {
+    let mut server = RedisServer::start();
+    let o = options(&server);
+    let clock = Arc::new(ManualClock::at(Micros::from_secs(1)));
+    let l = layer(&o, &clock);
+    assert_eq!(serve(&l, 1, 10).await, CacheOutcome::Miss);
+    assert!(l.store_outages().is_empty());
+
+    server.kill();
+    clock.advance(Micros::from_secs(1));
+    assert_eq!(serve(&l, 1, 11).await, CacheOutcome::Bypass);
+    let t = Instant::now();
+    for v in 0..20 {
+        assert_eq!(serve(&l, 1, 12 + v).await, CacheOutcome::Bypass);
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "skipping the dead store costs nothing: {:?}",
+        t.elapsed()
+    );
+    let c = l.counters();
+    assert_eq!(c.store_errors.get(), 1, "tried once");
+    assert_eq!(c.store_bypass.get(), 21);
+    assert_eq!(c.bypass.get(), 21);
+    assert_eq!(
+        l.store_outages(),
+        [StoreOutage {
+            from: Micros::from_secs(2),
+            until: None
+        }]
+    );
+
+    // Past the retry period one request tries again, and fails again.
+    clock.advance(Micros::from_millis(300));
+    assert_eq!(serve(&l, 1, 40).await, CacheOutcome::Bypass);
+    assert_eq!(l.counters().store_errors.get(), 2);
+
+    let _server = RedisServer::start_on(server.port());
+    recovers(l.store()).await;
+    clock.advance(Micros::from_secs(1));
+    assert_eq!(serve(&l, 1, 41).await, CacheOutcome::Miss, "caching again");
+    assert_eq!(serve(&l, 1, 42).await, CacheOutcome::Hit);
+    assert_eq!(
+        l.store_outages(),
+        [StoreOutage {
+            from: Micros::from_secs(2),
+            until: Some(Micros::from_millis(3_300))
+        }]
+    );
+}
+
+/// A hung Redis (SIGSTOP: connections open, no answers) costs a request at
+/// most one call's timeout, and the next ones nothing until the retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_over_a_hung_redis_answers_in_time() {
+    let server = RedisServer::start();
+    let o = options(&server);
+    let clock = Arc::new(ManualClock::at(Micros::from_secs(1)));
+    let l = layer(&o, &clock);
+    assert_eq!(serve(&l, 1, 10).await, CacheOutcome::Miss);
+    server.signal("-STOP");
+    let t = Instant::now();
+    assert_eq!(serve(&l, 1, 11).await, CacheOutcome::Bypass);
+    assert!(t.elapsed() < TIMEOUT + SLACK, "{:?}", t.elapsed());
+    let t = Instant::now();
+    assert_eq!(serve(&l, 2, 12).await, CacheOutcome::Bypass);
+    assert!(
+        t.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        t.elapsed()
+    );
+    server.signal("-CONT");
+    recovers(l.store()).await;
+    clock.advance(Micros::from_secs(1));
+    assert_eq!(
+        serve(&l, 1, 13).await,
+        CacheOutcome::Hit,
+        "the entry survived"
+    );
+    assert_eq!(l.store_outages().len(), 1);
+    assert!(l.store_outages()[0].until.is_some());
+}
+
+/// Three replicas' layers with the cross-replica lock, missing one key at
+/// once: one upstream fetch in all; the other replicas wait for it and
+/// serve its entry from Redis (`MISS`, lock `Waited`, a remote fill each).
+/// Without the lock each replica fetches (the memory-store layer's single
+/// flight is per process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_with_the_shared_lock_fill_a_key_once() {
+    let server = RedisServer::start();
+    for shared in [true, false] {
+        let o = options(&server);
+        let clock = Arc::new(ManualClock::at(Micros::from_secs(1)));
+        let replicas: Vec<Arc<Layer>> = (0..3)
+            .map(|_| {
+                let l = layer(&o, &clock);
+                let locks = l.store().locks();
+                Arc::new(if shared {
+                    l.with_shared_lock(locks, LockOptions::default())
+                } else {
+                    l
+                })
+            })
+            .collect();
+        let fetches = Arc::new(AtomicU64::new(0));
+        let barrier = Arc::new(tokio::sync::Barrier::new(3));
+        let tasks: Vec<_> = replicas
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let (l, fetches, barrier) = (l.clone(), fetches.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    l.serve(CacheKey(7), move || {
+                        let fetches = fetches.clone();
+                        async move {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(150)).await;
+                            Ok(Fetched {
+                                value: 100 + i as u64,
+                                cacheable: true,
+                                tags: vec![1],
+                                size: 8,
+                            })
+                        }
+                    })
+                    .await
+                    .expect("answered")
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let remote: u64 = replicas
+            .iter()
+            .map(|l| l.counters().remote_fills.get())
+            .sum();
+        if shared {
+            assert_eq!(
+                fetches.load(Ordering::SeqCst),
+                1,
+                "one fetch across replicas"
+            );
+            assert_eq!(remote, 2);
+            let values: Vec<u64> = answers.iter().map(|a| a.value).collect();
+            assert!(values.iter().all(|v| *v == values[0]), "{values:?}");
+            let waited = answers
+                .iter()
+                .filter(|a| a.lock == Some(LockOutcome::Waited))
+                .count();
+            assert_eq!(waited, 2);
+            assert!(answers.iter().all(|a| a.outcome == CacheOutcome::Miss));
+        } else {
+            assert_eq!(fetches.load(Ordering::SeqCst), 3, "each replica fetched");
+            assert_eq!(remote, 0);
+        }
+    }
+}
+
+/// `clear` drops a namespace's entries, tag sets, barrier and locks, and
+/// nothing of another namespace (one whose name it prefixes included).
+#[tokio::test]
+async fn clear_drops_one_namespace_only() {
+    let server = RedisServer::start();
+    let mine = RedisOptions {
+        prefix: "run1".to_owned(),
+        ..options(&server)
+    };
+    let other = RedisOptions {
+        prefix: "run10".to_owned(),
+        ..options(&server)
+    };
+    let (a, b) = (store(&mine), store(&other));
+    for s in [&a, &b] {
+        s.put(CacheKey(1), entry(1, 0, &[1, 2])).await.unwrap();
+        s.purge_tag(3, Micros(5)).await.unwrap();
+    }
+    let held = a.locks().try_lock(CacheKey(2), TIMEOUT).await.unwrap();
+    assert!(held.is_some());
+    assert_eq!(
+        a.clear().await.unwrap(),
+        5,
+        "entry, two tag sets, barrier, lock"
+    );
+    assert_eq!(a.entry_count().await.unwrap(), 0);
+    assert!(!exists(&server, "run1:purged").await);
+    assert_eq!(b.entry_count().await.unwrap(), 1);
+    assert!(exists(&server, "run10:purged").await);
+    assert_eq!(a.clear().await.unwrap(), 0);
+    held.unwrap().abandon();
+}
+
+/// A purge while Redis hangs fails in time and is retried in the
+/// background: once Redis resumes (with its entries), the purged page is
+/// gone, not served until its TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_missed_while_redis_hangs_is_retried_when_it_resumes() {
+    let server = RedisServer::start();
+    let o = options(&server);
+    let clock = Arc::new(ManualClock::at(Micros::from_secs(1)));
+    let l = layer(&o, &clock);
+    assert_eq!(serve(&l, 1, 10).await, CacheOutcome::Miss);
+    server.signal("-STOP");
+    clock.advance(Micros::from_secs(1));
+    let t = Instant::now();
+    assert_eq!(l.purge(1).await, 0, "failed");
+    assert!(t.elapsed() < TIMEOUT + SLACK, "{:?}", t.elapsed());
+    server.signal("-CONT");
+    recovers(l.store()).await;
+    let t = Instant::now();
+    while l.counters().purged.get() == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the purge was retried"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(l.store().get(CacheKey(1)).await.unwrap(), None);
+    clock.advance(Micros::from_secs(1));
+    assert_eq!(serve(&l, 1, 11).await, CacheOutcome::Miss, "purged");
 }

@@ -173,9 +173,9 @@ fn serve_arch(
                     "  entry ({})  {p}",
                     stack.proxy.as_ref().map_or("", |x| x.kind().layer_name())
                 );
-                println!("  origin       {}", stack.origin_url);
+                println!("  origin       {}", stack.origin_urls.join(", "));
             }
-            _ => println!("  origin       {}", stack.origin_url),
+            _ => println!("  origin       {}", stack.origin_urls.join(", ")),
         }
         println!("  Personalize  {p_url}");
         println!("  Delivery     {d_url}/v3");
@@ -190,6 +190,12 @@ fn serve_arch(
                 c.coalesce,
                 c.purge_on_publish
             );
+            if let ttlab_scenarios::model::Backend::Redis { url } = &c.backend {
+                println!(
+                    "  store        redis at {url}, shared by {} origin replica(s)",
+                    stack.origin_urls.len()
+                );
+            }
         }
         if let Some(v) = world.visitors().first() {
             println!(

@@ -30,6 +30,10 @@ pub struct RunContext {
     pub personalize_url: String,
     /// The name of the outermost caching layer in `x-cache`, if any.
     pub cache_layer: Option<&'static str>,
+    /// Origin replicas to spread visitors over (visitor k goes to
+    /// replica k mod n, as a sticky load balancer would); empty or one
+    /// URL: goose's base URL for everyone.
+    pub entry_urls: Vec<String>,
     /// Goose users in the whole run (on every load machine).
     pub users: u32,
     /// This machine's share of them: its goose user `i` is the run's user

@@ -21,12 +21,12 @@ use ttlab_mock_apis::MockConfig;
 use ttlab_mock_apis::metrics::{Api, Endpoint};
 use ttlab_reports::{
     ArchReport, ClassCounts, LatencyReport, LayerReport, OriginLoad, Report, SCHEMA_VERSION,
-    SecondPoint, Worker,
+    SecondPoint, StoreOutage, Worker,
 };
 
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
-use ttlab_scenarios::{SystemClock, World};
-use ttlab_ssr_origin::stack::start_stack;
+use ttlab_scenarios::{Micros, SystemClock, World};
+use ttlab_ssr_origin::stack::{StackView, start_stack};
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
 use crate::check::{Checker, Class};
@@ -355,6 +355,7 @@ async fn run_arch(
             .collect(),
         personalize_url: mocks.personalize_url.clone(),
         cache_layer,
+        entry_urls: stack.entry_urls.clone(),
         users,
         share: opts.share.unwrap_or(Share::ALL),
         http: reqwest::Client::new(),
@@ -366,20 +367,19 @@ async fn run_arch(
     let tick_live = Arc::new(LiveTick {
         live,
         ctx: ctx.clone(),
-        origin: stack.origin.clone(),
-        proxy: stack.proxy.clone(),
+        view: stack.view.clone(),
         before: Mutex::default(),
     });
     tick_live.start();
     let sampler = {
-        let (origin, mock_state, samples) =
-            (stack.origin.clone(), mocks.state.clone(), samples.clone());
+        let (view, mock_state, samples) =
+            (stack.view.clone(), mocks.state.clone(), samples.clone());
         let tick_live = tick_live.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let load = origin_load(&origin, &mock_state);
+                let load = origin_load(&view, &mock_state);
                 let mut samples = samples.lock().expect("samples");
                 tick_live.tick(&samples, &load);
                 samples.push(load);
@@ -393,21 +393,20 @@ async fn run_arch(
     sampler.abort();
     // Let in-flight webhook deliveries and refreshes settle before reading counters.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let origin = origin_load(&stack.origin, &mocks.state);
+    let origin = origin_load(&stack.view, &mocks.state);
     {
         let mut samples = samples.lock().expect("samples");
         tick_live.tick(&samples, &origin);
         samples.push(origin.clone());
     }
-    let layer = stack
-        .cache_counters()
-        .map(|c| layer_report(cache_layer.unwrap_or("origin"), c));
+    let layer = stack_layer_report(&stack.view, cache_layer.unwrap_or("origin"));
+    let replicas = stack.origin_urls.len() as u32;
     stack.shutdown().await;
     mocks.shutdown().await;
     outcome?;
     let rec = ctx.recorder.lock().expect("recorder");
     let samples = samples.lock().expect("samples").clone();
-    Ok(arch_report(
+    let mut report = arch_report(
         arch.arch.as_str(),
         &rec,
         origin,
@@ -415,6 +414,58 @@ async fn run_arch(
         elapsed,
         cpu,
         &samples,
+    );
+    report.origin_replicas = replicas;
+    if let Some(l) = &report.layer {
+        if let Some(w) = store_warning(l, elapsed.as_secs_f64()) {
+            report.warnings.push(w);
+        }
+    }
+    Ok(report)
+}
+
+/// The caching layer's part of the report (none for `ssr-nocache`): its
+/// counters over every replica, its backend and the store's outages.
+fn stack_layer_report(view: &StackView, name: &str) -> Option<LayerReport> {
+    let c = view.cache_counters()?;
+    let mut l = layer_report(name, &c);
+    l.backend = view.backend().filter(|b| *b != "memory").map(str::to_owned);
+    l.store_outages = view
+        .store_outages()
+        .iter()
+        .map(|o| StoreOutage {
+            from_s: o.from.as_secs_f64(),
+            until_s: o.until.map(Micros::as_secs_f64),
+        })
+        .collect();
+    Some(l)
+}
+
+/// The report's note of a caching layer's store outages: when, and what
+/// the layer did meanwhile (`None` when the store never failed).
+fn store_warning(l: &LayerReport, end_s: f64) -> Option<String> {
+    if l.store_outages.is_empty() && l.store_errors == 0 {
+        return None;
+    }
+    let windows: Vec<String> = l
+        .store_outages
+        .iter()
+        .map(|o| match o.until_s {
+            Some(u) => format!("{:.1}–{:.1} s", o.from_s, u),
+            None => format!("{:.1} s to the end ({end_s:.1} s)", o.from_s),
+        })
+        .collect();
+    Some(format!(
+        "the {} layer's {} store was unavailable ({}): {} requests bypassed the cache and were served by the origin, {} store calls failed",
+        l.name,
+        l.backend.as_deref().unwrap_or("cache"),
+        if windows.is_empty() {
+            "briefly".to_owned()
+        } else {
+            windows.join(", ")
+        },
+        l.store_bypass,
+        l.store_errors,
     ))
 }
 
@@ -435,6 +486,10 @@ fn layer_report(name: &str, c: &ttlab_ssr_origin::cache::LayerCounters) -> Layer
         coalesced: c.coalesced.get(),
         purged: c.purged.get(),
         evicted: c.evicted.get(),
+        store_errors: c.store_errors.get(),
+        store_bypass: c.store_bypass.get(),
+        remote_fills: c.remote_fills.get(),
+        ..LayerReport::default()
     }
 }
 
@@ -444,8 +499,7 @@ fn layer_report(name: &str, c: &ttlab_ssr_origin::cache::LayerCounters) -> Layer
 struct LiveTick {
     live: Option<(Arc<Live>, usize)>,
     ctx: Arc<RunContext>,
-    origin: Arc<ttlab_ssr_origin::origin::Origin>,
-    proxy: Option<Arc<ttlab_ssr_origin::proxy::Proxy>>,
+    view: StackView,
     /// The layer's counters at the previous tick.
     before: Mutex<Option<LayerCounts>>,
 }
@@ -453,10 +507,7 @@ struct LiveTick {
 impl LiveTick {
     /// The caching layer's counters now (none for `ssr-nocache`).
     fn layer(&self) -> Option<LayerCounts> {
-        let c = match &self.proxy {
-            Some(p) => Some(p.layer.counters()),
-            None => ttlab_ssr_origin::origin::layer_counters(&self.origin),
-        }?;
+        let c = self.view.cache_counters()?;
         Some(LayerCounts {
             hit: c.hits.get(),
             stale: c.stale.get(),
@@ -532,6 +583,7 @@ pub(crate) fn arch_report(
         },
         origin,
         layer,
+        origin_replicas: 1,
         latency: LatencyReport {
             all: percentiles(&rec.latency()),
             hit: percentiles(&rec.latency_hit),
@@ -550,14 +602,11 @@ pub(crate) fn arch_report(
 }
 
 /// Origin load so far: the origin's counters and the mocks' answers.
-fn origin_load(
-    origin: &ttlab_ssr_origin::origin::Origin,
-    mocks: &ttlab_mock_apis::MockState,
-) -> OriginLoad {
+fn origin_load(stack: &StackView, mocks: &ttlab_mock_apis::MockState) -> OriginLoad {
     let m = &mocks.metrics;
     OriginLoad {
-        requests: origin.counters.requests.get(),
-        renders: origin.counters.renders.get(),
+        requests: stack.origin_requests(),
+        renders: stack.origin_renders(),
         personalize_calls: m.requests(Api::Personalize, Endpoint::Manifest),
         delivery_calls: m.requests(Api::Delivery, Endpoint::Entry)
             + m.requests(Api::Delivery, Endpoint::Entries),

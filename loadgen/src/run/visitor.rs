@@ -65,8 +65,14 @@ pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
     let path = ctx.world.scenario().content.pages[page as usize]
         .path
         .clone();
+    // Several origin replicas: this visitor's own, by an absolute URL
+    // (goose uses it as is).
+    let url = match ctx.entry_urls.len() {
+        0 | 1 => path.clone(),
+        n => format!("{}{path}", ctx.entry_urls[visitor as usize % n]),
+    };
     let rb = user
-        .get_request_builder(&GooseMethod::Get, &path)?
+        .get_request_builder(&GooseMethod::Get, &url)?
         .header("cookie", format!("cs-personalize-user-uid={uid}"));
     let sent = ctx.clock_now();
     let mut goose = user

@@ -685,6 +685,9 @@ impl Sim<'_> {
                 coalesced: l.coalesced,
                 purged: l.purged,
                 evicted: l.evicted,
+                // The simulator models one origin and a store that never
+                // fails, whatever the backend.
+                ..LayerReport::default()
             }
         });
         // Cumulative samples per second boundary, as the real run samples them.

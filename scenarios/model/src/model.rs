@@ -531,6 +531,9 @@ pub struct CacheOptions {
     pub backend: Backend,
     /// Variant-key scope.
     pub key_scope: KeyScope,
+    /// Origin replicas a real run starts (1 unless `backend` is Redis, which
+    /// they share); the simulator models one origin whatever this says.
+    pub origin_replicas: u32,
 }
 
 impl Default for CacheOptions {
@@ -545,6 +548,7 @@ impl Default for CacheOptions {
             max_bytes: None,
             backend: Backend::Memory,
             key_scope: KeyScope::All,
+            origin_replicas: 1,
         }
     }
 }

@@ -31,6 +31,7 @@ shipped!(
     "flash-sale",
     "experiment-rollout",
     "upstream-faults",
+    "redis-replicas",
 );
 
 /// A shipped scenario by name.

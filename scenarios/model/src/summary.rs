@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 
-use crate::model::{Architecture, Assignment, KeyScope, Popularity};
+use crate::model::{Architecture, Assignment, Backend, KeyScope, Popularity};
 use crate::time::Micros;
 use crate::world::{EventKind, VariantSet, World};
 
@@ -17,6 +17,9 @@ pub struct KeyCardinality {
     pub scope: Option<KeyScope>,
     /// Distinct cache keys the population produces at t = 0 (0: no cache).
     pub keys: u64,
+    /// Where its cache lives in real runs, when not the embedded default:
+    /// `redis, 3 origin replicas` (empty for memory and one origin).
+    pub deployment: String,
 }
 
 /// What a scenario holds.
@@ -90,10 +93,17 @@ pub fn summarize(world: &World) -> Summary {
                     per_page_distinct(a.cache.key_scope),
                 ),
             };
+            let deployment = match (&a.cache.backend, a.cache.origin_replicas) {
+                (Backend::Memory, 1) => String::new(),
+                (Backend::Memory, n) => format!("{n} origin replicas"),
+                (Backend::Redis { .. }, 1) => "redis".to_owned(),
+                (Backend::Redis { .. }, n) => format!("redis, {n} origin replicas"),
+            };
             KeyCardinality {
                 arch: a.arch,
                 scope,
                 keys,
+                deployment,
             }
         })
         .collect();
@@ -235,7 +245,17 @@ impl fmt::Display for Summary {
                 (_, Some(KeyScope::Page)) => "URL + variants (scope page)".to_owned(),
                 (a, None) => a.key_description().to_owned(),
             };
-            writeln!(f, "    {:<20} {:>10}  {key}", k.arch.as_str(), k.keys)?;
+            if k.deployment.is_empty() || k.arch == Architecture::NoCache {
+                writeln!(f, "    {:<20} {:>10}  {key}", k.arch.as_str(), k.keys)?;
+            } else {
+                writeln!(
+                    f,
+                    "    {:<20} {:>10}  {key} ({})",
+                    k.arch.as_str(),
+                    k.keys,
+                    k.deployment
+                )?;
+            }
         }
         Ok(())
     }

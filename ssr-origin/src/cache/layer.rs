@@ -5,21 +5,153 @@
 //!
 //! The decisions are the pure function [`decide`] over the entry's
 //! freshness, shared with the simulator; this type adds the concurrency.
+//!
+//! Over a store shared by several replicas (Redis), a layer made
+//! [`CacheLayer::with_shared_lock`] coalesces across replicas too: the
+//! in-process single flight still gives one fill per key in this process,
+//! and that fill first takes the key's lock in the shared store — or waits,
+//! bounded, for the replica holding it and takes its entry from the store.
+//! When the store fails or is slow, the layer answers without it (`BYPASS`,
+//! counted in `store_bypass`), leaves it alone for [`STORE_RETRY`], and
+//! records the outage ([`CacheLayer::store_outages`]).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use futures::future::BoxFuture;
 use ttlab_scenarios::{Clock, Micros};
 
 use super::freshness::{Freshness, Windows, freshness};
 use super::key::CacheKey;
 use super::outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
-use super::store::{Cached, PutOutcome, Store, Stored, Tag};
+use super::redis_store::{LockAttempt, LockGuard, LockOptions, RedisLocks};
+use super::store::{Cached, PutOutcome, Store, StoreError, Stored, Tag};
+
+/// After a store call fails, lookups skip the store (and bypass) for this
+/// long before one tries it again: while Redis is down or hung, requests
+/// do not each wait out a call's timeout.
+pub const STORE_RETRY: Duration = Duration::from_millis(200);
+
+/// How long a purge that the store failed is retried in the background
+/// before the layer gives up on it (and the entries it missed live out
+/// their TTL, or the Redis-side expiry).
+pub const PURGE_RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// A stretch of time in which the layer's store was unavailable: from a
+/// failed call to the next call that succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOutage {
+    /// The first failed call (run clock).
+    pub from: Micros,
+    /// The first call that succeeded again; `None` while still down.
+    pub until: Option<Micros>,
+}
+
+impl StoreOutage {
+    /// The union of outages (of several replicas), in time order: windows
+    /// that overlap or touch become one.
+    pub fn merge(mut all: Vec<StoreOutage>) -> Vec<StoreOutage> {
+        all.sort_by_key(|o| o.from);
+        let mut out: Vec<StoreOutage> = Vec::with_capacity(all.len());
+        for o in all {
+            match out.last_mut() {
+                Some(last) if last.until.is_none_or(|u| o.from <= u) => {
+                    last.until = match (last.until, o.until) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                }
+                _ => out.push(o),
+            }
+        }
+        out
+    }
+}
+
+/// Whether the store answers, from the layer's own calls: it records the
+/// outages and says when a lookup should leave the store alone.
+#[derive(Debug, Default)]
+struct StoreHealth {
+    down: AtomicBool,
+    /// When the store was last tried while down (run-clock µs).
+    last_try: AtomicU64,
+    outages: Mutex<Vec<StoreOutage>>,
+}
+
+impl StoreHealth {
+    fn failed(&self, now: Micros) {
+        self.last_try.store(now.0, Ordering::Relaxed);
+        if self.down.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut o = self.outages.lock().expect("store outages");
+        if !self.down.swap(true, Ordering::Relaxed) {
+            // Once per outage: each failed call is only a debug line.
+            tracing::warn!(at = %now, "cache store unavailable: bypassing the cache until it answers");
+            o.push(StoreOutage {
+                from: now,
+                until: None,
+            });
+        }
+    }
+
+    fn answered(&self, now: Micros) {
+        if !self.down.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut o = self.outages.lock().expect("store outages");
+        if self.down.swap(false, Ordering::Relaxed) {
+            if let Some(last) = o.last_mut() {
+                last.until = Some(now.max(last.from));
+                tracing::info!(down_since = %last.from, at = %now, "cache store answers again");
+            }
+        }
+    }
+
+    /// Whether a lookup at `now` should skip the store: it failed less than
+    /// [`STORE_RETRY`] ago. One lookup per period tries it again.
+    fn skip(&self, now: Micros) -> bool {
+        if !self.down.load(Ordering::Relaxed) {
+            return false;
+        }
+        let last = self.last_try.load(Ordering::Relaxed);
+        if now.0.saturating_sub(last) < STORE_RETRY.as_micros() as u64 {
+            return true;
+        }
+        // This lookup tries; the others keep skipping.
+        self.last_try
+            .compare_exchange(last, now.0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    }
+
+    fn record<T>(&self, now: Micros, r: &Result<T, StoreError>) {
+        match r {
+            Ok(_) => self.answered(now),
+            Err(_) => self.failed(now),
+        }
+    }
+}
+
+/// The cross-replica fill lock of a layer over a shared store.
+#[derive(Clone)]
+struct SharedLock {
+    locks: RedisLocks,
+    options: LockOptions,
+}
+
+/// How a fill fared with the cross-replica lock.
+enum Shared<V> {
+    /// It holds the lock: fetch, store, release.
+    Lead(LockGuard),
+    /// Another replica filled the key meanwhile: its fresh entry.
+    Found(Cached<V>),
+    /// No lock (the wait ended, or the store failed): fetch anyway.
+    Alone,
+}
 
 /// What the layer does with a lookup, from the stored entry's freshness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,8 +259,16 @@ pub struct Answer<V> {
     pub lock: Option<LockOutcome>,
 }
 
-type FillResult<V> = Result<(Fetched<V>, Micros), FillError>;
-type SharedFill<V> = Shared<BoxFuture<'static, FillResult<V>>>;
+/// What a fill produced: a fetch of this process's, or another replica's
+/// entry found in the shared store (`found_stored_at` says when it was stored).
+#[derive(Clone, Debug)]
+struct Filled<V> {
+    fetched: Fetched<V>,
+    found_stored_at: Option<Micros>,
+}
+
+type FillResult<V> = Result<Filled<V>, FillError>;
+type SharedFill<V> = futures::future::Shared<BoxFuture<'static, FillResult<V>>>;
 /// Fills in flight: key to (fill id, the shared fill).
 type Inflight<V> = Arc<Mutex<HashMap<CacheKey, (u64, SharedFill<V>)>>>;
 
@@ -140,6 +280,8 @@ pub struct CacheLayer<V, S> {
     inflight: Inflight<V>,
     next_fill: AtomicU64,
     counters: LayerCounters,
+    shared: Option<SharedLock>,
+    health: Arc<StoreHealth>,
 }
 
 impl<V, S> CacheLayer<V, S>
@@ -156,7 +298,32 @@ where
             inflight: Arc::default(),
             next_fill: AtomicU64::new(0),
             counters: LayerCounters::default(),
+            shared: None,
+            health: Arc::default(),
         }
+    }
+
+    /// Coalesces across replicas as well: with `coalesce` on, a fill first
+    /// takes the key's lock in the shared store (`locks`, on the same
+    /// Redis and prefix as the store), or waits for the replica holding it
+    /// — at most `options.wait` in all — and serves that replica's entry
+    /// from the store. Without `coalesce` the lock is never taken.
+    #[must_use]
+    pub fn with_shared_lock(mut self, locks: RedisLocks, options: LockOptions) -> Self {
+        self.shared = Some(SharedLock { locks, options });
+        self
+    }
+
+    /// Fills and background refreshes under way (one per key at most): 0
+    /// once the layer is idle, which tests and shutdowns wait for.
+    pub fn fills_in_flight(&self) -> usize {
+        self.inflight.lock().expect("inflight map").len()
+    }
+
+    /// When the store was unavailable to this layer, in time order (empty
+    /// for a store that never fails, as the memory store).
+    pub fn store_outages(&self) -> Vec<StoreOutage> {
+        self.health.outages.lock().expect("store outages").clone()
     }
 
     /// The layer's counters.
@@ -199,13 +366,9 @@ where
         Fut: Future<Output = Result<Fetched<V>, FillError>> + Send + 'static,
     {
         let now = self.clock.now();
-        let entry = match self.store.get(key).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cache store unavailable; bypassing");
-                self.counters.store_errors.inc();
-                return self.bypass(fetch).await;
-            }
+        let Some(entry) = self.lookup(key, now).await else {
+            self.counters.store_bypass.inc();
+            return self.bypass(fetch).await;
         };
         let fetch = Arc::new(fetch);
         match decide(
@@ -241,17 +404,23 @@ where
             Decision::Fill { stale_on_error } => {
                 let (result, lock) = self.fill(key, &fetch).await;
                 match result {
-                    Ok((fetched, _)) => {
-                        let outcome = if fetched.cacheable {
+                    Ok(filled) => {
+                        let outcome = if filled.fetched.cacheable {
                             CacheOutcome::Miss
                         } else {
                             CacheOutcome::Bypass
                         };
                         self.counters.count(outcome);
+                        // Another replica's fill, found in the shared store:
+                        // this request waited for it.
+                        let (lock, age) = match filled.found_stored_at {
+                            Some(at) => (LockOutcome::Waited, self.clock.now().saturating_sub(at)),
+                            None => (lock, Micros::ZERO),
+                        };
                         Ok(Answer {
-                            value: fetched.value,
+                            value: filled.fetched.value,
                             outcome,
-                            age: Micros::ZERO,
+                            age,
                             stale_reason: None,
                             lock: Some(lock),
                         })
@@ -263,8 +432,10 @@ where
                         // fresher (the simulator judges it the same way).
                         let later = self.clock.now();
                         let now_stored = if stale_on_error {
-                            self.store.get(key).await.unwrap_or_else(|e| {
-                                tracing::warn!(error = %e, "store unavailable; no stale answer");
+                            let r = self.store.get(key).await;
+                            self.health.record(self.clock.now(), &r);
+                            r.unwrap_or_else(|e| {
+                                tracing::debug!(error = %e, "store unavailable; no stale answer");
                                 self.counters.store_errors.inc();
                                 None
                             })
@@ -287,19 +458,73 @@ where
         }
     }
 
-    /// Drops every entry built from content entry `tag`.
+    /// The store's entry for `key` (`Some(None)`: none), or `None` when the
+    /// store is unavailable: it failed now, or failed less than
+    /// [`STORE_RETRY`] ago and is left alone.
+    async fn lookup(&self, key: CacheKey, now: Micros) -> Option<Option<Cached<V>>> {
+        if self.health.skip(now) {
+            return None;
+        }
+        match self.store.get(key).await {
+            Ok(e) => {
+                self.health.answered(now);
+                Some(e)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cache store unavailable; bypassing");
+                self.health.failed(self.clock.now());
+                self.counters.store_errors.inc();
+                None
+            }
+        }
+    }
+
+    /// Drops every entry built from content entry `tag`. A purge the store
+    /// fails is retried in the background (see [`PURGE_RETRY_FOR`]).
     pub async fn purge(&self, tag: Tag) -> usize {
-        match self.store.purge_tag(tag, self.clock.now()).await {
+        let at = self.clock.now();
+        let r = self.store.purge_tag(tag, at).await;
+        self.health.record(self.clock.now(), &r);
+        match r {
             Ok(n) => {
                 self.counters.purged.inc_by(n as u64);
                 n
             }
             Err(e) => {
-                tracing::warn!(error = %e, tag, "purge failed");
+                tracing::warn!(error = %e, tag, "purge failed; retrying in the background");
                 self.counters.store_errors.inc();
+                self.retry_purge(tag, at);
                 0
             }
         }
+    }
+
+    /// Retries a failed purge every [`STORE_RETRY`] for at most
+    /// [`PURGE_RETRY_FOR`], with the barrier at the purge's own instant:
+    /// a Redis that was hung or cut off, not restarted, still holds the
+    /// purged pages and would serve them until their TTL.
+    fn retry_purge(&self, tag: Tag, at: Micros) {
+        let (store, clock) = (self.store.clone(), self.clock.clone());
+        let (counters, health) = (self.counters.clone(), self.health.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + PURGE_RETRY_FOR;
+            while Instant::now() < deadline {
+                tokio::time::sleep(STORE_RETRY).await;
+                let r = store.purge_tag(tag, at).await;
+                health.record(clock.now(), &r);
+                match r {
+                    Ok(n) => {
+                        counters.purged.inc_by(n as u64);
+                        tracing::info!(tag, purged = n, "purge done on retry");
+                        return;
+                    }
+                    Err(_) => {
+                        counters.store_errors.inc();
+                    }
+                }
+            }
+            tracing::warn!(tag, "purge given up: the store stayed unavailable");
+        });
     }
 
     /// Fills `key`: as the leader, as a waiter for the leader's fill, or
@@ -330,9 +555,9 @@ where
             return (shared.await, LockOutcome::Leader);
         }
         match tokio::time::timeout(self.options.lock_timeout, shared).await {
-            Ok(Ok((fetched, at))) if fetched.cacheable => {
+            Ok(Ok(filled)) if filled.fetched.cacheable => {
                 self.counters.coalesced.inc();
-                (Ok((fetched, at)), LockOutcome::Waited)
+                (Ok(filled), LockOutcome::Waited)
             }
             // Another request's private or failed answer is not ours to use.
             Ok(_) => (
@@ -385,8 +610,37 @@ where
         let clock = self.clock.clone();
         let inflight = self.inflight.clone();
         let counters = self.counters.clone();
-        counters.upstream_fetches.inc();
+        let health = self.health.clone();
+        let windows = self.options.windows;
+        // Only a coalesced fill (a leader's or a refresh) takes the shared
+        // lock; it counts its upstream fetch once it knows it fetches.
+        let shared = lock_id.and(self.shared.clone());
+        if shared.is_none() {
+            counters.upstream_fetches.inc();
+        }
         let task = tokio::spawn(async move {
+            let mut guard = None;
+            if let Some(shared) = &shared {
+                match shared_lock(shared, key, &*store, &*clock, windows, &counters, &health).await
+                {
+                    Shared::Lead(g) => guard = Some(g),
+                    Shared::Found(e) => {
+                        counters.remote_fills.inc();
+                        clear_inflight(&inflight, key, lock_id);
+                        return Ok(Filled {
+                            fetched: Fetched {
+                                value: e.value,
+                                cacheable: true,
+                                tags: Vec::new(),
+                                size: 0,
+                            },
+                            found_stored_at: Some(e.stored_at),
+                        });
+                    }
+                    Shared::Alone => {}
+                }
+                counters.upstream_fetches.inc();
+            }
             let fetched_at = clock.now();
             let result = fetch().await;
             match &result {
@@ -398,13 +652,15 @@ where
                         tags: f.tags.iter().copied().collect(),
                         size: u32::try_from(f.size).unwrap_or(u32::MAX),
                     };
-                    match store.put(key, stored).await {
+                    let put = store.put(key, stored).await;
+                    health.record(clock.now(), &put);
+                    match put {
                         Ok(PutOutcome::Stored { evicted }) => {
                             counters.evicted.inc_by(evicted as u64);
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            tracing::warn!(error = %e, "cache store unavailable; answer not stored");
+                            tracing::debug!(error = %e, "cache store unavailable; answer not stored");
                             counters.store_errors.inc();
                         }
                     }
@@ -414,13 +670,19 @@ where
                     counters.fill_errors.inc();
                 }
             }
-            if let Some(id) = lock_id {
-                let mut map = inflight.lock().expect("inflight map");
-                if map.get(&key).is_some_and(|(i, _)| *i == id) {
-                    map.remove(&key);
+            // After the put, so a replica that sees the lock gone finds the
+            // entry. Bounded like every store call; if it fails, the lock
+            // expires by itself.
+            if let Some(g) = guard {
+                if let Err(e) = g.release().await {
+                    tracing::debug!(error = %e, "fill lock not released; it expires by itself");
                 }
             }
-            result.map(|f| (f, fetched_at))
+            clear_inflight(&inflight, key, lock_id);
+            result.map(|fetched| Filled {
+                fetched,
+                found_stored_at: None,
+            })
         });
         async move {
             task.await.unwrap_or_else(|e| {
@@ -429,6 +691,65 @@ where
                     message: format!("upstream fetch task failed: {e}"),
                 })
             })
+        }
+    }
+}
+
+/// Forgets the in-flight fill `lock_id` of `key`, if it is still the listed one.
+fn clear_inflight<V>(inflight: &Inflight<V>, key: CacheKey, lock_id: Option<u64>) {
+    if let Some(id) = lock_id {
+        let mut map = inflight.lock().expect("inflight map");
+        if map.get(&key).is_some_and(|(i, _)| *i == id) {
+            map.remove(&key);
+        }
+    }
+}
+
+/// Takes the cross-replica lock of `key`, or waits for the replica that
+/// holds it and looks in the store for its entry; at most
+/// `shared.options.wait` in all (plus one store call's timeout).
+async fn shared_lock<V, S>(
+    shared: &SharedLock,
+    key: CacheKey,
+    store: &S,
+    clock: &dyn Clock,
+    windows: Windows,
+    counters: &LayerCounters,
+    health: &StoreHealth,
+) -> Shared<V>
+where
+    V: Clone,
+    S: Store<V>,
+{
+    let deadline = Instant::now() + shared.options.wait;
+    let failed = |e: &StoreError| {
+        tracing::debug!(error = %e, "shared fill lock unavailable; filling without it");
+        counters.store_errors.inc();
+        health.failed(clock.now());
+        Shared::Alone
+    };
+    loop {
+        let options = LockOptions {
+            wait: deadline.saturating_duration_since(Instant::now()),
+            ..shared.options
+        };
+        match shared.locks.lock(key, options).await {
+            Ok(LockAttempt::Leader(g)) => return Shared::Lead(g),
+            Ok(LockAttempt::WaitTimeout) => {
+                counters.lock_timeouts.inc();
+                return Shared::Alone;
+            }
+            // The holder let go: its entry, if it stored a fresh one; else
+            // (it failed, its answer was private, a purge barred it) try to
+            // take the lock again, within what is left of the wait.
+            Ok(LockAttempt::Released) => match store.get(key).await {
+                Ok(Some(e)) if decide(Some(e.stored_at), clock.now(), windows) == Decision::Hit => {
+                    return Shared::Found(e);
+                }
+                Ok(_) => {}
+                Err(e) => return failed(&e),
+            },
+            Err(e) => return failed(&e),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! cache lock, and the named outcomes. Pure rules here are shared by the
 //! origin, the CDN and edge layers, and the simulator.
 
+pub mod backend;
 pub mod freshness;
 pub mod key;
 pub mod layer;
@@ -10,10 +11,16 @@ pub mod redis_store;
 pub mod stepped;
 pub mod store;
 
+pub use backend::AnyStore;
 pub use freshness::{Freshness, Windows, freshness};
 pub use key::{CacheKey, KeyStrategy, Variance, canonical_query, key, variance};
-pub use layer::{Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, decide};
+pub use layer::{
+    Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, PURGE_RETRY_FOR, STORE_RETRY,
+    StoreOutage, decide,
+};
 pub use outcome::{CacheOutcome, LayerCounters, LayerTally, LockOutcome, StaleReason};
-pub use redis_store::{Codec, LockAttempt, LockOptions, RedisLocks, RedisOptions, RedisStore};
+pub use redis_store::{
+    Codec, CodecError, LockAttempt, LockGuard, LockOptions, RedisLocks, RedisOptions, RedisStore,
+};
 pub use stepped::{Completion, FetchId, Lookup, Reply, Slab, SteppedLayer};
 pub use store::{Bounds, Cached, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag, Tags};

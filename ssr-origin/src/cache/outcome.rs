@@ -95,15 +95,23 @@ pub struct LayerCounters {
     pub purged: Counter,
     /// Entries evicted by the bounds.
     pub evicted: Counter,
-    /// Store operations that failed (answered by bypassing).
+    /// Store operations that failed or timed out (a shared store that is
+    /// down or slow); the layer goes on without the cache.
     pub store_errors: Counter,
+    /// `BYPASS` answers because the store was unavailable (part of
+    /// `bypass`): the lookup failed, or the store had just failed and is
+    /// left alone for a moment ([`super::layer::STORE_RETRY`]).
+    pub store_bypass: Counter,
+    /// Fills answered from a shared store with another replica's fill,
+    /// after waiting for its cross-replica lock: no upstream fetch here.
+    pub remote_fills: Counter,
 }
 
 impl LayerCounters {
-    /// Adds the counters to a registry, under the layer's label.
-    pub fn register(&self, registry: &mut Registry, layer: &str) {
-        let sub = registry.sub_registry_with_label(("layer".into(), layer.to_owned().into()));
-        let all = [
+    /// Every counter with its metric name and help, in one place for
+    /// [`Self::register`] and [`Self::sum`].
+    fn fields(&self) -> [(&'static str, &'static str, &Counter); 15] {
+        [
             ("cache_hits", "HIT answers", &self.hits),
             ("cache_stale", "STALE answers", &self.stale),
             ("cache_misses", "MISS answers", &self.misses),
@@ -149,10 +157,37 @@ impl LayerCounters {
                 "Store operations that failed",
                 &self.store_errors,
             ),
-        ];
-        for (name, help, c) in all {
+            (
+                "cache_store_bypass",
+                "BYPASS answers because the store was unavailable",
+                &self.store_bypass,
+            ),
+            (
+                "cache_remote_fills",
+                "Fills answered by another replica's fill through the shared store",
+                &self.remote_fills,
+            ),
+        ]
+    }
+
+    /// Adds the counters to a registry, under the layer's label.
+    pub fn register(&self, registry: &mut Registry, layer: &str) {
+        let sub = registry.sub_registry_with_label(("layer".into(), layer.to_owned().into()));
+        for (name, help, c) in self.fields() {
             sub.register(name, help, c.clone());
         }
+    }
+
+    /// The counters of several layers added up (origin replicas sharing a
+    /// store report as one layer): a new set, not tied to any of them.
+    pub fn sum<'a>(layers: impl IntoIterator<Item = &'a LayerCounters>) -> LayerCounters {
+        let total = LayerCounters::default();
+        for l in layers {
+            for ((_, _, to), (_, _, from)) in total.fields().into_iter().zip(l.fields()) {
+                to.inc_by(from.get());
+            }
+        }
+        total
     }
 
     /// Requests answered: hits + stale + misses + bypass.
@@ -176,6 +211,8 @@ impl LayerCounters {
             purged: self.purged.get(),
             evicted: self.evicted.get(),
             store_errors: self.store_errors.get(),
+            store_bypass: self.store_bypass.get(),
+            remote_fills: self.remote_fills.get(),
         }
     }
 
@@ -221,6 +258,12 @@ pub struct LayerTally {
     pub evicted: u64,
     /// Store operations that failed.
     pub store_errors: u64,
+    /// Requests that bypassed the cache because the store was unavailable
+    /// (part of `bypass`).
+    pub store_bypass: u64,
+    /// Fills answered by another replica's entry (shared store), which
+    /// fetched nothing here.
+    pub remote_fills: u64,
 }
 
 impl LayerTally {

@@ -429,6 +429,43 @@ impl<V> RedisStore<V> {
         }
     }
 
+    /// Deletes every key under this store's prefix (entries, tag sets, the
+    /// purge barrier, locks): a run's namespace once its stack stops, since
+    /// the barrier hash has no expiry of its own. A `SCAN` and `UNLINK`s,
+    /// each call bounded; returns how many keys went.
+    pub async fn clear(&self) -> Result<usize, StoreError> {
+        let pattern = format!("{}:*", self.conn.prefix);
+        let mut n = 0;
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .conn
+                .call("SCAN", async |c| {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(c)
+                        .await
+                })
+                .await?;
+            if !keys.is_empty() {
+                n += keys.len();
+                self.conn
+                    .call("UNLINK", async |c| {
+                        redis::cmd("UNLINK").arg(&keys).query_async::<()>(c).await
+                    })
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(n);
+            }
+            cursor = next;
+        }
+    }
+
     /// The cross-replica fill locks on this store's connection and prefix.
     pub fn locks(&self) -> RedisLocks {
         RedisLocks {

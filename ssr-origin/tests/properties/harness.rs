@@ -637,3 +637,38 @@ pub fn variant_strategies() -> [KeyStrategy; 2] {
         KeyStrategy::UrlVariants(KeyScope::Page),
     ]
 }
+
+/// A [`Val`] as the Redis store keeps it, so the contention property runs
+/// over Redis too: fixed-width fields, then the variant slots.
+impl cache::Codec for Val {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.fetch.to_be_bytes());
+        out.push(self.page);
+        out.extend_from_slice(&self.version.to_be_bytes());
+        out.extend_from_slice(&self.started.0.to_be_bytes());
+        out.extend_from_slice(&(self.op as u64).to_be_bytes());
+        out.push(self.variants.len() as u8);
+        out.extend_from_slice(self.variants.as_slots());
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, cache::redis_store::CodecError> {
+        let bad = || cache::redis_store::CodecError(format!("{} bytes for a Val", b.len()));
+        if b.len() < 30 || b.len() != 30 + usize::from(b[29]) {
+            return Err(bad());
+        }
+        let u64_at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let mut variants = VariantSet::none(usize::from(b[29]));
+        for (e, slot) in b[30..].iter().enumerate() {
+            let v = slot.checked_sub(1).map(u16::from);
+            variants.set(u16::try_from(e).map_err(|_| bad())?, v);
+        }
+        Ok(Val {
+            fetch: u32::from_be_bytes(b[0..4].try_into().expect("4 bytes")),
+            page: b[4],
+            version: u64_at(5),
+            started: Micros(u64_at(13)),
+            op: usize::try_from(u64_at(21)).map_err(|_| bad())?,
+            variants,
+        })
+    }
+}

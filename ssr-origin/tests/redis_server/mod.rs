@@ -101,6 +101,24 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// How many keys the server holds (`DBSIZE`), over a plain socket.
+    pub fn dbsize(&self) -> u64 {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("redis-server answers");
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.write_all(b"DBSIZE\r\n").unwrap();
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") {
+            s.read_exact(&mut byte).expect("a DBSIZE reply");
+            reply.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&reply);
+        text.trim()
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("DBSIZE answered {text:?}"))
+    }
+
     /// Its process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

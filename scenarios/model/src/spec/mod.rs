@@ -515,6 +515,12 @@ pub struct CacheSpec {
     pub backend: Option<BackendSpec>,
     /// Redis URL with backend = "redis".
     pub redis_url: Option<String>,
+    /// Origin replicas in real runs (default 1): visitors are spread over
+    /// them, or a CDN / edge takes them in turn. More than one needs
+    /// backend = "redis", so they share one cache. Simulated runs model one.
+    // 16: `validate::options::MAX_ORIGIN_REPLICAS`.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 16))]
+    pub origin_replicas: Option<Spanned<u32>>,
     /// Variant keys: "all" aliases (default) or only the "page"'s.
     pub key_scope: Option<KeyScopeSpec>,
 }

@@ -48,6 +48,8 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
         Ok(scenario)
     } else {
         cx.problems.sort_by_key(|(span, _)| span.start);
+        // `[cache]` is resolved once per architecture: say its problems once.
+        cx.problems.dedup();
         Err(ScenarioError::Invalid(
             cx.problems
                 .into_iter()

@@ -17,6 +17,10 @@ use crate::time::Micros;
 
 use super::{Cx, sp};
 
+/// The most origin replicas a real run starts: each is a server on
+/// loopback in the one process, so more only measure the machine.
+pub const MAX_ORIGIN_REPLICAS: u32 = 16;
+
 impl Cx {
     pub(super) fn upstream(&mut self, u: &UpstreamFaultsSpec) -> UpstreamFaults {
         let share = |cx: &mut Cx, v: &Option<Spanned<f64>>, what: &str, default: f64| -> f64 {
@@ -149,24 +153,7 @@ impl Cx {
                 }
                 *m.get_ref()
             });
-        let backend = match (
-            o.backend.or(base.backend),
-            o.redis_url.as_ref().or(base.redis_url.as_ref()),
-        ) {
-            (None | Some(BackendSpec::Memory), None) => Backend::Memory,
-            (Some(BackendSpec::Redis), Some(url)) => Backend::Redis { url: url.clone() },
-            (Some(BackendSpec::Redis), None) => {
-                self.err(
-                    span,
-                    "backend = \"redis\" needs redis_url, e.g. \"redis://127.0.0.1:6379\"",
-                );
-                Backend::Memory
-            }
-            (_, Some(_)) => {
-                self.err(span, "redis_url is set but backend is not \"redis\"");
-                Backend::Memory
-            }
-        };
+        let (backend, origin_replicas) = self.backend(o, base, span);
         CacheOptions {
             ttl: o.ttl.or(base.ttl).map_or(d.ttl, |x| x.0),
             stale_while_revalidate: o
@@ -185,11 +172,81 @@ impl Cx {
             max_entries,
             max_bytes: o.max_bytes.or(base.max_bytes).map(|b| b.0),
             backend,
+            origin_replicas,
             key_scope: match o.key_scope.or(base.key_scope) {
                 None | Some(KeyScopeSpec::All) => KeyScope::All,
                 Some(KeyScopeSpec::Page) => KeyScope::Page,
             },
         }
+    }
+
+    /// The backend and the origin replicas of a cache table over `base`;
+    /// problems point at `span` (the table that sets the backend).
+    fn backend(&mut self, o: &CacheSpec, base: &CacheSpec, span: Range<usize>) -> (Backend, u32) {
+        let backend = match (
+            o.backend.or(base.backend),
+            o.redis_url.as_ref().or(base.redis_url.as_ref()),
+        ) {
+            (None | Some(BackendSpec::Memory), None) => Backend::Memory,
+            (Some(BackendSpec::Redis), Some(url)) => Backend::Redis { url: url.clone() },
+            (Some(BackendSpec::Redis), None) => {
+                self.err(
+                    span.clone(),
+                    "backend = \"redis\" needs redis_url, e.g. \"redis://127.0.0.1:6379\"",
+                );
+                Backend::Memory
+            }
+            (_, Some(_)) => {
+                self.err(
+                    span.clone(),
+                    "redis_url is set but backend is not \"redis\"",
+                );
+                Backend::Memory
+            }
+        };
+        if let Backend::Redis { url } = &backend {
+            const SCHEMES: [&str; 4] = ["redis://", "rediss://", "unix://", "redis+unix://"];
+            if !SCHEMES.iter().any(|p| url.starts_with(p)) {
+                self.err(
+                    span.clone(),
+                    format!(
+                        "redis_url \"{url}\" is not a Redis URL; expected redis://HOST:PORT (or rediss://, unix://)"
+                    ),
+                );
+            }
+            if let Some(m) = o.max_entries.as_ref().or(base.max_entries.as_ref()) {
+                self.err(
+                    sp(m),
+                    "max_entries does not bound a Redis store: bound Redis itself (maxmemory and an eviction policy)",
+                );
+            } else if o.max_bytes.or(base.max_bytes).is_some() {
+                self.err(
+                    span.clone(),
+                    "max_bytes does not bound a Redis store: bound Redis itself (maxmemory and an eviction policy)",
+                );
+            }
+        }
+        let origin_replicas = match o.origin_replicas.as_ref().or(base.origin_replicas.as_ref()) {
+            None => 1,
+            Some(r) => {
+                let n = *r.get_ref();
+                if n == 0 || n > MAX_ORIGIN_REPLICAS {
+                    self.err(
+                        sp(r),
+                        format!("origin_replicas must be from 1 to {MAX_ORIGIN_REPLICAS}, got {n}"),
+                    );
+                } else if n > 1 && o.backend.or(base.backend) != Some(BackendSpec::Redis) {
+                    self.err(
+                        sp(r),
+                        format!(
+                            "origin_replicas = {n} needs backend = \"redis\" (and redis_url): replicas share their cache through Redis, and in-memory caches would not"
+                        ),
+                    );
+                }
+                n.clamp(1, MAX_ORIGIN_REPLICAS)
+            }
+        };
+        (backend, origin_replicas)
     }
 
     pub(super) fn architectures(
