@@ -1,8 +1,11 @@
 //! `ttlab run` end to end on a small scenario: goose users, every
 //! architecture's servers on loopback, every response judged.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::SMALL_SITE;
 use ttlab_loadgen::run::{Quiet, run};
 use ttlab_reports::ArchReport;
 use ttlab_scenarios::{World, parse_str};
@@ -23,50 +26,7 @@ pages_per_session = 4
 popularity = "zipf"
 zipf_s = 1.0
 
-[[attributes]]
-name = "country"
-values = {{ US = 50, DE = 50 }}
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = {{ "0" = 50, "1" = 50 }}
-
-[[experiences]]
-uid = "g"
-type = "segmented"
-
-[[experiences.variants]]
-uid = "0"
-audience = {{ attribute = "country", in = ["DE"] }}
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.entries]]
-uid = "banner"
-content_type = "banner"
-variants_for = ["g"]
-
-[[content.entries]]
-uid = "footer"
-content_type = "footer"
-
-[[content.pages]]
-path = "/"
-entries = ["hero", "banner", "footer"]
-
-[[content.pages]]
-path = "/geo"
-entries = ["banner", "footer"]
-
-[[content.pages]]
-path = "/about"
-entries = ["footer"]
+{SMALL_SITE}
 
 [[timeline]]
 action = "attribute_change"

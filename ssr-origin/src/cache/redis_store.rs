@@ -404,29 +404,13 @@ impl<V> RedisStore<V> {
     /// Entries held under this store's prefix. A `SCAN` over the keyspace:
     /// for tests and reports, not for a request's path.
     pub async fn entry_count(&self) -> Result<usize, StoreError> {
-        let pattern = format!("{}:e:*", self.conn.prefix);
         let mut n = 0;
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = self
-                .conn
-                .call("SCAN", async |c| {
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(c)
-                        .await
-                })
-                .await?;
+        self.scan(&format!("{}:e:*", self.conn.prefix), async |keys| {
             n += keys.len();
-            if next == 0 {
-                return Ok(n);
-            }
-            cursor = next;
-        }
+            Ok(())
+        })
+        .await?;
+        Ok(n)
     }
 
     /// Deletes every key under this store's prefix (entries, tag sets, the
@@ -434,8 +418,26 @@ impl<V> RedisStore<V> {
     /// the barrier hash has no expiry of its own. A `SCAN` and `UNLINK`s,
     /// each call bounded; returns how many keys went.
     pub async fn clear(&self) -> Result<usize, StoreError> {
-        let pattern = format!("{}:*", self.conn.prefix);
         let mut n = 0;
+        let conn = &self.conn;
+        self.scan(&format!("{}:*", self.conn.prefix), async |keys| {
+            n += keys.len();
+            conn.call("UNLINK", async |c| {
+                redis::cmd("UNLINK").arg(&keys).query_async::<()>(c).await
+            })
+            .await
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// Walks the keys matching `pattern` with `SCAN` (each call bounded),
+    /// handing each non-empty batch to `each`.
+    async fn scan(
+        &self,
+        pattern: &str,
+        mut each: impl AsyncFnMut(Vec<String>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut cursor = 0u64;
         loop {
             let (next, keys): (u64, Vec<String>) = self
@@ -444,7 +446,7 @@ impl<V> RedisStore<V> {
                     redis::cmd("SCAN")
                         .arg(cursor)
                         .arg("MATCH")
-                        .arg(&pattern)
+                        .arg(pattern)
                         .arg("COUNT")
                         .arg(1000)
                         .query_async(c)
@@ -452,15 +454,10 @@ impl<V> RedisStore<V> {
                 })
                 .await?;
             if !keys.is_empty() {
-                n += keys.len();
-                self.conn
-                    .call("UNLINK", async |c| {
-                        redis::cmd("UNLINK").arg(&keys).query_async::<()>(c).await
-                    })
-                    .await?;
+                each(keys).await?;
             }
             if next == 0 {
-                return Ok(n);
+                return Ok(());
             }
             cursor = next;
         }
