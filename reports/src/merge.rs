@@ -401,12 +401,7 @@ fn merge_layers(parts: &[(&str, &ArchReport, u32)]) -> Result<Option<LayerReport
         };
     }
     if let Some(l) = &mut merged {
-        let all = l.hit + l.stale + l.miss + l.bypass;
-        l.hit_rate = if all == 0 {
-            0.0
-        } else {
-            (l.hit + l.stale) as f64 / all as f64
-        };
+        l.hit_rate = l.computed_hit_rate();
     }
     Ok(merged)
 }

@@ -310,6 +310,20 @@ pub struct LayerReport {
     pub store_outages: Vec<StoreOutage>,
 }
 
+impl LayerReport {
+    /// Answers from the cache (`HIT` and `STALE`) over all answers; 0 with
+    /// none. Always computed from the counters, never added up: a merge
+    /// computes it again from the sums.
+    pub fn computed_hit_rate(&self) -> f64 {
+        let all = self.hit + self.stale + self.miss + self.bypass;
+        if all == 0 {
+            0.0
+        } else {
+            (self.hit + self.stale) as f64 / all as f64
+        }
+    }
+}
+
 /// A stretch of a run in which a caching layer's store was unavailable:
 /// from its first failed call to the first call that succeeded again.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -26,6 +26,7 @@ use ttlab_reports::{
 
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
 use ttlab_scenarios::{Micros, SystemClock, World};
+use ttlab_ssr_origin::cache::LayerTally;
 use ttlab_ssr_origin::stack::{StackView, start_stack};
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
@@ -428,7 +429,7 @@ async fn run_arch(
 /// counters over every replica, its backend and the store's outages.
 fn stack_layer_report(view: &StackView, name: &str) -> Option<LayerReport> {
     let c = view.cache_counters()?;
-    let mut l = layer_report(name, &c);
+    let mut l = layer_report(name, &c.tally());
     l.backend = view.backend().filter(|b| *b != "memory").map(str::to_owned);
     l.store_outages = view
         .store_outages()
@@ -469,28 +470,26 @@ fn store_warning(l: &LayerReport, end_s: f64) -> Option<String> {
     ))
 }
 
-/// A caching layer's part of the report, from its counters.
-fn layer_report(name: &str, c: &ttlab_ssr_origin::cache::LayerCounters) -> LayerReport {
-    let all = c.requests();
-    LayerReport {
+/// A caching layer's part of the report, from its counters: the real
+/// layer's (added over replicas) or the simulator's.
+pub(crate) fn layer_report(name: &str, c: &LayerTally) -> LayerReport {
+    let mut l = LayerReport {
         name: name.to_owned(),
-        hit: c.hits.get(),
-        stale: c.stale.get(),
-        miss: c.misses.get(),
-        bypass: c.bypass.get(),
-        hit_rate: if all == 0 {
-            0.0
-        } else {
-            (c.hits.get() + c.stale.get()) as f64 / all as f64
-        },
-        coalesced: c.coalesced.get(),
-        purged: c.purged.get(),
-        evicted: c.evicted.get(),
-        store_errors: c.store_errors.get(),
-        store_bypass: c.store_bypass.get(),
-        remote_fills: c.remote_fills.get(),
+        hit: c.hits,
+        stale: c.stale,
+        miss: c.misses,
+        bypass: c.bypass,
+        hit_rate: 0.0,
+        coalesced: c.coalesced,
+        purged: c.purged,
+        evicted: c.evicted,
+        store_errors: c.store_errors,
+        store_bypass: c.store_bypass,
+        remote_fills: c.remote_fills,
         ..LayerReport::default()
-    }
+    };
+    l.hit_rate = l.computed_hit_rate();
+    l
 }
 
 /// Publishes a real run's seconds to the live view, from the sampler's

@@ -21,7 +21,7 @@ use dary_heap::QuaternaryHeap;
 use rand::{Rng, SeedableRng};
 use rand_distr::Exp1;
 use rand_pcg::Pcg64Mcg;
-use ttlab_reports::{ArchReport, LayerReport, OriginLoad};
+use ttlab_reports::{ArchReport, OriginLoad};
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig, EntryIdx, PageIdx, Scenario};
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
@@ -35,7 +35,7 @@ use super::pages::{PageId, Pages, Served};
 use crate::check::{Checker, Class, Judgement, TruthMemo};
 use crate::live::{LayerCounts, Live, load_since};
 use crate::record::Recorder;
-use crate::run::{Cpu, arch_report};
+use crate::run::{Cpu, arch_report, layer_report};
 use crate::script::{PagePicker, Session};
 
 /// "No such request / no user": the end of a waiter list, an open-loop request.
@@ -664,31 +664,15 @@ impl Sim<'_> {
             personalize_calls: c.personalize_calls,
             delivery_calls: c.delivery_calls,
         };
+        // The simulator models one origin and a store that never fails,
+        // whatever the backend.
         let layer = self.strategy.map(|_| {
-            let all = l.requests();
-            LayerReport {
-                name: match self.arch.arch {
-                    Architecture::CdnShared | Architecture::CdnUser => "cdn",
-                    Architecture::Edge => "edge",
-                    _ => "origin",
-                }
-                .to_owned(),
-                hit: l.hits,
-                stale: l.stale,
-                miss: l.misses,
-                bypass: l.bypass,
-                hit_rate: if all == 0 {
-                    0.0
-                } else {
-                    (l.hits + l.stale) as f64 / all as f64
-                },
-                coalesced: l.coalesced,
-                purged: l.purged,
-                evicted: l.evicted,
-                // The simulator models one origin and a store that never
-                // fails, whatever the backend.
-                ..LayerReport::default()
-            }
+            let name = match self.arch.arch {
+                Architecture::CdnShared | Architecture::CdnUser => "cdn",
+                Architecture::Edge => "edge",
+                _ => "origin",
+            };
+            layer_report(name, l)
         });
         // Cumulative samples per second boundary, as the real run samples them.
         let mut samples = vec![OriginLoad::default()];
