@@ -152,7 +152,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                         Err(e) => tracing::warn!("no dashboard ({e}); progress lines instead"),
                     }
                 }
-                plain_lines(l, facts);
+                // A run bounded by page views lasts as long as it takes.
+                let last_s = if opts.page_views.is_some() {
+                    u32::MAX
+                } else {
+                    facts.duration_s
+                };
+                plain_lines(l, facts, last_s);
             })
         });
         let report = match (&args.target, &args.mocks) {
@@ -210,9 +216,9 @@ impl RunControl for RealRun {
     }
 }
 
-/// One progress line a second about the architecture running, until the
-/// run finishes.
-fn plain_lines(live: &Live, facts: Facts) {
+/// One progress line a second about the architecture running, for its
+/// seconds up to `last_s`, until the run finishes.
+fn plain_lines(live: &Live, facts: Facts, last_s: u32) {
     let mut state = DashState::new(facts);
     let mut seen = (None, 0);
     while !live.finished() {
@@ -226,7 +232,9 @@ fn plain_lines(live: &Live, facts: Facts) {
             state.status.current,
             state.status.current.map_or(0, |i| state.archs[i].now_s()),
         );
-        if now != seen && now.1 > 0 {
+        // Goose's users finish their last page after the planned end: that
+        // tail second is in the "done" line, not a line "6/5 s" of its own.
+        if now != seen && now.1 > 0 && now.1 <= last_s {
             seen = now;
             eprintln!("{}", ttlab_dashboard::plain::line(&state));
         }
