@@ -80,10 +80,13 @@ fn ttlab_ok(args: &[&str]) -> PathBuf {
         "ttlab {args:?}\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("report: "))
-        .unwrap_or_else(|| panic!("no report path in {stdout}"));
+    // With -q, stdout is the report's path and nothing else (goose's own
+    // "All N users launched." included), so a script can read it.
+    let line = match stdout.lines().collect::<Vec<_>>()[..] {
+        [only] => only.strip_prefix("report: "),
+        _ => None,
+    }
+    .unwrap_or_else(|| panic!("stdout is not one line `report: PATH`: {stdout:?}"));
     PathBuf::from(line.trim())
 }
 
@@ -286,6 +289,7 @@ fn merged_worker_reports_equal_a_single_run_of_the_same_script() {
         w0_path.parent().unwrap().to_str().unwrap(),
         "-o",
         out,
+        "-q",
     ]);
     let merged_dir = merged_path.parent().unwrap();
     assert!(

@@ -78,7 +78,10 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         );
         let world = Arc::new(World::new(scenario));
         let report = match &runtime {
-            Some(rt) => rt.block_on(ttlab_loadgen::run::run(world, &archs, &Quiet))?,
+            Some(rt) => {
+                let _hushed = super::hush_goose();
+                rt.block_on(ttlab_loadgen::run::run(world, &archs, &Quiet))?
+            }
             // The gate is the scenario's own options; a [sweep] is exploration.
             None => ttlab_loadgen::sim::simulate(&world, &archs, None),
         };

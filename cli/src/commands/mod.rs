@@ -45,3 +45,15 @@ pub fn print_scenario_error(shown: &str, error: &ScenarioError) {
         read @ ScenarioError::Read { .. } => eprintln!("{read}"),
     }
 }
+
+/// Sends stdout nowhere while the returned guard lives, for the length of a
+/// goose attack: goose prints "All N users launched." to stdout, unasked
+/// and with no switch to stop it, and stdout is ttlab's for the summary and
+/// the report's path, which scripts read (`ttlab run -q`). Not while the
+/// dashboard draws on stdout. `None` (and goose's line) if the descriptor
+/// cannot be redirected.
+pub fn hush_goose() -> Option<gag::Gag> {
+    gag::Gag::stdout()
+        .inspect_err(|e| tracing::debug!(error = %e, "stdout stays open to goose's messages"))
+        .ok()
+}

@@ -161,12 +161,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 plain_lines(l, facts, last_s);
             })
         });
+        let hushed = if tui { None } else { super::hush_goose() };
         let report = match (&args.target, &args.mocks) {
             (Some(target), Some(mocks)) => {
                 runtime.block_on(run_target_with(world, target, mocks, &opts, &progress))
             }
             _ => runtime.block_on(run_with(world, &archs, &opts, &progress)),
         };
+        drop(hushed);
         if let Some(l) = &live {
             l.finish();
         }
