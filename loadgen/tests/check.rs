@@ -1,11 +1,14 @@
 //! The checker classifies each kind of response the way DESIGN.md defines it.
 
+mod common;
+
+use common::AUDIENCE;
 use ttlab_loadgen::check::{Checker, Class, Observation};
 use ttlab_scenarios::token::{EntryToken, Tokens};
 use ttlab_scenarios::world::EventKind;
 use ttlab_scenarios::{Micros, World, parse_str};
 
-const SCENARIO: &str = r#"
+const SCENARIO_HEAD: &str = r#"
 [scenario]
 name = "check"
 seed = 3
@@ -15,23 +18,9 @@ duration = "60s"
 visitors = 200
 users = 1
 
-[[attributes]]
-name = "country"
-values = { US = 50, DE = 50 }
+"#;
 
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = { "0" = 50, "1" = 50 }
-
-[[experiences]]
-uid = "g"
-type = "segmented"
-
-[[experiences.variants]]
-uid = "0"
-audience = { attribute = "country", in = ["DE"] }
-
+const SCENARIO_CONTENT: &str = r#"
 [content]
 
 [[content.entries]]
@@ -63,7 +52,13 @@ name = "ssr-origin-variant"
 "#;
 
 fn world() -> World {
-    World::new(parse_str("check.toml", SCENARIO).unwrap())
+    World::new(
+        parse_str(
+            "check.toml",
+            &[SCENARIO_HEAD, AUDIENCE, SCENARIO_CONTENT].concat(),
+        )
+        .unwrap(),
+    )
 }
 
 /// The tokens of the home page rendered for visitor `v` as the truth is at `t`.

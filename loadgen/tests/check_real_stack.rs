@@ -1,16 +1,19 @@
 //! The checker on real responses: pages served by each architecture's
 //! servers on loopback, judged from their content tokens alone.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::AUDIENCE;
 use ttlab_loadgen::check::{Checker, Class, Observation};
 use ttlab_mock_apis::MockConfig;
 use ttlab_scenarios::{Clock, ManualClock, Micros, World, parse_str, token};
 use ttlab_ssr_origin::stack::start_stack;
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
-const SCENARIO: &str = r#"
+const SCENARIO_HEAD: &str = r#"
 [scenario]
 name = "judged"
 seed = 11
@@ -20,23 +23,9 @@ duration = "60s"
 visitors = 40
 users = 1
 
-[[attributes]]
-name = "country"
-values = { US = 50, DE = 50 }
+"#;
 
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = { "0" = 50, "1" = 50 }
-
-[[experiences]]
-uid = "g"
-type = "segmented"
-
-[[experiences.variants]]
-uid = "0"
-audience = { attribute = "country", in = ["DE"] }
-
+const SCENARIO_CONTENT: &str = r#"
 [content]
 
 [[content.entries]]
@@ -76,7 +65,13 @@ name = "ssr-edge"
 
 /// Every visitor requests every page once at t = 1 s; the classes counted.
 async fn judge_arch(arch: usize) -> BTreeMap<Class, usize> {
-    let world = Arc::new(World::new(parse_str("judged.toml", SCENARIO).unwrap()));
+    let world = Arc::new(World::new(
+        parse_str(
+            "judged.toml",
+            &[SCENARIO_HEAD, AUDIENCE, SCENARIO_CONTENT].concat(),
+        )
+        .unwrap(),
+    ));
     let clock = Arc::new(ManualClock::at(Micros::from_secs(1)));
     let mocks = ttlab_mock_apis::start(world.clone(), clock.clone(), MockConfig::default())
         .await

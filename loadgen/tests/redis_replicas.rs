@@ -13,7 +13,7 @@ mod redis_server;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::SMALL_SITE;
+use common::{AUDIENCE, THREE_PAGES};
 use redis_server::RedisServer;
 use ttlab_loadgen::run::{Quiet, run};
 use ttlab_reports::{ArchReport, Report};
@@ -42,7 +42,7 @@ pages_per_session = 4
 popularity = "zipf"
 zipf_s = 1.0
 
-{SMALL_SITE}
+{AUDIENCE}{THREE_PAGES}
 
 [[timeline]]
 action = "attribute_change"

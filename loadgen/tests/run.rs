@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::SMALL_SITE;
+use common::{AUDIENCE, THREE_PAGES};
 use ttlab_loadgen::run::{Quiet, run};
 use ttlab_reports::ArchReport;
 use ttlab_scenarios::{World, parse_str};
@@ -26,7 +26,7 @@ pages_per_session = 4
 popularity = "zipf"
 zipf_s = 1.0
 
-{SMALL_SITE}
+{AUDIENCE}{THREE_PAGES}
 
 [[timeline]]
 action = "attribute_change"

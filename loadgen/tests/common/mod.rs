@@ -1,9 +1,12 @@
-//! Fixtures shared by the real-run tests.
+//! Fixtures shared by the loadgen tests.
 
-/// A small site, in scenario TOML between `[traffic]` and `[[timeline]]`:
-/// a country attribute, an A/B test and a country segment, three entries
-/// (one per experience, one plain) on three pages.
-pub const SMALL_SITE: &str = r#"[[attributes]]
+// Each test binary includes this module and uses a part of it.
+#![allow(dead_code)]
+
+/// Who the visitors are, in scenario TOML after `[traffic]`: a country
+/// attribute, an A/B test (experience `0`) and a segment of visitors in
+/// DE (experience `g`).
+pub const AUDIENCE: &str = r#"[[attributes]]
 name = "country"
 values = { US = 50, DE = 50 }
 
@@ -19,7 +22,11 @@ type = "segmented"
 [[experiences.variants]]
 uid = "0"
 audience = { attribute = "country", in = ["DE"] }
+"#;
 
+/// Content for [`AUDIENCE`]: three entries (one per experience, one plain)
+/// on three pages, `/`, `/geo` and `/about`.
+pub const THREE_PAGES: &str = r#"
 [content]
 
 [[content.entries]]
