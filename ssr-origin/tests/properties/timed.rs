@@ -139,6 +139,18 @@ pub fn got(t: &Trace) -> BTreeMap<u32, Got> {
         .collect()
 }
 
+/// The page request `id`'s fetch builds, begun at `start` µs.
+fn page_of(id: u32, tr: TimedReq, start: u64) -> Val {
+    Val {
+        fetch: id,
+        page: tr.req.page,
+        variants: tr.req.content_variants(),
+        version: 0,
+        started: Micros(start),
+        op: 0,
+    }
+}
+
 /// What a layer's answer tells of the run.
 fn got_of(a: Result<Answer<Val>, u16>) -> Got {
     a.map(|a| (a.outcome, a.stale_reason, a.value.fetch))
@@ -187,14 +199,7 @@ pub fn run_stepped(cfg: &Config, t: &Timed, tick: Micros) -> (BTreeMap<u32, Got>
             Ev::Complete(f) => {
                 let (id, start): (u32, u64) = fetches.remove(&f).expect("a fetch in flight");
                 let tr = timed(id);
-                let value = Val {
-                    fetch: id,
-                    page: tr.req.page,
-                    variants: tr.req.content_variants(),
-                    version: 0,
-                    started: Micros(start),
-                    op: 0,
-                };
+                let value = page_of(id, tr, start);
                 let result = match tr.result {
                     FetchResult::Err => Err(503),
                     _ => Ok(value),
@@ -281,14 +286,7 @@ fn sleeper(
         let now = clock.now();
         let start = (now.0 + tick_us / 2) / tick_us * tick_us;
         let due = start + tr.latency * tick_us;
-        let value = Val {
-            fetch: id,
-            page: tr.req.page,
-            variants: tr.req.content_variants(),
-            version: 0,
-            started: Micros(start),
-            op: 0,
-        };
+        let value = page_of(id, tr, start);
         let (clock, late, open) = (clock.clone(), late.clone(), open.clone());
         *open.lock().unwrap() += 1;
         async move {
