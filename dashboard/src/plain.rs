@@ -24,6 +24,9 @@ pub fn line(s: &DashState) -> String {
     if let Some(h) = a.total.hit_rate() {
         let _ = write!(out, ", hit {}", pct(h));
     }
+    if let Some(l) = a.total.layer.filter(|l| l.store_bypass > 0) {
+        let _ = write!(out, ", store down: {} bypassed", l.store_bypass);
+    }
     let c = &a.total.classes;
     let _ = write!(
         out,

@@ -486,6 +486,7 @@ mod tests {
             stale: 1,
             miss: 4,
             bypass: 0,
+            store_bypass: 0,
         });
         for v in hit_us {
             f.latency_hit.record(*v).unwrap();

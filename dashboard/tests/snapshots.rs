@@ -12,8 +12,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ttlab_dashboard::DashState;
+use ttlab_dashboard::plain;
 use ttlab_dashboard::state::{Action, View};
 use ttlab_dashboard::views::draw;
+use ttlab_loadgen::live::{Frame, LayerCounts};
 
 fn render(s: &DashState, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
@@ -58,17 +60,9 @@ fn wrong_variants_are_red_and_fresh_ones_are_not() {
     s.act(Action::Arch(0));
     let t = render(&s, 80, 24);
     let buf = t.backend().buffer();
-    let find = |text: &str| {
-        (0..buf.area.height)
-            .find_map(|y| {
-                let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
-                row.find(text).map(|x| (row[..x].chars().count() as u16, y))
-            })
-            .unwrap_or_else(|| panic!("{text} on screen"))
-    };
-    let (x, y) = find("wrong_variant");
+    let (x, y) = find(&t, "wrong_variant").expect("wrong_variant on screen");
     assert_eq!(buf[(x, y)].fg, Color::Red);
-    let (x, y) = find("fresh");
+    let (x, y) = find(&t, "fresh").expect("fresh on screen");
     assert_ne!(buf[(x, y)].fg, Color::Red);
     // The edge has none: not red.
     s.act(Action::Arch(1));
@@ -91,4 +85,38 @@ fn the_same_data_draws_the_same_screen() {
     let a = render(&fixture::state(), 100, 30);
     let b = render(&fixture::state(), 100, 30);
     assert_eq!(a.backend().buffer(), b.backend().buffer());
+}
+
+/// Where `text` starts on the screen, if it is there.
+fn find(t: &Terminal<TestBackend>, text: &str) -> Option<(u16, u16)> {
+    let buf = t.backend().buffer();
+    (0..buf.area.height).find_map(|y| {
+        let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        row.find(text).map(|x| (row[..x].chars().count() as u16, y))
+    })
+}
+
+#[test]
+fn a_store_outage_shows_in_red_on_the_hit_chart_and_in_the_progress_line() {
+    let mut s = fixture::state();
+    let running = s.status.current.unwrap();
+    s.act(Action::Arch(running));
+    assert_eq!(find(&render(&s, 160, 48), "store down"), None);
+    assert!(!plain::line(&s).contains("store down"));
+    // A second in which Redis was down: the origin answered 40 requests
+    // around the cache.
+    let mut second = Frame::empty(running, s.selected().now_s());
+    second.classes[0] = 40;
+    second.origin.requests = 40;
+    second.layer = Some(LayerCounts {
+        bypass: 40,
+        store_bypass: 40,
+        ..LayerCounts::default()
+    });
+    s.apply([second]);
+    let screen = render(&s, 160, 48);
+    let at = find(&screen, "store down: 40 bypassed").expect("the outage on screen");
+    assert_eq!(screen.backend().buffer()[at].fg, Color::Red);
+    let line = plain::line(&s);
+    assert!(line.contains(", store down: 40 bypassed"), "{line}");
 }

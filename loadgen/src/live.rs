@@ -27,6 +27,21 @@ pub struct LayerCounts {
     pub miss: u64,
     /// Requests that went around the cache.
     pub bypass: u64,
+    /// Of `bypass`, those because the cache's store was unavailable (Redis
+    /// down or slow): an outage, shown as it happens.
+    pub store_bypass: u64,
+}
+
+impl From<&ttlab_ssr_origin::cache::LayerTally> for LayerCounts {
+    fn from(c: &ttlab_ssr_origin::cache::LayerTally) -> Self {
+        LayerCounts {
+            hit: c.hits,
+            stale: c.stale,
+            miss: c.misses,
+            bypass: c.bypass,
+            store_bypass: c.store_bypass,
+        }
+    }
 }
 
 impl LayerCounts {
@@ -43,6 +58,7 @@ impl LayerCounts {
             stale: self.stale.saturating_sub(earlier.stale),
             miss: self.miss.saturating_sub(earlier.miss),
             bypass: self.bypass.saturating_sub(earlier.bypass),
+            store_bypass: self.store_bypass.saturating_sub(earlier.store_bypass),
         }
     }
 
@@ -52,6 +68,7 @@ impl LayerCounts {
         self.stale += other.stale;
         self.miss += other.miss;
         self.bypass += other.bypass;
+        self.store_bypass += other.store_bypass;
     }
 }
 
@@ -245,12 +262,14 @@ mod tests {
             stale: 1,
             miss: 3,
             bypass: 1,
+            store_bypass: 0,
         };
         let b = LayerCounts {
             hit: 9,
             stale: 1,
             miss: 4,
             bypass: 2,
+            store_bypass: 1,
         };
         let d = b.since(&a);
         assert_eq!(d.total(), 6);

@@ -74,7 +74,7 @@ pub(super) fn hit_chart(f: &mut Frame, area: Rect, s: &DashState) {
         },
     ];
     let t = &a.total;
-    let title = Line::from(vec![
+    let mut title = Line::from(vec![
         Span::raw(" hit "),
         Span::styled(
             t.hit_rate().map_or("-".to_owned(), pct),
@@ -87,6 +87,15 @@ pub(super) fn hit_chart(f: &mut Frame, area: Rect, s: &DashState) {
         ),
         Span::raw(" "),
     ]);
+    // The cache's store unavailable (Redis down): the origin answered
+    // around it, which the hit rate alone does not say.
+    let down = t.layer.map_or(0, |l| l.store_bypass);
+    if down > 0 {
+        title.push_span(Span::styled(
+            format!("· store down: {} bypassed ", super::count(down)),
+            Style::new().fg(Color::Red).bold(),
+        ));
+    }
     line_chart(f, area, s, title, &lines, Some(100.0), "%");
 }
 

@@ -507,12 +507,7 @@ impl LiveTick {
     /// The caching layer's counters now (none for `ssr-nocache`).
     fn layer(&self) -> Option<LayerCounts> {
         let c = self.view.cache_counters()?;
-        Some(LayerCounts {
-            hit: c.hits.get(),
-            stale: c.stale.get(),
-            miss: c.misses.get(),
-            bypass: c.bypass.get(),
-        })
+        Some(LayerCounts::from(&c.tally()))
     }
 
     /// Remembers where the counters start.

@@ -381,17 +381,12 @@ impl Sim<'_> {
                 personalize_calls: c.personalize_calls,
                 delivery_calls: c.delivery_calls,
             };
-            let layer = |c: &LayerTally| LayerCounts {
-                hit: c.hits,
-                stale: c.stale,
-                miss: c.misses,
-                bypass: c.bypass,
-            };
             let frame = tap.into_frame(
                 arch,
                 second,
                 load_since(&origin(&c), &origin(&before)),
-                self.strategy.map(|_| layer(&l).since(&layer(&before_l))),
+                self.strategy
+                    .map(|_| LayerCounts::from(&l).since(&LayerCounts::from(&before_l))),
             );
             live.push(frame);
             self.framed = (c, l);
