@@ -225,14 +225,7 @@ impl Tap {
 
 /// Origin load counted between two cumulative samples.
 pub fn load_since(now: &OriginLoad, earlier: &OriginLoad) -> OriginLoad {
-    OriginLoad {
-        requests: now.requests.saturating_sub(earlier.requests),
-        renders: now.renders.saturating_sub(earlier.renders),
-        personalize_calls: now
-            .personalize_calls
-            .saturating_sub(earlier.personalize_calls),
-        delivery_calls: now.delivery_calls.saturating_sub(earlier.delivery_calls),
-    }
+    now.combine(earlier, u64::saturating_sub)
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use thiserror::Error;
 use crate::gate;
 use crate::hdr::{self, HdrError};
 use crate::model::{
-    ArchReport, ClassCounts, Histograms, LatencyReport, LayerReport, OriginLoad, Report,
-    SCHEMA_VERSION, SecondPoint, SweepPoint, SweepReport,
+    ArchReport, ClassCounts, Histograms, LatencyReport, LayerReport, MockCounters, OriginLoad,
+    Report, SCHEMA_VERSION, SecondPoint, SweepPoint, SweepReport,
 };
 
 /// Why reports cannot be merged. Every message names the file at fault
@@ -285,6 +285,14 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
         elapsed_s = elapsed_s.max(a.elapsed_s);
         warnings.extend(a.warnings.iter().map(|w| format!("worker {id}: {w}")));
     }
+    // Workers against one external origin read the same mocks: calls
+    // counted from the earliest start to the latest end, once.
+    let mock_counters = span_of_mocks(parts);
+    if let Some(m) = &mock_counters {
+        let calls = m.after.combine(&m.before, u64::saturating_sub);
+        origin.personalize_calls = calls.personalize_calls;
+        origin.delivery_calls = calls.delivery_calls;
+    }
     let mut all = hit.clone();
     hdr::add(&mut all, &miss).map_err(|e| wrong(parts[0].0, e.to_string()))?;
     let offload = if first.name.starts_with("target ") || requests == 0 {
@@ -296,6 +304,7 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
     let mut merged = ArchReport {
         name: first.name.clone(),
         origin_replicas: first.origin_replicas,
+        mock_counters,
         elapsed_s,
         requests,
         classes,
@@ -406,11 +415,22 @@ fn merge_layers(parts: &[(&str, &ArchReport, u32)]) -> Result<Option<LayerReport
     Ok(merged)
 }
 
+/// The mocks' counters from the earliest worker's start to the latest
+/// one's end, when every worker read them (runs against an external
+/// origin); `None` otherwise, and the workers' own loads add up.
+fn span_of_mocks(parts: &[(&str, &ArchReport, u32)]) -> Option<MockCounters> {
+    let mut all = parts.iter().map(|(_, a, _)| a.mock_counters.as_ref());
+    let mut span = all.next()??.clone();
+    for m in all {
+        let m = m?;
+        span.before = span.before.combine(&m.before, u64::min);
+        span.after = span.after.combine(&m.after, u64::max);
+    }
+    Some(span)
+}
+
 fn add_load(into: &mut OriginLoad, l: &OriginLoad) {
-    into.requests += l.requests;
-    into.renders += l.renders;
-    into.personalize_calls += l.personalize_calls;
-    into.delivery_calls += l.delivery_calls;
+    *into = into.combine(l, |a, b| a + b);
 }
 
 fn add_classes(into: &mut ClassCounts, c: &ClassCounts) {

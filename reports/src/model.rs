@@ -151,6 +151,14 @@ pub struct ArchReport {
     pub classes: BTreeMap<String, u64>,
     /// Origin load.
     pub origin: OriginLoad,
+    /// A run against an external origin (`ttlab run --target`): the
+    /// mocks' own cumulative call counts when it began and ended, from
+    /// which `origin` is the difference. Kept so that `ttlab merge` counts
+    /// the calls of workers that ran at the same time once: the span from
+    /// the earliest start to the latest end, not the sum of overlapping
+    /// spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_counters: Option<MockCounters>,
     /// 1 − origin requests / visitor requests.
     pub offload: f64,
     /// The caching layer's counters, if the architecture caches (added up
@@ -254,6 +262,15 @@ impl ArchReport {
     }
 }
 
+/// The mocks' cumulative counters (their `/metrics`) around a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MockCounters {
+    /// When the run began.
+    pub before: OriginLoad,
+    /// When it ended.
+    pub after: OriginLoad,
+}
+
 /// Requests and calls that reached the origin and the upstreams.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OriginLoad {
@@ -265,6 +282,20 @@ pub struct OriginLoad {
     pub personalize_calls: u64,
     /// Entry fetches the Delivery mock answered.
     pub delivery_calls: u64,
+}
+
+impl OriginLoad {
+    /// Each count of `self` and `other` combined by `f`: sums, differences
+    /// between two readings, spans.
+    #[must_use]
+    pub fn combine(&self, other: &OriginLoad, f: impl Fn(u64, u64) -> u64) -> OriginLoad {
+        OriginLoad {
+            requests: f(self.requests, other.requests),
+            renders: f(self.renders, other.renders),
+            personalize_calls: f(self.personalize_calls, other.personalize_calls),
+            delivery_calls: f(self.delivery_calls, other.delivery_calls),
+        }
+    }
 }
 
 /// Counters of a caching layer.

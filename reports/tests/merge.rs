@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 use proptest::prelude::*;
 use ttlab_reports::merge::{MergeError, merge};
 use ttlab_reports::{
-    ArchReport, ClassCounts, Histograms, LatencyReport, LayerReport, OriginLoad, Report,
-    SecondPoint, Worker, gate, hdr,
+    ArchReport, ClassCounts, Histograms, LatencyReport, LayerReport, MockCounters, OriginLoad,
+    Report, SecondPoint, Worker, gate, hdr,
 };
 use ttlab_scenarios::model::{Cmp, Measure, Threshold};
 
@@ -101,6 +101,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
     let mut arch = ArchReport {
         name: "ssr-edge".to_owned(),
         origin_replicas: 1,
+        mock_counters: None,
         elapsed_s: 3.0,
         requests,
         classes: CLASSES
@@ -303,4 +304,55 @@ fn reports_that_do_not_fit_are_refused_naming_the_file() {
     // One worker of one merges into itself.
     let one = merge(&named(vec![("a.json", r(w(0, 1)))])).unwrap();
     assert_eq!(one.architectures, r(None).architectures);
+}
+
+#[test]
+fn workers_against_one_external_origin_count_the_mocks_calls_once() {
+    // Two `--target` workers ran at the same time against one app and one
+    // set of mocks: each read the mocks' counters before and after its own
+    // run, so each window holds some of the other's calls.
+    let calls = |personalize_calls, delivery_calls| OriginLoad {
+        personalize_calls,
+        delivery_calls,
+        ..OriginLoad::default()
+    };
+    let worker = |id, before: OriginLoad, after: OriginLoad| {
+        let mut r = report_of(&[], Some(Worker { id, of: 2 }));
+        let a = &mut r.architectures[0];
+        a.name = "target http://127.0.0.1:3000".to_owned();
+        a.origin = after.combine(&before, u64::saturating_sub);
+        a.mock_counters = Some(MockCounters { before, after });
+        (format!("w{id}.json"), r)
+    };
+    let parts = [
+        worker(0, calls(100, 300), calls(160, 420)),
+        worker(1, calls(120, 330), calls(190, 500)),
+    ];
+    let merged = merge(&parts).unwrap();
+    let a = &merged.architectures[0];
+    // From the first start to the last end: 190 - 100 and 500 - 300, not
+    // the sums 60 + 70 and 120 + 170.
+    assert_eq!(
+        (a.origin.personalize_calls, a.origin.delivery_calls),
+        (90, 200)
+    );
+    assert_eq!(
+        a.mock_counters,
+        Some(MockCounters {
+            before: calls(100, 300),
+            after: calls(190, 500)
+        })
+    );
+    // Workers with their own systems (no mock counters) still add up.
+    let own = [
+        (
+            "a.json".to_owned(),
+            report_of(&[], Some(Worker { id: 0, of: 2 })),
+        ),
+        (
+            "b.json".to_owned(),
+            report_of(&[], Some(Worker { id: 1, of: 2 })),
+        ),
+    ];
+    assert_eq!(merge(&own).unwrap().architectures[0].mock_counters, None);
 }

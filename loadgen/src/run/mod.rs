@@ -563,6 +563,7 @@ pub(crate) fn arch_report(
     }
     ArchReport {
         name: name.to_owned(),
+        mock_counters: None,
 
         elapsed_s: elapsed.as_secs_f64(),
         requests,

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use ttlab_reports::{OriginLoad, Report, SCHEMA_VERSION};
+use ttlab_reports::{MockCounters, OriginLoad, Report, SCHEMA_VERSION};
 use ttlab_scenarios::{SystemClock, World};
 
 use super::context::{self, RunContext};
@@ -122,14 +122,7 @@ pub async fn run_target_with(
     context::unregister(&target);
     outcome?;
     let after = mock_load(&http, mocks_url).await;
-    let origin = OriginLoad {
-        requests: 0,
-        renders: 0,
-        personalize_calls: after
-            .personalize_calls
-            .saturating_sub(before.personalize_calls),
-        delivery_calls: after.delivery_calls.saturating_sub(before.delivery_calls),
-    };
+    let origin = after.combine(&before, u64::saturating_sub);
     let rec = ctx.recorder.lock().expect("recorder");
     let mut report = arch_report(
         &format!("target {target}"),
@@ -141,6 +134,7 @@ pub async fn run_target_with(
         &[],
     );
     report.offload = 0.0;
+    report.mock_counters = Some(MockCounters { before, after });
     report.warnings.push("an external origin: ttlab sees no cache counters or origin requests, only answers and the mocks' calls".to_owned());
     progress.done(&report);
     Ok(Report {
