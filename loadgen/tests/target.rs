@@ -105,7 +105,10 @@ async fn an_external_origin_is_judged_from_its_pages() {
         "the mocks' calls, read from their /metrics"
     );
     // Both readings kept, for `ttlab merge` of workers sharing the mocks.
-    let m = a.mock_counters.as_ref().expect("the mocks' counters before and after");
+    let m = a
+        .mock_counters
+        .as_ref()
+        .expect("the mocks' counters before and after");
     assert_eq!(a.origin, m.after.combine(&m.before, u64::saturating_sub));
     assert!(a.layer.is_none());
 
