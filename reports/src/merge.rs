@@ -399,10 +399,8 @@ fn merge_layers(parts: &[(&str, &ArchReport, u32)]) -> Result<Option<LayerReport
                 m.store_bypass += l.store_bypass;
                 m.remote_fills += l.remote_fills;
                 // Each worker's own store, from its own start: every
-                // window is kept, in time order.
+                // window is kept (in time order, below).
                 m.store_outages.extend(l.store_outages.iter().cloned());
-                m.store_outages
-                    .sort_by(|a, b| a.from_s.total_cmp(&b.from_s));
                 Some(m)
             }
             (None, l) => l.clone(),
@@ -411,6 +409,8 @@ fn merge_layers(parts: &[(&str, &ArchReport, u32)]) -> Result<Option<LayerReport
     }
     if let Some(l) = &mut merged {
         l.hit_rate = l.computed_hit_rate();
+        l.store_outages
+            .sort_by(|a, b| a.from_s.total_cmp(&b.from_s));
     }
     Ok(merged)
 }

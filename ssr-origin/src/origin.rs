@@ -451,13 +451,7 @@ async fn page(State(o): State<Arc<Origin>>, req: Request) -> Response {
         Some((layer, _, _)) => layer.bypass(fetch).await.map(|a| (a, Some("origin"))),
         None => fetch().await.map(|f| {
             (
-                Answer {
-                    value: f.value,
-                    outcome: cache::CacheOutcome::Bypass,
-                    age: ttlab_scenarios::Micros::ZERO,
-                    stale_reason: None,
-                    lock: None,
-                },
+                Answer::fetched(f.value, cache::CacheOutcome::Bypass, None),
                 None,
             )
         }),

@@ -200,13 +200,7 @@ pub fn stale_if_error<V>(
 ) -> Option<Answer<V>> {
     now_stored
         .filter(|e| freshness(e.stored_at, now, w).servable_on_error())
-        .map(|e| Answer {
-            value: e.value,
-            outcome: CacheOutcome::Stale,
-            age: now.saturating_sub(e.stored_at),
-            stale_reason: Some(StaleReason::UpstreamError),
-            lock: Some(lock),
-        })
+        .map(|e| Answer::stored(e, now, Some(StaleReason::UpstreamError), Some(lock)))
 }
 
 /// Options of a layer.
@@ -257,6 +251,40 @@ pub struct Answer<V> {
     pub stale_reason: Option<StaleReason>,
     /// How a miss got its answer.
     pub lock: Option<LockOutcome>,
+}
+
+impl<V> Answer<V> {
+    /// An answer from the store: `HIT` without a stale reason, `STALE`
+    /// with one; its age counts from when the entry was stored.
+    pub fn stored(
+        e: Cached<V>,
+        now: Micros,
+        stale_reason: Option<StaleReason>,
+        lock: Option<LockOutcome>,
+    ) -> Self {
+        Answer {
+            value: e.value,
+            outcome: if stale_reason.is_some() {
+                CacheOutcome::Stale
+            } else {
+                CacheOutcome::Hit
+            },
+            age: now.saturating_sub(e.stored_at),
+            stale_reason,
+            lock,
+        }
+    }
+
+    /// An answer fresh from upstream (`MISS` or `BYPASS`): age 0.
+    pub fn fetched(value: V, outcome: CacheOutcome, lock: Option<LockOutcome>) -> Self {
+        Answer {
+            value,
+            outcome,
+            age: Micros::ZERO,
+            stale_reason: None,
+            lock,
+        }
+    }
 }
 
 /// What a fill produced: a fetch of this process's, or another replica's
@@ -347,13 +375,7 @@ where
         let fetched = fetch().await.inspect_err(|_| {
             self.counters.fill_errors.inc();
         })?;
-        Ok(Answer {
-            value: fetched.value,
-            outcome: CacheOutcome::Bypass,
-            age: Micros::ZERO,
-            stale_reason: None,
-            lock: None,
-        })
+        Ok(Answer::fetched(fetched.value, CacheOutcome::Bypass, None))
     }
 
     /// Answers a request for `key`, fetching with `fetch` when needed.
@@ -379,13 +401,7 @@ where
             Decision::Hit => {
                 let e = entry.expect("a hit has an entry");
                 self.counters.hits.inc();
-                Ok(Answer {
-                    value: e.value.clone(),
-                    outcome: CacheOutcome::Hit,
-                    age: now.saturating_sub(e.stored_at),
-                    stale_reason: None,
-                    lock: None,
-                })
+                Ok(Answer::stored(e, now, None, None))
             }
             Decision::ServeStaleAndRefresh => {
                 let e = entry.expect("stale has an entry");
@@ -393,13 +409,12 @@ where
                     self.counters.refreshes.inc();
                 }
                 self.counters.stale.inc();
-                Ok(Answer {
-                    value: e.value.clone(),
-                    outcome: CacheOutcome::Stale,
-                    age: now.saturating_sub(e.stored_at),
-                    stale_reason: Some(StaleReason::Revalidating),
-                    lock: None,
-                })
+                Ok(Answer::stored(
+                    e,
+                    now,
+                    Some(StaleReason::Revalidating),
+                    None,
+                ))
             }
             Decision::Fill { stale_on_error } => {
                 let (result, lock) = self.fill(key, &fetch).await;

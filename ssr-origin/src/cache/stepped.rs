@@ -219,13 +219,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             Decision::Hit => {
                 let e = entry.expect("a hit has an entry");
                 self.tally.hits += 1;
-                Lookup::Hit(Answer {
-                    value: e.value,
-                    outcome: CacheOutcome::Hit,
-                    age: now.saturating_sub(e.stored_at),
-                    stale_reason: None,
-                    lock: None,
-                })
+                Lookup::Hit(Answer::stored(e, now, None, None))
             }
             Decision::ServeStaleAndRefresh => {
                 let e = entry.expect("stale has an entry");
@@ -235,13 +229,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                 });
                 self.tally.stale += 1;
                 Lookup::Stale {
-                    answer: Answer {
-                        value: e.value,
-                        outcome: CacheOutcome::Stale,
-                        age: now.saturating_sub(e.stored_at),
-                        stale_reason: Some(StaleReason::Revalidating),
-                        lock: None,
-                    },
+                    answer: Answer::stored(e, now, Some(StaleReason::Revalidating), None),
                     refresh,
                 }
             }
@@ -376,23 +364,19 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         c.next = w.next;
         let shareable = c.cacheable && c.result.is_ok();
         let reply = match (w.role, &c.result) {
-            (Role::Bypass, result) => Reply::Done(result.clone().map(|value| Answer {
-                value,
-                outcome: CacheOutcome::Bypass,
-                age: Micros::ZERO,
-                stale_reason: None,
-                lock: None,
-            })),
+            (Role::Bypass, result) => Reply::Done(
+                result
+                    .clone()
+                    .map(|value| Answer::fetched(value, CacheOutcome::Bypass, None)),
+            ),
             (Role::Joined, Ok(value)) if shareable => {
                 self.tally.coalesced += 1;
                 self.tally.misses += 1;
-                Reply::Done(Ok(Answer {
-                    value: value.clone(),
-                    outcome: CacheOutcome::Miss,
-                    age: Micros::ZERO,
-                    stale_reason: None,
-                    lock: Some(LockOutcome::Waited),
-                }))
+                Reply::Done(Ok(Answer::fetched(
+                    value.clone(),
+                    CacheOutcome::Miss,
+                    Some(LockOutcome::Waited),
+                )))
             }
             (Role::Joined, _) => {
                 // Another request's private or failed answer is not ours.
@@ -406,13 +390,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                     CacheOutcome::Bypass
                 };
                 self.tally.count(outcome);
-                Reply::Done(Ok(Answer {
-                    value: value.clone(),
-                    outcome,
-                    age: Micros::ZERO,
-                    stale_reason: None,
-                    lock: Some(lock),
-                }))
+                Reply::Done(Ok(Answer::fetched(value.clone(), outcome, Some(lock))))
             }
             (Role::Own(lock), Err(e)) => Reply::Done(self.on_error(now, c.key, w, lock, e)),
         };

@@ -24,12 +24,12 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use ttlab_scenarios::{Clock, Micros, SystemClock};
 use ttlab_ssr_origin::cache::{
-    Bounds, CacheKey, CacheLayer, CacheOutcome, LayerCounters, LayerOptions, LockOptions,
-    LockOutcome, MemoryStore, RedisLocks, RedisOptions, RedisStore, Store, Windows,
+    Bounds, CacheKey, CacheLayer, CacheOutcome, LayerCounters, LockOptions, LockOutcome,
+    MemoryStore, RedisLocks, RedisOptions, RedisStore, Store, Windows,
 };
 
 use crate::arb;
-use crate::harness::{Config, FetchResult, NO_LOCK_TIMEOUT, Req, TAGS, Val, fetched, library_key};
+use crate::harness::{Config, FetchResult, Req, TAGS, Val, fetched, library_key};
 
 /// One fetch as the upstream saw it: a global sequence number at its start
 /// and end, so overlaps can be judged without a clock.
@@ -214,15 +214,7 @@ async fn run<S: Store<Val>>(
     let layers: Vec<Arc<CacheLayer<Val, S>>> = stores
         .into_iter()
         .map(|(store, locks)| {
-            let layer = CacheLayer::new(
-                LayerOptions {
-                    windows: cfg.windows,
-                    coalesce: cfg.coalesce,
-                    lock_timeout: NO_LOCK_TIMEOUT,
-                },
-                store,
-                clock.clone(),
-            );
+            let layer = CacheLayer::new(cfg.layer_options(), store, clock.clone());
             Arc::new(match locks {
                 Some(l) => layer.with_shared_lock(
                     l,

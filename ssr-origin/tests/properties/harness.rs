@@ -152,6 +152,18 @@ pub struct Config {
     pub bounds: Bounds,
 }
 
+impl Config {
+    /// The layer's options: its windows and lock, and waits that never
+    /// time out.
+    pub fn layer_options(&self) -> LayerOptions {
+        LayerOptions {
+            windows: self.windows,
+            coalesce: self.coalesce,
+            lock_timeout: NO_LOCK_TIMEOUT,
+        }
+    }
+}
+
 /// What an upstream fetch builds: enough to judge any answer carrying it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Val {
@@ -475,11 +487,7 @@ impl LayerRun {
         let clock = Arc::new(ManualClock::at(Micros::ZERO));
         let store = Arc::new(MemoryStore::new(cfg.bounds));
         let layer = Arc::new(CacheLayer::new(
-            LayerOptions {
-                windows: cfg.windows,
-                coalesce: cfg.coalesce,
-                lock_timeout: NO_LOCK_TIMEOUT,
-            },
+            cfg.layer_options(),
             store.clone(),
             clock.clone(),
         ));

@@ -14,15 +14,13 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use ttlab_scenarios::{Clock, ManualClock, Micros};
 use ttlab_ssr_origin::cache::{
-    CacheKey, CacheLayer, CacheOutcome, Fetched, FillError, LayerOptions, LockOutcome, MemoryStore,
-    StaleReason,
+    CacheKey, CacheLayer, CacheOutcome, Fetched, FillError, LockOutcome, MemoryStore, StaleReason,
 };
 
 use crate::arb;
 use crate::broken::expect_failure;
 use crate::harness::{
-    Config, Counts, DRAIN, FetchResult, MAX_DRAIN, NO_LOCK_TIMEOUT, Op, Trace, Upstream, Val,
-    library_key, run_both,
+    Config, Counts, DRAIN, FetchResult, MAX_DRAIN, Op, Trace, Upstream, Val, library_key, run_both,
 };
 use crate::model::{self, Policy};
 
@@ -146,11 +144,7 @@ type Layer = CacheLayer<Val, MemoryStore<Val>>;
 
 fn layer(cfg: &Config, clock: &Arc<ManualClock>) -> Arc<Layer> {
     Arc::new(CacheLayer::new(
-        LayerOptions {
-            windows: cfg.windows,
-            coalesce: cfg.coalesce,
-            lock_timeout: NO_LOCK_TIMEOUT,
-        },
+        cfg.layer_options(),
         Arc::new(MemoryStore::new(cfg.bounds)),
         clock.clone(),
     ))

@@ -13,13 +13,12 @@ use std::time::Duration;
 use futures::FutureExt;
 use ttlab_scenarios::{Clock, Micros, SystemClock};
 use ttlab_ssr_origin::cache::{
-    Answer, CacheLayer, CacheOutcome, LayerOptions, Lookup, MemoryStore, Reply, StaleReason,
-    SteppedLayer, Tag,
+    Answer, CacheLayer, CacheOutcome, Lookup, MemoryStore, Reply, StaleReason, SteppedLayer, Tag,
 };
 
 use crate::harness::{
-    Config, Counts, FetchResult, NO_LOCK_TIMEOUT, Op, Req, Runner, Trace, Val, fetched,
-    library_key, page_size, page_tags, served,
+    Config, Counts, FetchResult, Op, Req, Runner, Trace, Val, fetched, library_key, page_size,
+    page_tags, served,
 };
 
 /// One timed request: when, what, how long its fetch takes and how it ends
@@ -303,15 +302,7 @@ async fn real(cfg: &Config, t: &Timed, tick: Duration) -> RealRun {
     let base = tokio::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::starting_at(base.into_std()));
     let store = Arc::new(MemoryStore::new(cfg.bounds));
-    let layer = Arc::new(CacheLayer::new(
-        LayerOptions {
-            windows: cfg.windows,
-            coalesce: cfg.coalesce,
-            lock_timeout: NO_LOCK_TIMEOUT,
-        },
-        store,
-        clock.clone(),
-    ));
+    let layer = Arc::new(CacheLayer::new(cfg.layer_options(), store, clock.clone()));
     let tick_us = Micros::from_duration(tick).0;
     let late = Arc::new(Lateness::default());
     let fetches_open = Arc::new(Mutex::new(0usize));
