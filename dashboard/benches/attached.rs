@@ -1,4 +1,4 @@
-//! What watching costs (issue 8): the simulator's requests per second on
+//! What watching costs: the simulator's requests per second on
 //! `scripts/bench/sim.toml` (2,000,000 requests of `ssr-origin-variant`)
 //! alone, and with a [`Live`] sink attached and a watcher thread that folds
 //! the frames into a `DashState` and draws the overview to a 160×48

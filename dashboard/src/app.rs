@@ -14,8 +14,8 @@ use crate::input;
 use crate::state::{Action, DashState, Mode, Status};
 use crate::views;
 
-/// How often the screen is redrawn (the issue asks for at least 4 times a
-/// second; frames between redraws are folded in together).
+/// How often the screen is redrawn (at least 4 times a second feels live;
+/// frames between redraws are folded in together).
 pub const REDRAW: Duration = Duration::from_millis(200);
 
 /// Why the dashboard could not run.

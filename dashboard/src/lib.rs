@@ -1,4 +1,4 @@
-//! The live dashboard of real and simulated runs (issue 8).
+//! The live dashboard of real and simulated runs.
 //!
 //! A run publishes one [`Frame`](ttlab_loadgen::live::Frame) per second per
 //! architecture into a [`Live`](ttlab_loadgen::live::Live) sink; the

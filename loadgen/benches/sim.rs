@@ -1,4 +1,4 @@
-//! The simulator's speed and its cache's memory (issue 6).
+//! The simulator's speed and its cache's memory.
 //!
 //! `cargo bench -p ttlab-loadgen --bench sim` runs `scripts/bench/sim.toml`
 //! — 10,000 visitors, three experiences, Zipf pages, a variant-keyed cache

@@ -1,5 +1,5 @@
 //! Real runs driven by goose ([`run`]), the response checker ([`check`])
-//! and, later, the simulator (issue 6).
+//! and the simulator ([`sim`]).
 
 pub mod check;
 pub mod live;

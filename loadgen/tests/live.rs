@@ -1,4 +1,4 @@
-//! The live view's frames (issue 8): watching a simulation changes nothing
+//! The live view's frames: watching a simulation changes nothing
 //! in its report, and the frames add up to the report's totals.
 
 #![allow(missing_docs)]

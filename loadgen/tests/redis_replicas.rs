@@ -1,4 +1,4 @@
-//! Real runs on a shared Redis cache (issue 10): several origin replicas
+//! Real runs on a shared Redis cache: several origin replicas
 //! sharing one Redis store hit as one origin does, and a Redis that dies
 //! mid-run costs visitors nothing — the layer bypasses it, the report says
 //! when and how much, and caching resumes when Redis returns.

@@ -1,4 +1,4 @@
-//! Property 1 of issue 7, at the level users see it: on generated small
+//! Property 1 of the cache property suite, at the level users see it: on generated small
 //! scenarios (visitors, A/B and segmented experiences, attribute changes,
 //! experience switches and split changes, publishes, upstream faults, cache
 //! options), the simulator — which runs the real cache rules and the real

@@ -207,7 +207,7 @@ fn pareto_front_keeps_only_undominated_points() {
     assert_eq!(html::pareto_front(&pts), vec![0, 1, 3]);
 }
 
-/// Issue 10's fields are additive: a report without them reads with their
+/// The shared-cache fields are additive: a report without them reads with their
 /// defaults and writes without them; with an outage, the Markdown summary
 /// gets a row saying how many requests bypassed the store, and when.
 #[test]

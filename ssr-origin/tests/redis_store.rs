@@ -1,4 +1,4 @@
-//! The Redis store against a real `redis-server` (issue 10, first part):
+//! The Redis store against a real `redis-server`:
 //! the [`Store`] guarantees (newer kept, the purge barrier, purge by tag),
 //! the Redis-side expiry, atomicity under concurrent replicas, the
 //! cross-replica fill lock, and what happens when Redis dies or hangs:

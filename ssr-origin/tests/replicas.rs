@@ -1,4 +1,4 @@
-//! Origin replicas sharing a Redis cache, end to end on port 0 (issue 10):
+//! Origin replicas sharing a Redis cache, end to end on port 0:
 //! what one replica stores another serves, a purge through one replica's
 //! webhook drops the page for all, and a stampede spread over the replicas
 //! renders the page once (the cross-replica fill lock).

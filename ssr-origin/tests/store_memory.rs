@@ -1,4 +1,4 @@
-//! The memory store's cost per entry stays within issue 6's budget (150
+//! The memory store's cost per entry stays within the simulator's budget (150
 //! bytes asked of the allocator per entry), for the simulator's value type (a
 //! 4-byte page id) with two tags, bounded and unbounded. A regression guard
 //! beside the benchmark that reports the same figure (`loadgen/benches/sim.rs`).

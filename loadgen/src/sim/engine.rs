@@ -7,7 +7,7 @@
 //! `ssr-origin/tests/properties`). This file adds what lies around it:
 //! arrivals, Personalize, the origin's fetches and renders, judging.
 //!
-//! Built for speed (issue 6: millions of simulated requests a second on one
+//! Built for speed (the target: millions of simulated requests a second on one
 //! core): requests live in a slab and are named by `u32` in the event
 //! queue, the cache stores interned page ids, distributions are prepared
 //! once, and the truth is read through the checker's per-visitor memo. A

@@ -8,7 +8,7 @@
 //! and a waiter's page comes from a fetch that was in flight during its
 //! wait (4); at the end every layer counter adds up (5).
 //!
-//! The Redis store (issue 10) runs the same test against a real
+//! The Redis store runs the same test against a real
 //! `redis-server`: one layer over it, and three layers — replicas — sharing
 //! it with the cross-replica fill lock, requests spread over them. Across
 //! replicas the same properties hold: no two fetches of one key overlap

@@ -1,4 +1,4 @@
-//! Property tests of the cache library (issue 7): model-based tests over
+//! Property tests of the cache library: model-based tests over
 //! generated operation sequences on a virtual clock.
 //!
 //! The caching layer under test ([`CacheLayer`] over the real
