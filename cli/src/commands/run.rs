@@ -16,8 +16,8 @@ use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::Architecture;
 
-use crate::EXIT_BAD_INPUT;
 use crate::args::RunArgs;
+use crate::exit::EXIT_BAD_INPUT;
 
 struct Lines {
     total: usize,
