@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod exit;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -11,10 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use args::{Cli, Command};
-
-/// Exit status for bad input (an invalid scenario, a missing file), apart
-/// from 1, which `ttlab check` keeps for breached thresholds.
-pub const EXIT_BAD_INPUT: u8 = 2;
+pub use exit::EXIT_BAD_INPUT;
 
 /// Runs the command line and returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> ExitCode

@@ -373,19 +373,7 @@ impl<W: Deref<Target = World>> Checker<W> {
     }
 
     fn variant_of_alias(&self, alias: &str) -> Option<VariantRef> {
-        let short = alias.strip_prefix("cs_personalize_")?;
-        let (exp, var) = short.split_once('_')?;
-        let e = self
-            .world
-            .scenario()
-            .experiences
-            .iter()
-            .position(|x| x.uid == exp)? as u16;
-        let v = self.world.variant_index(e, var)?;
-        Some(VariantRef {
-            experience: e,
-            variant: v,
-        })
+        self.world.variant_of_alias(alias)
     }
 }
 

@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use ttlab_scenarios::Micros;
-use ttlab_scenarios::model::{ExpIdx, VariantRef};
+use ttlab_scenarios::model::ExpIdx;
 
+use crate::publish::deliver_due;
 use crate::state::MockState;
-use crate::webhooks::deliver_due;
 
 /// Routes of the control surface.
 pub fn router() -> Router<Arc<MockState>> {
@@ -113,32 +113,16 @@ async fn truth_entry(State(s): State<Arc<MockState>>, Query(q): Query<EntryQuery
     };
     let variant = match q.variant.as_deref() {
         None | Some("" | "base") => None,
-        Some(alias) => {
-            let found = world
-                .scenario()
-                .experiences
-                .iter()
-                .enumerate()
-                .find_map(|(e, exp)| {
-                    exp.variants.iter().enumerate().find_map(|(v, _)| {
-                        let r = VariantRef {
-                            experience: e as u16,
-                            variant: v as u16,
-                        };
-                        (world.alias(r) == alias).then_some(r)
-                    })
-                });
-            match found {
-                Some(r) => Some(r),
-                None => {
-                    return (
-                        StatusCode::NOT_FOUND,
-                        Json(json!({ "error": format!("no variant \"{alias}\"") })),
-                    )
-                        .into_response();
-                }
+        Some(alias) => match world.variant_of_alias(alias) {
+            Some(r) => Some(r),
+            None => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({ "error": format!("no variant \"{alias}\"") })),
+                )
+                    .into_response();
             }
-        }
+        },
     };
     Json(json!({ "entry": q.entry, "at_us": t.0, "version": world.entry_version(idx as u32, variant, t) })).into_response()
 }

@@ -1,9 +1,6 @@
 //! The Delivery API (CDA): one entry, or a query over a content type's
-//! entries, with entry variants applied from `x-cs-variant-uid`.
-//!
-//! Every entry carries content tokens in its text fields (see
-//! `ttlab_scenarios::token`), naming entry, served variant and version, so
-//! that any origin that renders the fields makes pages ttlab can judge.
+//! entries, with entry variants applied from `x-cs-variant-uid`. Entries are
+//! rendered by `render`.
 
 use std::sync::Arc;
 
@@ -11,25 +8,20 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use ttlab_scenarios::World;
+use ttlab_scenarios::alias;
 use ttlab_scenarios::model::{EntryIdx, VariantRef};
-use ttlab_scenarios::token::EntryToken;
-use ttlab_scenarios::{Micros, World};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::errors;
 use crate::query;
+use crate::render::{render_entry, variant_uid};
 use crate::state::MockState;
 
 /// Most entries one query returns, as the real API caps `limit`.
 const MAX_LIMIT: usize = 250;
 /// Entries returned without `limit`.
 const DEFAULT_LIMIT: usize = 100;
-
-/// The variant uid of an alias: stable, shaped like Contentstack's (`cs…`).
-pub fn variant_uid(alias: &str) -> String {
-    format!("cs{:016x}", xxh3_64(alias.as_bytes()))
-}
 
 /// Parsed query string pairs (repeated keys kept).
 fn pairs(query: Option<&str>) -> Result<Vec<(String, String)>, Response> {
@@ -127,97 +119,41 @@ fn requested_variants(world: &World, headers: &HeaderMap) -> Vec<VariantRef> {
     else {
         return Vec::new();
     };
-    let experiences = &world.scenario().experiences;
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .filter_map(|item| {
-            let short = item.strip_prefix("cs_personalize_");
-            experiences.iter().enumerate().find_map(|(e, exp)| {
-                exp.variants.iter().enumerate().find_map(|(v, vu)| {
-                    let r = VariantRef {
-                        experience: e as u16,
-                        variant: v as u16,
-                    };
-                    let hit = match short {
-                        Some(s) => s.split_once('_') == Some((exp.uid.as_str(), vu.as_str())),
-                        None => variant_uid(&world.alias(r)) == item,
-                    };
-                    hit.then_some(r)
-                })
-            })
+            if item.starts_with(alias::PREFIX) {
+                world.variant_of_alias(item)
+            } else {
+                variant_of_uid(world, item)
+            }
         })
         .collect()
+}
+
+/// The variant whose variant uid (see [`variant_uid`]) is `uid`.
+fn variant_of_uid(world: &World, uid: &str) -> Option<VariantRef> {
+    world
+        .scenario()
+        .experiences
+        .iter()
+        .enumerate()
+        .find_map(|(e, exp)| {
+            (0..exp.variants.len()).find_map(|v| {
+                let r = VariantRef {
+                    experience: e as u16,
+                    variant: v as u16,
+                };
+                (variant_uid(&world.alias(r)) == uid).then_some(r)
+            })
+        })
 }
 
 /// The entry's variant that applies: the first requested one the entry has.
 fn applied_variant(world: &World, entry: EntryIdx, requested: &[VariantRef]) -> Option<VariantRef> {
     let has = &world.scenario().content.entries[entry as usize].variants;
     requested.iter().find(|r| has.contains(r)).copied()
-}
-
-/// An entry as the CDA returns it, with `variant`'s fields over the base
-/// entry's and content tokens in its text fields.
-pub fn render_entry(
-    state: &MockState,
-    entry: EntryIdx,
-    variant: Option<VariantRef>,
-    t: Micros,
-) -> Value {
-    let world = &state.world;
-    let e = &world.scenario().content.entries[entry as usize];
-    let locale = &world.scenario().content.locale;
-    let base_version = world.entry_version(entry, None, t);
-    let version = world.entry_version(entry, variant, t);
-    let alias = variant.map(|v| world.alias(v));
-    let token = EntryToken {
-        entry: e.uid.clone(),
-        variant: alias.clone(),
-        version,
-    };
-    let label = alias
-        .as_deref()
-        .map_or(String::new(), |a| format!(" ({a})"));
-    let env_uid = environment_uid(&state.config.environment);
-    let published = state.timestamp(
-        world
-            .last_publish(entry, variant, t)
-            .unwrap_or(Micros::ZERO),
-    );
-    let mut publish_details = json!({
-        "environment": env_uid,
-        "locale": locale,
-        "time": published,
-        "user": "blt-ttlab-publisher",
-    });
-    if let Some(a) = &alias {
-        let mut variants = Map::new();
-        variants.insert(
-            variant_uid(a),
-            json!({ "alias": a, "environment": env_uid, "locale": locale, "time": published, "version": version }),
-        );
-        publish_details["variants"] = Value::Object(variants);
-    }
-    json!({
-        "uid": e.uid,
-        "_version": base_version,
-        "locale": locale,
-        "title": format!("{} {}{label} v{version} {token}", e.content_type, e.uid),
-        "body": format!("<p>Content of {} {}{label}, version {version}. {token}</p>", e.content_type, e.uid),
-        "tags": [],
-        "ACL": {},
-        "_in_progress": false,
-        "created_at": state.timestamp(Micros::ZERO),
-        "created_by": "blt-ttlab-author",
-        "updated_at": published,
-        "updated_by": "blt-ttlab-author",
-        "publish_details": publish_details,
-    })
-}
-
-/// The environment's uid, as publish details carry it.
-pub fn environment_uid(name: &str) -> String {
-    format!("blt{:016x}", xxh3_64(name.as_bytes()))
 }
 
 fn find_entry(world: &World, ct: &str, uid: &str) -> Option<EntryIdx> {

@@ -1,21 +1,49 @@
-//! Fault injection from the scenario's `[faults]`: rate limits, latency,
+//! Fault decisions from the scenario's `[faults]`: rate limits, latency,
 //! errors and hangs, decided by the shared rules in `ttlab_scenarios::upstream`.
+//!
+//! Deciding is plain and synchronous, and knows nothing of the mocks' shared
+//! state (which owns one injector per API); carrying a decision out on a
+//! request — waiting, counting, answering — is `inject`'s job.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
+use ttlab_scenarios::Micros;
 use ttlab_scenarios::model::UpstreamFaults;
 use ttlab_scenarios::upstream::{FaultOutcome, TokenBucket};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::errors;
 use crate::metrics::Api;
-use crate::state::MockState;
+
+/// What one request gets from its upstream's faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Over the rate limit of `limit` requests per second: 429 at once, with
+    /// `wait` until the next token.
+    RateLimited {
+        /// The limit, for the `x-ratelimit-limit` header.
+        limit: u32,
+        /// Until a request would pass.
+        wait: Micros,
+    },
+    /// Answer normally after `latency`.
+    Pass {
+        /// The drawn latency.
+        latency: Duration,
+    },
+    /// Answer with `status` after `latency`.
+    Error {
+        /// The HTTP status.
+        status: u16,
+        /// The drawn latency.
+        latency: Duration,
+    },
+    /// Hang, then answer 504.
+    Timeout,
+}
 
 /// Decides, per request, what one upstream does. Draws are keyed by (seed,
 /// API, arrival number), so the same arrival order gives the same faults.
@@ -41,21 +69,26 @@ impl FaultInjector {
         }
     }
 
-    /// Applies the faults to one request: returns the response to send
-    /// instead of the real one, or `None` to answer normally (after the
-    /// drawn latency has passed).
-    pub(crate) async fn apply(&self, state: &MockState) -> Option<Response> {
+    /// The API whose faults these are.
+    pub(crate) fn api(&self) -> Api {
+        self.api
+    }
+
+    /// The fault of the request arriving at run time `now`. A rate-limited
+    /// request takes no arrival number, so it does not shift later draws.
+    pub(crate) fn decide(&self, now: Micros) -> Fault {
         if self.inert {
-            return None;
+            return Fault::Pass {
+                latency: Duration::ZERO,
+            };
         }
-        let now = state.now();
         if let Some(bucket) = &self.bucket {
             let mut b = bucket.lock().expect("rate limit bucket");
             if let Err(wait) = b.try_take(now) {
-                let limit = b.limit();
-                drop(b);
-                state.metrics.fault(self.api, "rate_limited");
-                return Some(rate_limited(self.api, limit, wait.to_duration()));
+                return Fault::RateLimited {
+                    limit: b.limit(),
+                    wait,
+                };
             }
         }
         let n = self.arrivals.fetch_add(1, Ordering::Relaxed);
@@ -68,44 +101,9 @@ impl FaultInjector {
         let mut rng = Pcg64Mcg::seed_from_u64(key);
         let latency = self.faults.latency.sample(&mut rng).to_duration();
         match self.faults.decide(now, u) {
-            FaultOutcome::Pass => {
-                sleep_unless_shutdown(state, latency).await;
-                None
-            }
-            FaultOutcome::Error(status) => {
-                sleep_unless_shutdown(state, latency).await;
-                state.metrics.fault(self.api, "error");
-                Some(errors::injected(self.api, status))
-            }
-            FaultOutcome::Timeout => {
-                state.metrics.fault(self.api, "timeout");
-                sleep_unless_shutdown(state, state.config.hang).await;
-                Some(errors::injected(self.api, 504))
-            }
+            FaultOutcome::Pass => Fault::Pass { latency },
+            FaultOutcome::Error(status) => Fault::Error { status, latency },
+            FaultOutcome::Timeout => Fault::Timeout,
         }
     }
-}
-
-async fn sleep_unless_shutdown(state: &MockState, d: Duration) {
-    if d.is_zero() {
-        return;
-    }
-    let mut stop = state.shutdown_signal();
-    tokio::select! {
-        () = tokio::time::sleep(d) => {}
-        _ = stop.wait_for(|s| *s) => {}
-    }
-}
-
-/// 429 with the headers the real APIs send. `X-RateLimit-Remaining: 0` goes
-/// only on 429: the Delivery SDK retries any error that carries it.
-fn rate_limited(api: Api, limit: u32, wait: Duration) -> Response {
-    let mut resp = errors::rate_limited(api).into_response();
-    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-    let h = resp.headers_mut();
-    h.insert("retry-after", HeaderValue::from(secs));
-    h.insert("x-ratelimit-limit", HeaderValue::from(limit));
-    h.insert("x-ratelimit-remaining", HeaderValue::from(0));
-    resp
 }

@@ -26,14 +26,17 @@ mod control;
 pub mod delivery;
 mod errors;
 mod faults;
+mod inject;
 pub mod metrics;
 pub mod personalize;
+mod publish;
 mod query;
+pub mod render;
 mod server;
 mod state;
 mod webhooks;
 
 pub use config::MockConfig;
+pub use publish::{deliver_due, publish_payload};
 pub use server::{MockError, RunningMocks, start};
 pub use state::MockState;
-pub use webhooks::{deliver_due, publish_payload};

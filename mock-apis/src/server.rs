@@ -18,9 +18,10 @@ use ttlab_scenarios::{Clock, World};
 
 use crate::config::MockConfig;
 use crate::metrics::{Api, Endpoint};
+use crate::publish::deliver_due;
 use crate::state::MockState;
-use crate::webhooks::{deliver_due, delivery_task};
-use crate::{control, delivery, errors, personalize};
+use crate::webhooks::delivery_task;
+use crate::{control, delivery, errors, inject, personalize};
 
 /// Why the mocks could not start.
 #[derive(Debug, Error)]
@@ -90,10 +91,17 @@ pub async fn start(
         serve(d_listener, delivery_router(&state), stop_rx.clone()),
     ];
     let weak = Arc::downgrade(&state);
+    let record = move |ok: bool| {
+        if let Some(state) = weak.upgrade() {
+            state
+                .metrics
+                .webhook(if ok { "delivered" } else { "failed" });
+        }
+    };
     let mut hooks_stop = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         tokio::select! {
-            () = delivery_task(weak, hooks_rx) => {}
+            () = delivery_task(hooks_rx, record) => {}
             _ = hooks_stop.wait_for(|s| *s) => {}
         }
     }));
@@ -227,7 +235,7 @@ async fn public(api: Api, state: &MockState, req: Request, next: Next) -> Respon
         Api::Personalize => &state.personalize_faults,
         Api::Delivery => &state.delivery_faults,
     };
-    let resp = match injector.apply(state).await {
+    let resp = match inject::apply(injector, state).await {
         Some(resp) => resp,
         None => next.run(req).await,
     };

@@ -14,8 +14,8 @@ use ttlab_scenarios::World;
 use ttlab_scenarios::model::Architecture;
 
 use super::output;
-use crate::EXIT_BAD_INPUT;
 use crate::args::CheckArgs;
+use crate::exit::EXIT_BAD_INPUT;
 
 /// Exit status when a threshold is breached.
 const EXIT_BREACH: u8 = 1;

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::EXIT_BAD_INPUT;
 use crate::args::MergeArgs;
+use crate::exit::EXIT_BAD_INPUT;
 
 /// Reads the workers' reports, merges them and writes the merged report.
 pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {

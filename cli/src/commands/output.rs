@@ -2,6 +2,7 @@
 //! what is rendered from it (HTML with charts, a Markdown summary, `JUnit` XML).
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::Context;
 use ttlab_reports::{Report, html, junit, markdown};
@@ -9,7 +10,7 @@ use ttlab_reports::{Report, html, junit, markdown};
 /// Writes `report.json`, `report.html`, `summary.md` and `junit.xml` into a
 /// new folder `<out>/<name>-<UTC time>`; returns the JSON report's path.
 pub fn write_report(out: &Path, name: &str, report: &Report) -> anyhow::Result<PathBuf> {
-    let dir = super::run::report_dir(out, name);
+    let dir = report_dir(out, name);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
     let path = dir.join("report.json");
@@ -21,6 +22,21 @@ pub fn write_report(out: &Path, name: &str, report: &Report) -> anyhow::Result<P
         &junit::render(std::slice::from_ref(report)),
     )?;
     Ok(path)
+}
+
+/// A folder for a new report, `<out>/<scenario>-<UTC time>`, with `-2`,
+/// `-3`, … added when runs in the same second would share one.
+fn report_dir(out: &Path, scenario: &str) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
+    let mut dir = out.join(format!("{scenario}-{stamp}"));
+    let mut n = 2;
+    while dir.exists() {
+        dir = out.join(format!("{scenario}-{stamp}-{n}"));
+        n += 1;
+    }
+    dir
 }
 
 /// Writes `text` to `path`, naming the file in the error.

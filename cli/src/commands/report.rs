@@ -7,8 +7,8 @@ use ttlab_reports::advise::{self, Budget};
 use ttlab_reports::{compare as cmp, html, junit, markdown};
 
 use super::output::{read_report, write};
-use crate::EXIT_BAD_INPUT;
 use crate::args::{AdviseArgs, CompareArgs, ReportArgs};
+use crate::exit::EXIT_BAD_INPUT;
 
 fn bad(message: &str) -> ExitCode {
     eprintln!("error: {message}");

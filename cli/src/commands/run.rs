@@ -2,10 +2,9 @@
 //! table side by side, and the JSON report.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 use ttlab_dashboard::state::Status;
@@ -17,8 +16,8 @@ use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::Architecture;
 
-use crate::EXIT_BAD_INPUT;
 use crate::args::RunArgs;
+use crate::exit::EXIT_BAD_INPUT;
 
 struct Lines {
     total: usize,
@@ -241,19 +240,6 @@ fn plain_lines(live: &Live, facts: Facts, last_s: u32) {
             eprintln!("{}", ttlab_dashboard::plain::line(&state));
         }
     }
-}
-
-pub(crate) fn report_dir(out: &std::path::Path, scenario: &str) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .replace([':', '-'], "");
-    let mut dir = out.join(format!("{scenario}-{stamp}"));
-    let mut n = 2;
-    while dir.exists() {
-        dir = out.join(format!("{scenario}-{stamp}-{n}"));
-        n += 1;
-    }
-    dir
 }
 
 /// A row of the summary: its label and how to show it for an architecture.

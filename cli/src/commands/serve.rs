@@ -8,8 +8,8 @@ use anyhow::Context;
 use ttlab_mock_apis::MockConfig;
 use ttlab_scenarios::{SystemClock, World};
 
-use crate::EXIT_BAD_INPUT;
 use crate::args::{ServeMocksArgs, ServeOriginArgs, ServeStackArgs};
+use crate::exit::EXIT_BAD_INPUT;
 use ttlab_scenarios::model::ArchitectureConfig;
 use ttlab_ssr_origin::stack::{Servers, start_servers};
 use ttlab_ssr_origin::upstream::UpstreamConfig;

@@ -15,8 +15,8 @@ use ttlab_scenarios::World;
 use ttlab_scenarios::model::{KeyScope, Sweep};
 use ttlab_scenarios::spec::HumanDuration;
 
-use crate::EXIT_BAD_INPUT;
 use crate::args::SimArgs;
+use crate::exit::EXIT_BAD_INPUT;
 
 /// Parses `option=v1,v2,…` into a sweep.
 pub fn parse_sweep(text: &str) -> Result<Sweep, String> {

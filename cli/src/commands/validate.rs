@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use ttlab_scenarios::{World, summary};
 
-use crate::EXIT_BAD_INPUT;
 use crate::args::ValidateArgs;
+use crate::exit::EXIT_BAD_INPUT;
 
 /// Validates each file; prints diagnostics to stderr and summaries to stdout.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {

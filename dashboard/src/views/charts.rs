@@ -7,7 +7,7 @@ use ratatui::style::Color;
 use ratatui::text::Line;
 
 use super::overview::{hit_chart, load_chart};
-use super::{Series, line_chart, series};
+use super::plot::{Series, line_chart, series};
 use crate::state::{DashState, SecondStats};
 
 pub(super) fn draw(f: &mut Frame, area: Rect, s: &DashState) {

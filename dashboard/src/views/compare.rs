@@ -9,7 +9,8 @@ use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Row, Table};
 
-use super::{bad_style, count, fit, micros, nice_max, pct, per_s, series};
+use super::format::{bad_style, count, fit, micros, pct, per_s};
+use super::plot::{nice_max, series};
 use crate::state::{ArchState, CLASSES, DashState, Quantiles};
 
 /// Rows of the table, label and cell.

@@ -7,7 +7,8 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 
-use super::{Series, bad_style, line_chart, micros, pct, per_s, series};
+use super::format::{bad_style, count, micros, pct, per_s};
+use super::plot::{Series, line_chart, series};
 use crate::state::{ArchState, CLASSES, DashState, Quantiles, RECENT};
 
 pub(super) fn draw(f: &mut Frame, area: Rect, s: &DashState) {
@@ -92,7 +93,7 @@ pub(super) fn hit_chart(f: &mut Frame, area: Rect, s: &DashState) {
     let down = t.layer.map_or(0, |l| l.store_bypass);
     if down > 0 {
         title.push_span(Span::styled(
-            format!("· store down: {} bypassed ", super::count(down)),
+            format!("· store down: {} bypassed ", count(down)),
             Style::new().fg(Color::Red).bold(),
         ));
     }
@@ -103,7 +104,7 @@ pub(super) fn hit_chart(f: &mut Frame, area: Rect, s: &DashState) {
 pub(super) fn correctness(f: &mut Frame, area: Rect, a: &ArchState) {
     let rows = CLASSES.iter().enumerate().map(|(i, name)| {
         let n = a.total.classes[i];
-        Row::new([name.to_string(), super::count(n), pct(a.rate(i))]).style(bad_style(i, n))
+        Row::new([name.to_string(), count(n), pct(a.rate(i))]).style(bad_style(i, n))
     });
     let st = Quantiles::of(&a.staleness);
     let bottom = if st.count == 0 {

@@ -11,6 +11,7 @@
 //! assert_eq!(first.len(), world.scenario().experiences.len());
 //! ```
 
+pub mod alias;
 pub mod error;
 pub mod model;
 pub mod shipped;

@@ -70,12 +70,6 @@ fn sp<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }
 
-/// Letters and digits only: short uids go into aliases such as
-/// `cs_personalize_0_1` and params such as `0_1,a_2`, where `_` and `,` separate.
-fn is_short_uid(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
 impl Cx {
     pub(super) fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
         self.problems.push((span, msg.into()));

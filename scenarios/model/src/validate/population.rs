@@ -5,11 +5,12 @@ use std::collections::HashSet;
 
 use toml::Spanned;
 
+use crate::alias;
 use crate::model::{Assignment, Attribute, Audience, ExpIdx, Experience, VariantRef};
 use crate::spec::{AudienceSpec, ExperienceKind, ScenarioFile};
 use crate::world::MAX_EXPERIENCES;
 
-use super::{Cx, fmt_num, is_short_uid, sp};
+use super::{Cx, fmt_num, sp};
 
 impl Cx {
     pub(super) fn attributes(&mut self, f: &ScenarioFile) -> Vec<Attribute> {
@@ -61,7 +62,7 @@ impl Cx {
         for e in &f.experiences {
             let e = e.get_ref();
             let uid = e.uid.get_ref();
-            if !is_short_uid(uid) {
+            if !alias::is_uid(uid) {
                 self.err(sp(&e.uid), format!("experience uid \"{uid}\" must be a short uid of letters and digits, like \"0\" or \"a\""));
             } else if !seen.insert(uid.clone()) {
                 self.err(
@@ -91,7 +92,7 @@ impl Cx {
                             let mut variants = Vec::new();
                             let mut splits = Vec::new();
                             for (v, pct) in s.get_ref() {
-                                if !is_short_uid(v) {
+                                if !alias::is_uid(v) {
                                     self.err(sp(s), format!("variant uid \"{v}\" of experience \"{uid}\" must be letters and digits, like \"0\""));
                                 }
                                 variants.push(v.clone());
@@ -120,7 +121,7 @@ impl Cx {
                     for v in &e.variants {
                         let v = v.get_ref();
                         let vu = v.uid.get_ref();
-                        if !is_short_uid(vu) {
+                        if !alias::is_uid(vu) {
                             self.err(
                                 sp(&v.uid),
                                 format!(

@@ -17,6 +17,7 @@ use rand::Rng;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 
+use crate::alias;
 use crate::model::{
     Assignment, AttrIdx, EntryIdx, ExpIdx, PageIdx, Scenario, ValueIdx, VarIdx, VariantRef,
 };
@@ -298,21 +299,44 @@ impl World {
         self.page_masks[page as usize]
     }
 
-    /// The alias of a variant, as Contentstack writes it:
-    /// `cs_personalize_<experience>_<variant>`.
+    /// The alias of a variant, as Contentstack writes it (see [`alias`]).
     pub fn alias(&self, v: VariantRef) -> String {
-        let exp = &self.scenario.experiences[usize::from(v.experience)];
-        format!(
-            "cs_personalize_{}_{}",
-            exp.uid,
-            exp.variants[usize::from(v.variant)]
-        )
+        let (exp, var) = self.variant_uids(v);
+        alias::format(exp, var)
     }
 
-    /// The short form of a variant in the SDK's URL param: `<experience>_<variant>`.
+    /// The short form of a variant in the SDK's URL param (see [`alias`]).
     pub fn short_alias(&self, v: VariantRef) -> String {
+        let (exp, var) = self.variant_uids(v);
+        alias::format_short(exp, var)
+    }
+
+    /// The variant an alias names; `None` for anything else, such as an
+    /// alias of a variant the scenario does not have. Allocation-free: the
+    /// checker resolves every content token's alias with it.
+    pub fn variant_of_alias(&self, alias: &str) -> Option<VariantRef> {
+        let (exp, var) = alias::parse(alias)?;
+        self.variant_named(exp, var)
+    }
+
+    /// The variant with uid `variant_uid` of the experience with uid
+    /// `experience_uid`, for names read from the wire.
+    pub fn variant_named(&self, experience_uid: &str, variant_uid: &str) -> Option<VariantRef> {
+        let e = self
+            .scenario
+            .experiences
+            .iter()
+            .position(|x| x.uid == experience_uid)? as ExpIdx;
+        Some(VariantRef {
+            experience: e,
+            variant: self.variant_index(e, variant_uid)?,
+        })
+    }
+
+    /// The experience and variant uid of `v`.
+    fn variant_uids(&self, v: VariantRef) -> (&str, &str) {
         let exp = &self.scenario.experiences[usize::from(v.experience)];
-        format!("{}_{}", exp.uid, exp.variants[usize::from(v.variant)])
+        (&exp.uid, &exp.variants[usize::from(v.variant)])
     }
 
     /// Variant index of `variant_uid` in experience `e`.

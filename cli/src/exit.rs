@@ -1,0 +1,7 @@
+//! Exit statuses beyond success, in a module of their own so the
+//! subcommands and the dispatch in the crate root that calls them can both
+//! name them without depending on each other.
+
+/// Exit status for bad input (an invalid scenario, a missing file), apart
+/// from 1, which `ttlab check` keeps for breached thresholds.
+pub const EXIT_BAD_INPUT: u8 = 2;
