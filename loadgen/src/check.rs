@@ -116,6 +116,43 @@ impl Judgement {
     }
 }
 
+/// The class order, the one rule by which real runs and the simulator
+/// judge a response: an error answer (`Err(status)`) first; then a page
+/// that carries another visitor's identity (a leak, whatever else is
+/// right with it: `leak` says why, or `None`); then base content served on
+/// purpose (`fallback`); and only then the page's variants and content
+/// (`served`). Each step runs only when the ones before did not decide, so
+/// the simulator's pages and a real response's tokens can be read lazily.
+pub fn judge_in_order<P>(
+    answer: Result<P, u16>,
+    leak: impl FnOnce(&P) -> Option<Cow<'static, str>>,
+    fallback: impl FnOnce(&P) -> bool,
+    served: impl FnOnce(P) -> Judgement,
+) -> Judgement {
+    let page = match answer {
+        Ok(page) => page,
+        Err(status) => return Judgement::because(Class::Error, status_detail(status)),
+    };
+    if let Some(why) = leak(&page) {
+        return Judgement::because(Class::Leak, why);
+    }
+    if fallback(&page) {
+        return Judgement::of(Class::Fallback);
+    }
+    served(page)
+}
+
+/// `status N`, without allocating for the statuses an origin's upstream
+/// failures map to (the simulator's, millions a second).
+fn status_detail(status: u16) -> Cow<'static, str> {
+    match status {
+        502 => Cow::Borrowed("status 502"),
+        503 => Cow::Borrowed("status 503"),
+        504 => Cow::Borrowed("status 504"),
+        _ => Cow::Owned(format!("status {status}")),
+    }
+}
+
 /// Judges responses against one world (borrowed, or shared as `Arc<World>`).
 pub struct Checker<W: Deref<Target = World>> {
     world: W,
@@ -191,20 +228,24 @@ impl<W: Deref<Target = World>> Checker<W> {
 
     /// Judges one response.
     pub fn judge(&self, obs: &Observation<'_>) -> Judgement {
-        if obs.status >= 400 {
-            return Judgement::because(Class::Error, format!("status {}", obs.status));
-        }
-        let uid = &self.world.visitors()[obs.visitor as usize].uid;
-        if let Some(other) = obs.tokens.visitors.iter().find(|u| *u != uid) {
-            return Judgement::because(Class::Leak, format!("page carries visitor {other}"));
-        }
-        if obs.fallback {
-            return Judgement::of(Class::Fallback);
-        }
-        match self.resolve(&obs.tokens.entries) {
-            Ok(entries) => self.judge_served(obs.visitor, obs.sent, obs.received, &entries),
-            Err(detail) => Judgement::because(Class::Error, detail),
-        }
+        let answer = if obs.status >= 400 {
+            Err(obs.status)
+        } else {
+            Ok(obs)
+        };
+        judge_in_order(
+            answer,
+            |obs| {
+                let uid = &self.world.visitors()[obs.visitor as usize].uid;
+                let other = obs.tokens.visitors.iter().find(|u| *u != uid)?;
+                Some(Cow::Owned(format!("page carries visitor {other}")))
+            },
+            |obs| obs.fallback,
+            |obs| match self.resolve(&obs.tokens.entries) {
+                Ok(entries) => self.judge_served(obs.visitor, obs.sent, obs.received, &entries),
+                Err(detail) => Judgement::because(Class::Error, detail),
+            },
+        )
     }
 
     /// Judges the variants and content of a page that was served (status,

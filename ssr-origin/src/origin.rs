@@ -16,6 +16,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use ttlab_scenarios::model::{CacheOptions, PageIdx};
 use ttlab_scenarios::token::{self, EntryToken};
+use ttlab_scenarios::topology::{Role, Topology};
 use ttlab_scenarios::{Clock, VariantSet, World};
 
 use ttlab_scenarios::model::Backend;
@@ -45,6 +46,18 @@ pub enum VariantSource {
     Personalize,
     /// Reads `personalize_variants` that an edge put in the URL.
     UrlParam,
+}
+
+impl VariantSource {
+    /// Where the origin of `topology` gets them: from Personalize, unless
+    /// a layer in front asks Personalize and passes them in the URL.
+    pub const fn of(topology: Topology) -> VariantSource {
+        if topology.origin_personalizes() {
+            VariantSource::Personalize
+        } else {
+            VariantSource::UrlParam
+        }
+    }
 }
 
 /// The page store of a caching layer: in memory, or in Redis shared by
@@ -77,7 +90,8 @@ pub struct Origin {
     source: VariantSource,
     upstreams: Upstreams,
     renderer: Renderer,
-    /// Its cache layer (`ssr-origin-variant`), keyed by URL + variants.
+    /// Its cache layer, when the topology has the origin cache
+    /// (`ssr-origin-variant`), with what it keys on.
     pub layer: Option<(PageLayer, KeyStrategy, CacheOptions)>,
     pages: HashMap<String, PageIdx>,
     /// Counters of the origin itself.
@@ -115,19 +129,21 @@ pub fn state_cookies(manifest: &Manifest, had_uid: Option<&str>) -> Vec<String> 
 }
 
 impl Origin {
-    /// An origin for `world`; `cache` gives it a caching layer keyed by URL +
-    /// variants in the options' scope. `namespace` prefixes the layer's keys
-    /// in a Redis backend: replicas that share it share their cache.
-    /// Fails only for a Redis URL that does not parse (or outside a Tokio
-    /// runtime); a Redis that is down is bypassed at run time instead.
+    /// The origin of `topology` for `world`: it asks Personalize or reads
+    /// the edge's URL param as the topology says, and caches with `cache`
+    /// when the topology gives the origin a key. `namespace` prefixes the
+    /// layer's keys in a Redis backend: replicas that share it share their
+    /// cache. Fails only for a Redis URL that does not parse (or outside a
+    /// Tokio runtime); a Redis that is down is bypassed at run time instead.
     pub fn new(
         world: Arc<World>,
         clock: Arc<dyn Clock>,
-        source: VariantSource,
+        topology: Topology,
         upstreams: Upstreams,
-        cache: Option<&CacheOptions>,
+        cache: &CacheOptions,
         namespace: &str,
     ) -> Result<Self, StoreError> {
+        let source = VariantSource::of(topology);
         let pages = world
             .scenario()
             .content
@@ -151,11 +167,11 @@ impl Origin {
         );
         registry.register("errors", "Error answers", counters.errors.clone());
         upstreams.counters.register(&mut registry);
-        let layer = match cache {
-            Some(opts) => Some((
-                page_layer(opts, clock, &mut registry, "origin", namespace)?,
-                KeyStrategy::UrlVariants(opts.key_scope),
-                opts.clone(),
+        let layer = match topology.origin.key {
+            Some(key) => Some((
+                page_layer(cache, clock, &mut registry, Role::Origin.name(), namespace)?,
+                key,
+                cache.clone(),
             )),
             None => None,
         };
@@ -446,9 +462,15 @@ async fn page(State(o): State<Arc<Origin>>, req: Request) -> Response {
                     world.page_experience_mask(page),
                 ),
             );
-            layer.serve(key, fetch).await.map(|a| (a, Some("origin")))
+            layer
+                .serve(key, fetch)
+                .await
+                .map(|a| (a, Some(Role::Origin.name())))
         }
-        Some((layer, _, _)) => layer.bypass(fetch).await.map(|a| (a, Some("origin"))),
+        Some((layer, _, _)) => layer
+            .bypass(fetch)
+            .await
+            .map(|a| (a, Some(Role::Origin.name()))),
         None => fetch().await.map(|f| {
             (
                 Answer::fetched(f.value, cache::CacheOutcome::Bypass, None),

@@ -16,6 +16,8 @@ use prometheus_client::registry::Registry;
 use ttlab_scenarios::model::{CacheOptions, PageIdx};
 use ttlab_scenarios::{Clock, VariantSet, World};
 
+use ttlab_scenarios::topology::{Role, Topology};
+
 use crate::cache::{self, CacheKey, Fetched, FillError, KeyStrategy};
 use crate::origin::{
     PageLayer, UID_COOKIE, VARIANT_PARAM, answer_response, error_response, metrics_text,
@@ -25,30 +27,15 @@ use crate::response::{PageResponse, X_CONTENT, X_FALLBACK, cookie};
 use crate::upstream::{Upstreams, variant_param};
 use crate::webhook;
 
-/// What kind of layer a proxy is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProxyKind {
-    /// A CDN keyed by URL only (`ssr-cdn-shared`).
-    CdnShared,
-    /// A CDN keyed by URL + the visitor cookie (`ssr-cdn-user`).
-    CdnUser,
-    /// An edge that personalizes (`ssr-edge`).
-    Edge,
-}
-
-impl ProxyKind {
-    /// The `x-cache` name of the layer.
-    pub const fn layer_name(self) -> &'static str {
-        match self {
-            ProxyKind::CdnShared | ProxyKind::CdnUser => "cdn",
-            ProxyKind::Edge => "edge",
-        }
-    }
-}
-
 /// A caching proxy in front of the origin.
 pub struct Proxy {
-    kind: ProxyKind,
+    /// What it is in the topology: its name.
+    role: Role,
+    /// What its cache keys on.
+    key: KeyStrategy,
+    /// It asks Personalize and keys on the variants (the edge); otherwise
+    /// it keys on the whole URL (a CDN).
+    personalizes: bool,
     world: Arc<World>,
     /// The origin replicas, taken in turn.
     origin_urls: Vec<String>,
@@ -66,13 +53,18 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy of `kind` in front of the origin replicas at `origin_urls`
-    /// (one or more; fills go to each in turn, as a load balancer would).
-    /// The edge needs `personalize` for its manifest calls. `namespace`
-    /// prefixes its keys in a Redis backend. Fails only for a Redis URL
-    /// that does not parse.
+    /// The front layer of `topology` in front of the origin replicas at
+    /// `origin_urls` (one or more; fills go to each in turn, as a load
+    /// balancer would). A front that asks Personalize (the edge) needs
+    /// `personalize` for its manifest calls. `namespace` prefixes its keys in a Redis
+    /// backend. Fails only for a Redis URL that does not parse.
+    ///
+    /// # Panics
+    ///
+    /// When the topology has no front layer that caches: there is no proxy
+    /// to make.
     pub fn new(
-        kind: ProxyKind,
+        topology: Topology,
         world: Arc<World>,
         clock: Arc<dyn Clock>,
         origin_urls: &[String],
@@ -80,8 +72,12 @@ impl Proxy {
         personalize: Option<Upstreams>,
         namespace: &str,
     ) -> Result<Self, cache::StoreError> {
-        let mut registry = Registry::with_prefix(format!("ttlab_{}", kind.layer_name()));
-        let layer = page_layer(options, clock, &mut registry, kind.layer_name(), namespace)?;
+        let (role, key) = match topology.front {
+            Some(f) => (f.role, f.key.expect("a front layer caches")),
+            None => panic!("{} has no layer in front of the origin", topology.arch),
+        };
+        let mut registry = Registry::with_prefix(format!("ttlab_{}", role.name()));
+        let layer = page_layer(options, clock, &mut registry, role.name(), namespace)?;
         let requests = Counter::default();
         registry.register("requests", "Requests the layer answered", requests.clone());
         if let Some(p) = &personalize {
@@ -103,7 +99,9 @@ impl Proxy {
             .map(|(i, p)| (p.path.clone(), i as PageIdx))
             .collect();
         Ok(Proxy {
-            kind,
+            role,
+            key,
+            personalizes: topology.front_personalizes(),
             world,
             origin_urls: origin_urls
                 .iter()
@@ -120,9 +118,9 @@ impl Proxy {
         })
     }
 
-    /// What kind of layer it is.
-    pub fn kind(&self) -> ProxyKind {
-        self.kind
+    /// What it is in the topology (its name is `role().name()`).
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// Prometheus text of every counter.
@@ -221,71 +219,19 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     let cookie_header = uid
         .as_ref()
         .and_then(|u| HeaderValue::from_str(&format!("{UID_COOKIE}={u}")).ok());
-    let layer_name = p.kind.layer_name();
+    let layer_name = p.role.name();
     let world = &p.world;
     let page_mask = p
         .pages
         .get(&path)
         .map_or(0, |i| world.page_experience_mask(*i));
     let mut cookies = Vec::new();
-    let (key, target, cacheable_request) = match p.kind {
-        ProxyKind::CdnShared | ProxyKind::CdnUser => {
-            // A CDN keys on the whole URL: every query parameter is keyed.
-            let q = cache::canonical_query(query.as_deref(), &all_names(query.as_deref()));
-            let primary = if q.is_empty() {
-                path.clone()
-            } else {
-                format!("{path}?{q}")
-            };
-            let target = match &query {
-                Some(q) => format!("{path}?{q}"),
-                None => path.clone(),
-            };
-            let strategy = if p.kind == ProxyKind::CdnUser {
-                KeyStrategy::UrlVisitor
-            } else {
-                KeyStrategy::Url
-            };
-            // Keyed by visitor but no visitor yet: nothing to share it with.
-            let cacheable = !(p.kind == ProxyKind::CdnUser && uid.is_none());
-            let none = VariantSet::none(world.scenario().experiences.len());
-            (
-                cache::key(
-                    &primary,
-                    cache::variance(strategy, uid.as_deref(), none, page_mask),
-                ),
-                target,
-                cacheable,
-            )
-        }
-        ProxyKind::Edge => {
-            let personalize = p
-                .personalize
-                .as_ref()
-                .expect("an edge has a Personalize client");
-            match personalize.manifest(uid.as_deref()).await {
-                Ok(m) => {
-                    cookies = state_cookies(&m, uid.as_deref());
-                    let param = variant_param(world, &m.variants);
-                    let encoded = serde_urlencoded::to_string([(VARIANT_PARAM, param.as_str())])
-                        .unwrap_or_default();
-                    let variance = cache::variance(
-                        KeyStrategy::UrlVariants(p.options.key_scope),
-                        Some(&m.uid),
-                        m.variants,
-                        page_mask,
-                    );
-                    let key: CacheKey = cache::key(&path, variance);
-                    (key, format!("{path}?{encoded}"), true)
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "edge: Personalize failed; forwarding for base content");
-                    (CacheKey(0), path.clone(), false)
-                }
-            }
-        }
+    let (key, target, cacheable_request) = if p.personalizes {
+        edge_key(&p, uid.as_deref(), &path, page_mask, &mut cookies).await
+    } else {
+        cdn_key(&p, uid.as_deref(), &path, query.as_deref(), page_mask)
     };
-    let fallback = p.kind == ProxyKind::Edge && !cacheable_request;
+    let fallback = p.personalizes && !cacheable_request;
     let fetch = {
         let p = p.clone();
         move || p.clone().fetch(target.clone(), cookie_header.clone())
@@ -305,6 +251,68 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
             resp
         }
         Err(e) => error_response(&e, "origin"),
+    }
+}
+
+/// A CDN's key and origin URL: it keys on the whole URL (every query
+/// parameter) and what its key strategy adds, and forwards the URL as is.
+/// The third value says whether the request may use the cache.
+fn cdn_key(
+    p: &Proxy,
+    uid: Option<&str>,
+    path: &str,
+    query: Option<&str>,
+    page_mask: u64,
+) -> (CacheKey, String, bool) {
+    let q = cache::canonical_query(query, &all_names(query));
+    let primary = if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{q}")
+    };
+    let target = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    // Keyed by visitor but no visitor yet: nothing to share it with.
+    let cacheable = p.key.shared() || uid.is_some();
+    let none = VariantSet::none(p.world.scenario().experiences.len());
+    (
+        cache::key(&primary, cache::variance(p.key, uid, none, page_mask)),
+        target,
+        cacheable,
+    )
+}
+
+/// The edge's key and origin URL: it asks Personalize, keys on the
+/// variants and passes them to the origin in the URL; when Personalize
+/// fails, it forwards around its cache for base content. The third value
+/// says whether the request may use the cache.
+async fn edge_key(
+    p: &Proxy,
+    uid: Option<&str>,
+    path: &str,
+    page_mask: u64,
+    cookies: &mut Vec<String>,
+) -> (CacheKey, String, bool) {
+    let personalize = p
+        .personalize
+        .as_ref()
+        .expect("an edge has a Personalize client");
+    match personalize.manifest(uid).await {
+        Ok(m) => {
+            *cookies = state_cookies(&m, uid);
+            let param = variant_param(&p.world, &m.variants);
+            let encoded =
+                serde_urlencoded::to_string([(VARIANT_PARAM, param.as_str())]).unwrap_or_default();
+            let variance = cache::variance(p.key, Some(&m.uid), m.variants, page_mask);
+            let key: CacheKey = cache::key(path, variance);
+            (key, format!("{path}?{encoded}"), true)
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "edge: Personalize failed; forwarding for base content");
+            (CacheKey(0), path.to_owned(), false)
+        }
     }
 }
 

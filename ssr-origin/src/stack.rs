@@ -11,11 +11,12 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
-use ttlab_scenarios::{Clock, World};
+use ttlab_scenarios::topology::Role;
+use ttlab_scenarios::{Clock, Topology, World};
 
 use crate::cache::{LayerCounters, StoreError, StoreOutage};
-use crate::origin::{Origin, PageLayer, VariantSource};
-use crate::proxy::{Proxy, ProxyKind};
+use crate::origin::{Origin, PageLayer};
+use crate::proxy::Proxy;
 use crate::upstream::{UpstreamConfig, Upstreams};
 
 /// Why a stack could not start.
@@ -46,6 +47,8 @@ pub enum StackError {
 pub struct RunningStack {
     /// The architecture.
     pub arch: Architecture,
+    /// Its servers and who does what in them, as the stack was built.
+    pub topology: Topology,
     /// Where visitors send requests: the outermost layer (the first origin
     /// replica when the origin is outermost).
     pub entry_url: String,
@@ -259,13 +262,8 @@ pub async fn start_servers(
 ) -> Result<RunningStack, StackError> {
     let (stop, stop_rx) = watch::channel(false);
     let any = SocketAddr::new(host, 0);
-    let source = if arch.arch == Architecture::Edge {
-        VariantSource::UrlParam
-    } else {
-        VariantSource::Personalize
-    };
+    let topology = Topology::of_config(arch);
     let namespace = fresh_namespace();
-    let origin_cache = (arch.arch == Architecture::OriginVariant).then_some(&arch.cache);
     let replicas = arch.cache.origin_replicas.max(1);
     let mut origins = Vec::new();
     let mut origin_urls = Vec::new();
@@ -275,17 +273,17 @@ pub async fn start_servers(
             Origin::new(
                 world.clone(),
                 clock.clone(),
-                source,
+                topology,
                 Upstreams::new(upstream.clone(), world.clone()),
-                origin_cache,
+                &arch.cache,
                 &namespace,
             )
             .map_err(|source| StackError::Store {
-                layer: "origin",
+                layer: Role::Origin.name(),
                 source,
             })?,
         );
-        let (url, task) = serve("origin", any, origin.router(), &stop_rx).await?;
+        let (url, task) = serve(Role::Origin.name(), any, origin.router(), &stop_rx).await?;
         origins.push(origin);
         origin_urls.push(url);
         tasks.push(task);
@@ -293,20 +291,15 @@ pub async fn start_servers(
     if replicas > 1 {
         tracing::info!(replicas, urls = ?origin_urls, "origin replicas");
     }
-    let kind = match arch.arch {
-        Architecture::CdnShared => Some(ProxyKind::CdnShared),
-        Architecture::CdnUser => Some(ProxyKind::CdnUser),
-        Architecture::Edge => Some(ProxyKind::Edge),
-        Architecture::NoCache | Architecture::OriginVariant => None,
-    }
-    .filter(|_| which == Servers::All);
-    let (proxy, proxy_url) = match kind {
-        Some(kind) => {
-            let personalize =
-                (kind == ProxyKind::Edge).then(|| Upstreams::new(upstream.clone(), world.clone()));
+    let front = topology.front.filter(|_| which == Servers::All);
+    let (proxy, proxy_url) = match front {
+        Some(front) => {
+            let personalize = topology
+                .front_personalizes()
+                .then(|| Upstreams::new(upstream.clone(), world.clone()));
             let proxy = Arc::new(
                 Proxy::new(
-                    kind,
+                    topology,
                     world.clone(),
                     clock.clone(),
                     &origin_urls,
@@ -315,11 +308,11 @@ pub async fn start_servers(
                     &namespace,
                 )
                 .map_err(|source| StackError::Store {
-                    layer: kind.layer_name(),
+                    layer: front.role.name(),
                     source,
                 })?,
             );
-            let (url, task) = serve(kind.layer_name(), any, proxy.router(), &stop_rx).await?;
+            let (url, task) = serve(front.role.name(), any, proxy.router(), &stop_rx).await?;
             tasks.push(task);
             (Some(proxy), Some(url))
         }
@@ -335,10 +328,11 @@ pub async fn start_servers(
         None => origin_urls.clone(),
     };
     let entry_url = entry_urls[0].clone();
-    let webhook_url = (arch.arch.caches() && arch.cache.purge_on_publish)
+    let webhook_url = (topology.caches() && arch.cache.purge_on_publish)
         .then(|| format!("{entry_url}/_ttlab/webhook/publish"));
     Ok(RunningStack {
         arch: arch.arch,
+        topology,
         entry_url,
         entry_urls,
         origin_url: origin_urls[0].clone(),

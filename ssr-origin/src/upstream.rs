@@ -8,6 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use ttlab_scenarios::model::{EntryIdx, ExpIdx, OriginOptions};
+use ttlab_scenarios::upstream::FaultOutcome;
 use ttlab_scenarios::{VariantSet, World};
 
 use crate::cache::FillError;
@@ -260,7 +261,7 @@ impl Upstreams {
         let resp = req.send().await.map_err(|err| {
             if err.is_timeout() {
                 FillError {
-                    status: 504,
+                    status: upstream_failure_status(FaultOutcome::Timeout),
                     message: format!(
                         "Delivery API gave no answer for entry {} within {:?}",
                         e.uid, self.config.delivery_timeout
@@ -284,11 +285,7 @@ impl Upstreams {
         if !status.is_success() {
             let detail = body["error_message"].as_str().unwrap_or("no error message");
             return Err(FillError {
-                status: if status.as_u16() == 429 || status.is_server_error() {
-                    503
-                } else {
-                    502
-                },
+                status: upstream_failure_status(FaultOutcome::Error(status.as_u16())),
                 message: format!(
                     "Delivery API answered {status} for entry {}: {detail}",
                     e.uid
@@ -297,6 +294,13 @@ impl Upstreams {
         }
         Ok(body["entry"].clone())
     }
+}
+
+/// The status a visitor gets when a Delivery call failed like `outcome`:
+/// the scenario model's one mapping, which the simulator uses too. Only
+/// failures are passed; a pass would read as a bad gateway.
+fn upstream_failure_status(outcome: FaultOutcome) -> u16 {
+    outcome.visitor_status().unwrap_or(502)
 }
 
 /// The Delivery header value for a variant set: aliases in priority order.

@@ -171,7 +171,7 @@ fn serve_arch(
             Some(p) if which == Servers::All => {
                 println!(
                     "  entry ({})  {p}",
-                    stack.proxy.as_ref().map_or("", |x| x.kind().layer_name())
+                    stack.proxy.as_ref().map_or("", |x| x.role().name())
                 );
                 println!("  origin       {}", stack.origin_urls.join(", "));
             }
@@ -180,10 +180,10 @@ fn serve_arch(
         println!("  Personalize  {p_url}");
         println!("  Delivery     {d_url}/v3");
         let c = &arch.cache;
-        if arch.arch.caches() {
+        if stack.topology.caches() {
             println!(
                 "  cache        key {}, ttl {}, swr {}, sie {}, coalesce {}, purge on publish {}",
-                arch.arch.key_description(),
+                stack.topology.key_description(),
                 c.ttl,
                 c.stale_while_revalidate,
                 c.stale_if_error,

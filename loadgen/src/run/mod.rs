@@ -339,12 +339,7 @@ async fn run_arch(
     if let Some(url) = &stack.webhook_url {
         mocks.state.webhook_urls_add(url);
     }
-    let cache_layer = match arch.arch {
-        Architecture::NoCache => None,
-        Architecture::CdnShared | Architecture::CdnUser => Some("cdn"),
-        Architecture::OriginVariant => Some("origin"),
-        Architecture::Edge => Some("edge"),
-    };
+    let cache_layer = stack.topology.cache_name();
     let ctx = Arc::new(RunContext {
         world: world.clone(),
         clock,

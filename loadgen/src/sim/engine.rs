@@ -22,17 +22,18 @@ use rand::{Rng, SeedableRng};
 use rand_distr::Exp1;
 use rand_pcg::Pcg64Mcg;
 use ttlab_reports::{ArchReport, OriginLoad};
-use ttlab_scenarios::model::{Architecture, ArchitectureConfig, EntryIdx, PageIdx, Scenario};
+use ttlab_scenarios::model::{ArchitectureConfig, EntryIdx, PageIdx, Scenario};
+use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
-use ttlab_scenarios::{Micros, VariantSet, World};
+use ttlab_scenarios::{Micros, Topology, VariantSet, World};
 use ttlab_ssr_origin::cache::{
     self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerTally, Lookup, Reply, Slab, SteppedLayer,
 };
 
 use super::SimControl;
 use super::pages::{PageId, Pages, Served};
-use crate::check::{Checker, Class, Judgement, TruthMemo};
+use crate::check::{Checker, TruthMemo, judge_in_order};
 use crate::live::{LayerCounts, Live, load_since};
 use crate::record::Recorder;
 use crate::run::{Cpu, arch_report, layer_report};
@@ -119,7 +120,8 @@ struct Samplers {
     render: Sampler,
 }
 
-/// Where each architecture asks Personalize, and who counts as the origin.
+/// Where each architecture asks Personalize, and who counts as the origin:
+/// the [`Topology`]'s answers, read once per run.
 #[derive(Clone, Copy)]
 struct Shape {
     /// Personalize is asked before the cache (the origin or the edge keys on variants).
@@ -136,6 +138,8 @@ struct Sim<'w> {
     arch: &'w ArchitectureConfig,
     shape: Shape,
     strategy: Option<KeyStrategy>,
+    /// The caching layer's name in reports (with `strategy`, from the topology).
+    cache_name: Option<&'static str>,
     samplers: Samplers,
     rng: Pcg64Mcg,
     queue: QuaternaryHeap<Reverse<Queued>>,
@@ -191,24 +195,12 @@ pub(super) fn simulate_arch_live(
 ) -> ArchReport {
     let w: &World = world;
     let s = w.scenario();
-    let strategy = match arch.arch {
-        Architecture::NoCache => None,
-        Architecture::CdnShared => Some(KeyStrategy::Url),
-        Architecture::CdnUser => Some(KeyStrategy::UrlVisitor),
-        Architecture::OriginVariant | Architecture::Edge => {
-            Some(KeyStrategy::UrlVariants(arch.cache.key_scope))
-        }
-    };
+    let topology = Topology::of_config(arch);
+    let strategy = topology.cache_key();
     let shape = Shape {
-        personalize_first: matches!(
-            arch.arch,
-            Architecture::NoCache | Architecture::OriginVariant | Architecture::Edge
-        ),
-        origin_sees_all: matches!(
-            arch.arch,
-            Architecture::NoCache | Architecture::OriginVariant
-        ),
-        personalize_on_fill: matches!(arch.arch, Architecture::CdnShared | Architecture::CdnUser),
+        personalize_first: matches!(topology.personalize_at, PersonalizeAt::BeforeLookup),
+        origin_sees_all: topology.origin_sees_every_request(),
+        personalize_on_fill: matches!(topology.personalize_at, PersonalizeAt::OnFill),
     };
     let checker = Checker::new(w);
     let memo = checker.memo();
@@ -222,6 +214,7 @@ pub(super) fn simulate_arch_live(
         arch,
         shape,
         strategy,
+        cache_name: topology.cache_name(),
         samplers: Samplers {
             personalize: s.faults.personalize.latency.sampler(),
             delivery: s.faults.delivery.latency.sampler(),
@@ -537,20 +530,16 @@ impl Sim<'_> {
         self.served.clear();
         for e in &page.entries {
             let drawn = self.samplers.delivery.sample(&mut self.rng);
-            let took = match delivery.decide(fetch_at, self.rng.random()) {
-                FaultOutcome::Pass if drawn < budget => drawn,
-                FaultOutcome::Error(status) if drawn < budget => {
-                    failed.get_or_insert(if status == 429 || status >= 500 {
-                        503
-                    } else {
-                        502
-                    });
-                    drawn
-                }
-                _ => {
-                    failed.get_or_insert(504);
-                    budget
-                }
+            let outcome = delivery
+                .decide(fetch_at, self.rng.random())
+                .within(drawn, budget);
+            if let Some(status) = outcome.visitor_status() {
+                failed.get_or_insert(status);
+            }
+            let took = if outcome == FaultOutcome::Timeout {
+                budget
+            } else {
+                drawn
             };
             slowest = slowest.max(took);
             let served = self.world.served_variant(*e, &projected);
@@ -610,34 +599,26 @@ impl Sim<'_> {
     /// Answers request `r` at `at`, judges and records it, and frees it.
     fn respond(&mut self, at: Micros, r: u32, page: Result<PageId, u16>, from_cache: bool) {
         let req = self.reqs.remove(r);
-        let verdict = match page {
-            Err(status) => Judgement {
-                class: Class::Error,
-                staleness: None,
-                detail: Some(std::borrow::Cow::Borrowed(match status {
-                    502 => "status 502",
-                    503 => "status 503",
-                    _ => "status 504",
-                })),
+        let pages = &self.pages;
+        let verdict = judge_in_order(
+            page,
+            |p| {
+                pages
+                    .visitor(*p)
+                    .is_some_and(|v| v != req.visitor)
+                    .then_some(std::borrow::Cow::Borrowed("page carries another visitor"))
             },
-            Ok(p) if self.pages.visitor(p).is_some_and(|v| v != req.visitor) => Judgement {
-                class: Class::Leak,
-                staleness: None,
-                detail: None,
+            |p| pages.fallback(*p),
+            |p| {
+                self.checker.judge_served_memo(
+                    &mut self.memo,
+                    req.visitor,
+                    req.sent,
+                    at,
+                    pages.entries(p),
+                )
             },
-            Ok(p) if self.pages.fallback(p) => Judgement {
-                class: Class::Fallback,
-                staleness: None,
-                detail: None,
-            },
-            Ok(p) => self.checker.judge_served_memo(
-                &mut self.memo,
-                req.visitor,
-                req.sent,
-                at,
-                self.pages.entries(p),
-            ),
-        };
+        );
         self.recorder.record(
             (at.0 / 1_000_000) as usize,
             verdict.class,
@@ -661,14 +642,7 @@ impl Sim<'_> {
         };
         // The simulator models one origin and a store that never fails,
         // whatever the backend.
-        let layer = self.strategy.map(|_| {
-            let name = match self.arch.arch {
-                Architecture::CdnShared | Architecture::CdnUser => "cdn",
-                Architecture::Edge => "edge",
-                _ => "origin",
-            };
-            layer_report(name, l)
-        });
+        let layer = self.cache_name.map(|name| layer_report(name, l));
         // Cumulative samples per second boundary, as the real run samples them.
         let mut samples = vec![OriginLoad::default()];
         for l in &self.load {

@@ -1,5 +1,6 @@
 //! The scenario model of ttlab: the TOML format ([`spec`]), its validation
-//! ([`validate`]), the validated model ([`model`]), the world whose truth every
+//! ([`validate`]), the validated model ([`model`]), what each architecture
+//! is made of ([`topology`]), the world whose truth every
 //! other part judges by ([`world`]), and the scenarios ttlab ships
 //! ([`shipped`]).
 //!
@@ -19,6 +20,7 @@ pub mod spec;
 pub mod summary;
 pub mod time;
 pub mod token;
+pub mod topology;
 pub mod upstream;
 pub mod validate;
 pub mod world;
@@ -26,6 +28,7 @@ pub mod world;
 pub use error::{Diagnostic, ScenarioError};
 pub use model::{Architecture, Scenario};
 pub use time::{Clock, ManualClock, Micros, SystemClock};
+pub use topology::Topology;
 pub use validate::{load, parse_str};
 pub use world::{VariantSet, World};
 

@@ -6,6 +6,7 @@
 //! hot path.
 
 use crate::time::Micros;
+use crate::topology::Topology;
 
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -467,19 +468,20 @@ impl Architecture {
         Architecture::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
+    /// Its servers and who does what in them (variant keys in scope
+    /// `All`; [`Topology::of_config`] for a configured architecture).
+    pub const fn topology(self) -> Topology {
+        Topology::of(self, KeyScope::All)
+    }
+
     /// Whether the architecture has a caching layer.
     pub const fn caches(self) -> bool {
-        !matches!(self, Architecture::NoCache)
+        self.topology().caches()
     }
 
     /// What its cache key holds, for summaries.
     pub const fn key_description(self) -> &'static str {
-        match self {
-            Architecture::NoCache => "no cache",
-            Architecture::CdnShared => "URL",
-            Architecture::CdnUser => "URL + visitor uid",
-            Architecture::OriginVariant | Architecture::Edge => "URL + variants",
-        }
+        self.topology().key_description()
     }
 }
 

@@ -6,6 +6,7 @@ use std::fmt::{self, Write as _};
 
 use crate::model::{Architecture, Assignment, Backend, KeyScope, Popularity};
 use crate::time::Micros;
+use crate::topology::{KeyStrategy, Topology};
 use crate::world::{EventKind, VariantSet, World};
 
 /// Key count of one architecture at the start of the run.
@@ -84,14 +85,11 @@ pub fn summarize(world: &World) -> Summary {
         .architectures
         .iter()
         .map(|a| {
-            let (scope, keys) = match a.arch {
-                Architecture::NoCache => (None, 0),
-                Architecture::CdnShared => (None, pages),
-                Architecture::CdnUser => (None, pages * u64::from(visitors)),
-                Architecture::OriginVariant | Architecture::Edge => (
-                    Some(a.cache.key_scope),
-                    per_page_distinct(a.cache.key_scope),
-                ),
+            let (scope, keys) = match Topology::of_config(a).cache_key() {
+                None => (None, 0),
+                Some(KeyStrategy::Url) => (None, pages),
+                Some(KeyStrategy::UrlVisitor) => (None, pages * u64::from(visitors)),
+                Some(KeyStrategy::UrlVariants(scope)) => (Some(scope), per_page_distinct(scope)),
             };
             let deployment = match (&a.cache.backend, a.cache.origin_replicas) {
                 (Backend::Memory, 1) => String::new(),
@@ -245,7 +243,7 @@ impl fmt::Display for Summary {
                 (_, Some(KeyScope::Page)) => "URL + variants (scope page)".to_owned(),
                 (a, None) => a.key_description().to_owned(),
             };
-            if k.deployment.is_empty() || k.arch == Architecture::NoCache {
+            if k.deployment.is_empty() || !k.arch.caches() {
                 writeln!(f, "    {:<20} {:>10}  {key}", k.arch.as_str(), k.keys)?;
             } else {
                 writeln!(

@@ -73,6 +73,35 @@ pub enum FaultOutcome {
     Timeout,
 }
 
+impl FaultOutcome {
+    /// The status the origin answers a visitor with when an upstream call
+    /// for the page ended like this, or `None` when it passed.
+    ///
+    /// An overloaded or failing upstream (429 or 5xx) is a temporary
+    /// outage: 503, worth retrying. Any other error answer is a bad answer
+    /// from upstream: 502. No answer within budget: 504. The real origin
+    /// and the simulator both call this, so their error statuses agree.
+    pub const fn visitor_status(self) -> Option<u16> {
+        match self {
+            FaultOutcome::Pass => None,
+            FaultOutcome::Error(status) if status == 429 || status >= 500 => Some(503),
+            FaultOutcome::Error(_) => Some(502),
+            FaultOutcome::Timeout => Some(504),
+        }
+    }
+
+    /// The outcome as a client with `budget` sees it when the answer took
+    /// `latency`: any answer later than the budget is a timeout.
+    #[must_use]
+    pub fn within(self, latency: Micros, budget: Micros) -> FaultOutcome {
+        if latency < budget {
+            self
+        } else {
+            FaultOutcome::Timeout
+        }
+    }
+}
+
 impl UpstreamFaults {
     /// The outcome of a request at `t`, given a uniform draw `u` in [0, 1).
     ///
@@ -176,6 +205,41 @@ mod tests {
             f.decide(Micros::from_secs(20), 0.99),
             FaultOutcome::Pass,
             "until is exclusive"
+        );
+    }
+
+    #[test]
+    fn visitors_see_503_for_overload_502_for_other_errors_504_for_timeouts() {
+        assert_eq!(FaultOutcome::Pass.visitor_status(), None);
+        assert_eq!(FaultOutcome::Error(429).visitor_status(), Some(503));
+        assert_eq!(FaultOutcome::Error(500).visitor_status(), Some(503));
+        assert_eq!(FaultOutcome::Error(503).visitor_status(), Some(503));
+        assert_eq!(FaultOutcome::Error(404).visitor_status(), Some(502));
+        assert_eq!(FaultOutcome::Error(400).visitor_status(), Some(502));
+        assert_eq!(FaultOutcome::Timeout.visitor_status(), Some(504));
+    }
+
+    #[test]
+    fn answers_past_the_budget_are_timeouts() {
+        let budget = Micros::from_millis(100);
+        let late = Micros::from_millis(100);
+        let early = Micros::from_millis(99);
+        assert_eq!(FaultOutcome::Pass.within(early, budget), FaultOutcome::Pass);
+        assert_eq!(
+            FaultOutcome::Pass.within(late, budget),
+            FaultOutcome::Timeout
+        );
+        assert_eq!(
+            FaultOutcome::Error(503).within(early, budget),
+            FaultOutcome::Error(503)
+        );
+        assert_eq!(
+            FaultOutcome::Error(503).within(late, budget),
+            FaultOutcome::Timeout
+        );
+        assert_eq!(
+            FaultOutcome::Timeout.within(early, budget),
+            FaultOutcome::Timeout
         );
     }
 

@@ -27,23 +27,9 @@ pub enum Variance<'a> {
     Variants(VariantSet),
 }
 
-/// Which variance an architecture's caching layer keys on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyStrategy {
-    /// URL only.
-    Url,
-    /// URL + visitor uid.
-    UrlVisitor,
-    /// URL + variant set in this scope.
-    UrlVariants(KeyScope),
-}
-
-impl KeyStrategy {
-    /// Whether one stored entry can be served to more than one visitor.
-    pub const fn shared(self) -> bool {
-        !matches!(self, KeyStrategy::UrlVisitor)
-    }
-}
+/// Which variance an architecture's caching layer keys on: defined with
+/// the architectures' topology, which says which layer keys on what.
+pub use ttlab_scenarios::topology::KeyStrategy;
 
 /// A cache key: the 128-bit hash of the canonical encoding.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
