@@ -12,6 +12,7 @@
 //! ```
 
 pub mod error;
+pub mod layer_counts;
 pub mod model;
 pub mod shipped;
 pub mod spec;
@@ -23,6 +24,7 @@ pub mod validate;
 pub mod world;
 
 pub use error::{Diagnostic, ScenarioError};
+pub use layer_counts::LayerCounts;
 pub use model::{Architecture, Scenario};
 pub use time::{Clock, ManualClock, Micros, SystemClock};
 pub use validate::{load, parse_str};
