@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 use proptest::prelude::*;
 use ttlab_reports::merge::{MergeError, merge};
 use ttlab_reports::{
-    ArchReport, ClassCounts, Histograms, LatencyReport, LayerCounts, LayerReport, MockCounters, OriginLoad,
-    Report, SecondPoint, Worker, gate, hdr,
+    ArchReport, ClassCounts, Histograms, LatencyReport, LayerCounts, LayerReport, MockCounters,
+    OriginLoad, Report, SecondPoint, Worker, gate, hdr,
 };
 use ttlab_scenarios::model::{Cmp, Measure, Threshold};
 

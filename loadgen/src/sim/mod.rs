@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::live::Live;
-use ttlab_reports::{Report, SCHEMA_VERSION, SweepPoint, SweepReport};
+use crate::report::{RunHeader, run_report};
+use ttlab_reports::{Report, SweepPoint, SweepReport};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::{ArchitectureConfig, Sweep};
 
@@ -100,7 +101,6 @@ pub fn simulate_with(
     sweep: Option<&Sweep>,
     control: &SimControl,
 ) -> Report {
-    let s = world.scenario();
     let architectures = archs
         .iter()
         .enumerate()
@@ -146,22 +146,15 @@ pub fn simulate_with(
                 .collect(),
         }
     });
-    let mut report = Report {
-        schema_version: SCHEMA_VERSION,
-        mode: "sim".to_owned(),
-        scenario: s.name.clone(),
-        seed: s.seed,
+    let header = RunHeader {
+        mode: "sim",
         // Virtual time has no wall-clock start: fixed, so reports are reproducible.
         started_at: "1970-01-01T00:00:00Z".to_owned(),
-        duration_s: s.duration.as_secs_f64(),
         interrupted: control.stopped(),
-        architectures,
-        sweep,
-        markers: ttlab_reports::markers::of_world(world),
         page_views: None,
         worker: None,
-        merged_workers: None,
     };
+    let mut report = run_report(world, header, architectures, sweep);
     ttlab_reports::gate::apply(&mut report, archs);
     report
 }

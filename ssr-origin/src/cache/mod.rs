@@ -20,9 +20,9 @@ pub use layer::{
 };
 pub use outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
 // The plain counts a layer snapshots into (shared with the report model).
-pub use ttlab_scenarios::LayerCounts;
 pub use redis_store::{
     Codec, CodecError, LockAttempt, LockGuard, LockOptions, RedisLocks, RedisOptions, RedisStore,
 };
 pub use stepped::{Completion, FetchId, Lookup, Reply, Slab, SteppedLayer};
 pub use store::{Bounds, Cached, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag, Tags};
+pub use ttlab_scenarios::LayerCounts;

@@ -27,8 +27,8 @@ use super::freshness::Windows;
 use super::key::CacheKey;
 use super::layer::{Answer, Decision, decide, stale_if_error};
 use super::outcome::{CacheOutcome, LockOutcome, StaleReason};
-use ttlab_scenarios::LayerCounts;
 use super::store::{Bounds, MemoryStore, PutOutcome, Stored, Tag, Tags};
+use ttlab_scenarios::LayerCounts;
 
 /// Names a fetch in flight: the caller runs it and reports its end with
 /// [`SteppedLayer::complete`].
