@@ -350,7 +350,8 @@ pub struct LayerReport {
     /// Layer name (`origin`, `cdn`, `edge`).
     pub name: String,
     /// What the layer counted (added up over origin replicas, or over the
-    /// load machines of a merge).
+    /// load machines of a merge): the counts the report publishes; the
+    /// others are 0.
     pub counts: LayerCounts,
     /// (hit + stale) / all answers: [`LayerCounts::hit_rate`] of `counts`,
     /// kept as written when a report is read back.
@@ -365,15 +366,18 @@ pub struct LayerReport {
 
 impl LayerReport {
     /// The report of layer `name` from its counts, with the hit rate
-    /// computed from them; no backend, no outages.
+    /// computed from them; no backend, no outages. Only the counts the
+    /// report publishes are kept (through [`LayerReportJson`], the one list
+    /// of them), so a report reads back equal to what was written.
     pub fn new(name: &str, counts: LayerCounts) -> Self {
-        LayerReport {
+        let all = LayerReport {
             name: name.to_owned(),
             counts,
             hit_rate: counts.hit_rate(),
             backend: None,
             store_outages: Vec::new(),
-        }
+        };
+        LayerReport::from(LayerReportJson::from(all))
     }
 }
 
@@ -518,4 +522,42 @@ pub struct LatencyReport {
     pub hit: Percentiles,
     /// Went upstream.
     pub miss: Percentiles,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LayerCounts, LayerReport};
+
+    /// The layer's JSON keeps its published names and order, leaves out
+    /// the counts it does not publish, and reads back equal.
+    #[test]
+    fn a_layer_report_writes_its_published_layout_and_reads_back_equal() {
+        let counts = LayerCounts {
+            hits: 6,
+            stale: 2,
+            misses: 1,
+            bypass: 1,
+            coalesced: 3,
+            lock_timeouts: 9,
+            upstream_fetches: 9,
+            refreshes: 9,
+            stale_if_error: 9,
+            fill_errors: 9,
+            purged: 4,
+            evicted: 5,
+            store_errors: 7,
+            store_bypass: 1,
+            remote_fills: 8,
+        };
+        let mut l = LayerReport::new("origin", counts);
+        l.backend = Some("redis".to_owned());
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"origin","hit":6,"stale":2,"miss":1,"bypass":1,"hit_rate":0.8,"coalesced":3,"purged":4,"evicted":5,"backend":"redis","store_errors":7,"store_bypass":1,"remote_fills":8}"#
+        );
+        let back: LayerReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, l);
+        assert_eq!(back.counts.upstream_fetches, 0);
+    }
 }

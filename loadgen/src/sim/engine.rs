@@ -31,7 +31,7 @@ use ttlab_ssr_origin::cache::{
     SteppedLayer,
 };
 
-use super::SimControl;
+use super::control::SimControl;
 use super::pages::{PageId, Pages, Served};
 use crate::check::{Checker, Class, Judgement, TruthMemo};
 use crate::live::{Live, load_since};

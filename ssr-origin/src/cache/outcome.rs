@@ -204,9 +204,9 @@ impl LayerCounters {
         total
     }
 
-    /// Requests answered: hits + stale + misses + bypass.
+    /// Requests answered ([`LayerCounts::requests`] of a snapshot).
     pub fn requests(&self) -> u64 {
-        self.hits.get() + self.stale.get() + self.misses.get() + self.bypass.get()
+        self.snapshot().requests()
     }
 
     /// The counters' values now, as the one plain counts type that goes on
