@@ -160,13 +160,13 @@ impl SecondStats {
     /// Share of the layer's answers that came from the cache (hit or stale).
     pub fn hit_rate(&self) -> Option<f64> {
         let l = self.layer?;
-        (l.total() > 0).then(|| (l.hit + l.stale) as f64 / l.total() as f64)
+        (l.requests() > 0).then(|| l.hit_rate())
     }
 
     /// 1 − origin requests / visitor requests.
     pub fn offload(&self) -> Option<f64> {
         let r = self.requests();
-        (r > 0).then(|| 1.0 - self.origin.requests as f64 / r as f64)
+        (r > 0).then(|| self.origin.offload(r))
     }
 }
 
@@ -482,11 +482,10 @@ mod tests {
         f.from_cache = hit_us.len() as u64;
         f.origin.requests = 2;
         f.layer = Some(LayerCounts {
-            hit: 3,
+            hits: 3,
             stale: 1,
-            miss: 4,
-            bypass: 0,
-            store_bypass: 0,
+            misses: 4,
+            ..LayerCounts::default()
         });
         for v in hit_us {
             f.latency_hit.record(*v).unwrap();
@@ -514,7 +513,7 @@ mod tests {
         assert_eq!(a.seconds[1], SecondStats::default());
         assert_eq!(a.total.requests(), 15);
         assert_eq!(a.total.origin.requests, 4);
-        assert_eq!(a.total.layer.unwrap().total(), 16);
+        assert_eq!(a.total.layer.unwrap().requests(), 16);
         assert_eq!(a.seconds[0].hit_rate(), Some(0.5));
         assert_eq!(a.seconds[0].offload(), Some(0.8));
         assert_eq!(a.latency_all().len(), 3);

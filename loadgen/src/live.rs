@@ -15,62 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use hdrhistogram::Histogram;
 use ttlab_reports::OriginLoad;
 
-/// Answers of the caching layer in one second (hit + stale + miss + bypass =
-/// requests that reached the layer).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LayerCounts {
-    /// Fresh hits.
-    pub hit: u64,
-    /// Stale entries served (stale-while-revalidate, stale-if-error).
-    pub stale: u64,
-    /// Misses (an upstream fill).
-    pub miss: u64,
-    /// Requests that went around the cache.
-    pub bypass: u64,
-    /// Of `bypass`, those because the cache's store was unavailable (Redis
-    /// down or slow): an outage, shown as it happens.
-    pub store_bypass: u64,
-}
-
-impl From<&ttlab_ssr_origin::cache::LayerTally> for LayerCounts {
-    fn from(c: &ttlab_ssr_origin::cache::LayerTally) -> Self {
-        LayerCounts {
-            hit: c.hits,
-            stale: c.stale,
-            miss: c.misses,
-            bypass: c.bypass,
-            store_bypass: c.store_bypass,
-        }
-    }
-}
-
-impl LayerCounts {
-    /// Requests the layer answered.
-    pub fn total(&self) -> u64 {
-        self.hit + self.stale + self.miss + self.bypass
-    }
-
-    /// What `self` counted beyond `earlier` (counters only grow).
-    #[must_use]
-    pub fn since(&self, earlier: &LayerCounts) -> LayerCounts {
-        LayerCounts {
-            hit: self.hit.saturating_sub(earlier.hit),
-            stale: self.stale.saturating_sub(earlier.stale),
-            miss: self.miss.saturating_sub(earlier.miss),
-            bypass: self.bypass.saturating_sub(earlier.bypass),
-            store_bypass: self.store_bypass.saturating_sub(earlier.store_bypass),
-        }
-    }
-
-    /// Adds `other` into `self`.
-    pub fn add(&mut self, other: &LayerCounts) {
-        self.hit += other.hit;
-        self.stale += other.stale;
-        self.miss += other.miss;
-        self.bypass += other.bypass;
-        self.store_bypass += other.store_bypass;
-    }
-}
+/// A caching layer's counts: the one type from the layer to the report; a
+/// frame holds one second's worth ([`LayerCounts::since`] of two readings).
+pub use ttlab_scenarios::LayerCounts;
 
 /// A histogram of microseconds for one second of a live view: 2 significant
 /// digits (a dashboard wants shape, not precision), 1 µs .. 1 h.
@@ -246,28 +193,5 @@ mod tests {
         assert!(!live.finished());
         live.finish();
         assert!(live.finished());
-    }
-
-    #[test]
-    fn layer_counts_subtract_and_add() {
-        let a = LayerCounts {
-            hit: 5,
-            stale: 1,
-            miss: 3,
-            bypass: 1,
-            store_bypass: 0,
-        };
-        let b = LayerCounts {
-            hit: 9,
-            stale: 1,
-            miss: 4,
-            bypass: 2,
-            store_bypass: 1,
-        };
-        let d = b.since(&a);
-        assert_eq!(d.total(), 6);
-        let mut sum = a;
-        sum.add(&d);
-        assert_eq!(sum, b);
     }
 }

@@ -70,8 +70,13 @@ fn a_watched_simulation_reports_the_same_bytes_and_its_frames_add_up() {
                         sum.add(&f.layer.expect("a caching layer"));
                     }
                     assert_eq!(
-                        (sum.hit, sum.stale, sum.miss, sum.bypass),
-                        (l.hit, l.stale, l.miss, l.bypass),
+                        (sum.hits, sum.stale, sum.misses, sum.bypass),
+                        (
+                            l.counts.hits,
+                            l.counts.stale,
+                            l.counts.misses,
+                            l.counts.bypass
+                        ),
                         "{name} {}",
                         a.name
                     );

@@ -103,7 +103,11 @@ async fn three_replicas_on_redis_hit_as_one_origin_does() {
         let (la, lb) = (a.layer.as_ref().unwrap(), b.layer.as_ref().unwrap());
         assert_eq!(la.backend.as_deref(), Some("redis"));
         assert_eq!(lb.backend.as_deref(), Some("redis"));
-        assert_eq!(lb.store_errors, 0, "{}: Redis answered throughout", b.name);
+        assert_eq!(
+            lb.counts.store_errors, 0,
+            "{}: Redis answered throughout",
+            b.name
+        );
         assert!(lb.store_outages.is_empty());
         let (ha, hb) = (hit_rate(a), hit_rate(b));
         eprintln!(
@@ -111,8 +115,8 @@ async fn three_replicas_on_redis_hit_as_one_origin_does() {
             a.name,
             ha * 100.0,
             hb * 100.0,
-            lb.remote_fills,
-            lb.purged
+            lb.counts.remote_fills,
+            lb.counts.purged
         );
         assert!(
             (ha - hb).abs() <= 0.02,
@@ -122,7 +126,7 @@ async fn three_replicas_on_redis_hit_as_one_origin_does() {
             hb * 100.0
         );
         assert!(ha > 0.5, "{}: the cache works at all ({ha})", a.name);
-        assert!(lb.purged > 0, "{}: the publish purged Redis", b.name);
+        assert!(lb.counts.purged > 0, "{}: the publish purged Redis", b.name);
     }
     // Behind the origin's own cache, three replicas really shared it: about
     // as many renders as one origin (three private caches would render
@@ -162,14 +166,17 @@ async fn redis_killed_mid_run_costs_visitors_nothing_and_the_report_says_so() {
     let l = a.layer.as_ref().unwrap();
     eprintln!(
         "store errors {}, bypassed {}, outages {:?}, hit rate {:.1}%",
-        l.store_errors,
-        l.store_bypass,
+        l.counts.store_errors,
+        l.counts.store_bypass,
         l.store_outages,
         l.hit_rate * 100.0
     );
-    assert!(l.store_bypass > 0, "requests bypassed the dead store");
-    assert!(l.store_errors > 0);
-    assert!(l.store_bypass <= l.bypass);
+    assert!(
+        l.counts.store_bypass > 0,
+        "requests bypassed the dead store"
+    );
+    assert!(l.counts.store_errors > 0);
+    assert!(l.counts.store_bypass <= l.counts.bypass);
     assert_eq!(l.store_outages.len(), 1, "{:?}", l.store_outages);
     let o = &l.store_outages[0];
     assert!((0.5..2.0).contains(&o.from_s), "down from {}", o.from_s);

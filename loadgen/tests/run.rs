@@ -84,7 +84,7 @@ fn conserve(a: &ArchReport) {
     );
     if let Some(l) = &a.layer {
         assert_eq!(
-            l.hit + l.stale + l.miss + l.bypass,
+            l.counts.requests(),
             a.requests,
             "{}: every request passed the caching layer once",
             a.name
@@ -162,5 +162,5 @@ async fn every_architecture_shows_what_it_gets_wrong() {
     let a = &report.architectures[0];
     conserve(a);
     assert_eq!(a.class("stale_variant"), 0, "{:?}", a.classes);
-    assert_eq!(a.layer.as_ref().unwrap().hit, 0);
+    assert_eq!(a.layer.as_ref().unwrap().counts.hits, 0);
 }

@@ -34,12 +34,7 @@ fn same_seed_same_bytes_other_seed_other_report() {
             arch.name
         );
         if let Some(l) = &arch.layer {
-            assert_eq!(
-                l.hit + l.stale + l.miss + l.bypass,
-                arch.requests,
-                "{}",
-                arch.name
-            );
+            assert_eq!(l.counts.requests(), arch.requests, "{}", arch.name);
         }
     }
     let shared = report

@@ -154,7 +154,7 @@ fn table(s: &mut String, archs: &[ArchReport]) {
     let outage = |a: &ArchReport| {
         a.layer
             .as_ref()
-            .is_some_and(|l| l.store_errors > 0 || !l.store_outages.is_empty())
+            .is_some_and(|l| l.counts.store_errors > 0 || !l.store_outages.is_empty())
     };
     if archs.iter().any(outage) {
         row(s, "store down: bypassed", &|a| match &a.layer {
@@ -167,7 +167,7 @@ fn table(s: &mut String, archs: &[ArchReport]) {
                         None => format!("{:.1} s–end", o.from_s),
                     })
                     .collect();
-                format!("{} ({})", l.store_bypass, windows.join(", "))
+                format!("{} ({})", l.counts.store_bypass, windows.join(", "))
             }
             _ => "0".to_owned(),
         });

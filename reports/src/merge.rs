@@ -17,7 +17,7 @@ use crate::gate;
 use crate::hdr::{self, HdrError};
 use crate::model::{
     ArchReport, ClassCounts, Histograms, LatencyReport, LayerReport, MockCounters, OriginLoad,
-    Report, SCHEMA_VERSION, SecondPoint, SweepPoint, SweepReport,
+    Report, SCHEMA_VERSION, SecondPoint, SweepPoint, SweepReport, offload_of,
 };
 
 /// Why reports cannot be merged. Every message names the file at fault
@@ -295,12 +295,7 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
     }
     let mut all = hit.clone();
     hdr::add(&mut all, &miss).map_err(|e| wrong(parts[0].0, e.to_string()))?;
-    let offload = if first.name.starts_with("target ") || requests == 0 {
-        // An external origin's requests are not seen (see `run_target`).
-        0.0
-    } else {
-        1.0 - origin.requests as f64 / requests as f64
-    };
+    let offload = offload_of(&first.name, requests, &origin);
     let mut merged = ArchReport {
         name: first.name.clone(),
         origin_replicas: first.origin_replicas,
@@ -388,16 +383,7 @@ fn merge_layers(parts: &[(&str, &ArchReport, u32)]) -> Result<Option<LayerReport
         }
         merged = match (merged, &a.layer) {
             (Some(mut m), Some(l)) => {
-                m.hit += l.hit;
-                m.stale += l.stale;
-                m.miss += l.miss;
-                m.bypass += l.bypass;
-                m.coalesced += l.coalesced;
-                m.purged += l.purged;
-                m.evicted += l.evicted;
-                m.store_errors += l.store_errors;
-                m.store_bypass += l.store_bypass;
-                m.remote_fills += l.remote_fills;
+                m.counts.add(&l.counts);
                 // Each worker's own store, from its own start: every
                 // window is kept (in time order, below).
                 m.store_outages.extend(l.store_outages.iter().cloned());
@@ -408,7 +394,7 @@ fn merge_layers(parts: &[(&str, &ArchReport, u32)]) -> Result<Option<LayerReport
         };
     }
     if let Some(l) = &mut merged {
-        l.hit_rate = l.computed_hit_rate();
+        l.hit_rate = l.counts.hit_rate();
         l.store_outages
             .sort_by(|a, b| a.from_s.total_cmp(&b.from_s));
     }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+pub use ttlab_scenarios::LayerCounts;
 
 /// Version of the report format. 1: first version (real runs, with a
 /// per-second series). 2: thresholds evaluated per architecture
@@ -159,7 +160,7 @@ pub struct ArchReport {
     /// spans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock_counters: Option<MockCounters>,
-    /// 1 − origin requests / visitor requests.
+    /// 1 − origin requests / visitor requests ([`offload_of`]).
     pub offload: f64,
     /// The caching layer's counters, if the architecture caches (added up
     /// over origin replicas that each hold one).
@@ -262,6 +263,31 @@ impl ArchReport {
     }
 }
 
+/// The architecture name of a run against an external origin at `url`
+/// (`ttlab run --target`).
+pub fn target_name(url: &str) -> String {
+    format!("{TARGET_PREFIX}{url}")
+}
+
+/// Whether an architecture is a run against an external origin (see
+/// [`target_name`]).
+pub fn is_target(name: &str) -> bool {
+    name.starts_with(TARGET_PREFIX)
+}
+
+const TARGET_PREFIX: &str = "target ";
+
+/// An architecture's `offload`: [`OriginLoad::offload`], except 0 for an
+/// external origin, whose requests ttlab does not see (its `origin.requests`
+/// is 0, which would read as everything offloaded).
+pub fn offload_of(name: &str, requests: u64, origin: &OriginLoad) -> f64 {
+    if is_target(name) {
+        0.0
+    } else {
+        origin.offload(requests)
+    }
+}
+
 /// The mocks' cumulative counters (their `/metrics`) around a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MockCounters {
@@ -285,6 +311,17 @@ pub struct OriginLoad {
 }
 
 impl OriginLoad {
+    /// 1 − origin requests / `requests` (visitor requests): the share of
+    /// visitor requests the caching kept from the origin; 0 with none. The
+    /// one formula of the offload (reports, merges, the live view).
+    pub fn offload(&self, requests: u64) -> f64 {
+        if requests == 0 {
+            0.0
+        } else {
+            1.0 - self.requests as f64 / requests as f64
+        }
+    }
+
     /// Each count of `self` and `other` combined by `f`: sums, differences
     /// between two readings, spans.
     #[must_use]
@@ -298,9 +335,56 @@ impl OriginLoad {
     }
 }
 
-/// Counters of a caching layer.
+/// A caching layer's part of the report: its counts (the one
+/// [`LayerCounts`] the layer snapshots into), the hit rate computed from them,
+/// and what the layer's store went through.
+///
+/// The JSON keeps its published layout (see `docs/report-format.md`): the
+/// counts are written out among the other fields, in their historical order
+/// and names (`hit`, `miss`, ...), through [`LayerReportJson`]; the counts a
+/// report does not publish (lock timeouts, fetches, refreshes, ...) are left
+/// out, and read back as 0.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "LayerReportJson", into = "LayerReportJson")]
 pub struct LayerReport {
+    /// Layer name (`origin`, `cdn`, `edge`).
+    pub name: String,
+    /// What the layer counted (added up over origin replicas, or over the
+    /// load machines of a merge): the counts the report publishes; the
+    /// others are 0.
+    pub counts: LayerCounts,
+    /// (hit + stale) / all answers: [`LayerCounts::hit_rate`] of `counts`,
+    /// kept as written when a report is read back.
+    pub hit_rate: f64,
+    /// Where the layer kept its entries when not in memory: `redis`.
+    /// Absent for the memory store (and in reports before it existed).
+    pub backend: Option<String>,
+    /// When the store was unavailable, in run time; across origin replicas,
+    /// the union. Absent when it never was.
+    pub store_outages: Vec<StoreOutage>,
+}
+
+impl LayerReport {
+    /// The report of layer `name` from its counts, with the hit rate
+    /// computed from them; no backend, no outages. Only the counts the
+    /// report publishes are kept (through [`LayerReportJson`], the one list
+    /// of them), so a report reads back equal to what was written.
+    pub fn new(name: &str, counts: LayerCounts) -> Self {
+        let all = LayerReport {
+            name: name.to_owned(),
+            counts,
+            hit_rate: counts.hit_rate(),
+            backend: None,
+            store_outages: Vec::new(),
+        };
+        LayerReport::from(LayerReportJson::from(all))
+    }
+}
+
+/// [`LayerReport`] as the JSON writes it: the published field order and
+/// names. Only the serialization goes through it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayerReportJson {
     /// Layer name (`origin`, `cdn`, `edge`).
     pub name: String,
     /// `HIT` answers.
@@ -341,16 +425,48 @@ pub struct LayerReport {
     pub store_outages: Vec<StoreOutage>,
 }
 
-impl LayerReport {
-    /// Answers from the cache (`HIT` and `STALE`) over all answers; 0 with
-    /// none. Always computed from the counters, never added up: a merge
-    /// computes it again from the sums.
-    pub fn computed_hit_rate(&self) -> f64 {
-        let all = self.hit + self.stale + self.miss + self.bypass;
-        if all == 0 {
-            0.0
-        } else {
-            (self.hit + self.stale) as f64 / all as f64
+impl From<LayerReport> for LayerReportJson {
+    fn from(l: LayerReport) -> Self {
+        let c = l.counts;
+        LayerReportJson {
+            name: l.name,
+            hit: c.hits,
+            stale: c.stale,
+            miss: c.misses,
+            bypass: c.bypass,
+            hit_rate: l.hit_rate,
+            coalesced: c.coalesced,
+            purged: c.purged,
+            evicted: c.evicted,
+            backend: l.backend,
+            store_errors: c.store_errors,
+            store_bypass: c.store_bypass,
+            remote_fills: c.remote_fills,
+            store_outages: l.store_outages,
+        }
+    }
+}
+
+impl From<LayerReportJson> for LayerReport {
+    fn from(j: LayerReportJson) -> Self {
+        LayerReport {
+            name: j.name,
+            counts: LayerCounts {
+                hits: j.hit,
+                stale: j.stale,
+                misses: j.miss,
+                bypass: j.bypass,
+                coalesced: j.coalesced,
+                purged: j.purged,
+                evicted: j.evicted,
+                store_errors: j.store_errors,
+                store_bypass: j.store_bypass,
+                remote_fills: j.remote_fills,
+                ..LayerCounts::default()
+            },
+            hit_rate: j.hit_rate,
+            backend: j.backend,
+            store_outages: j.store_outages,
         }
     }
 }
@@ -406,4 +522,42 @@ pub struct LatencyReport {
     pub hit: Percentiles,
     /// Went upstream.
     pub miss: Percentiles,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LayerCounts, LayerReport};
+
+    /// The layer's JSON keeps its published names and order, leaves out
+    /// the counts it does not publish, and reads back equal.
+    #[test]
+    fn a_layer_report_writes_its_published_layout_and_reads_back_equal() {
+        let counts = LayerCounts {
+            hits: 6,
+            stale: 2,
+            misses: 1,
+            bypass: 1,
+            coalesced: 3,
+            lock_timeouts: 9,
+            upstream_fetches: 9,
+            refreshes: 9,
+            stale_if_error: 9,
+            fill_errors: 9,
+            purged: 4,
+            evicted: 5,
+            store_errors: 7,
+            store_bypass: 1,
+            remote_fills: 8,
+        };
+        let mut l = LayerReport::new("origin", counts);
+        l.backend = Some("redis".to_owned());
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"origin","hit":6,"stale":2,"miss":1,"bypass":1,"hit_rate":0.8,"coalesced":3,"purged":4,"evicted":5,"backend":"redis","store_errors":7,"store_bypass":1,"remote_fills":8}"#
+        );
+        let back: LayerReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, l);
+        assert_eq!(back.counts.upstream_fetches, 0);
+    }
 }

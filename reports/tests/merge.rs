@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 use proptest::prelude::*;
 use ttlab_reports::merge::{MergeError, merge};
 use ttlab_reports::{
-    ArchReport, ClassCounts, Histograms, LatencyReport, LayerReport, MockCounters, OriginLoad,
-    Report, SecondPoint, Worker, gate, hdr,
+    ArchReport, ClassCounts, Histograms, LatencyReport, LayerCounts, LayerReport, MockCounters,
+    OriginLoad, Report, SecondPoint, Worker, gate, hdr,
 };
 use ttlab_scenarios::model::{Cmp, Measure, Threshold};
 
@@ -115,22 +115,14 @@ fn arch_of(responses: &[Response]) -> ArchReport {
             1.0 - origin.requests as f64 / requests as f64
         },
         origin,
-        layer: Some(LayerReport {
-            name: "edge".to_owned(),
-            hit: hits,
-            stale: 0,
-            miss: requests - hits,
-            bypass: 0,
-            hit_rate: if requests == 0 {
-                0.0
-            } else {
-                hits as f64 / requests as f64
+        layer: Some(LayerReport::new(
+            "edge",
+            LayerCounts {
+                hits,
+                misses: requests - hits,
+                ..LayerCounts::default()
             },
-            coalesced: 0,
-            purged: 0,
-            evicted: 0,
-            ..LayerReport::default()
-        }),
+        )),
         latency: LatencyReport {
             all: hdr::percentiles(&all),
             hit: hdr::percentiles(&hit),

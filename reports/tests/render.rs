@@ -232,8 +232,8 @@ fn store_outage_fields_are_optional_and_shown_when_present() {
     a.origin_replicas = 3;
     let l = a.layer.as_mut().unwrap();
     l.backend = Some("redis".to_owned());
-    l.store_errors = 7;
-    l.store_bypass = 180;
+    l.counts.store_errors = 7;
+    l.counts.store_bypass = 180;
     l.store_outages = vec![ttlab_reports::StoreOutage {
         from_s: 1.0,
         until_s: Some(2.5),

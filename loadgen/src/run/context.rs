@@ -1,12 +1,11 @@
-//! What the goose users of one run share, found by the run's entry URL:
-//! goose transactions are plain functions, so they cannot capture it, and
-//! several runs (tests) may be under way in one process.
+//! What the goose users of one run share. The run's transaction is a
+//! closure over an `Arc` of it (see `attack`), so several runs (tests) may
+//! be under way in one process, each with its own.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use ttlab_scenarios::{SystemClock, World};
+use ttlab_scenarios::{Clock, Micros, SystemClock, World};
 
 use crate::check::Checker;
 use crate::record::Recorder;
@@ -43,36 +42,9 @@ pub struct RunContext {
     pub http: reqwest::Client,
 }
 
-fn registry() -> &'static Mutex<HashMap<String, Arc<RunContext>>> {
-    static RUNS: OnceLock<Mutex<HashMap<String, Arc<RunContext>>>> = OnceLock::new();
-    RUNS.get_or_init(Mutex::default)
-}
-
-fn key(url: &str) -> String {
-    url.trim_end_matches('/').to_owned()
-}
-
-/// Makes `ctx` findable by goose users whose base URL is `entry_url`.
-pub fn register(entry_url: &str, ctx: Arc<RunContext>) {
-    registry()
-        .lock()
-        .expect("run registry")
-        .insert(key(entry_url), ctx);
-}
-
-/// Forgets the run at `entry_url`.
-pub fn unregister(entry_url: &str) {
-    registry()
-        .lock()
-        .expect("run registry")
-        .remove(&key(entry_url));
-}
-
-/// The run a goose user with this base URL belongs to.
-pub fn find(base_url: &str) -> Option<Arc<RunContext>> {
-    registry()
-        .lock()
-        .expect("run registry")
-        .get(&key(base_url))
-        .cloned()
+impl RunContext {
+    /// Run time now.
+    pub fn clock_now(&self) -> Micros {
+        self.clock.now()
+    }
 }

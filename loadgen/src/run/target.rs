@@ -5,15 +5,18 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use ttlab_reports::{MockCounters, OriginLoad, Report, SCHEMA_VERSION};
+use ttlab_reports::{MockCounters, OriginLoad, Report, target_name};
 use ttlab_scenarios::{SystemClock, World};
 
-use super::context::{self, RunContext};
-use super::{Progress, RunError, RunOptions, arch_report, generate, users_of};
-use crate::record::Recorder;
-use crate::script::{PagePicker, Share};
-
+use super::context::RunContext;
+use super::error::RunError;
+use super::generate::generate;
+use super::options::{RunOptions, users_of};
+use super::progress::Progress;
 use crate::check::Checker;
+use crate::record::Recorder;
+use crate::report::{RunHeader, arch_report, run_report};
+use crate::script::{PagePicker, Share};
 
 /// Counts of the external mocks, read from their `/metrics`.
 async fn mock_load(http: &reqwest::Client, mocks_url: &str) -> OriginLoad {
@@ -114,42 +117,33 @@ pub async fn run_target_with(
         http: http.clone(),
     });
     let target = target.trim_end_matches('/').to_owned();
-    context::register(&target, ctx.clone());
     let before = mock_load(&http, mocks_url).await;
     progress.start_target(&target, s.duration.to_duration());
-    let generated = generate(target.clone(), plan).await;
+    let generated = generate(target.clone(), plan, ctx.clone()).await;
     let (outcome, elapsed, cpu) = (generated.outcome, generated.elapsed, generated.cpu);
-    context::unregister(&target);
     outcome?;
     let after = mock_load(&http, mocks_url).await;
     let origin = after.combine(&before, u64::saturating_sub);
     let rec = ctx.recorder.lock().expect("recorder");
+    // Named as a target, its offload is 0: the origin's requests are not seen.
     let mut report = arch_report(
-        &format!("target {target}"),
+        &target_name(&target),
         &rec,
         origin,
         None,
         elapsed,
-        cpu,
+        Some(cpu),
         &[],
     );
-    report.offload = 0.0;
     report.mock_counters = Some(MockCounters { before, after });
     report.warnings.push("an external origin: ttlab sees no cache counters or origin requests, only answers and the mocks' calls".to_owned());
     progress.done(&report);
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        mode: "real".to_owned(),
-        scenario: s.name.clone(),
-        seed: s.seed,
+    let header = RunHeader {
+        mode: "real",
         started_at,
-        duration_s: s.duration.as_secs_f64(),
         interrupted: goose::is_killswitch_triggered(),
-        architectures: vec![report],
-        sweep: None,
-        markers: ttlab_reports::markers::of_world(&world),
         page_views: opts.page_views,
         worker: opts.worker(),
-        merged_workers: None,
-    })
+    };
+    Ok(run_report(&world, header, vec![report], None))
 }

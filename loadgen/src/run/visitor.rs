@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use goose::prelude::*;
 use ttlab_scenarios::token;
 
-use super::context::{self, RunContext};
+use super::context::RunContext;
 use crate::script::Session;
 
 /// Sends the visitor's attribute changes that fell due, as the SDK's
@@ -47,10 +47,7 @@ async fn send_attribute_changes(ctx: &RunContext, visitor: u32) {
 
 /// One page view: pick the page, send the visitor's cookie, judge the
 /// answer, record it, think.
-pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
-    let Some(ctx) = context::find(user.base_url.as_str()) else {
-        return Ok(());
-    };
+pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> TransactionResult {
     if user.get_session_data::<Session>().is_none() {
         let global = ctx.share.user(user.weighted_users_index as u32);
         let session = Session::new(&ctx.world, global, ctx.users);
@@ -60,7 +57,7 @@ pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
         .get_session_data_mut::<Session>()
         .expect("set above")
         .next(&ctx.world, &ctx.pages);
-    send_attribute_changes(&ctx, visitor).await;
+    send_attribute_changes(ctx, visitor).await;
     let uid = ctx.world.visitors()[visitor as usize].uid.clone();
     let path = ctx.world.scenario().content.pages[page as usize]
         .path
@@ -140,12 +137,4 @@ pub async fn page_view(user: &mut GooseUser) -> TransactionResult {
         tokio::time::sleep(think.to_duration()).await;
     }
     result
-}
-
-impl RunContext {
-    /// Run time now.
-    pub fn clock_now(&self) -> ttlab_scenarios::Micros {
-        use ttlab_scenarios::Clock;
-        self.clock.now()
-    }
 }

@@ -21,22 +21,23 @@ use dary_heap::QuaternaryHeap;
 use rand::{Rng, SeedableRng};
 use rand_distr::Exp1;
 use rand_pcg::Pcg64Mcg;
-use ttlab_reports::{ArchReport, OriginLoad};
+use ttlab_reports::{ArchReport, LayerReport, OriginLoad};
 use ttlab_scenarios::model::{ArchitectureConfig, EntryIdx, PageIdx, Scenario};
 use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, Topology, VariantSet, World};
 use ttlab_ssr_origin::cache::{
-    self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerTally, Lookup, Reply, Slab, SteppedLayer,
+    self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerCounts, Lookup, Reply, Slab,
+    SteppedLayer,
 };
 
-use super::SimControl;
+use super::control::SimControl;
 use super::pages::{PageId, Pages, Served};
 use crate::check::{Checker, TruthMemo, judge_in_order};
-use crate::live::{LayerCounts, Live, load_since};
+use crate::live::{Live, load_since};
 use crate::record::Recorder;
-use crate::run::{Cpu, arch_report, layer_report};
+use crate::report::{arch_report, cumulative};
 use crate::script::{PagePicker, Session};
 
 /// "No such request / no user": the end of a waiter list, an open-loop request.
@@ -166,7 +167,7 @@ struct Sim<'w> {
     /// sink: then the loop's check never fires).
     next_frame: u64,
     /// Counts at the last frame, to count one second's worth.
-    framed: (Counts, LayerTally),
+    framed: (Counts, LayerCounts),
 }
 
 /// Simulates one architecture of the world's scenario.
@@ -245,7 +246,7 @@ pub(super) fn simulate_arch_live(
         control,
         live,
         next_frame: if live.is_some() { 1_000_000 } else { u64::MAX },
-        framed: (Counts::default(), LayerTally::default()),
+        framed: (Counts::default(), LayerCounts::default()),
     };
     sim.run();
     sim.report()
@@ -366,7 +367,7 @@ impl Sim<'_> {
         while t.0 >= self.next_frame {
             let second = (self.next_frame / 1_000_000 - 1) as u32;
             let tap = self.recorder.take_tap().unwrap_or_default();
-            let (c, l) = (self.counts, *self.layer.tally());
+            let (c, l) = (self.counts, *self.layer.counts());
             let (before, before_l) = self.framed;
             let origin = |c: &Counts| OriginLoad {
                 requests: c.origin_requests,
@@ -378,8 +379,7 @@ impl Sim<'_> {
                 arch,
                 second,
                 load_since(&origin(&c), &origin(&before)),
-                self.strategy
-                    .map(|_| LayerCounts::from(&l).since(&LayerCounts::from(&before_l))),
+                self.strategy.map(|_| l.since(&before_l)),
             );
             live.push(frame);
             self.framed = (c, l);
@@ -633,7 +633,6 @@ impl Sim<'_> {
 
     fn report(self) -> ArchReport {
         let c = &self.counts;
-        let l = self.layer.tally();
         let origin = OriginLoad {
             requests: c.origin_requests,
             renders: c.renders,
@@ -642,28 +641,17 @@ impl Sim<'_> {
         };
         // The simulator models one origin and a store that never fails,
         // whatever the backend.
-        let layer = self.cache_name.map(|name| layer_report(name, l));
+        let layer = self.cache_name.map(|name| LayerReport::new(name, *self.layer.counts()));
         // Cumulative samples per second boundary, as the real run samples them.
-        let mut samples = vec![OriginLoad::default()];
-        for l in &self.load {
-            let last = samples.last().expect("starts with zero").clone();
-            samples.push(OriginLoad {
-                requests: last.requests + l.requests,
-                renders: last.renders + l.renders,
-                personalize_calls: last.personalize_calls + l.personalize_calls,
-                delivery_calls: last.delivery_calls + l.delivery_calls,
-            });
-        }
-        let mut report = arch_report(
+        let samples = cumulative(&self.load);
+        arch_report(
             self.arch.arch.as_str(),
             &self.recorder,
             origin,
             layer,
             self.s.duration.to_duration(),
-            Cpu::default(),
+            None,
             &samples,
-        );
-        report.warnings.clear();
-        report
+        )
     }
 }

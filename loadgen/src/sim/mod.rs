@@ -11,73 +11,19 @@
 //! (`Dist::sample`, `UpstreamFaults::decide`). Every response is judged by
 //! the checker. The same scenario and seed give the same report, byte for byte.
 
+mod control;
 mod engine;
 mod pages;
 
+pub use control::SimControl;
 pub use engine::{simulate_arch, simulate_arch_with};
-
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use std::sync::Arc;
 
-use crate::live::Live;
-use ttlab_reports::{Report, SCHEMA_VERSION, SweepPoint, SweepReport};
+use crate::report::{RunHeader, run_report};
+use ttlab_reports::{Report, SweepPoint, SweepReport};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::{ArchitectureConfig, Sweep};
-
-/// What a watcher shares with a running simulation: how far it got, a
-/// request to stop (Ctrl-C, the dashboard's `q`), a pause (the dashboard's
-/// `p`) and, optionally, a [`Live`] sink for one frame per virtual second.
-#[derive(Debug, Default)]
-pub struct SimControl {
-    progress: AtomicU64,
-    stop: AtomicBool,
-    pause: AtomicBool,
-    live: Option<Arc<Live>>,
-}
-
-impl SimControl {
-    /// A control whose simulation publishes a frame per virtual second of
-    /// each architecture (not of sweep points) into `live`.
-    pub fn with_live(live: Arc<Live>) -> Self {
-        SimControl {
-            live: Some(live),
-            ..SimControl::default()
-        }
-    }
-
-    /// The live sink, if one is attached.
-    pub fn live(&self) -> Option<&Arc<Live>> {
-        self.live.as_ref()
-    }
-
-    /// Pauses the simulation (it waits at its next check, every 4,096
-    /// events) or resumes it.
-    pub fn set_paused(&self, paused: bool) {
-        self.pause.store(paused, Ordering::Relaxed);
-    }
-
-    /// Whether the simulation is asked to wait.
-    pub fn paused(&self) -> bool {
-        self.pause.load(Ordering::Relaxed)
-    }
-
-    /// Virtual microseconds simulated so far, over every architecture and
-    /// sweep point (see [`work`] for the total).
-    pub fn progress_us(&self) -> u64 {
-        self.progress.load(Ordering::Relaxed)
-    }
-
-    /// Asks the simulation to stop soon; its report holds what ran.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether a stop was asked for.
-    pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-}
 
 /// Virtual microseconds a simulation of `archs` (and `sweep`) covers in all:
 /// the denominator of [`SimControl::progress_us`].
@@ -100,7 +46,6 @@ pub fn simulate_with(
     sweep: Option<&Sweep>,
     control: &SimControl,
 ) -> Report {
-    let s = world.scenario();
     let architectures = archs
         .iter()
         .enumerate()
@@ -146,22 +91,15 @@ pub fn simulate_with(
                 .collect(),
         }
     });
-    let mut report = Report {
-        schema_version: SCHEMA_VERSION,
-        mode: "sim".to_owned(),
-        scenario: s.name.clone(),
-        seed: s.seed,
+    let header = RunHeader {
+        mode: "sim",
         // Virtual time has no wall-clock start: fixed, so reports are reproducible.
         started_at: "1970-01-01T00:00:00Z".to_owned(),
-        duration_s: s.duration.as_secs_f64(),
         interrupted: control.stopped(),
-        architectures,
-        sweep,
-        markers: ttlab_reports::markers::of_world(world),
         page_views: None,
         worker: None,
-        merged_workers: None,
     };
+    let mut report = run_report(world, header, architectures, sweep);
     ttlab_reports::gate::apply(&mut report, archs);
     report
 }

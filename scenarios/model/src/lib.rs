@@ -14,6 +14,7 @@
 
 pub mod alias;
 pub mod error;
+pub mod layer_counts;
 pub mod model;
 pub mod shipped;
 pub mod spec;
@@ -26,6 +27,7 @@ pub mod validate;
 pub mod world;
 
 pub use error::{Diagnostic, ScenarioError};
+pub use layer_counts::LayerCounts;
 pub use model::{Architecture, Scenario};
 pub use time::{Clock, ManualClock, Micros, SystemClock};
 pub use topology::Topology;

@@ -18,9 +18,11 @@ pub use layer::{
     Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, PURGE_RETRY_FOR, STORE_RETRY,
     StoreOutage, decide,
 };
-pub use outcome::{CacheOutcome, LayerCounters, LayerTally, LockOutcome, StaleReason};
+pub use outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
+// The plain counts a layer snapshots into (shared with the report model).
 pub use redis_store::{
     Codec, CodecError, LockAttempt, LockGuard, LockOptions, RedisLocks, RedisOptions, RedisStore,
 };
 pub use stepped::{Completion, FetchId, Lookup, Reply, Slab, SteppedLayer};
 pub use store::{Bounds, Cached, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag, Tags};
+pub use ttlab_scenarios::LayerCounts;

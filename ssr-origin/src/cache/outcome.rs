@@ -2,6 +2,7 @@
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
+use ttlab_scenarios::LayerCounts;
 
 /// What a layer did with one request; feeds `x-cache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,6 +41,17 @@ impl CacheOutcome {
         .into_iter()
         .find(|o| o.as_str() == s)
     }
+
+    /// Counts this answer in plain `counts` (the simulator's stepped layer,
+    /// one owner); the concurrent layer counts in [`LayerCounters::count`].
+    pub fn count_in(self, counts: &mut LayerCounts) {
+        match self {
+            CacheOutcome::Hit => counts.hits += 1,
+            CacheOutcome::Stale => counts.stale += 1,
+            CacheOutcome::Miss => counts.misses += 1,
+            CacheOutcome::Bypass => counts.bypass += 1,
+        }
+    }
 }
 
 /// How a request that missed got its answer (the cache lock).
@@ -67,8 +79,10 @@ pub enum StaleReason {
     UpstreamError,
 }
 
-/// Counters of one caching layer. `hits + stale + misses + bypass` is the
-/// number of requests the layer answered.
+/// Counters of one caching layer, as the concurrent accumulator: atomic,
+/// shared with the metrics registry. Read them as plain numbers with
+/// [`Self::snapshot`]. `hits + stale + misses + bypass` is the number of
+/// requests the layer answered.
 #[derive(Clone, Debug, Default)]
 pub struct LayerCounters {
     /// `HIT` answers.
@@ -190,14 +204,15 @@ impl LayerCounters {
         total
     }
 
-    /// Requests answered: hits + stale + misses + bypass.
+    /// Requests answered ([`LayerCounts::requests`] of a snapshot).
     pub fn requests(&self) -> u64 {
-        self.hits.get() + self.stale.get() + self.misses.get() + self.bypass.get()
+        self.snapshot().requests()
     }
 
-    /// The counters' values now.
-    pub fn tally(&self) -> LayerTally {
-        LayerTally {
+    /// The counters' values now, as the one plain counts type that goes on
+    /// to the live view and the report.
+    pub fn snapshot(&self) -> LayerCounts {
+        LayerCounts {
             hits: self.hits.get(),
             stale: self.stale.get(),
             misses: self.misses.get(),
@@ -224,61 +239,5 @@ impl LayerCounters {
             CacheOutcome::Miss => self.misses.inc(),
             CacheOutcome::Bypass => self.bypass.inc(),
         };
-    }
-}
-
-/// A layer's counters as plain numbers: what [`LayerCounters`] reads, and
-/// what the simulator's [`SteppedLayer`](super::SteppedLayer) keeps (one
-/// owner, no atomics), so both are compared field by field.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LayerTally {
-    /// `HIT` answers.
-    pub hits: u64,
-    /// `STALE` answers.
-    pub stale: u64,
-    /// `MISS` answers.
-    pub misses: u64,
-    /// `BYPASS` answers.
-    pub bypass: u64,
-    /// Misses answered by waiting for another request's fetch.
-    pub coalesced: u64,
-    /// Waits that hit the lock timeout.
-    pub lock_timeouts: u64,
-    /// Upstream fetches started (fills and refreshes).
-    pub upstream_fetches: u64,
-    /// Background refreshes started by stale-while-revalidate.
-    pub refreshes: u64,
-    /// Stale answers because the upstream failed (part of `stale`).
-    pub stale_if_error: u64,
-    /// Upstream fetches that failed.
-    pub fill_errors: u64,
-    /// Entries dropped by purge.
-    pub purged: u64,
-    /// Entries evicted by the bounds.
-    pub evicted: u64,
-    /// Store operations that failed.
-    pub store_errors: u64,
-    /// Requests that bypassed the cache because the store was unavailable
-    /// (part of `bypass`).
-    pub store_bypass: u64,
-    /// Fills answered by another replica's entry (shared store), which
-    /// fetched nothing here.
-    pub remote_fills: u64,
-}
-
-impl LayerTally {
-    /// Requests answered: hits + stale + misses + bypass.
-    pub fn requests(&self) -> u64 {
-        self.hits + self.stale + self.misses + self.bypass
-    }
-
-    /// Counts an answer.
-    pub fn count(&mut self, outcome: CacheOutcome) {
-        match outcome {
-            CacheOutcome::Hit => self.hits += 1,
-            CacheOutcome::Stale => self.stale += 1,
-            CacheOutcome::Miss => self.misses += 1,
-            CacheOutcome::Bypass => self.bypass += 1,
-        }
     }
 }

@@ -26,8 +26,9 @@ use ttlab_scenarios::Micros;
 use super::freshness::Windows;
 use super::key::CacheKey;
 use super::layer::{Answer, Decision, decide, stale_if_error};
-use super::outcome::{CacheOutcome, LayerTally, LockOutcome, StaleReason};
+use super::outcome::{CacheOutcome, LockOutcome, StaleReason};
 use super::store::{Bounds, MemoryStore, PutOutcome, Stored, Tag, Tags};
+use ttlab_scenarios::LayerCounts;
 
 /// Names a fetch in flight: the caller runs it and reports its end with
 /// [`SteppedLayer::complete`].
@@ -177,7 +178,7 @@ pub struct SteppedLayer<V, E> {
     inflight: HashMap<CacheKey, FetchId>,
     fetches: Slab<Fetch>,
     waiters: Slab<Waiter>,
-    tally: LayerTally,
+    counts: LayerCounts,
     _error: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -192,14 +193,14 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             inflight: HashMap::new(),
             fetches: Slab::new(),
             waiters: Slab::new(),
-            tally: LayerTally::default(),
+            counts: LayerCounts::default(),
             _error: std::marker::PhantomData,
         }
     }
 
-    /// The counters so far.
-    pub fn tally(&self) -> &LayerTally {
-        &self.tally
+    /// The counts so far.
+    pub fn counts(&self) -> &LayerCounts {
+        &self.counts
     }
 
     /// Entries stored now.
@@ -218,16 +219,16 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         match decide(entry.as_ref().map(|e| e.stored_at), now, self.windows) {
             Decision::Hit => {
                 let e = entry.expect("a hit has an entry");
-                self.tally.hits += 1;
+                self.counts.hits += 1;
                 Lookup::Hit(Answer::stored(e, now, None, None))
             }
             Decision::ServeStaleAndRefresh => {
                 let e = entry.expect("stale has an entry");
                 let refresh = (!self.inflight.contains_key(&key)).then(|| {
-                    self.tally.refreshes += 1;
+                    self.counts.refreshes += 1;
                     self.start(now, Some(key), true, None)
                 });
-                self.tally.stale += 1;
+                self.counts.stale += 1;
                 Lookup::Stale {
                     answer: Answer::stored(e, now, Some(StaleReason::Revalidating), None),
                     refresh,
@@ -263,14 +264,14 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
     /// Request `who` goes around the cache (`BYPASS`): the caller runs the
     /// returned fetch.
     pub fn bypass(&mut self, now: Micros, who: u32) -> FetchId {
-        self.tally.bypass += 1;
+        self.counts.bypass += 1;
         self.start(now, None, false, Some((who, Role::Bypass, false)))
     }
 
     /// Drops every entry built from content entry `tag`.
     pub fn purge(&mut self, now: Micros, tag: Tag) -> usize {
         let n = self.store.purge_now(tag, now);
-        self.tally.purged += n as u64;
+        self.counts.purged += n as u64;
         n
     }
 
@@ -282,7 +283,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         registered: bool,
         waiter: Option<(u32, Role, bool)>,
     ) -> FetchId {
-        self.tally.upstream_fetches += 1;
+        self.counts.upstream_fetches += 1;
         let first = waiter.map_or(NONE, |(who, role, stale_on_error)| {
             self.waiters.insert(Waiter {
                 who,
@@ -330,12 +331,12 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                         size,
                     };
                     if let PutOutcome::Stored { evicted } = self.store.put_now(key, stored) {
-                        self.tally.evicted += evicted as u64;
+                        self.counts.evicted += evicted as u64;
                     }
                 }
             }
             Ok(_) => {}
-            Err(_) => self.tally.fill_errors += 1,
+            Err(_) => self.counts.fill_errors += 1,
         }
         if let (Some(k), true) = (f.key, f.registered) {
             if self.inflight.get(&k) == Some(&id) {
@@ -370,8 +371,8 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                     .map(|value| Answer::fetched(value, CacheOutcome::Bypass, None)),
             ),
             (Role::Joined, Ok(value)) if shareable => {
-                self.tally.coalesced += 1;
-                self.tally.misses += 1;
+                self.counts.coalesced += 1;
+                self.counts.misses += 1;
                 Reply::Done(Ok(Answer::fetched(
                     value.clone(),
                     CacheOutcome::Miss,
@@ -389,7 +390,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                 } else {
                     CacheOutcome::Bypass
                 };
-                self.tally.count(outcome);
+                outcome.count_in(&mut self.counts);
                 Reply::Done(Ok(Answer::fetched(value.clone(), outcome, Some(lock))))
             }
             (Role::Own(lock), Err(e)) => Reply::Done(self.on_error(now, c.key, w, lock, e)),
@@ -412,11 +413,11 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             .filter(|_| w.stale_on_error)
             .and_then(|k| self.store.get_exclusive(k));
         if let Some(answer) = stale_if_error(now_stored, now, self.windows, lock) {
-            self.tally.stale += 1;
-            self.tally.stale_if_error += 1;
+            self.counts.stale += 1;
+            self.counts.stale_if_error += 1;
             Ok(answer)
         } else {
-            self.tally.misses += 1;
+            self.counts.misses += 1;
             Err(e.clone())
         }
     }

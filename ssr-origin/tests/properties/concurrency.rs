@@ -362,7 +362,7 @@ fn judge(
     // 5: at rest, every counter adds up.
     // A fill answered with another replica's entry fetched nothing here
     // (none with one replica).
-    let c = counters.tally();
+    let c = counters.snapshot();
     let remote = counters.remote_fills.get();
     prop_assert_eq!(c.requests(), plan.requests.len() as u64);
     prop_assert_eq!(c.upstream_fetches, up.calls.load(Ordering::SeqCst));

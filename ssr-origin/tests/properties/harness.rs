@@ -241,7 +241,7 @@ pub struct FetchRec {
 }
 
 /// The layer's counters, as plain numbers.
-pub use ttlab_ssr_origin::cache::LayerTally as Counts;
+pub use ttlab_ssr_origin::cache::LayerCounts as Counts;
 
 /// The state after one operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -574,7 +574,7 @@ impl Runner for LayerRun {
         self.trace.after.push(Snapshot {
             len: self.store.len(),
             bytes: self.store.bytes(),
-            counts: self.layer.counters().tally(),
+            counts: self.layer.counters().snapshot(),
         });
     }
 

@@ -249,7 +249,7 @@ fn stack(outer_cfg: &Config, inner_cfg: &Config, ops: &[Op]) -> Result<(), TestC
             }
             running = still;
         });
-        let (o, n) = (outer.counters().tally(), inner.counters().tally());
+        let (o, n) = (outer.counters().snapshot(), inner.counters().snapshot());
         // Requests around the edge count when sent, the others when answered.
         prop_assert!(
             o.requests() <= sent,
@@ -261,7 +261,7 @@ fn stack(outer_cfg: &Config, inner_cfg: &Config, ops: &[Op]) -> Result<(), TestC
             "the origin layer counted requests the edge did not send"
         );
     }
-    let (o, n) = (outer.counters().tally(), inner.counters().tally());
+    let (o, n) = (outer.counters().snapshot(), inner.counters().snapshot());
     prop_assert!(upstream.parked().is_empty(), "drained");
     prop_assert_eq!(answered, sent);
     prop_assert_eq!(o.requests(), sent, "edge: hits + stale + misses + bypass");

@@ -225,7 +225,7 @@ pub fn run_stepped(cfg: &Config, t: &Timed, tick: Micros) -> (BTreeMap<u32, Got>
             queue.push(now + timed(id).latency * tick.0, Ev::Complete(f));
         }
     }
-    (got, *layer.tally())
+    (got, *layer.counts())
 }
 
 /// A real-time run's answers and counters, and how late the latest event
@@ -360,7 +360,7 @@ async fn real(cfg: &Config, t: &Timed, tick: Duration) -> RealRun {
     let lateness = *late.0.lock().unwrap();
     RealRun {
         got,
-        counts: layer.counters().tally(),
+        counts: layer.counters().snapshot(),
         lateness,
     }
 }
