@@ -324,16 +324,13 @@ pub fn variant_param(world: &World, variants: &VariantSet) -> String {
 /// Parses the SDK's URL param (`0_1,a_0`) against the scenario; unknown
 /// items are ignored.
 pub fn parse_variant_param(world: &World, param: &str) -> VariantSet {
-    let scenario = world.scenario();
-    let mut set = VariantSet::none(scenario.experiences.len());
-    for item in param.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some((exp, var)) = item.split_once('_') else {
+    let mut set = VariantSet::none(world.scenario().experiences.len());
+    for item in param.split(',').map(str::trim) {
+        let Some((exp, var)) = ttlab_scenarios::alias::parse_short(item) else {
             continue;
         };
-        if let Some(ei) = scenario.experiences.iter().position(|x| x.uid == exp) {
-            if let Some(vi) = world.variant_index(ei as ExpIdx, var) {
-                set.set(ei as ExpIdx, Some(vi));
-            }
+        if let Some(r) = world.variant_named(exp, var) {
+            set.set(r.experience, Some(r.variant));
         }
     }
     set

@@ -641,7 +641,9 @@ impl Sim<'_> {
         };
         // The simulator models one origin and a store that never fails,
         // whatever the backend.
-        let layer = self.cache_name.map(|name| LayerReport::new(name, *self.layer.counts()));
+        let layer = self
+            .cache_name
+            .map(|name| LayerReport::new(name, *self.layer.counts()));
         // Cumulative samples per second boundary, as the real run samples them.
         let samples = cumulative(&self.load);
         arch_report(
