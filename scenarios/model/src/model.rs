@@ -6,7 +6,6 @@
 //! hot path.
 
 use crate::time::Micros;
-use crate::topology::Topology;
 
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -466,22 +465,6 @@ impl Architecture {
     /// By name.
     pub fn parse(name: &str) -> Option<Architecture> {
         Architecture::ALL.into_iter().find(|a| a.as_str() == name)
-    }
-
-    /// Its servers and who does what in them (variant keys in scope
-    /// `All`; [`Topology::of_config`] for a configured architecture).
-    pub const fn topology(self) -> Topology {
-        Topology::of(self, KeyScope::All)
-    }
-
-    /// Whether the architecture has a caching layer.
-    pub const fn caches(self) -> bool {
-        self.topology().caches()
-    }
-
-    /// What its cache key holds, for summaries.
-    pub const fn key_description(self) -> &'static str {
-        self.topology().key_description()
     }
 }
 

@@ -11,6 +11,28 @@
 
 use crate::model::{Architecture, ArchitectureConfig, KeyScope};
 
+/// The topology's answers on the architecture itself, for code that holds
+/// only the name (summaries, `serve`). They live here, not beside the
+/// architecture's name in the model, so that the model does not depend on
+/// the topology that depends on it.
+impl Architecture {
+    /// Its servers and who does what in them (variant keys in scope
+    /// `All`; [`Topology::of_config`] for a configured architecture).
+    pub const fn topology(self) -> Topology {
+        Topology::of(self, KeyScope::All)
+    }
+
+    /// Whether the architecture has a caching layer.
+    pub const fn caches(self) -> bool {
+        self.topology().caches()
+    }
+
+    /// What its cache key holds, for summaries.
+    pub const fn key_description(self) -> &'static str {
+        self.topology().key_description()
+    }
+}
+
 /// Which variance a caching layer keys on, beside the URL.
 ///
 /// It lives with the topology because it is part of what an architecture
