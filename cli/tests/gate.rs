@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ttlab_test_support::ScenarioToml;
+
 fn ttlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ttlab"))
         .args(args)
@@ -30,47 +32,14 @@ fn temp(name: &str) -> PathBuf {
 /// decides whether that is a breach.
 fn scenario(dir: &Path, thresholds: &str) -> PathBuf {
     let path = dir.join("gate.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[scenario]
-name = "gate"
-seed = 1
-duration = "20s"
-
-[traffic]
-visitors = 50
-arrival_rate = 50.0
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = {{ "0" = 50, "1" = 50 }}
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.pages]]
-path = "/"
-entries = ["hero"]
-
-[[architectures]]
-name = "ssr-cdn-shared"
-
-[[architectures]]
-name = "ssr-origin-variant"
-
-[thresholds]
-{thresholds}
-"#
-        ),
-    )
-    .unwrap();
+    let scenario = ScenarioToml::new("gate", 1, "20s")
+        .traffic_lines("visitors = 50\narrival_rate = 50.0")
+        .ab("0", &[("0", 50), ("1", 50)])
+        .entry("hero", "hero", &["0"])
+        .page("/", &["hero"])
+        .archs(&["ssr-cdn-shared", "ssr-origin-variant"])
+        .table("thresholds", thresholds);
+    std::fs::write(&path, scenario.build()).unwrap();
     path
 }
 

@@ -1,66 +1,27 @@
 //! `ttlab run` as a user runs it: the summary, the report file, and Ctrl-C.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const SCENARIO: &str = r#"
-[scenario]
-name = "cli-run"
-seed = 4
-duration = "DURATION"
-
-[traffic]
-visitors = 20
-users = 4
-think_time = "20ms"
-pages_per_session = 3
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = { "0" = 50, "1" = 50 }
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.pages]]
-path = "/"
-entries = ["hero"]
-
-[[architectures]]
-name = "ssr-cdn-shared"
-
-[[architectures]]
-name = "ssr-edge"
-"#;
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::process::Lines;
 
 fn scenario_file(dir: &std::path::Path, duration: &str) -> std::path::PathBuf {
     let path = dir.join("cli-run.toml");
-    std::fs::write(&path, SCENARIO.replace("DURATION", duration)).unwrap();
+    let scenario = ScenarioToml::new("cli-run", 4, duration)
+        .traffic(20, 4)
+        .traffic_lines("think_time = \"20ms\"\npages_per_session = 3")
+        .ab("0", &[("0", 50), ("1", 50)])
+        .entry("hero", "hero", &["0"])
+        .page("/", &["hero"])
+        .archs(&["ssr-cdn-shared", "ssr-edge"]);
+    std::fs::write(&path, scenario.build()).unwrap();
     path
 }
 
 /// Sends Ctrl-C (SIGINT) to `child` and waits for it to exit, at most 15 s.
 fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "still running 15 s after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ttlab_test_support::process::interrupt(child, Duration::from_secs(15))
 }
 
 fn report_in(out: &std::path::Path) -> serde_json::Value {
@@ -143,7 +104,13 @@ fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    // Stderr is not a terminal here: progress comes as a line a second of
+    // the architecture running. One such line: the first architecture has
+    // served visitors for a second.
+    let mut lines = Lines::of(child.stderr.take().unwrap());
+    lines.wait_for_line(Duration::from_secs(60), "a second of ssr-cdn-shared", |l| {
+        l.contains("ssr-cdn-shared 1/30 s")
+    });
     let status = interrupt(&mut child);
     assert!(status.success(), "{status:?}");
     let report = report_in(&dir.join("reports"));
@@ -257,7 +224,6 @@ fn sim_writes_a_reproducible_report_with_the_sweep() {
 
 #[test]
 fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
-    use std::io::BufRead as _;
     let dir = std::env::temp_dir().join(format!("ttlab-cli-sim-sigint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -284,30 +250,12 @@ fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
         .spawn()
         .unwrap();
     // Stderr is not a terminal here: progress comes as a line a second.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
+    let mut lines = Lines::of(child.stderr.take().unwrap());
+    lines.wait_for_line(Duration::from_secs(60), "progress", |l| {
+        l.contains("% of virtual time after")
     });
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lines
-        .iter()
-        .any(|l: &String| l.contains("% of virtual time after"))
-    {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|e| panic!("no progress line within 60 s ({e}): {lines:?}"));
-        lines.push(line);
-    }
     let status = interrupt(&mut child);
-    lines.extend(rx.iter());
+    let lines = lines.rest();
     assert!(status.success(), "{status:?}: {lines:?}");
     assert!(lines.iter().any(|l| l.contains("interrupted")), "{lines:?}");
     let text = std::fs::read_to_string(

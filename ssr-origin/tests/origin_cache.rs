@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use common::{Lab, fetch, lab, scenario};
 use ttlab_scenarios::Micros;
 use ttlab_scenarios::token;
+use ttlab_test_support::wait_until_async;
 
 async fn stampede(coalesce: bool) -> (u64, u64, Lab) {
     let toml = scenario(
@@ -81,12 +82,10 @@ async fn purge_on_publish_makes_the_next_request_a_miss() {
         "origin=HIT"
     );
     lab.clock.set(Micros::from_secs(10));
-    for _ in 0..300 {
-        if lab.stack.cache_counters().unwrap().purged.get() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_async(Duration::from_secs(3), "the publish webhook purged", async || {
+        lab.stack.cache_counters().unwrap().purged.get() > 0
+    })
+    .await;
     assert_eq!(
         lab.stack.cache_counters().unwrap().purged.get(),
         1,
@@ -115,7 +114,10 @@ async fn without_purge_the_old_version_is_served_until_the_ttl() {
     let uid = lab.uid(1);
     lab.get("/", Some(&uid)).await;
     lab.clock.set(Micros::from_secs(15));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The mocks pass the publish at 10 s now, whether or not their ticker
+    // has yet: a HIT after that means the publish did not purge.
+    let advance = format!("{}/_ttlab/timeline/advance", lab.mocks.delivery_url);
+    assert_eq!(lab.http.post(advance).send().await.unwrap().status(), 200);
     let stale = lab.get("/", Some(&uid)).await;
     assert_eq!(stale.header("x-cache"), "origin=HIT");
     assert_eq!(stale.header("age"), "15");
@@ -159,7 +161,11 @@ async fn swr_serves_stale_and_refreshes_once() {
         1,
         "one background refresh for 20 stale answers"
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let layer = &lab.stack.origin.layer.as_ref().unwrap().0;
+    wait_until_async(Duration::from_secs(10), "the refresh ended", async || {
+        layer.fills_in_flight() == 0
+    })
+    .await;
     let after = lab.get("/about", Some(&uid)).await;
     assert_eq!(
         after.header("x-cache"),
