@@ -22,10 +22,7 @@ fn text(o: &Output) -> String {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ttlab-gate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    ttlab_test_support::process::fresh_dir(&format!("gate-{name}"))
 }
 
 /// A small scenario whose shared CDN serves wrong variants; `thresholds`

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::process::fresh_dir;
 
 /// No experiences and no timeline: every answer is fresh on every
 /// architecture, so the classes depend on the script alone. Pages render
@@ -24,7 +25,10 @@ fn scenario() -> String {
         .page("/deals", &["hero", "promo"])
         .page("/about", &["hero", "promo", "footer"])
         .archs(&["ssr-nocache"])
-        .arch_with("ssr-origin-variant", r#"thresholds = { hit_rate = ">= 0.2" }"#)
+        .arch_with(
+            "ssr-origin-variant",
+            r#"thresholds = { hit_rate = ">= 0.2" }"#,
+        )
         .build()
 }
 
@@ -233,9 +237,7 @@ fn check_refusals(dir: &Path, out: &str, w0_path: &Path, w1: &Value, single_path
 
 #[test]
 fn merged_worker_reports_equal_a_single_run_of_the_same_script() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-merge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-merge");
     let file = dir.join("cli-workers.toml");
     std::fs::write(&file, scenario()).unwrap();
     let (file, out) = (file.to_str().unwrap(), dir.join("reports"));
@@ -305,9 +307,7 @@ fn merged_worker_reports_equal_a_single_run_of_the_same_script() {
 
 #[test]
 fn worker_flags_that_make_no_share_are_refused_before_running() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-workers-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-workers");
     let file = dir.join("cli-workers.toml");
     std::fs::write(&file, scenario()).unwrap();
     let file = file.to_str().unwrap();

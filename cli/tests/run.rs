@@ -1,10 +1,10 @@
 //! `ttlab run` as a user runs it: the summary, the report file, and Ctrl-C.
 
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use ttlab_test_support::ScenarioToml;
-use ttlab_test_support::process::Lines;
+use ttlab_test_support::process::{Lines, fresh_dir, interrupt};
 
 fn scenario_file(dir: &std::path::Path, duration: &str) -> std::path::PathBuf {
     let path = dir.join("cli-run.toml");
@@ -19,9 +19,28 @@ fn scenario_file(dir: &std::path::Path, duration: &str) -> std::path::PathBuf {
     path
 }
 
-/// Sends Ctrl-C (SIGINT) to `child` and waits for it to exit, at most 15 s.
-fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
-    ttlab_test_support::process::interrupt(child, Duration::from_secs(15))
+/// Runs `ttlab command file --out out`, waits (at most 60 s) for a line on
+/// its stderr containing `progress`, then sends Ctrl-C and waits for it to
+/// exit (at most 15 s): how it exited, and every line of its stderr.
+fn interrupted(
+    command: &str,
+    file: &std::path::Path,
+    out: &std::path::Path,
+    progress: &str,
+) -> (ExitStatus, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .arg(command)
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(child.stderr.take().unwrap());
+    lines.wait_for_line(Duration::from_secs(60), progress, |l| l.contains(progress));
+    let status = interrupt(&mut child, Duration::from_secs(15));
+    (status, lines.rest())
 }
 
 fn report_in(out: &std::path::Path) -> serde_json::Value {
@@ -44,9 +63,7 @@ fn report_in(out: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn run_prints_a_side_by_side_summary_and_writes_the_report() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-run");
     let file = scenario_file(&dir, "1s");
     let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
         .args([
@@ -89,29 +106,17 @@ fn run_prints_a_side_by_side_summary_and_writes_the_report() {
 
 #[test]
 fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-sigint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-sigint");
     let file = scenario_file(&dir, "30s");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            dir.join("reports").to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Stderr is not a terminal here: progress comes as a line a second of
-    // the architecture running. One such line: the first architecture has
-    // served visitors for a second.
-    let mut lines = Lines::of(child.stderr.take().unwrap());
-    lines.wait_for_line(Duration::from_secs(60), "a second of ssr-cdn-shared", |l| {
-        l.contains("ssr-cdn-shared 1/30 s")
-    });
-    let status = interrupt(&mut child);
+    let (status, _) = interrupted(
+        "run",
+        &file,
+        &dir.join("reports"),
+        // Stderr is not a terminal here: progress comes as a line a second
+        // of the architecture running. One such line: the first
+        // architecture has served visitors for a second.
+        "ssr-cdn-shared 1/30 s",
+    );
     assert!(status.success(), "{status:?}");
     let report = report_in(&dir.join("reports"));
     assert_eq!(report["interrupted"], true);
@@ -127,8 +132,7 @@ fn the_readme_main_command_runs_the_quickstart_and_prints_the_summary() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap();
-    let out_dir = std::env::temp_dir().join(format!("ttlab-quickstart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out_dir);
+    let out_dir = fresh_dir("quickstart");
     // What `cargo run --release -- run scenarios/quickstart.toml` runs, from the repository root.
     let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
         .current_dir(root)
@@ -181,8 +185,7 @@ fn the_readme_main_command_runs_the_quickstart_and_prints_the_summary() {
 
 #[test]
 fn sim_writes_a_reproducible_report_with_the_sweep() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-sim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("cli-sim");
     let run = |sub: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
             .args([
@@ -224,9 +227,7 @@ fn sim_writes_a_reproducible_report_with_the_sweep() {
 
 #[test]
 fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-sim-sigint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-sim-sigint");
     // The simulator benchmark's scenario, lengthened to an hour of virtual time.
     let bench = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench/sim.toml"),
@@ -238,24 +239,13 @@ fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
         bench.replace("duration = \"100s\"", "duration = \"1h\""),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args([
-            "sim",
-            file.to_str().unwrap(),
-            "--out",
-            dir.join("reports").to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Stderr is not a terminal here: progress comes as a line a second.
-    let mut lines = Lines::of(child.stderr.take().unwrap());
-    lines.wait_for_line(Duration::from_secs(60), "progress", |l| {
-        l.contains("% of virtual time after")
-    });
-    let status = interrupt(&mut child);
-    let lines = lines.rest();
+    let (status, lines) = interrupted(
+        "sim",
+        &file,
+        &dir.join("reports"),
+        "% of virtual time after",
+    );
     assert!(status.success(), "{status:?}: {lines:?}");
     assert!(lines.iter().any(|l| l.contains("interrupted")), "{lines:?}");
     let text = std::fs::read_to_string(

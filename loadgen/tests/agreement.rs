@@ -10,7 +10,10 @@ use ttlab_test_support::ScenarioToml;
 use ttlab_test_support::scenario::audience_in;
 
 fn scenario() -> String {
-    let (de, fr) = (audience_in("country", &["DE"]), audience_in("country", &["FR"]));
+    let (de, fr) = (
+        audience_in("country", &["DE"]),
+        audience_in("country", &["FR"]),
+    );
     ScenarioToml::new("agreement", 31, "12s")
         .traffic(80, 16)
         .zipf_sessions("40ms", "120ms", 5)
@@ -30,7 +33,9 @@ fn scenario() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_and_simulated_runs_agree_within_two_points() {
-    let world = Arc::new(World::new(parse_str("agreement.toml", &scenario()).unwrap()));
+    let world = Arc::new(World::new(
+        parse_str("agreement.toml", &scenario()).unwrap(),
+    ));
     let archs = world.scenario().architectures.clone();
     let real = run(world.clone(), &archs, &Quiet).await.unwrap();
     let sim = simulate(&world, &archs, None);

@@ -19,7 +19,12 @@ fn scenario() -> String {
         .page("/", &["hero", "banner"])
         .visitor_page("/account", &["banner"])
         .table("cache", r#"ttl = "10m""#)
-        .archs(&["ssr-cdn-shared", "ssr-cdn-user", "ssr-origin-variant", "ssr-edge"])
+        .archs(&[
+            "ssr-cdn-shared",
+            "ssr-cdn-user",
+            "ssr-origin-variant",
+            "ssr-edge",
+        ])
         .build()
 }
 

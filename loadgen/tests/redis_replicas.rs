@@ -7,7 +7,6 @@
 
 mod common;
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -19,7 +19,10 @@ fn scenario(cdn_user_ttl: &str) -> String {
         .attribute_change("country", "2s")
         .table("cache", r#"ttl = "1m""#)
         .archs(&["ssr-cdn-shared"])
-        .arch_with("ssr-cdn-user", &format!("cache = {{ ttl = {cdn_user_ttl:?} }}"))
+        .arch_with(
+            "ssr-cdn-user",
+            &format!("cache = {{ ttl = {cdn_user_ttl:?} }}"),
+        )
         .archs(&["ssr-origin-variant", "ssr-edge", "ssr-nocache"])
         .build()
 }

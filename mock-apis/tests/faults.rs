@@ -122,9 +122,11 @@ async fn timeouts_hang_past_the_client_budget_and_outages_follow_the_clock() {
             .header("access_token", "cs-ttlab-delivery-token")
             .send(),
     );
-    wait_until_async(Duration::from_secs(5), "the second request hangs", async || {
-        h.mocks.state.metrics.faults(Api::Delivery, "timeout") == 2
-    })
+    wait_until_async(
+        Duration::from_secs(5),
+        "the second request hangs",
+        async || h.mocks.state.metrics.faults(Api::Delivery, "timeout") == 2,
+    )
     .await;
     let stopping = Instant::now();
     h.mocks.shutdown().await;

@@ -12,6 +12,7 @@ use common::{SCENARIO, json, start};
 use serde_json::Value;
 use ttlab_mock_apis::MockConfig;
 use ttlab_scenarios::Micros;
+use ttlab_test_support::mocks::text;
 use ttlab_test_support::wait_until_async;
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -168,15 +169,7 @@ async fn a_run_driver_delivers_through_the_control_surface() {
     )
     .await;
     assert_eq!(s, 404);
-    let metrics = h
-        .http
-        .get(h.d("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(h.http.get(h.d("/metrics"))).await;
     assert!(
         metrics.contains("ttlab_mock_webhooks_total{result=\"delivered\"} 1"),
         "{metrics}"

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use common::{Lab, fetch, lab, scenario};
 use ttlab_scenarios::Micros;
 use ttlab_scenarios::token;
+use ttlab_test_support::mocks::text;
 use ttlab_test_support::wait_until_async;
 
 async fn stampede(coalesce: bool) -> (u64, u64, Lab) {
@@ -82,9 +83,11 @@ async fn purge_on_publish_makes_the_next_request_a_miss() {
         "origin=HIT"
     );
     lab.clock.set(Micros::from_secs(10));
-    wait_until_async(Duration::from_secs(3), "the publish webhook purged", async || {
-        lab.stack.cache_counters().unwrap().purged.get() > 0
-    })
+    wait_until_async(
+        Duration::from_secs(3),
+        "the publish webhook purged",
+        async || lab.stack.cache_counters().unwrap().purged.get() > 0,
+    )
     .await;
     assert_eq!(
         lab.stack.cache_counters().unwrap().purged.get(),
@@ -329,15 +332,7 @@ async fn headers_say_what_the_page_was_built_from_and_cookies_are_set() {
         "origin=BYPASS"
     );
     assert_eq!(lab.get("/nope", Some(&uid)).await.status, 404);
-    let metrics = lab
-        .http
-        .get(format!("{}/metrics", lab.stack.origin_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(lab.http.get(format!("{}/metrics", lab.stack.origin_url))).await;
     assert!(
         metrics.contains("ttlab_origin_cache_misses_total{layer=\"origin\"}"),
         "{metrics}"

@@ -12,21 +12,20 @@
 //! that Redis leaves to `maxmemory`) is restated here over any [`Store`] and
 //! run on both stores.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use ttlab_test_support::redis::RedisServer;
-use ttlab_test_support::wait_until_async;
 use ttlab_scenarios::{ManualClock, Micros};
 use ttlab_ssr_origin::cache::{
     Bounds, CacheKey, CacheLayer, CacheOutcome, Cached, Fetched, LayerOptions, LockAttempt,
     LockOptions, LockOutcome, MemoryStore, PutOutcome, RedisOptions, RedisStore, Store,
     StoreOutage, Stored, Tag, Windows,
 };
+use ttlab_test_support::redis::RedisServer;
+use ttlab_test_support::wait_until_async;
 
 /// Every call's bound in these tests.
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -460,13 +459,17 @@ async fn an_abandoned_lock_expires_and_its_holder_cannot_release_the_next() {
     let short = Duration::from_millis(200);
     let first = locks.try_lock(CacheKey(1), short).await.unwrap().unwrap();
     let mut second = None;
-    wait_until_async(Duration::from_secs(5), "the first lock expired", async || {
-        second = locks
-            .try_lock(CacheKey(1), Duration::from_secs(10))
-            .await
-            .unwrap();
-        second.is_some()
-    })
+    wait_until_async(
+        Duration::from_secs(5),
+        "the first lock expired",
+        async || {
+            second = locks
+                .try_lock(CacheKey(1), Duration::from_secs(10))
+                .await
+                .unwrap();
+            second.is_some()
+        },
+    )
     .await;
     let second = second.unwrap();
     assert!(
@@ -490,9 +493,11 @@ async fn a_dropped_guard_releases_in_the_background() {
     let locks = store(&options(&server)).locks();
     let ttl = Duration::from_secs(10);
     drop(locks.try_lock(CacheKey(1), ttl).await.unwrap().unwrap());
-    wait_until_async(Duration::from_secs(2), "the dropped guard released", async || {
-        locks.try_lock(CacheKey(1), ttl).await.unwrap().is_some()
-    })
+    wait_until_async(
+        Duration::from_secs(2),
+        "the dropped guard released",
+        async || locks.try_lock(CacheKey(1), ttl).await.unwrap().is_some(),
+    )
     .await;
 }
 
@@ -590,9 +595,11 @@ async fn every_call_fails_in_time(s: &RedisStore<u64>) {
 /// Waits (at most 10 s) until the store answers again.
 async fn recovers(s: &RedisStore<u64>) -> Duration {
     let t = Instant::now();
-    wait_until_async(Duration::from_secs(10), "the store reconnects", async || {
-        s.ping().await.is_ok()
-    })
+    wait_until_async(
+        Duration::from_secs(10),
+        "the store reconnects",
+        async || s.ping().await.is_ok(),
+    )
     .await;
     t.elapsed()
 }
@@ -936,9 +943,11 @@ async fn a_purge_missed_while_redis_hangs_is_retried_when_it_resumes() {
     assert!(t.elapsed() < TIMEOUT + SLACK, "{:?}", t.elapsed());
     server.signal("-CONT");
     recovers(l.store()).await;
-    wait_until_async(Duration::from_secs(5), "the purge was retried", async || {
-        l.counters().purged.get() > 0
-    })
+    wait_until_async(
+        Duration::from_secs(5),
+        "the purge was retried",
+        async || l.counters().purged.get() > 0,
+    )
     .await;
     assert_eq!(l.store().get(CacheKey(1)).await.unwrap(), None);
     clock.advance(Micros::from_secs(1));

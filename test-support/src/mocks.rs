@@ -138,7 +138,10 @@ impl Lab {
 
     /// How many entries the mocks' Delivery API has served.
     pub fn delivery_fetches(&self) -> u64 {
-        self.mocks.state.metrics.requests(Api::Delivery, Endpoint::Entry)
+        self.mocks
+            .state
+            .metrics
+            .requests(Api::Delivery, Endpoint::Entry)
     }
 
     /// How many manifests the mocks' Personalize API has served.
@@ -167,6 +170,12 @@ pub async fn fetch(r: reqwest::RequestBuilder) -> Page {
         headers,
         body,
     }
+}
+
+/// The body of the answer to `r` (a `/metrics` page...), whatever its
+/// status.
+pub async fn text(r: reqwest::RequestBuilder) -> String {
+    r.send().await.unwrap().text().await.unwrap()
 }
 
 /// The status and the JSON body of `resp`; panics showing the body when it

@@ -3,6 +3,7 @@
 //! for as long as it usually takes to appear.
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -75,4 +76,14 @@ pub fn interrupt(child: &mut Child, timeout: Duration) -> ExitStatus {
     assert!(sent, "kill -INT {}", child.id());
     let what = format!("the process exited after Ctrl-C (within {timeout:?})");
     crate::wait::wait_for(timeout, &what, || child.try_wait().unwrap())
+}
+
+/// An empty folder for one test's files, `ttlab-{name}-{pid}` in the
+/// system's temporary folder: emptied first, so a failed earlier run's
+/// leftovers do not count.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ttlab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

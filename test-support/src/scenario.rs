@@ -39,8 +39,9 @@ pub fn weights(items: &[(&str, u32)]) -> String {
     format!("{{ {} }}", pairs.join(", "))
 }
 
-/// `{ "0" = 50, "1" = 50 }`: variant splits, keys quoted.
-pub fn splits(items: &[(&str, u32)]) -> String {
+/// `{ "0" = 50, "1" = 50 }`: variant splits, keys quoted; shares whole
+/// or fractional.
+pub fn splits<W: fmt::Display>(items: &[(&str, W)]) -> String {
     let pairs: Vec<String> = items.iter().map(|(k, w)| format!("{k:?} = {w}")).collect();
     format!("{{ {} }}", pairs.join(", "))
 }
@@ -104,13 +105,13 @@ impl ScenarioToml {
 
     /// An A/B test with its splits.
     #[must_use]
-    pub fn ab(self, uid: &str, split: &[(&str, u32)]) -> Self {
+    pub fn ab<W: fmt::Display>(self, uid: &str, split: &[(&str, W)]) -> Self {
         self.ab_with(uid, split, "")
     }
 
     /// An A/B test with more lines (`active = false`, `tags = [...]`).
     #[must_use]
-    pub fn ab_with(mut self, uid: &str, split: &[(&str, u32)], extra: &str) -> Self {
+    pub fn ab_with<W: fmt::Display>(mut self, uid: &str, split: &[(&str, W)], extra: &str) -> Self {
         let mut block = format!("uid = {uid:?}\ntype = \"ab\"\nsplits = {}", splits(split));
         push_lines(&mut block, extra);
         self.experiences.push(block);
@@ -227,7 +228,13 @@ impl ScenarioToml {
 
     /// A set of generated pages with more lines (`shared_entries = [...]`).
     #[must_use]
-    pub fn page_set_with(mut self, path: &str, count: u32, content_type: &str, extra: &str) -> Self {
+    pub fn page_set_with(
+        mut self,
+        path: &str,
+        count: u32,
+        content_type: &str,
+        extra: &str,
+    ) -> Self {
         let mut block =
             format!("path = {path:?}\ncount = {count}\ncontent_type = {content_type:?}");
         push_lines(&mut block, extra);
@@ -264,7 +271,9 @@ impl ScenarioToml {
     /// A publish of `entry` at `at` (e.g. `"10s"`).
     #[must_use]
     pub fn publish(self, entry: &str, at: &str) -> Self {
-        self.event(&format!("action = \"publish\"\nentry = {entry:?}\nat = {at:?}"))
+        self.event(&format!(
+            "action = \"publish\"\nentry = {entry:?}\nat = {at:?}"
+        ))
     }
 
     /// Visitors' `attribute` changing every `mean_interval` on average.
@@ -399,7 +408,11 @@ name = "ssr-edge"
     #[test]
     fn segments_write_their_variants_after_the_experience() {
         let toml = ScenarioToml::named("s")
-            .segmented_with("g", &[("0", &audience_in("country", &["DE"]))], "tags = [\"geo\"]")
+            .segmented_with(
+                "g",
+                &[("0", &audience_in("country", &["DE"]))],
+                "tags = [\"geo\"]",
+            )
             .build();
         assert!(
             toml.contains(

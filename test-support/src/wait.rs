@@ -69,10 +69,7 @@ mod tests {
             calls.get() == 3
         });
         assert_eq!(calls.get(), 3);
-        assert_eq!(
-            wait_for(Duration::from_secs(5), "a value", || Some(7)),
-            7
-        );
+        assert_eq!(wait_for(Duration::from_secs(5), "a value", || Some(7)), 7);
     }
 
     #[test]
