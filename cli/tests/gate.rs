@@ -177,7 +177,8 @@ fn compare_advise_and_report_on_saved_reports() {
     let o = ttlab(&["compare", file.to_str().unwrap(), base.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains("gate.toml:2:2: not a ttlab report: expected value\n"),
+        // The scenario file starts with `[scenario]`: line 1, column 2.
+        text(&o).contains("gate.toml:1:2: not a ttlab report: expected value\n"),
         "{}",
         text(&o)
     );

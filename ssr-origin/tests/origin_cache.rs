@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Lab, fetch, lab, scenario};
+use common::{Lab, fetch, lab, origin_lab, scenario};
 use ttlab_scenarios::Micros;
 use ttlab_scenarios::token;
 use ttlab_test_support::mocks::text;
@@ -70,11 +70,7 @@ async fn stampede_of_500_without_coalescing_fetches_500_times() {
 
 #[tokio::test]
 async fn purge_on_publish_makes_the_next_request_a_miss() {
-    let toml = scenario(
-        "",
-        "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = { ttl = \"10m\", purge_on_publish = true }",
-    );
-    let lab = lab(&toml, 0).await;
+    let lab = origin_lab(r#"{ ttl = "10m", purge_on_publish = true }"#).await;
     let uid = lab.uid(1);
     let first = lab.get("/", Some(&uid)).await;
     assert_eq!(first.header("x-cache"), "origin=MISS");
@@ -109,11 +105,7 @@ async fn purge_on_publish_makes_the_next_request_a_miss() {
 
 #[tokio::test]
 async fn without_purge_the_old_version_is_served_until_the_ttl() {
-    let toml = scenario(
-        "",
-        "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = { ttl = \"30s\" }",
-    );
-    let lab = lab(&toml, 0).await;
+    let lab = origin_lab(r#"{ ttl = "30s" }"#).await;
     let uid = lab.uid(1);
     lab.get("/", Some(&uid)).await;
     lab.clock.set(Micros::from_secs(15));
@@ -274,11 +266,7 @@ async fn personalize_timeout_yields_base_content_within_budget_never_a_5xx() {
 
 #[tokio::test]
 async fn headers_say_what_the_page_was_built_from_and_cookies_are_set() {
-    let toml = scenario(
-        "",
-        "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = { key_scope = \"page\" }",
-    );
-    let lab = lab(&toml, 0).await;
+    let lab = origin_lab(r#"{ key_scope = "page" }"#).await;
     // A new visitor: the origin sets the SDK's cookies.
     let first = lab.get("/", None).await;
     let cookies: Vec<&str> = first

@@ -13,6 +13,13 @@ pub async fn lab(toml: &str, arch: usize) -> Lab {
     Lab::start(toml, arch).await
 }
 
+/// A lab of [`scenario`] with one `ssr-origin-variant` whose cache options
+/// are `cache` (an inline TOML table).
+pub async fn origin_lab(cache: &str) -> Lab {
+    let arch = format!("[[architectures]]\nname = \"ssr-origin-variant\"\ncache = {cache}");
+    lab(&scenario("", &arch), 0).await
+}
+
 /// A small scenario: an A/B test and a segment on the home page, a plain
 /// page, a per-visitor page; `extra` goes before the architectures, which
 /// come last.
