@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ttlab_test_support::ScenarioToml;
+
 fn ttlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ttlab"))
         .args(args)
@@ -20,57 +22,21 @@ fn text(o: &Output) -> String {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ttlab-gate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    ttlab_test_support::process::fresh_dir(&format!("gate-{name}"))
 }
 
 /// A small scenario whose shared CDN serves wrong variants; `thresholds`
 /// decides whether that is a breach.
 fn scenario(dir: &Path, thresholds: &str) -> PathBuf {
     let path = dir.join("gate.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[scenario]
-name = "gate"
-seed = 1
-duration = "20s"
-
-[traffic]
-visitors = 50
-arrival_rate = 50.0
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = {{ "0" = 50, "1" = 50 }}
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.pages]]
-path = "/"
-entries = ["hero"]
-
-[[architectures]]
-name = "ssr-cdn-shared"
-
-[[architectures]]
-name = "ssr-origin-variant"
-
-[thresholds]
-{thresholds}
-"#
-        ),
-    )
-    .unwrap();
+    let scenario = ScenarioToml::new("gate", 1, "20s")
+        .traffic_lines("visitors = 50\narrival_rate = 50.0")
+        .ab("0", &[("0", 50), ("1", 50)])
+        .entry("hero", "hero", &["0"])
+        .page("/", &["hero"])
+        .archs(&["ssr-cdn-shared", "ssr-origin-variant"])
+        .table("thresholds", thresholds);
+    std::fs::write(&path, scenario.build()).unwrap();
     path
 }
 
@@ -211,7 +177,8 @@ fn compare_advise_and_report_on_saved_reports() {
     let o = ttlab(&["compare", file.to_str().unwrap(), base.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains("gate.toml:2:2: not a ttlab report: expected value\n"),
+        // The scenario file starts with `[scenario]`: line 1, column 2.
+        text(&o).contains("gate.toml:1:2: not a ttlab report: expected value\n"),
         "{}",
         text(&o)
     );

@@ -6,60 +6,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::process::fresh_dir;
 
 /// No experiences and no timeline: every answer is fresh on every
 /// architecture, so the classes depend on the script alone. Pages render
 /// one, two or three entries, so the Delivery calls of `ssr-nocache` count
 /// which pages the script visited.
-const SCENARIO: &str = r#"
-[scenario]
-name = "cli-workers"
-seed = 9
-duration = "2s"
-
-[traffic]
-visitors = 12
-users = 5
-think_time = "5ms"
-pages_per_session = 3
-
-[thresholds]
-error = 0
-p99 = "<= 30s"
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-
-[[content.entries]]
-uid = "promo"
-content_type = "promo"
-
-[[content.entries]]
-uid = "footer"
-content_type = "footer"
-
-[[content.pages]]
-path = "/"
-entries = ["hero"]
-
-[[content.pages]]
-path = "/deals"
-entries = ["hero", "promo"]
-
-[[content.pages]]
-path = "/about"
-entries = ["hero", "promo", "footer"]
-
-[[architectures]]
-name = "ssr-nocache"
-
-[[architectures]]
-name = "ssr-origin-variant"
-thresholds = { hit_rate = ">= 0.2" }
-"#;
+fn scenario() -> String {
+    ScenarioToml::new("cli-workers", 9, "2s")
+        .traffic(12, 5)
+        .traffic_lines("think_time = \"5ms\"\npages_per_session = 3")
+        .table("thresholds", "error = 0\np99 = \"<= 30s\"")
+        .entry("hero", "hero", &[])
+        .entry("promo", "promo", &[])
+        .entry("footer", "footer", &[])
+        .page("/", &["hero"])
+        .page("/deals", &["hero", "promo"])
+        .page("/about", &["hero", "promo", "footer"])
+        .archs(&["ssr-nocache"])
+        .arch_with(
+            "ssr-origin-variant",
+            r#"thresholds = { hit_rate = ">= 0.2" }"#,
+        )
+        .build()
+}
 
 const USERS: u64 = 5;
 const PAGE_VIEWS: u64 = 7;
@@ -266,11 +237,9 @@ fn check_refusals(dir: &Path, out: &str, w0_path: &Path, w1: &Value, single_path
 
 #[test]
 fn merged_worker_reports_equal_a_single_run_of_the_same_script() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-merge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-merge");
     let file = dir.join("cli-workers.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    std::fs::write(&file, scenario()).unwrap();
     let (file, out) = (file.to_str().unwrap(), dir.join("reports"));
     let out = out.to_str().unwrap();
     let views = PAGE_VIEWS.to_string();
@@ -338,11 +307,9 @@ fn merged_worker_reports_equal_a_single_run_of_the_same_script() {
 
 #[test]
 fn worker_flags_that_make_no_share_are_refused_before_running() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-workers-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-workers");
     let file = dir.join("cli-workers.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    std::fs::write(&file, scenario()).unwrap();
     let file = file.to_str().unwrap();
     let out = dir.join("reports");
     let out = out.to_str().unwrap();

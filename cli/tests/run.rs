@@ -1,66 +1,46 @@
 //! `ttlab run` as a user runs it: the summary, the report file, and Ctrl-C.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
-const SCENARIO: &str = r#"
-[scenario]
-name = "cli-run"
-seed = 4
-duration = "DURATION"
-
-[traffic]
-visitors = 20
-users = 4
-think_time = "20ms"
-pages_per_session = 3
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = { "0" = 50, "1" = 50 }
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.pages]]
-path = "/"
-entries = ["hero"]
-
-[[architectures]]
-name = "ssr-cdn-shared"
-
-[[architectures]]
-name = "ssr-edge"
-"#;
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::process::{Lines, fresh_dir, interrupt};
 
 fn scenario_file(dir: &std::path::Path, duration: &str) -> std::path::PathBuf {
     let path = dir.join("cli-run.toml");
-    std::fs::write(&path, SCENARIO.replace("DURATION", duration)).unwrap();
+    let scenario = ScenarioToml::new("cli-run", 4, duration)
+        .traffic(20, 4)
+        .traffic_lines("think_time = \"20ms\"\npages_per_session = 3")
+        .ab("0", &[("0", 50), ("1", 50)])
+        .entry("hero", "hero", &["0"])
+        .page("/", &["hero"])
+        .archs(&["ssr-cdn-shared", "ssr-edge"]);
+    std::fs::write(&path, scenario.build()).unwrap();
     path
 }
 
-/// Sends Ctrl-C (SIGINT) to `child` and waits for it to exit, at most 15 s.
-fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "still running 15 s after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Runs `ttlab command file --out out`, waits (at most 60 s) for a line on
+/// its stderr containing `progress`, then sends Ctrl-C and waits for it to
+/// exit (at most 15 s): how it exited, and every line of its stderr.
+fn interrupted(
+    command: &str,
+    file: &std::path::Path,
+    out: &std::path::Path,
+    progress: &str,
+) -> (ExitStatus, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .arg(command)
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(child.stderr.take().unwrap());
+    lines.wait_for_line(Duration::from_secs(60), progress, |l| l.contains(progress));
+    let status = interrupt(&mut child, Duration::from_secs(15));
+    (status, lines.rest())
 }
 
 fn report_in(out: &std::path::Path) -> serde_json::Value {
@@ -83,9 +63,7 @@ fn report_in(out: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn run_prints_a_side_by_side_summary_and_writes_the_report() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-run");
     let file = scenario_file(&dir, "1s");
     let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
         .args([
@@ -128,23 +106,17 @@ fn run_prints_a_side_by_side_summary_and_writes_the_report() {
 
 #[test]
 fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-sigint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-sigint");
     let file = scenario_file(&dir, "30s");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            dir.join("reports").to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
-    let status = interrupt(&mut child);
+    let (status, _) = interrupted(
+        "run",
+        &file,
+        &dir.join("reports"),
+        // Stderr is not a terminal here: progress comes as a line a second
+        // of the architecture running. One such line: the first
+        // architecture has served visitors for a second.
+        "ssr-cdn-shared 1/30 s",
+    );
     assert!(status.success(), "{status:?}");
     let report = report_in(&dir.join("reports"));
     assert_eq!(report["interrupted"], true);
@@ -160,8 +132,7 @@ fn the_readme_main_command_runs_the_quickstart_and_prints_the_summary() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap();
-    let out_dir = std::env::temp_dir().join(format!("ttlab-quickstart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out_dir);
+    let out_dir = fresh_dir("quickstart");
     // What `cargo run --release -- run scenarios/quickstart.toml` runs, from the repository root.
     let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
         .current_dir(root)
@@ -214,8 +185,7 @@ fn the_readme_main_command_runs_the_quickstart_and_prints_the_summary() {
 
 #[test]
 fn sim_writes_a_reproducible_report_with_the_sweep() {
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-sim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("cli-sim");
     let run = |sub: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_ttlab"))
             .args([
@@ -257,10 +227,7 @@ fn sim_writes_a_reproducible_report_with_the_sweep() {
 
 #[test]
 fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
-    use std::io::BufRead as _;
-    let dir = std::env::temp_dir().join(format!("ttlab-cli-sim-sigint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-sim-sigint");
     // The simulator benchmark's scenario, lengthened to an hour of virtual time.
     let bench = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench/sim.toml"),
@@ -272,42 +239,13 @@ fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
         bench.replace("duration = \"100s\"", "duration = \"1h\""),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args([
-            "sim",
-            file.to_str().unwrap(),
-            "--out",
-            dir.join("reports").to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Stderr is not a terminal here: progress comes as a line a second.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lines
-        .iter()
-        .any(|l: &String| l.contains("% of virtual time after"))
-    {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|e| panic!("no progress line within 60 s ({e}): {lines:?}"));
-        lines.push(line);
-    }
-    let status = interrupt(&mut child);
-    lines.extend(rx.iter());
+    let (status, lines) = interrupted(
+        "sim",
+        &file,
+        &dir.join("reports"),
+        "% of virtual time after",
+    );
     assert!(status.success(), "{status:?}: {lines:?}");
     assert!(lines.iter().any(|l| l.contains("interrupted")), "{lines:?}");
     let text = std::fs::read_to_string(

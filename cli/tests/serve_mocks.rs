@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ttlab_test_support::process::interrupt;
+
 #[test]
 fn serves_until_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
@@ -58,18 +60,6 @@ fn serves_until_ctrl_c() {
         assert_eq!(r.status(), 200);
     });
 
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "Ctrl-C is a clean stop: {exit:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "still running 10 s after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let exit = interrupt(&mut child, Duration::from_secs(10));
+    assert!(exit.success(), "Ctrl-C is a clean stop: {exit:?}");
 }

@@ -6,85 +6,36 @@ use std::sync::Arc;
 use ttlab_loadgen::run::{Quiet, run};
 use ttlab_loadgen::sim::simulate;
 use ttlab_scenarios::{World, parse_str};
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::scenario::audience_in;
 
-const SCENARIO: &str = r#"
-[scenario]
-name = "agreement"
-seed = 31
-duration = "12s"
-
-[traffic]
-visitors = 80
-users = 16
-think_time = { min = "40ms", max = "120ms" }
-pages_per_session = 5
-popularity = "zipf"
-zipf_s = 1.0
-
-[[attributes]]
-name = "country"
-values = { US = 50, DE = 30, FR = 20 }
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = { "0" = 50, "1" = 50 }
-
-[[experiences]]
-uid = "g"
-type = "segmented"
-
-[[experiences.variants]]
-uid = "0"
-audience = { attribute = "country", in = ["DE"] }
-
-[[experiences.variants]]
-uid = "1"
-audience = { attribute = "country", in = ["FR"] }
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.entries]]
-uid = "banner"
-content_type = "banner"
-variants_for = ["g"]
-
-[[content.pages]]
-path = "/"
-entries = ["hero", "banner"]
-
-[[content.pages]]
-path = "/geo"
-entries = ["banner"]
-
-[[content.page_sets]]
-path = "/p/{i}"
-count = 6
-content_type = "product"
-shared_entries = ["banner"]
-
-[[timeline]]
-action = "attribute_change"
-attribute = "country"
-mean_interval = "4s"
-
-[[architectures]]
-name = "ssr-origin-variant"
-cache = { ttl = "2s" }
-
-[[architectures]]
-name = "ssr-cdn-user"
-cache = { ttl = "3s" }
-"#;
+fn scenario() -> String {
+    let (de, fr) = (
+        audience_in("country", &["DE"]),
+        audience_in("country", &["FR"]),
+    );
+    ScenarioToml::new("agreement", 31, "12s")
+        .traffic(80, 16)
+        .zipf_sessions("40ms", "120ms", 5)
+        .attribute("country", &[("US", 50), ("DE", 30), ("FR", 20)])
+        .ab("0", &[("0", 50), ("1", 50)])
+        .segmented("g", &[("0", &de), ("1", &fr)])
+        .entry("hero", "hero", &["0"])
+        .entry("banner", "banner", &["g"])
+        .page("/", &["hero", "banner"])
+        .page("/geo", &["banner"])
+        .page_set_with("/p/{i}", 6, "product", r#"shared_entries = ["banner"]"#)
+        .attribute_change("country", "4s")
+        .arch_with("ssr-origin-variant", r#"cache = { ttl = "2s" }"#)
+        .arch_with("ssr-cdn-user", r#"cache = { ttl = "3s" }"#)
+        .build()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_and_simulated_runs_agree_within_two_points() {
-    let world = Arc::new(World::new(parse_str("agreement.toml", SCENARIO).unwrap()));
+    let world = Arc::new(World::new(
+        parse_str("agreement.toml", &scenario()).unwrap(),
+    ));
     let archs = world.scenario().architectures.clone();
     let real = run(world.clone(), &archs, &Quiet).await.unwrap();
     let sim = simulate(&world, &archs, None);

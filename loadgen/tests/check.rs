@@ -1,64 +1,22 @@
 //! The checker classifies each kind of response the way DESIGN.md defines it.
 
-mod common;
-
-use common::AUDIENCE;
 use ttlab_loadgen::check::{Checker, Class, Observation};
 use ttlab_scenarios::token::{EntryToken, Tokens};
 use ttlab_scenarios::world::EventKind;
 use ttlab_scenarios::{Micros, World, parse_str};
-
-const SCENARIO_HEAD: &str = r#"
-[scenario]
-name = "check"
-seed = 3
-duration = "60s"
-
-[traffic]
-visitors = 200
-users = 1
-
-"#;
-
-const SCENARIO_CONTENT: &str = r#"
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.entries]]
-uid = "banner"
-content_type = "banner"
-variants_for = ["g"]
-
-[[content.pages]]
-path = "/"
-entries = ["hero", "banner"]
-
-[[timeline]]
-action = "attribute_change"
-attribute = "country"
-mean_interval = "20s"
-
-[[timeline]]
-action = "publish"
-entry = "hero"
-at = "30s"
-
-[[architectures]]
-name = "ssr-origin-variant"
-"#;
+use ttlab_test_support::ScenarioToml;
 
 fn world() -> World {
-    World::new(
-        parse_str(
-            "check.toml",
-            &[SCENARIO_HEAD, AUDIENCE, SCENARIO_CONTENT].concat(),
-        )
-        .unwrap(),
-    )
+    let toml = ScenarioToml::new("check", 3, "60s")
+        .traffic(200, 1)
+        .audience()
+        .entry("hero", "hero", &["0"])
+        .entry("banner", "banner", &["g"])
+        .page("/", &["hero", "banner"])
+        .attribute_change("country", "20s")
+        .publish("hero", "30s")
+        .archs(&["ssr-origin-variant"]);
+    World::new(parse_str("check.toml", &toml.build()).unwrap())
 }
 
 /// The tokens of the home page rendered for visitor `v` as the truth is at `t`.

@@ -1,93 +1,39 @@
 //! The checker on real responses: pages served by each architecture's
 //! servers on loopback, judged from their content tokens alone.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::AUDIENCE;
 use ttlab_loadgen::check::{Checker, Class, Observation};
 use ttlab_mock_apis::MockConfig;
-use ttlab_scenarios::{Clock, ManualClock, Micros, World, parse_str, token};
-use ttlab_ssr_origin::stack::start_stack;
-use ttlab_ssr_origin::upstream::UpstreamConfig;
+use ttlab_scenarios::{Clock, ManualClock, Micros, token};
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::mocks::{start_arch, start_mocks, world};
 
-const SCENARIO_HEAD: &str = r#"
-[scenario]
-name = "judged"
-seed = 11
-duration = "60s"
-
-[traffic]
-visitors = 40
-users = 1
-
-"#;
-
-const SCENARIO_CONTENT: &str = r#"
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.entries]]
-uid = "banner"
-content_type = "banner"
-variants_for = ["g"]
-
-[[content.pages]]
-path = "/"
-entries = ["hero", "banner"]
-
-[[content.pages]]
-path = "/account"
-entries = ["banner"]
-visitor_fragment = true
-
-[cache]
-ttl = "10m"
-
-[[architectures]]
-name = "ssr-cdn-shared"
-
-[[architectures]]
-name = "ssr-cdn-user"
-
-[[architectures]]
-name = "ssr-origin-variant"
-
-[[architectures]]
-name = "ssr-edge"
-"#;
+fn scenario() -> String {
+    ScenarioToml::new("judged", 11, "60s")
+        .traffic(40, 1)
+        .audience()
+        .entry("hero", "hero", &["0"])
+        .entry("banner", "banner", &["g"])
+        .page("/", &["hero", "banner"])
+        .visitor_page("/account", &["banner"])
+        .table("cache", r#"ttl = "10m""#)
+        .archs(&[
+            "ssr-cdn-shared",
+            "ssr-cdn-user",
+            "ssr-origin-variant",
+            "ssr-edge",
+        ])
+        .build()
+}
 
 /// Every visitor requests every page once at t = 1 s; the classes counted.
 async fn judge_arch(arch: usize) -> BTreeMap<Class, usize> {
-    let world = Arc::new(World::new(
-        parse_str(
-            "judged.toml",
-            &[SCENARIO_HEAD, AUDIENCE, SCENARIO_CONTENT].concat(),
-        )
-        .unwrap(),
-    ));
+    let world = world(&scenario());
     let clock = Arc::new(ManualClock::at(Micros::from_secs(1)));
-    let mocks = ttlab_mock_apis::start(world.clone(), clock.clone(), MockConfig::default())
-        .await
-        .unwrap();
-    let s = world.scenario();
-    let upstream =
-        UpstreamConfig::for_mocks(&mocks.personalize_url, &mocks.delivery_url, &s.origin);
-    let stack = start_stack(
-        world.clone(),
-        clock.clone(),
-        &s.architectures[arch],
-        upstream,
-        "127.0.0.1".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let mocks = start_mocks(&world, clock.clone(), MockConfig::default()).await;
+    let stack = start_arch(&world, clock.clone(), &mocks, arch).await;
     let http = reqwest::Client::new();
     let checker = Checker::new(world.clone());
     let mut classes = BTreeMap::new();

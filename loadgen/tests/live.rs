@@ -4,11 +4,13 @@
 #![allow(missing_docs)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ttlab_loadgen::check::Class;
 use ttlab_loadgen::live::{LayerCounts, Live};
 use ttlab_loadgen::sim::{SimControl, simulate_with};
 use ttlab_scenarios::{World, parse_str, shipped};
+use ttlab_test_support::wait_until;
 
 fn world(name: &str) -> Arc<World> {
     let src = shipped::get(name).unwrap().source;
@@ -99,10 +101,15 @@ fn a_paused_simulation_waits_and_a_stop_ends_it() {
     assert!(control.paused());
     std::thread::scope(|s| {
         let run = s.spawn(|| simulate_with(&w, &archs, None, &control));
-        // Paused at its first check: no progress beyond the first 4,096 events.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Paused at its first check, which reports the first 4,096 events'
+        // progress before it waits.
+        wait_until(Duration::from_secs(10), "the first check", || {
+            control.progress_us() > 0
+        });
         let at = control.progress_us();
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // What is under test is that time passes without progress: this
+        // sleep is the time.
+        std::thread::sleep(Duration::from_millis(200));
         assert_eq!(control.progress_us(), at, "paused means no progress");
         assert!(!run.is_finished());
         control.stop();

@@ -7,62 +7,31 @@
 
 mod common;
 
-#[path = "../../ssr-origin/tests/redis_server/mod.rs"]
-mod redis_server;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{AUDIENCE, THREE_PAGES};
-use redis_server::RedisServer;
+use common::three_pages;
 use ttlab_loadgen::run::{Quiet, run};
 use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::{World, parse_str};
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::redis::RedisServer;
 
 /// A small site with an A/B test and a segment, attribute changes and a
 /// publish with purge, on `url`'s Redis with `replicas` origin replicas.
 fn scenario(url: &str, replicas: u32, duration: &str, archs: &[&str]) -> String {
-    let archs: Vec<String> = archs
-        .iter()
-        .map(|a| format!("[[architectures]]\nname = \"{a}\"\n"))
-        .collect();
-    let archs = archs.join("\n");
-    format!(
-        r#"
-[scenario]
-name = "redis-replicas-test"
-seed = 77
-duration = "{duration}"
-
-[traffic]
-visitors = 80
-users = 12
-think_time = {{ min = "5ms", max = "20ms" }}
-pages_per_session = 4
-popularity = "zipf"
-zipf_s = 1.0
-
-{AUDIENCE}{THREE_PAGES}
-
-[[timeline]]
-action = "attribute_change"
-attribute = "country"
-mean_interval = "3s"
-
-[[timeline]]
-action = "publish"
-entry = "footer"
-at = "1500ms"
-
-[cache]
-ttl = "1m"
-purge_on_publish = true
-backend = "redis"
-redis_url = "{url}"
-origin_replicas = {replicas}
-
-{archs}"#
-    )
+    let base = ScenarioToml::new("redis-replicas-test", 77, duration)
+        .traffic(80, 12)
+        .zipf_sessions("5ms", "20ms", 4);
+    let cache = format!(
+        "ttl = \"1m\"\npurge_on_publish = true\nbackend = \"redis\"\nredis_url = {url:?}\norigin_replicas = {replicas}"
+    );
+    three_pages(base)
+        .attribute_change("country", "3s")
+        .publish("footer", "1500ms")
+        .table("cache", &cache)
+        .archs(archs)
+        .build()
 }
 
 async fn run_on(toml: &str) -> Report {

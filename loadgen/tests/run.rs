@@ -5,55 +5,28 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{AUDIENCE, THREE_PAGES};
+use common::three_pages;
 use ttlab_loadgen::run::{Quiet, run};
 use ttlab_reports::ArchReport;
 use ttlab_scenarios::{World, parse_str};
+use ttlab_test_support::ScenarioToml;
 
 fn scenario(cdn_user_ttl: &str) -> String {
-    format!(
-        r#"
-[scenario]
-name = "run-test"
-seed = 21
-duration = "3s"
-
-[traffic]
-visitors = 60
-users = 12
-think_time = {{ min = "5ms", max = "20ms" }}
-pages_per_session = 4
-popularity = "zipf"
-zipf_s = 1.0
-
-{AUDIENCE}{THREE_PAGES}
-
-[[timeline]]
-action = "attribute_change"
-attribute = "country"
-mean_interval = "2s"
-
-[cache]
-ttl = "1m"
-
-[[architectures]]
-name = "ssr-cdn-shared"
-
-[[architectures]]
-name = "ssr-cdn-user"
-cache = {{ ttl = "{cdn_user_ttl}" }}
-
-[[architectures]]
-name = "ssr-origin-variant"
-
-[[architectures]]
-name = "ssr-edge"
-
-[[architectures]]
-name = "ssr-nocache"
-"#
-    )
+    let base = ScenarioToml::new("run-test", 21, "3s")
+        .traffic(60, 12)
+        .zipf_sessions("5ms", "20ms", 4);
+    three_pages(base)
+        .attribute_change("country", "2s")
+        .table("cache", r#"ttl = "1m""#)
+        .archs(&["ssr-cdn-shared"])
+        .arch_with(
+            "ssr-cdn-user",
+            &format!("cache = {{ ttl = {cdn_user_ttl:?} }}"),
+        )
+        .archs(&["ssr-origin-variant", "ssr-edge", "ssr-nocache"])
+        .build()
 }
+
 fn conserve(a: &ArchReport) {
     let sum: u64 = a.classes.values().sum();
     assert_eq!(sum, a.requests, "{}: requests = sum of classes", a.name);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use ttlab_loadgen::sim::simulate;
 use ttlab_scenarios::shipped;
 use ttlab_scenarios::{World, parse_str};
+use ttlab_test_support::ScenarioToml;
 
 fn world(toml: &str) -> Arc<World> {
     Arc::new(World::new(
@@ -58,43 +59,19 @@ fn same_seed_same_bytes_other_seed_other_report() {
 /// latency; `variants` equally likely variants in the key.
 fn one_key(rate: f64, ttl: f64, variants: u32, duration_s: u32) -> String {
     let pct = 100.0 / f64::from(variants);
-    let splits: Vec<String> = (0..variants).map(|v| format!("\"{v}\" = {pct}")).collect();
-    format!(
-        r#"
-[scenario]
-name = "one-key"
-seed = 77
-duration = "{duration_s}s"
-
-[traffic]
-visitors = 20000
-arrival_rate = {rate}
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = {{ {} }}
-
-[content]
-
-[[content.entries]]
-uid = "e"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.pages]]
-path = "/"
-entries = ["e"]
-
-[origin]
-render_time = "0s"
-
-[[architectures]]
-name = "ssr-origin-variant"
-cache = {{ ttl = "{ttl}s", coalesce = true }}
-"#,
-        splits.join(", ")
-    )
+    let uids: Vec<String> = (0..variants).map(|v| v.to_string()).collect();
+    let splits: Vec<(&str, f64)> = uids.iter().map(|v| (v.as_str(), pct)).collect();
+    ScenarioToml::new("one-key", 77, &format!("{duration_s}s"))
+        .traffic_lines(&format!("visitors = 20000\narrival_rate = {rate}"))
+        .ab("0", &splits)
+        .entry("e", "hero", &["0"])
+        .page("/", &["e"])
+        .table("origin", r#"render_time = "0s""#)
+        .arch_with(
+            "ssr-origin-variant",
+            &format!("cache = {{ ttl = \"{ttl}s\", coalesce = true }}"),
+        )
+        .build()
 }
 
 /// Asserts the simulated hit ratio is within a tolerance derived from the

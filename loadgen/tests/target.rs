@@ -2,80 +2,44 @@
 //! pages alone, with truth timed by the mocks' own run clock.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ttlab_loadgen::run::{Quiet, run_target};
 use ttlab_mock_apis::MockConfig;
-use ttlab_scenarios::{SystemClock, World, parse_str};
-use ttlab_ssr_origin::stack::start_stack;
-use ttlab_ssr_origin::upstream::UpstreamConfig;
+use ttlab_scenarios::{Clock, Micros, SystemClock};
+use ttlab_test_support::mocks::{start_arch, start_mocks, world};
+use ttlab_test_support::scenario::audience_in;
+use ttlab_test_support::{ScenarioToml, wait_until_async};
 
-const SCENARIO: &str = r#"
-[scenario]
-name = "target-test"
-seed = 8
-duration = "2s"
-
-[traffic]
-visitors = 30
-users = 6
-think_time = "10ms"
-pages_per_session = 3
-
-[[attributes]]
-name = "country"
-values = { US = 50, DE = 50 }
-
-[[experiences]]
-uid = "g"
-type = "segmented"
-
-[[experiences.variants]]
-uid = "0"
-audience = { attribute = "country", in = ["DE"] }
-
-[content]
-
-[[content.entries]]
-uid = "banner"
-content_type = "banner"
-variants_for = ["g"]
-
-[[content.pages]]
-path = "/"
-entries = ["banner"]
-
-[[timeline]]
-action = "attribute_change"
-attribute = "country"
-mean_interval = "1s"
-
-[[architectures]]
-name = "ssr-cdn-user"
-cache = { ttl = "1m" }
-"#;
+fn scenario() -> String {
+    ScenarioToml::new("target-test", 8, "2s")
+        .traffic(30, 6)
+        .traffic_lines("think_time = \"10ms\"\npages_per_session = 3")
+        .attribute("country", &[("US", 50), ("DE", 50)])
+        .segmented("g", &[("0", &audience_in("country", &["DE"]))])
+        .entry("banner", "banner", &["g"])
+        .page("/", &["banner"])
+        .attribute_change("country", "1s")
+        .arch_with("ssr-cdn-user", r#"cache = { ttl = "1m" }"#)
+        .build()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_origin_is_judged_from_its_pages() {
-    let world = Arc::new(World::new(parse_str("target.toml", SCENARIO).unwrap()));
+    let world = world(&scenario());
     // "The user's app": mocks started long before the run, and an origin behind a
     // per-visitor CDN pointed at them — as `ttlab serve mocks` plus their own stack.
     let clock = Arc::new(SystemClock::starting_now());
-    let mocks = ttlab_mock_apis::start(world.clone(), clock.clone(), MockConfig::default())
-        .await
-        .unwrap();
-    let s = world.scenario();
-    let upstream =
-        UpstreamConfig::for_mocks(&mocks.personalize_url, &mocks.delivery_url, &s.origin);
-    let app = start_stack(
-        world.clone(),
-        clock,
-        &s.architectures[0],
-        upstream,
-        "127.0.0.1".parse().unwrap(),
+    let mocks = start_mocks(&world, clock.clone(), MockConfig::default()).await;
+    let app = start_arch(&world, clock.clone(), &mocks, 0).await;
+    // The run must time truth by the mocks' clock, not one of its own
+    // starting at zero: let the mocks' clock get well ahead first.
+    wait_until_async(
+        Duration::from_secs(5),
+        "the mocks' clock passed 500 ms",
+        async || clock.now() >= Micros::from_millis(500),
     )
-    .await
-    .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    .await;
 
     let report = run_target(
         world.clone(),

@@ -23,7 +23,7 @@ fn entry_token(entry: &Value) -> token::EntryToken {
 
 #[tokio::test]
 async fn entry_with_variants_first_listed_wins_and_versions_follow_publishes() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let path = "/v3/content_types/hero/entries/home_hero?environment=production";
     let get = |variants: Option<&'static str>| {
         let r = h.cda(path);
@@ -117,7 +117,7 @@ async fn entry_with_variants_first_listed_wins_and_versions_follow_publishes() {
 
 #[tokio::test]
 async fn queries_filter_page_and_count() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let q = |query: &str| {
         let url = format!("/v3/content_types/product/entries?environment=production&{query}");
         let r = h.cda(&url);
@@ -165,7 +165,7 @@ async fn queries_filter_page_and_count() {
 
 #[tokio::test]
 async fn error_paths_have_the_real_shapes_and_are_not_401() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let url = h.d("/v3/content_types/hero/entries/home_hero?environment=production");
     let c = &h.http;
     let check = |v: &Value, code: u64| {

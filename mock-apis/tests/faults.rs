@@ -4,16 +4,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{SCENARIO, json, start};
+use common::{json, scenario, start};
 use ttlab_mock_apis::MockConfig;
 use ttlab_mock_apis::metrics::Api;
 use ttlab_scenarios::Micros;
+use ttlab_test_support::wait_until_async;
 
 fn with_faults(faults: &str) -> String {
-    SCENARIO.replace(
-        "[[architectures]]",
-        &format!("{faults}\n\n[[architectures]]"),
-    )
+    scenario().raw(faults).build()
 }
 
 #[tokio::test]
@@ -124,7 +122,12 @@ async fn timeouts_hang_past_the_client_budget_and_outages_follow_the_clock() {
             .header("access_token", "cs-ttlab-delivery-token")
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until_async(
+        Duration::from_secs(5),
+        "the second request hangs",
+        async || h.mocks.state.metrics.faults(Api::Delivery, "timeout") == 2,
+    )
+    .await;
     let stopping = Instant::now();
     h.mocks.shutdown().await;
     assert!(

@@ -25,7 +25,7 @@ fn manifest_pairs(body: &Value) -> Vec<(String, Option<String>)> {
 
 #[tokio::test]
 async fn manifest_matches_variants_of_for_every_visitor_at_several_times() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let scenario = h.world.scenario();
     let mut compared = 0;
     for t in [0, 15, 29, 30, 45].map(Micros::from_secs) {
@@ -96,7 +96,7 @@ async fn manifest_matches_variants_of_for_every_visitor_at_several_times() {
 
 #[tokio::test]
 async fn new_users_are_minted_and_attributes_set_by_patch_drive_their_manifest() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let resp = h.manifest(None).send().await.unwrap();
     let uid = resp.headers()["x-cs-personalize-user-uid"]
         .to_str()
@@ -162,7 +162,7 @@ async fn new_users_are_minted_and_attributes_set_by_patch_drive_their_manifest()
 
 #[tokio::test]
 async fn tags_filter_the_manifest() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let uid = h.world.visitors()[3].uid.clone();
     let resp = h
         .http
@@ -185,7 +185,7 @@ async fn tags_filter_the_manifest() {
 
 #[tokio::test]
 async fn events_count_impressions_and_conversions() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let post = |body: &'static str| {
         h.http
             .post(h.p("/events"))
@@ -219,7 +219,7 @@ async fn events_count_impressions_and_conversions() {
 #[tokio::test]
 #[allow(clippy::too_many_lines)] // one list of every error path, in order
 async fn error_paths_answer_clean_4xx() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let client = &h.http;
     // Unknown and missing project.
     let (s, b) = json(
@@ -335,7 +335,7 @@ async fn error_paths_answer_clean_4xx() {
 
 #[tokio::test]
 async fn cors_lets_a_browser_send_the_sdk_headers_and_read_the_user_uid() {
-    let h = start(SCENARIO, MockConfig::default()).await;
+    let h = start(&SCENARIO, MockConfig::default()).await;
     let r = h
         .http
         .request(reqwest::Method::OPTIONS, h.p("/user-attributes"))

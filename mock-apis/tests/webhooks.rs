@@ -12,6 +12,8 @@ use common::{SCENARIO, json, start};
 use serde_json::Value;
 use ttlab_mock_apis::MockConfig;
 use ttlab_scenarios::Micros;
+use ttlab_test_support::mocks::text;
+use ttlab_test_support::wait_until_async;
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
     let got: Arc<Mutex<Vec<Value>>> = Arc::default();
@@ -33,33 +35,39 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
 }
 
 async fn wait_for(got: &Arc<Mutex<Vec<Value>>>, n: usize) {
-    for _ in 0..200 {
-        if got.lock().unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("expected {n} webhooks, got {}", got.lock().unwrap().len());
+    let what = format!("{n} webhooks arrived");
+    wait_until_async(Duration::from_secs(2), &what, async || {
+        got.lock().unwrap().len() >= n
+    })
+    .await;
+}
+
+/// Makes the mocks pass every publish due by their clock now (as their
+/// ticker does) and returns how many it found not yet passed.
+async fn advance(h: &common::Harness) -> serde_json::Value {
+    let r = h.http.post(h.d("/_ttlab/timeline/advance")).send();
+    json(r.await.unwrap()).await.1["publishes"].clone()
 }
 
 #[tokio::test]
 async fn publishes_send_webhooks_in_order_as_time_passes() {
     let (url, got) = receiver().await;
     let h = start(
-        SCENARIO,
+        &SCENARIO,
         MockConfig {
             webhook_urls: vec![url],
             ..MockConfig::default()
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(
-        got.lock().unwrap().is_empty(),
-        "nothing is published before 10 s"
-    );
+    // Whatever was due at 0 s is queued once this returns, and webhooks go
+    // out in order: any sent before 10 s would come before the first below.
+    assert_eq!(advance(&h).await, 0, "nothing is published before 10 s");
     h.clock.set(Micros::from_secs(25));
-    wait_for(&got, 2).await;
+    wait_until_async(Duration::from_secs(2), "2 webhooks delivered", async || {
+        h.mocks.state.metrics.webhooks("delivered") == 2
+    })
+    .await;
     let hooks = got.lock().unwrap().clone();
     assert_eq!(hooks.len(), 2);
     let first = &hooks[0];
@@ -89,7 +97,7 @@ async fn publishes_send_webhooks_in_order_as_time_passes() {
 async fn a_run_driver_delivers_through_the_control_surface() {
     let (url, got) = receiver().await;
     let h = start(
-        SCENARIO,
+        &SCENARIO,
         MockConfig {
             auto_timeline: false,
             ..MockConfig::default()
@@ -113,30 +121,15 @@ async fn a_run_driver_delivers_through_the_control_surface() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     h.clock.set(Micros::from_secs(15));
-    tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
         got.lock().unwrap().is_empty(),
         "no ticker: nothing is sent by itself"
     );
-    let (_, adv) = json(
-        h.http
-            .post(h.d("/_ttlab/timeline/advance"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(adv["publishes"], 1);
+    // The proof that no ticker ran: the publish at 10 s is still there to
+    // pass.
+    assert_eq!(advance(&h).await, 1, "no ticker passed the publish");
     wait_for(&got, 1).await;
-    let (_, again) = json(
-        h.http
-            .post(h.d("/_ttlab/timeline/advance"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(again["publishes"], 0, "each publish is delivered once");
+    assert_eq!(advance(&h).await, 0, "each publish is delivered once");
     // Truth through the control surface.
     let v = &h.world.visitors()[7].uid;
     let (_, truth) = json(
@@ -176,15 +169,7 @@ async fn a_run_driver_delivers_through_the_control_surface() {
     )
     .await;
     assert_eq!(s, 404);
-    let metrics = h
-        .http
-        .get(h.d("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(h.http.get(h.d("/metrics"))).await;
     assert!(
         metrics.contains("ttlab_mock_webhooks_total{result=\"delivered\"} 1"),
         "{metrics}"
@@ -195,7 +180,7 @@ async fn a_run_driver_delivers_through_the_control_surface() {
 #[tokio::test]
 async fn an_unreachable_webhook_target_is_counted_not_fatal() {
     let h = start(
-        SCENARIO,
+        &SCENARIO,
         MockConfig {
             webhook_urls: vec!["http://127.0.0.1:9/hook".into()],
             ..MockConfig::default()
@@ -203,12 +188,10 @@ async fn an_unreachable_webhook_target_is_counted_not_fatal() {
     )
     .await;
     h.clock.set(Micros::from_secs(11));
-    for _ in 0..300 {
-        if h.mocks.state.metrics.webhooks("failed") == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_async(Duration::from_secs(5), "the webhook failed", async || {
+        h.mocks.state.metrics.webhooks("failed") == 1
+    })
+    .await;
     assert_eq!(h.mocks.state.metrics.webhooks("failed"), 1);
     assert_eq!(h.manifest(Some("u")).send().await.unwrap().status(), 200);
     h.mocks.shutdown().await;

@@ -5,9 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Lab, fetch, lab, scenario};
+use common::{Lab, fetch, lab, origin_lab, scenario};
 use ttlab_scenarios::Micros;
 use ttlab_scenarios::token;
+use ttlab_test_support::mocks::text;
+use ttlab_test_support::wait_until_async;
 
 async fn stampede(coalesce: bool) -> (u64, u64, Lab) {
     let toml = scenario(
@@ -68,11 +70,7 @@ async fn stampede_of_500_without_coalescing_fetches_500_times() {
 
 #[tokio::test]
 async fn purge_on_publish_makes_the_next_request_a_miss() {
-    let toml = scenario(
-        "",
-        "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = { ttl = \"10m\", purge_on_publish = true }",
-    );
-    let lab = lab(&toml, 0).await;
+    let lab = origin_lab(r#"{ ttl = "10m", purge_on_publish = true }"#).await;
     let uid = lab.uid(1);
     let first = lab.get("/", Some(&uid)).await;
     assert_eq!(first.header("x-cache"), "origin=MISS");
@@ -81,12 +79,12 @@ async fn purge_on_publish_makes_the_next_request_a_miss() {
         "origin=HIT"
     );
     lab.clock.set(Micros::from_secs(10));
-    for _ in 0..300 {
-        if lab.stack.cache_counters().unwrap().purged.get() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_async(
+        Duration::from_secs(3),
+        "the publish webhook purged",
+        async || lab.stack.cache_counters().unwrap().purged.get() > 0,
+    )
+    .await;
     assert_eq!(
         lab.stack.cache_counters().unwrap().purged.get(),
         1,
@@ -107,15 +105,14 @@ async fn purge_on_publish_makes_the_next_request_a_miss() {
 
 #[tokio::test]
 async fn without_purge_the_old_version_is_served_until_the_ttl() {
-    let toml = scenario(
-        "",
-        "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = { ttl = \"30s\" }",
-    );
-    let lab = lab(&toml, 0).await;
+    let lab = origin_lab(r#"{ ttl = "30s" }"#).await;
     let uid = lab.uid(1);
     lab.get("/", Some(&uid)).await;
     lab.clock.set(Micros::from_secs(15));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The mocks pass the publish at 10 s now, whether or not their ticker
+    // has yet: a HIT after that means the publish did not purge.
+    let advance = format!("{}/_ttlab/timeline/advance", lab.mocks.delivery_url);
+    assert_eq!(lab.http.post(advance).send().await.unwrap().status(), 200);
     let stale = lab.get("/", Some(&uid)).await;
     assert_eq!(stale.header("x-cache"), "origin=HIT");
     assert_eq!(stale.header("age"), "15");
@@ -159,7 +156,11 @@ async fn swr_serves_stale_and_refreshes_once() {
         1,
         "one background refresh for 20 stale answers"
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let layer = &lab.stack.origin.layer.as_ref().unwrap().0;
+    wait_until_async(Duration::from_secs(10), "the refresh ended", async || {
+        layer.fills_in_flight() == 0
+    })
+    .await;
     let after = lab.get("/about", Some(&uid)).await;
     assert_eq!(
         after.header("x-cache"),
@@ -265,11 +266,7 @@ async fn personalize_timeout_yields_base_content_within_budget_never_a_5xx() {
 
 #[tokio::test]
 async fn headers_say_what_the_page_was_built_from_and_cookies_are_set() {
-    let toml = scenario(
-        "",
-        "[[architectures]]\nname = \"ssr-origin-variant\"\ncache = { key_scope = \"page\" }",
-    );
-    let lab = lab(&toml, 0).await;
+    let lab = origin_lab(r#"{ key_scope = "page" }"#).await;
     // A new visitor: the origin sets the SDK's cookies.
     let first = lab.get("/", None).await;
     let cookies: Vec<&str> = first
@@ -323,15 +320,7 @@ async fn headers_say_what_the_page_was_built_from_and_cookies_are_set() {
         "origin=BYPASS"
     );
     assert_eq!(lab.get("/nope", Some(&uid)).await.status, 404);
-    let metrics = lab
-        .http
-        .get(format!("{}/metrics", lab.stack.origin_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(lab.http.get(format!("{}/metrics", lab.stack.origin_url))).await;
     assert!(
         metrics.contains("ttlab_origin_cache_misses_total{layer=\"origin\"}"),
         "{metrics}"

@@ -12,21 +12,20 @@
 //! that Redis leaves to `maxmemory`) is restated here over any [`Store`] and
 //! run on both stores.
 
-mod redis_server;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use redis_server::RedisServer;
 use ttlab_scenarios::{ManualClock, Micros};
 use ttlab_ssr_origin::cache::{
     Bounds, CacheKey, CacheLayer, CacheOutcome, Cached, Fetched, LayerOptions, LockAttempt,
     LockOptions, LockOutcome, MemoryStore, PutOutcome, RedisOptions, RedisStore, Store,
     StoreOutage, Stored, Tag, Windows,
 };
+use ttlab_test_support::redis::RedisServer;
+use ttlab_test_support::wait_until_async;
 
 /// Every call's bound in these tests.
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -220,12 +219,17 @@ async fn redis_expires_entries_and_their_tag_sets_as_a_safety_net() {
     s.put(CacheKey(1), entry(1, 0, &[5])).await.unwrap();
     assert!(s.get(CacheKey(1)).await.unwrap().is_some());
     assert!(exists(&server, &format!("{}:t:5", o.prefix)).await);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(s.get(CacheKey(1)).await.unwrap(), None);
-    assert!(
-        !exists(&server, &format!("{}:t:5", o.prefix)).await,
-        "the tag index expires with its entries"
-    );
+    let tags = format!("{}:t:5", o.prefix);
+    wait_until_async(Duration::from_secs(5), "the entry expires", async || {
+        s.get(CacheKey(1)).await.unwrap().is_none()
+    })
+    .await;
+    wait_until_async(
+        Duration::from_secs(5),
+        "the tag index expires with its entries",
+        async || !exists(&server, &tags).await,
+    )
+    .await;
     assert_eq!(s.purge_tag(5, Micros(10)).await.unwrap(), 0);
 }
 
@@ -454,12 +458,20 @@ async fn an_abandoned_lock_expires_and_its_holder_cannot_release_the_next() {
     let locks = store(&options(&server)).locks();
     let short = Duration::from_millis(200);
     let first = locks.try_lock(CacheKey(1), short).await.unwrap().unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let second = locks
-        .try_lock(CacheKey(1), Duration::from_secs(10))
-        .await
-        .unwrap()
-        .expect("the first lock expired");
+    let mut second = None;
+    wait_until_async(
+        Duration::from_secs(5),
+        "the first lock expired",
+        async || {
+            second = locks
+                .try_lock(CacheKey(1), Duration::from_secs(10))
+                .await
+                .unwrap();
+            second.is_some()
+        },
+    )
+    .await;
+    let second = second.unwrap();
     assert!(
         !first.release().await.unwrap(),
         "an expired holder's release is refused"
@@ -481,17 +493,12 @@ async fn a_dropped_guard_releases_in_the_background() {
     let locks = store(&options(&server)).locks();
     let ttl = Duration::from_secs(10);
     drop(locks.try_lock(CacheKey(1), ttl).await.unwrap().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        if locks.try_lock(CacheKey(1), ttl).await.unwrap().is_some() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the dropped guard never released"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_async(
+        Duration::from_secs(2),
+        "the dropped guard released",
+        async || locks.try_lock(CacheKey(1), ttl).await.unwrap().is_some(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,16 +595,13 @@ async fn every_call_fails_in_time(s: &RedisStore<u64>) {
 /// Waits (at most 10 s) until the store answers again.
 async fn recovers(s: &RedisStore<u64>) -> Duration {
     let t = Instant::now();
-    loop {
-        if s.ping().await.is_ok() {
-            return t.elapsed();
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the store did not reconnect"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_async(
+        Duration::from_secs(10),
+        "the store reconnects",
+        async || s.ping().await.is_ok(),
+    )
+    .await;
+    t.elapsed()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -939,14 +943,12 @@ async fn a_purge_missed_while_redis_hangs_is_retried_when_it_resumes() {
     assert!(t.elapsed() < TIMEOUT + SLACK, "{:?}", t.elapsed());
     server.signal("-CONT");
     recovers(l.store()).await;
-    let t = Instant::now();
-    while l.counters().purged.get() == 0 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the purge was retried"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        Duration::from_secs(5),
+        "the purge was retried",
+        async || l.counters().purged.get() > 0,
+    )
+    .await;
     assert_eq!(l.store().get(CacheKey(1)).await.unwrap(), None);
     clock.advance(Micros::from_secs(1));
     assert_eq!(serve(&l, 1, 11).await, CacheOutcome::Miss, "purged");

@@ -4,12 +4,11 @@
 //! renders the page once (the cross-replica fill lock).
 
 mod common;
-mod redis_server;
 
 use std::time::Duration;
 
 use common::{fetch, lab, scenario};
-use redis_server::RedisServer;
+use ttlab_test_support::redis::RedisServer;
 
 fn replicas(server: &RedisServer, n: u32, extra: &str) -> String {
     scenario(

@@ -3,103 +3,43 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use ttlab_mock_apis::{MockConfig, RunningMocks};
-use ttlab_scenarios::{ManualClock, Micros, World, parse_str};
+use ttlab_scenarios::{ManualClock, Micros, World};
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::mocks::{start_mocks, world};
+use ttlab_test_support::scenario::audience_in;
 
-pub const SCENARIO: &str = r#"
-[scenario]
-name = "mock-tests"
-seed = 9
-duration = "60s"
+pub use ttlab_test_support::mocks::json;
 
-[traffic]
-visitors = 300
-users = 5
+/// Two attributes, an A/B test on the home page, a segment, an inactive
+/// test switched on at 30 s, publishes at 10 s and 20 s, a home page and
+/// twelve product pages.
+pub fn scenario() -> ScenarioToml {
+    let de = audience_in("country", &["DE"]);
+    let fr_pro = r#"{ all = [{ attribute = "country", in = ["FR"] }, { attribute = "plan", in = ["pro"] }] }"#;
+    ScenarioToml::new("mock-tests", 9, "60s")
+        .traffic(300, 5)
+        .attribute("country", &[("US", 50), ("DE", 30), ("FR", 20)])
+        .attribute("plan", &[("free", 70), ("pro", 30)])
+        .ab_with("0", &[("0", 50), ("1", 50)], r#"tags = ["home"]"#)
+        .segmented_with("a", &[("0", &de), ("1", fr_pro)], r#"tags = ["geo"]"#)
+        .ab_with("z", &[("0", 100)], "active = false")
+        .entry("home_hero", "hero", &["0", "a"])
+        .entry("geo_banner", "banner", &["a"])
+        .entry("footer", "footer", &[])
+        .page("/", &["home_hero", "geo_banner", "footer"])
+        .page_set("/p/{i}", 12, "product")
+        .attribute_change("country", "20s")
+        .publish("home_hero", "10s")
+        .event("action = \"publish\"\nentry = \"home_hero\"\nvariant = \"0_1\"\nat = \"20s\"")
+        .event("action = \"activate\"\nexperience = \"z\"\nat = \"30s\"")
+        .archs(&["ssr-origin-variant"])
+}
 
-[[attributes]]
-name = "country"
-values = { US = 50, DE = 30, FR = 20 }
-
-[[attributes]]
-name = "plan"
-values = { free = 70, pro = 30 }
-
-[[experiences]]
-uid = "0"
-type = "ab"
-tags = ["home"]
-splits = { "0" = 50, "1" = 50 }
-
-[[experiences]]
-uid = "a"
-type = "segmented"
-tags = ["geo"]
-
-[[experiences.variants]]
-uid = "0"
-audience = { attribute = "country", in = ["DE"] }
-
-[[experiences.variants]]
-uid = "1"
-audience = { all = [{ attribute = "country", in = ["FR"] }, { attribute = "plan", in = ["pro"] }] }
-
-[[experiences]]
-uid = "z"
-type = "ab"
-active = false
-splits = { "0" = 100 }
-
-[content]
-
-[[content.entries]]
-uid = "home_hero"
-content_type = "hero"
-variants_for = ["0", "a"]
-
-[[content.entries]]
-uid = "geo_banner"
-content_type = "banner"
-variants_for = ["a"]
-
-[[content.entries]]
-uid = "footer"
-content_type = "footer"
-
-[[content.pages]]
-path = "/"
-entries = ["home_hero", "geo_banner", "footer"]
-
-[[content.page_sets]]
-path = "/p/{i}"
-count = 12
-content_type = "product"
-
-[[timeline]]
-action = "attribute_change"
-attribute = "country"
-mean_interval = "20s"
-
-[[timeline]]
-action = "publish"
-entry = "home_hero"
-at = "10s"
-
-[[timeline]]
-action = "publish"
-entry = "home_hero"
-variant = "0_1"
-at = "20s"
-
-[[timeline]]
-action = "activate"
-experience = "z"
-at = "30s"
-
-[[architectures]]
-name = "ssr-origin-variant"
-"#;
+/// [`scenario`]'s TOML.
+pub static SCENARIO: LazyLock<String> = LazyLock::new(|| scenario().build());
 
 pub struct Harness {
     pub mocks: RunningMocks,
@@ -108,18 +48,10 @@ pub struct Harness {
     pub http: reqwest::Client,
 }
 
-pub fn world(toml: &str) -> Arc<World> {
-    Arc::new(World::new(
-        parse_str("mock-tests.toml", toml).unwrap_or_else(|e| panic!("{e}")),
-    ))
-}
-
 pub async fn start(toml: &str, config: MockConfig) -> Harness {
     let world = world(toml);
     let clock = Arc::new(ManualClock::at(Micros::ZERO));
-    let mocks = ttlab_mock_apis::start(world.clone(), clock.clone(), config)
-        .await
-        .expect("mocks start");
+    let mocks = start_mocks(&world, clock.clone(), config).await;
     Harness {
         mocks,
         clock,
@@ -156,12 +88,4 @@ impl Harness {
             .header("api_key", "blt-ttlab-api-key")
             .header("access_token", "cs-ttlab-delivery-token")
     }
-}
-
-pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    let value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"));
-    (status, value)
 }

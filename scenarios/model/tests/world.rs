@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use ttlab_scenarios::model::VariantRef;
 use ttlab_scenarios::world::EventKind;
 use ttlab_scenarios::{Micros, World, parse_str};
+use ttlab_test_support::ScenarioToml;
+use ttlab_test_support::scenario::audience_in;
 
 fn world(toml: &str) -> World {
     match parse_str("test.toml", toml) {
@@ -13,56 +15,21 @@ fn world(toml: &str) -> World {
     }
 }
 
-const TAIL: &str = r#"
-[[content.entries]]
-uid = "e"
-content_type = "hero"
-
-[[content.pages]]
-path = "/"
-entries = ["e"]
-
-[[architectures]]
-name = "ssr-nocache"
-"#;
+/// One plain entry on one page, for scenarios about the audience alone.
+fn tail(s: ScenarioToml) -> ScenarioToml {
+    s.entry("e", "hero", &[])
+        .page("/", &["e"])
+        .archs(&["ssr-nocache"])
+}
 
 fn ab_world(visitors: u32, seed: u64) -> World {
-    world(&format!(
-        r#"
-[scenario]
-name = "splits"
-seed = {seed}
-duration = "60s"
-
-[traffic]
-visitors = {visitors}
-users = 1
-
-[[attributes]]
-name = "plan"
-values = {{ free = 70, pro = 30 }}
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = {{ "0" = 20, "1" = 30, "2" = 50 }}
-
-[[experiences]]
-uid = "b"
-type = "ab"
-splits = {{ "0" = 50, "1" = 50 }}
-audience = {{ attribute = "plan", in = ["pro"] }}
-
-[content]
-{TAIL}
-
-[[timeline]]
-action = "set_splits"
-experience = "0"
-at = "30s"
-splits = {{ "0" = 70, "1" = 30 }}
-"#
-    ))
+    let s = ScenarioToml::new("splits", seed, "60s")
+        .traffic(visitors, 1)
+        .attribute("plan", &[("free", 70), ("pro", 30)])
+        .ab("0", &[("0", 20), ("1", 30), ("2", 50)])
+        .ab_with("b", &[("0", 50), ("1", 50)], &format!("audience = {}", audience_in("plan", &["pro"])))
+        .event("action = \"set_splits\"\nexperience = \"0\"\nat = \"30s\"\nsplits = { \"0\" = 70, \"1\" = 30 }");
+    world(&tail(s).build())
 }
 
 fn shares(world: &World, exp: u16, t: Micros, variants: usize) -> (Vec<f64>, usize) {
@@ -128,58 +95,29 @@ fn ab_assignment_is_sticky_and_depends_only_on_the_uids() {
     }
 }
 
-const SEGMENTED: &str = r#"
-[scenario]
-name = "segments"
-seed = 11
-duration = "60s"
-
-[traffic]
-visitors = 5000
-users = 1
-
-[[attributes]]
-name = "country"
-values = { US = 40, DE = 30, AT = 10, FR = 20 }
-
-[[attributes]]
-name = "plan"
-values = { free = 60, pro = 40 }
-
-[[experiences]]
-uid = "a"
-type = "segmented"
-
-[[experiences.variants]]
-uid = "0"
-audience = { attribute = "country", in = ["DE", "AT"] }
-
-[[experiences.variants]]
-uid = "1"
-audience = { all = [{ attribute = "country", in = ["US"] }, { attribute = "plan", not_in = ["free"] }] }
-
-[[experiences.variants]]
-uid = "2"
-audience = { any = [{ attribute = "plan", in = ["pro"] }, { attribute = "country", in = ["FR"] }] }
-
-[[timeline]]
-action = "attribute_change"
-attribute = "country"
-mean_interval = "20s"
-
-[[timeline]]
-action = "attribute_change"
-attribute = "plan"
-at = "30s"
-fraction = 0.5
-value = "pro"
-
-[content]
-"#;
+fn segmented() -> String {
+    let us_not_free = r#"{ all = [{ attribute = "country", in = ["US"] }, { attribute = "plan", not_in = ["free"] }] }"#;
+    let pro_or_fr = r#"{ any = [{ attribute = "plan", in = ["pro"] }, { attribute = "country", in = ["FR"] }] }"#;
+    let s = ScenarioToml::new("segments", 11, "60s")
+        .traffic(5000, 1)
+        .attribute("country", &[("US", 40), ("DE", 30), ("AT", 10), ("FR", 20)])
+        .attribute("plan", &[("free", 60), ("pro", 40)])
+        .segmented(
+            "a",
+            &[
+                ("0", &audience_in("country", &["DE", "AT"])),
+                ("1", us_not_free),
+                ("2", pro_or_fr),
+            ],
+        )
+        .attribute_change("country", "20s")
+        .event("action = \"attribute_change\"\nattribute = \"plan\"\nat = \"30s\"\nfraction = 0.5\nvalue = \"pro\"");
+    tail(s).build()
+}
 
 #[test]
 fn segmented_assignment_follows_the_audience_rules_exactly() {
-    let w = world(&format!("{SEGMENTED}{TAIL}"));
+    let w = world(&segmented());
     let attrs = &w.scenario().attributes;
     let name = |a: usize, v: u16| attrs[a].values[usize::from(v)].as_str();
     let mut changed = 0;
@@ -215,7 +153,7 @@ fn segmented_assignment_follows_the_audience_rules_exactly() {
 
 #[test]
 fn drawn_attribute_changes_never_keep_the_value_and_storms_hit_the_fraction() {
-    let w = world(&format!("{SEGMENTED}{TAIL}"));
+    let w = world(&segmented());
     let mut storm = 0;
     for e in w.events() {
         if let EventKind::AttributeChange {
@@ -243,8 +181,8 @@ fn same_seed_same_world_other_seed_other_visitors() {
     let c = ab_world(1000, 2);
     assert_eq!(a.visitors(), b.visitors());
     assert_eq!(a.events(), b.events());
-    let seg1 = world(&format!("{SEGMENTED}{TAIL}"));
-    let seg2 = world(&format!("{SEGMENTED}{TAIL}"));
+    let seg1 = world(&segmented());
+    let seg2 = world(&segmented());
     assert_eq!(seg1.visitors(), seg2.visitors());
     assert_eq!(seg1.events(), seg2.events());
     let uids_a: Vec<_> = a.visitors().iter().map(|v| &v.uid).collect();
@@ -273,59 +211,25 @@ fn same_seed_same_world_other_seed_other_visitors() {
     }
 }
 
+/// Ten visitors, an A/B test (`extra` its further lines) with variants of
+/// the hero, and a footer without: both on the home page.
+fn hero_and_footer(s: ScenarioToml, extra: &str) -> ScenarioToml {
+    s.traffic(10, 1)
+        .ab_with("0", &[("0", 50), ("1", 50)], extra)
+        .entry("hero", "hero", &["0"])
+        .entry("footer", "footer", &[])
+        .page("/", &["hero", "footer"])
+        .archs(&["ssr-origin-variant"])
+}
+
 #[test]
 fn entry_versions_follow_base_and_variant_publishes() {
     let w = world(
-        r#"
-[scenario]
-name = "versions"
-seed = 3
-duration = "60s"
-
-[traffic]
-visitors = 10
-users = 1
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = { "0" = 50, "1" = 50 }
-active = false
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.entries]]
-uid = "footer"
-content_type = "footer"
-
-[[content.pages]]
-path = "/"
-entries = ["hero", "footer"]
-
-[[timeline]]
-action = "publish"
-entry = "hero"
-at = "10s"
-
-[[timeline]]
-action = "publish"
-entry = "hero"
-variant = "0_1"
-at = "20s"
-
-[[timeline]]
-action = "activate"
-experience = "0"
-at = "5s"
-
-[[architectures]]
-name = "ssr-origin-variant"
-"#,
+        &hero_and_footer(ScenarioToml::new("versions", 3, "60s"), "active = false")
+            .publish("hero", "10s")
+            .event("action = \"publish\"\nentry = \"hero\"\nvariant = \"0_1\"\nat = \"20s\"")
+            .event("action = \"activate\"\nexperience = \"0\"\nat = \"5s\"")
+            .build(),
     );
     let v1 = Some(VariantRef {
         experience: 0,
@@ -389,54 +293,11 @@ name = "ssr-origin-variant"
 #[test]
 fn superseded_at_is_the_inverse_of_entry_version() {
     let w = world(
-        r#"
-[scenario]
-name = "superseded"
-seed = 5
-duration = "60s"
-
-[traffic]
-visitors = 10
-users = 1
-
-[[experiences]]
-uid = "0"
-type = "ab"
-splits = { "0" = 50, "1" = 50 }
-
-[content]
-
-[[content.entries]]
-uid = "hero"
-content_type = "hero"
-variants_for = ["0"]
-
-[[content.entries]]
-uid = "footer"
-content_type = "footer"
-
-[[content.pages]]
-path = "/"
-entries = ["hero", "footer"]
-
-[[timeline]]
-action = "publish"
-rate = 0.5
-
-[[timeline]]
-action = "publish"
-entries = ["hero"]
-variant = "0_1"
-rate = 0.3
-
-[[timeline]]
-action = "publish"
-entries = ["hero", "footer"]
-at = "30s"
-
-[[architectures]]
-name = "ssr-origin-variant"
-"#,
+        &hero_and_footer(ScenarioToml::new("superseded", 5, "60s"), "")
+            .event("action = \"publish\"\nrate = 0.5")
+            .event("action = \"publish\"\nentries = [\"hero\"]\nvariant = \"0_1\"\nrate = 0.3")
+            .event("action = \"publish\"\nentries = [\"hero\", \"footer\"]\nat = \"30s\"")
+            .build(),
     );
     let end = Micros::from_secs(60);
     let variants = [

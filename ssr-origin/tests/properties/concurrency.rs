@@ -275,20 +275,21 @@ async fn run<S: Store<Val>>(
     }
     // Background refreshes answer nobody: wait until every fill has ended
     // (one may still be waiting for another replica's lock, not yet
-    // fetching) and every fetch with it.
-    for _ in 0..10_000 {
-        if layers.iter().all(|l| l.fills_in_flight() == 0)
-            && up.done.load(Ordering::SeqCst) == up.calls.load(Ordering::SeqCst)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    // fetching) and every fetch with it. A fetch only starts inside a fill,
+    // so none can start once no fill is in flight.
+    ttlab_test_support::wait_until_async(
+        Duration::from_secs(10),
+        "every fill and its fetch ended",
+        async || {
+            layers.iter().all(|l| l.fills_in_flight() == 0)
+                && up.done.load(Ordering::SeqCst) == up.calls.load(Ordering::SeqCst)
+        },
+    )
+    .await;
     prop_assert!(
         layers.iter().all(|l| l.fills_in_flight() == 0),
         "every fill ended"
     );
-    tokio::time::sleep(Duration::from_millis(5)).await;
     prop_assert_eq!(
         up.done.load(Ordering::SeqCst),
         up.calls.load(Ordering::SeqCst)
@@ -383,7 +384,7 @@ fn hundreds_of_tasks_on_one_layer() {
 
 #[test]
 fn hundreds_of_tasks_on_one_layer_over_redis() {
-    let server = crate::redis_server::RedisServer::start();
+    let server = ttlab_test_support::redis::RedisServer::start();
     crate::check_scaled(file!(), 32, 6, plan(), |plan| {
         contend_redis(&plan, &server.url(), 1)
     });
@@ -394,7 +395,7 @@ fn hundreds_of_tasks_on_one_layer_over_redis() {
 /// key at once.
 #[test]
 fn hundreds_of_tasks_on_three_replicas_sharing_redis() {
-    let server = crate::redis_server::RedisServer::start();
+    let server = ttlab_test_support::redis::RedisServer::start();
     crate::check_scaled(file!(), 32, 6, plan(), |plan| {
         contend_redis(&plan, &server.url(), 3)
     });

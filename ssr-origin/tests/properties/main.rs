@@ -27,8 +27,6 @@ mod p5_accounting;
 mod p6_metamorphic;
 mod p7_ttl_zero_and_real_time;
 mod p8_bounded_memory;
-#[path = "../redis_server/mod.rs"]
-mod redis_server;
 mod timed;
 
 use std::fmt::Debug;

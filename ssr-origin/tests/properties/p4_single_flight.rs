@@ -11,9 +11,9 @@ use proptest::test_runner::TestCaseError;
 use ttlab_ssr_origin::cache::{CacheOutcome, LockOutcome};
 
 use crate::arb;
-use crate::broken::expect_failure;
+use crate::broken::policy_caught;
 use crate::harness::{Config, FetchResult, Op, Trace, run_both};
-use crate::model::{self, Policy};
+use crate::model::Policy;
 
 /// Judges the fetches and answers of `t`.
 pub fn check(cfg: &Config, t: &Trace) -> Result<(), TestCaseError> {
@@ -115,13 +115,13 @@ fn a_layer_that_ignores_its_cache_lock_is_caught() {
         coalesce: false,
         ..Policy::REFERENCE
     };
-    let (cfg, ops) = expect_failure(
+    policy_caught(
         "no cache lock",
         2_000,
+        &broken,
         (coalescing(), arb::ops()),
-        |(cfg, ops)| check(&cfg, &model::run(&broken, &cfg, &ops)),
+        check,
     );
-    check(&cfg, &model::run(&Policy::REFERENCE, &cfg, &ops)).expect("the right rule passes");
 }
 
 #[test]
@@ -130,11 +130,11 @@ fn a_store_that_lets_an_older_fetch_replace_a_newer_one_is_caught() {
         keep_newer: false,
         ..Policy::REFERENCE
     };
-    let (cfg, ops) = expect_failure(
+    policy_caught(
         "older replaces newer",
         4_000,
+        &broken,
         (arb::config(), arb::ops()),
-        |(cfg, ops)| check(&cfg, &model::run(&broken, &cfg, &ops)),
+        check,
     );
-    check(&cfg, &model::run(&Policy::REFERENCE, &cfg, &ops)).expect("the right rule passes");
 }

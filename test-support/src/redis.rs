@@ -2,8 +2,6 @@
 //! persistence, in a temporary directory, killed when dropped.
 //! `scripts/test.sh` installs `redis-server` when it is missing.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -87,7 +85,7 @@ impl RedisServer {
                     "redis-server on port {port} silent for {START_TIMEOUT:?}"
                 ));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(crate::wait::POLL);
         }
     }
 

@@ -1,0 +1,22 @@
+//! Fixtures the workspace's tests share, so each test states only what is
+//! particular to it.
+//!
+//! - [`scenario`]: scenario TOML built from a few calls instead of pasted.
+//! - [`wait`]: bounded waits on a condition, so tests poll instead of
+//!   sleeping for a guessed time.
+//! - [`redis`]: a real `redis-server` on a free port, killed on drop.
+//! - [`mocks`]: a world's mock APIs (and an architecture's servers) on port 0
+//!   with a clock the test moves by hand.
+//! - [`process`]: the lines a child process writes, read without blocking.
+//!
+//! A dev-dependency only: no library crate of the workspace may depend on it
+//! otherwise, and it is never published.
+
+pub mod mocks;
+pub mod process;
+pub mod redis;
+pub mod scenario;
+pub mod wait;
+
+pub use scenario::ScenarioToml;
+pub use wait::{wait_until, wait_until_async};
