@@ -1,5 +1,5 @@
 //! The checker: judges one response against the world's truth over the
-//! request's [sent, received] window (DESIGN.md, "Truth, and how every
+//! request's [sent, received] window (`docs/architecture.md`, "Truth, and how every
 //! response is judged").
 //!
 //! It reads only what any origin's page carries — the content tokens of the

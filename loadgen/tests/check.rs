@@ -1,4 +1,4 @@
-//! The checker classifies each kind of response the way DESIGN.md defines it.
+//! The checker classifies each kind of response the way `docs/architecture.md` defines it.
 
 use ttlab_loadgen::check::{Checker, Class, Observation};
 use ttlab_scenarios::token::{EntryToken, Tokens};

@@ -426,7 +426,7 @@ pub struct OriginOptions {
     pub render_time: Dist,
 }
 
-/// The five architectures of DESIGN.md.
+/// The five architectures of `docs/architecture.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Architecture {
     /// No cache; Personalize on every request.
@@ -442,7 +442,7 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    /// Every architecture, in DESIGN.md order.
+    /// Every architecture, in the order `docs/architecture.md` lists them.
     pub const ALL: [Architecture; 5] = [
         Architecture::NoCache,
         Architecture::CdnShared,

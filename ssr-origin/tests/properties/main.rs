@@ -7,7 +7,7 @@
 //! the same operations — requests, upstream fetches completing or failing,
 //! clock advances, publishes and purges — and every response, fetch and
 //! counter of the layer must equal the model's. Each property module then
-//! judges the trace against one rule of `DESIGN.md`, and shows once that a
+//! judges the trace against one rule of `docs/architecture.md`, and shows once that a
 //! deliberately broken variant of that rule (run through the model) is
 //! caught. `docs/testing.md` says how to run more cases.
 //!

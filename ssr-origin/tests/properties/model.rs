@@ -2,7 +2,7 @@
 //! possible, with no concurrency — a vector of entries in eviction order,
 //! a map of fills in flight, and one function per operation.
 //!
-//! It is written from `DESIGN.md` and `docs/decisions.md`, not from the
+//! It is written from `docs/architecture.md` and `docs/decisions.md`, not from the
 //! layer's code: fresh while age < ttl; stale with a background refresh
 //! while age < ttl + swr; stale on an upstream error while age < ttl + sie
 //! (judged when the error arrives, on what the store holds then); one fill
@@ -39,7 +39,7 @@ pub enum Servable {
     Expired,
 }
 
-/// The freshness rule, as `DESIGN.md` states it.
+/// The freshness rule, as `docs/architecture.md` states it.
 pub fn reference_freshness(age: Micros, w: Windows) -> Servable {
     let (age, ttl, swr, sie) = (age.0, w.ttl.0, w.swr.0, w.sie.0);
     if age < ttl {
