@@ -326,10 +326,10 @@ pub fn parse_variant_param(world: &World, param: &str) -> VariantSet {
         let Some((exp, var)) = item.split_once('_') else {
             continue;
         };
-        if let Some(ei) = scenario.experiences.iter().position(|x| x.uid == exp) {
-            if let Some(vi) = world.variant_index(ei as ExpIdx, var) {
-                set.set(ei as ExpIdx, Some(vi));
-            }
+        if let Some(ei) = scenario.experiences.iter().position(|x| x.uid == exp)
+            && let Some(vi) = world.variant_index(ei as ExpIdx, var)
+        {
+            set.set(ei as ExpIdx, Some(vi));
         }
     }
     set

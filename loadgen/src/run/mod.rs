@@ -417,10 +417,10 @@ async fn run_arch(
         &samples,
     );
     report.origin_replicas = replicas;
-    if let Some(l) = &report.layer {
-        if let Some(w) = store_warning(l, elapsed.as_secs_f64()) {
-            report.warnings.push(w);
-        }
+    if let Some(l) = &report.layer
+        && let Some(w) = store_warning(l, elapsed.as_secs_f64())
+    {
+        report.warnings.push(w);
     }
     Ok(report)
 }

@@ -72,17 +72,17 @@ impl Cx {
         ];
         let mut bad = false;
         for (key, span) in &present {
-            if let Some(span) = span {
-                if !allowed.contains(key) {
-                    self.err(
-                        span.clone(),
-                        format!(
-                            "`{key}` does not apply to action \"{action_name}\"; it takes {}",
-                            allowed.join(", ")
-                        ),
-                    );
-                    bad = true;
-                }
+            if let Some(span) = span
+                && !allowed.contains(key)
+            {
+                self.err(
+                    span.clone(),
+                    format!(
+                        "`{key}` does not apply to action \"{action_name}\"; it takes {}",
+                        allowed.join(", ")
+                    ),
+                );
+                bad = true;
             }
         }
         if bad {
@@ -311,11 +311,11 @@ impl Cx {
                         cx.err(sp(s), format!("unknown entry \"{}\"", s.get_ref()));
                     }
                     let idx = found? as EntryIdx;
-                    if let Some(v) = variant {
-                        if !content.entries[idx as usize].variants.contains(&v) {
-                            cx.err(sp(s), format!("entry \"{}\" has no variant {}; publish its base entry or add the variant to its variants_for", s.get_ref(), t.variant.as_ref().map_or("", |v| v.get_ref().as_str())));
-                            return None;
-                        }
+                    if let Some(v) = variant
+                        && !content.entries[idx as usize].variants.contains(&v)
+                    {
+                        cx.err(sp(s), format!("entry \"{}\" has no variant {}; publish its base entry or add the variant to its variants_for", s.get_ref(), t.variant.as_ref().map_or("", |v| v.get_ref().as_str())));
+                        return None;
                     }
                     Some(idx)
                 };
