@@ -36,10 +36,10 @@ pub fn line(s: &DashState) -> String {
         c[4],
         c[5]
     );
-    if s.facts.mode == Mode::Sim {
-        if let Some(x) = s.status.speedup {
-            let _ = write!(out, " (×{x:.0})");
-        }
+    if s.facts.mode == Mode::Sim
+        && let Some(x) = s.status.speedup
+    {
+        let _ = write!(out, " (×{x:.0})");
     }
     out
 }

@@ -426,10 +426,10 @@ impl DashState {
     /// running architecture unless the user picked one.
     pub fn set_status(&mut self, status: Status) {
         self.status = status;
-        if self.follow {
-            if let Some(c) = status.current {
-                self.selected = c.min(self.archs.len().saturating_sub(1));
-            }
+        if self.follow
+            && let Some(c) = status.current
+        {
+            self.selected = c.min(self.archs.len().saturating_sub(1));
         }
     }
 

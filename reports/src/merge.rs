@@ -220,18 +220,18 @@ fn compatible(file: &str, r: &Report, first_file: &str, first: &Report) -> Resul
     if w != w0 {
         return Err(differs("worker count", w.to_string(), w0.to_string()));
     }
-    if let Some(worker) = r.worker {
-        if worker.id >= worker.of {
-            return Err(wrong(
-                file,
-                format!(
-                    "worker {} of {}: ids go from 0 to {}",
-                    worker.id,
-                    worker.of,
-                    worker.of.saturating_sub(1)
-                ),
-            ));
-        }
+    if let Some(worker) = r.worker
+        && worker.id >= worker.of
+    {
+        return Err(wrong(
+            file,
+            format!(
+                "worker {} of {}: ids go from 0 to {}",
+                worker.id,
+                worker.of,
+                worker.of.saturating_sub(1)
+            ),
+        ));
     }
     let names = |a: &[ArchReport]| a.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
     if names(&r.architectures) != names(&first.architectures) {

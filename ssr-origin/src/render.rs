@@ -2,6 +2,7 @@
 //! (minijinja). The template prints each entry's `title` and `body` as the
 //! Delivery API returns them, so their content tokens reach the page.
 
+use minijinja::value::Serde;
 use minijinja::{Environment, context};
 
 const PAGE: &str = r#"<!doctype html>
@@ -60,7 +61,7 @@ impl Renderer {
         tmpl.render(context! {
             path,
             locale,
-            entries,
+            entries => Serde(entries),
             visitor,
             visitor_token => visitor.map(ttlab_scenarios::token::visitor_token),
         })

@@ -115,10 +115,10 @@ impl PageResponse {
             .into_iter()
             .chain(self.upstream_cache.as_deref().filter(|_| fetched_here))
             .collect();
-        if !chain.is_empty() {
-            if let Ok(v) = HeaderValue::from_str(&chain.join(", ")) {
-                h.insert(X_CACHE, v);
-            }
+        if !chain.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&chain.join(", "))
+        {
+            h.insert(X_CACHE, v);
         }
         h.insert("age", HeaderValue::from(age_secs));
         let upstream_cookies = self.set_cookies.iter().filter(|_| fetched_here);

@@ -146,11 +146,11 @@ impl StackView {
     /// is only logged: the layers bypass it until it answers.
     async fn connect_shared_store(&self) {
         for l in self.layers() {
-            if let Some(redis) = l.store().redis() {
-                if let Err(e) = redis.ping().await {
-                    tracing::warn!(error = %e, "Redis does not answer at start; the cache is bypassed until it does");
-                    return;
-                }
+            if let Some(redis) = l.store().redis()
+                && let Err(e) = redis.ping().await
+            {
+                tracing::warn!(error = %e, "Redis does not answer at start; the cache is bypassed until it does");
+                return;
             }
         }
     }

@@ -17,13 +17,13 @@ use ttlab_scenarios::{Scenario, ScenarioError, shipped};
 /// file exists. Returns the name to show in messages with the result.
 pub fn load_scenario(arg: &str) -> (String, Result<Scenario, ScenarioError>) {
     let path = std::path::Path::new(arg);
-    if !path.exists() {
-        if let Some(s) = shipped::get(arg) {
-            return (
-                s.path.to_owned(),
-                ttlab_scenarios::parse_str(s.path, s.source),
-            );
-        }
+    if !path.exists()
+        && let Some(s) = shipped::get(arg)
+    {
+        return (
+            s.path.to_owned(),
+            ttlab_scenarios::parse_str(s.path, s.source),
+        );
     }
     (arg.to_owned(), ttlab_scenarios::load(path))
 }

@@ -9,7 +9,7 @@ mod plot;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::{Color, Style};
 use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, LineGauge, Paragraph};
@@ -80,7 +80,8 @@ fn header(f: &mut Frame, area: Rect, s: &DashState) {
         LineGauge::default()
             .filled_style(Style::new().fg(Color::Cyan))
             .unfilled_style(Style::new().fg(Color::DarkGray))
-            .line_set(symbols::line::THICK)
+            .filled_symbol(symbols::line::THICK_HORIZONTAL)
+            .unfilled_symbol(symbols::line::THICK_HORIZONTAL)
             .label(label)
             .ratio((f64::from(now) / f64::from(total)).clamp(0.0, 1.0)),
         gauge,

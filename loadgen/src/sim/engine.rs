@@ -304,14 +304,14 @@ impl Sim<'_> {
             // Open-loop arrivals form their own ordered stream beside the
             // queue (one less queue operation per request); at a tie the
             // queued event goes first, as it was queued earlier.
-            if let Some(a) = self.next_arrival {
-                if self.queue.peek().is_none_or(|Reverse(q)| a < q.at()) {
-                    if a.0 >= self.next_frame {
-                        self.frames_until(a);
-                    }
-                    self.arrival(a);
-                    continue;
+            if let Some(a) = self.next_arrival
+                && self.queue.peek().is_none_or(|Reverse(q)| a < q.at())
+            {
+                if a.0 >= self.next_frame {
+                    self.frames_until(a);
                 }
+                self.arrival(a);
+                continue;
             }
             let Some(Reverse(q)) = self.queue.pop() else {
                 break;

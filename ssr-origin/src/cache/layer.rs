@@ -104,11 +104,11 @@ impl StoreHealth {
             return;
         }
         let mut o = self.outages.lock().expect("store outages");
-        if self.down.swap(false, Ordering::Relaxed) {
-            if let Some(last) = o.last_mut() {
-                last.until = Some(now.max(last.from));
-                tracing::info!(down_since = %last.from, at = %now, "cache store answers again");
-            }
+        if self.down.swap(false, Ordering::Relaxed)
+            && let Some(last) = o.last_mut()
+        {
+            last.until = Some(now.max(last.from));
+            tracing::info!(down_since = %last.from, at = %now, "cache store answers again");
         }
     }
 
@@ -688,10 +688,10 @@ where
             // After the put, so a replica that sees the lock gone finds the
             // entry. Bounded like every store call; if it fails, the lock
             // expires by itself.
-            if let Some(g) = guard {
-                if let Err(e) = g.release().await {
-                    tracing::debug!(error = %e, "fill lock not released; it expires by itself");
-                }
+            if let Some(g) = guard
+                && let Err(e) = g.release().await
+            {
+                tracing::debug!(error = %e, "fill lock not released; it expires by itself");
             }
             clear_inflight(&inflight, key, lock_id);
             result.map(|fetched| Filled {

@@ -338,10 +338,10 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             Ok(_) => {}
             Err(_) => self.counts.fill_errors += 1,
         }
-        if let (Some(k), true) = (f.key, f.registered) {
-            if self.inflight.get(&k) == Some(&id) {
-                self.inflight.remove(&k);
-            }
+        if let (Some(k), true) = (f.key, f.registered)
+            && self.inflight.get(&k) == Some(&id)
+        {
+            self.inflight.remove(&k);
         }
         Completion {
             key: f.key,

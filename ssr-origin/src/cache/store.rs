@@ -293,10 +293,10 @@ impl<V: Clone> MemoryStore<V> {
         }) {
             return PutOutcome::PurgedMeanwhile;
         }
-        if let Some(old) = inner.lru.peek(&key) {
-            if old.fetched_at > entry.fetched_at {
-                return PutOutcome::KeptNewer;
-            }
+        if let Some(old) = inner.lru.peek(&key)
+            && old.fetched_at > entry.fetched_at
+        {
+            return PutOutcome::KeptNewer;
         }
         if self
             .bounds

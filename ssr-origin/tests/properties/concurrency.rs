@@ -243,7 +243,9 @@ async fn run<S: Store<Val>>(
         let id = id as u32;
         let (req, delay) = (*req, *delay);
         let key = (!req.bypass).then(|| library_key(cfg.strategy, req));
-        let fails = plan.fail_one_in.is_some_and(|n| id % u32::from(n) == 0);
+        let fails = plan
+            .fail_one_in
+            .is_some_and(|n| id.is_multiple_of(u32::from(n)));
         let fetch = fetcher(&up, &clock, id, req, key, delay, fails);
         let (l, up2) = (layers[id as usize % layers.len()].clone(), up.clone());
         tasks.push(tokio::spawn(async move {
@@ -258,7 +260,7 @@ async fn run<S: Store<Val>>(
             let (layer, tag) = (layer.clone(), *tag);
             purges.push(tokio::spawn(async move { layer.purge(tag).await }));
         }
-        if id % 16 == 0 {
+        if id.is_multiple_of(16) {
             tokio::task::yield_now().await;
         }
     }

@@ -388,10 +388,10 @@ impl Model {
             (FetchResult::Err, _) => self.counts.fill_errors += 1,
             _ => {}
         }
-        if let (true, Some(k)) = (fill.registered, fill.key) {
-            if self.inflight.get(&k) == Some(&id) {
-                self.inflight.remove(&k);
-            }
+        if let (true, Some(k)) = (fill.registered, fill.key)
+            && self.inflight.get(&k) == Some(&id)
+        {
+            self.inflight.remove(&k);
         }
         for w in &fill.waiters {
             self.answer(*w, &fill, result);
@@ -483,10 +483,11 @@ impl Model {
             return;
         }
         let old = self.store.iter().position(|x| x.key == e.key);
-        if let Some(i) = old {
-            if self.p.keep_newer && self.store[i].fetched_at > e.fetched_at {
-                return;
-            }
+        if let Some(i) = old
+            && self.p.keep_newer
+            && self.store[i].fetched_at > e.fetched_at
+        {
+            return;
         }
         let b = self.cfg.bounds;
         if b.max_bytes.is_some_and(|m| e.size > m) {

@@ -365,10 +365,10 @@ name = "ssr-edge"
 fn a_key_that_drops_a_variant_is_caught() {
     fn dropping_experience_0(x: &Input) -> CacheKey {
         let mut x = x.clone();
-        if let V::Variants(s) = &mut x.variance {
-            if let Some(first) = s.first_mut() {
-                *first = None;
-            }
+        if let V::Variants(s) = &mut x.variance
+            && let Some(first) = s.first_mut()
+        {
+            *first = None;
         }
         x.key()
     }

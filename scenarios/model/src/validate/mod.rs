@@ -153,21 +153,21 @@ impl Cx {
                 "traffic needs `users` (closed loop, with think_time) or `arrival_rate` (open loop, requests per second), or both",
             );
         }
-        if let Some(u) = &t.users {
-            if *u.get_ref() == 0 {
-                self.err(sp(u), "users must be at least 1");
-            }
+        if let Some(u) = &t.users
+            && *u.get_ref() == 0
+        {
+            self.err(sp(u), "users must be at least 1");
         }
-        if let Some(r) = &t.arrival_rate {
-            if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) {
-                self.err(
-                    sp(r),
-                    format!(
-                        "arrival_rate must be a positive number of requests per second, got {}",
-                        r.get_ref()
-                    ),
-                );
-            }
+        if let Some(r) = &t.arrival_rate
+            && !(r.get_ref().is_finite() && *r.get_ref() > 0.0)
+        {
+            self.err(
+                sp(r),
+                format!(
+                    "arrival_rate must be a positive number of requests per second, got {}",
+                    r.get_ref()
+                ),
+            );
         }
         let pages_per_session = t.pages_per_session.as_ref().map_or(1, |p| {
             if *p.get_ref() == 0 {
@@ -183,13 +183,13 @@ impl Cx {
             (PopularitySpec::Uniform, None) => Popularity::Uniform,
             (PopularitySpec::Zipf, s) => {
                 let v = s.as_ref().map_or(1.0, |s| *s.get_ref());
-                if let Some(s) = s {
-                    if !(v.is_finite() && v > 0.0) {
-                        self.err(
-                            sp(s),
-                            format!("zipf_s must be a positive exponent, got {v}"),
-                        );
-                    }
+                if let Some(s) = s
+                    && !(v.is_finite() && v > 0.0)
+                {
+                    self.err(
+                        sp(s),
+                        format!("zipf_s must be a positive exponent, got {v}"),
+                    );
                 }
                 Popularity::Zipf { s: v }
             }

@@ -279,13 +279,13 @@ impl Cx {
                     format!("architecture \"{name}\" is listed twice"),
                 );
             }
-            if !arch.caches() {
-                if let Some(c) = &spec.cache {
-                    self.err(
-                        sp(c),
-                        "ssr-nocache has no cache, so it takes no cache options",
-                    );
-                }
+            if !arch.caches()
+                && let Some(c) = &spec.cache
+            {
+                self.err(
+                    sp(c),
+                    "ssr-nocache has no cache, so it takes no cache options",
+                );
             }
             let cache = self.cache(f.cache.as_ref(), spec.cache.as_ref(), sp(a));
             let mut thresholds = global.to_vec();

@@ -177,18 +177,18 @@ impl Cx {
         ];
         let mut ok = true;
         for (key, span) in &present {
-            if let Some(span) = span {
-                if !allowed.contains(key) {
-                    self.err(
-                        span.clone(),
-                        format!(
-                            "`{key}` does not apply to action \"{}\"; it takes {}",
-                            rule.action_name,
-                            allowed.join(", ")
-                        ),
-                    );
-                    ok = false;
-                }
+            if let Some(span) = span
+                && !allowed.contains(key)
+            {
+                self.err(
+                    span.clone(),
+                    format!(
+                        "`{key}` does not apply to action \"{}\"; it takes {}",
+                        rule.action_name,
+                        allowed.join(", ")
+                    ),
+                );
+                ok = false;
             }
         }
         ok
@@ -470,11 +470,11 @@ impl Cx {
                 self.err(sp(s), format!("unknown entry \"{}\"", s.get_ref()));
             }
             let idx = found? as EntryIdx;
-            if let Some(v) = variant {
-                if !content.entries[idx as usize].variants.contains(&v) {
-                    self.err(sp(s), format!("entry \"{}\" has no variant {}; publish its base entry or add the variant to its variants_for", s.get_ref(), t.variant.as_ref().map_or("", |v| v.get_ref().as_str())));
-                    return None;
-                }
+            if let Some(v) = variant
+                && !content.entries[idx as usize].variants.contains(&v)
+            {
+                self.err(sp(s), format!("entry \"{}\" has no variant {}; publish its base entry or add the variant to its variants_for", s.get_ref(), t.variant.as_ref().map_or("", |v| v.get_ref().as_str())));
+                return None;
             }
             Some(idx)
         };
