@@ -10,7 +10,6 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
@@ -199,17 +198,7 @@ impl Origin {
 
     /// The origin's routes: every page path, the publish webhook, `/metrics`.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route(
-                "/_ttlab/webhook/publish",
-                post(webhook::publish::<OriginPurge>),
-            )
-            .route(
-                "/metrics",
-                get(|State(o): State<Arc<Origin>>| async move { o.metrics_text() }),
-            )
-            .fallback(page)
-            .with_state(self.clone())
+        webhook::routes::<OriginPurge, _, _>(self.clone(), page)
     }
 
     /// Renders page `page` for `variants` (already projected to the page's
@@ -507,6 +496,9 @@ impl webhook::Purger for OriginPurge {
     }
     fn world(state: &Origin) -> &World {
         &state.world
+    }
+    fn metrics_text(state: &Origin) -> String {
+        state.metrics_text()
     }
 }
 

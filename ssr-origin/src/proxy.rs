@@ -9,7 +9,6 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
@@ -130,17 +129,7 @@ impl Proxy {
 
     /// The proxy's routes.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route(
-                "/_ttlab/webhook/publish",
-                post(webhook::publish::<ProxyPurge>),
-            )
-            .route(
-                "/metrics",
-                get(|State(p): State<Arc<Proxy>>| async move { p.metrics_text() }),
-            )
-            .fallback(handle)
-            .with_state(self.clone())
+        webhook::routes::<ProxyPurge, _, _>(self.clone(), handle)
     }
 
     /// GETs `path_and_query` from the origin, passing the visitor cookie only.
@@ -340,5 +329,8 @@ impl webhook::Purger for ProxyPurge {
     }
     fn world(state: &Proxy) -> &World {
         &state.world
+    }
+    fn metrics_text(state: &Proxy) -> String {
+        state.metrics_text()
     }
 }

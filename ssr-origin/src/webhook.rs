@@ -1,12 +1,15 @@
 //! The receiving end of the Delivery mock's publish webhook: a caching
-//! layer with `purge_on_publish` drops every page built from the entry.
+//! layer with `purge_on_publish` drops every page built from the entry; and
+//! the routes every server of a stack shares around its pages.
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use ttlab_scenarios::World;
 
@@ -21,6 +24,27 @@ pub trait Purger: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Option<usize>> + Send;
     /// The world, to resolve entry uids.
     fn world(state: &Self::State) -> &World;
+    /// Prometheus text of the server's counters, for `/metrics`.
+    fn metrics_text(state: &Self::State) -> String;
+}
+
+/// A server's routes: its pages (`pages`, for every path not named here),
+/// the publish webhook (`POST /_ttlab/webhook/publish`) and `/metrics` —
+/// the same for the origin, the CDN and the edge, so each names only its
+/// page handler.
+pub fn routes<P: Purger, H, T>(state: Arc<P::State>, pages: H) -> Router
+where
+    H: Handler<T, Arc<P::State>>,
+    T: 'static,
+{
+    Router::new()
+        .route("/_ttlab/webhook/publish", post(publish::<P>))
+        .route(
+            "/metrics",
+            get(|State(s): State<Arc<P::State>>| async move { P::metrics_text(&s) }),
+        )
+        .fallback(pages)
+        .with_state(state)
 }
 
 /// `POST /_ttlab/webhook/publish` with Contentstack's entry-publish payload.

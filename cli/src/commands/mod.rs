@@ -28,6 +28,20 @@ pub fn load_scenario(arg: &str) -> (String, Result<Scenario, ScenarioError>) {
     (arg.to_owned(), ttlab_scenarios::load(path))
 }
 
+/// Loads the scenario a command is about, or prints why it cannot be loaded
+/// and gives the exit code for bad input: the first step of every command
+/// that runs one scenario.
+pub fn scenario_or_exit(arg: &str) -> Result<(String, Scenario), std::process::ExitCode> {
+    let (shown, loaded) = load_scenario(arg);
+    match loaded {
+        Ok(s) => Ok((shown, s)),
+        Err(e) => {
+            print_scenario_error(&shown, &e);
+            Err(std::process::ExitCode::from(crate::exit::EXIT_BAD_INPUT))
+        }
+    }
+}
+
 /// Prints why a scenario could not be loaded: every problem with its source
 /// line and a caret, then a count.
 pub fn print_scenario_error(shown: &str, error: &ScenarioError) {

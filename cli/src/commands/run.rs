@@ -93,13 +93,9 @@ fn pct(x: f64) -> String {
 
 /// Runs the scenario and writes the report.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let (shown, loaded) = super::load_scenario(&args.scenario);
-    let scenario = match loaded {
-        Ok(s) => s,
-        Err(e) => {
-            super::print_scenario_error(&shown, &e);
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
+    let (shown, scenario) = match super::scenario_or_exit(&args.scenario) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
     let Some(archs) = pick_archs(&scenario, &args.arch, &shown) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));

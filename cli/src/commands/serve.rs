@@ -16,13 +16,9 @@ use ttlab_ssr_origin::upstream::UpstreamConfig;
 
 /// Serves the mock APIs of a scenario until Ctrl-C.
 pub fn mocks(args: &ServeMocksArgs) -> anyhow::Result<ExitCode> {
-    let (shown, loaded) = super::load_scenario(&args.scenario);
-    let scenario = match loaded {
-        Ok(s) => s,
-        Err(e) => {
-            super::print_scenario_error(&shown, &e);
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
+    let (shown, scenario) = match super::scenario_or_exit(&args.scenario) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
     let world = Arc::new(World::new(scenario));
     let config = MockConfig {
@@ -124,13 +120,9 @@ fn serve_arch(
     which: Servers,
     external: Option<(String, String)>,
 ) -> anyhow::Result<ExitCode> {
-    let (shown, loaded) = super::load_scenario(scenario_arg);
-    let scenario = match loaded {
-        Ok(s) => s,
-        Err(e) => {
-            super::print_scenario_error(&shown, &e);
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
+    let (shown, scenario) = match super::scenario_or_exit(scenario_arg) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
     let arch = match pick_arch(&scenario, arch) {
         Ok(a) => a.clone(),

@@ -84,13 +84,9 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
 
 /// Simulates, writes the report, prints the summary.
 pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
-    let (shown, loaded) = super::load_scenario(&args.scenario);
-    let scenario = match loaded {
-        Ok(s) => s,
-        Err(e) => {
-            super::print_scenario_error(&shown, &e);
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
+    let (shown, scenario) = match super::scenario_or_exit(&args.scenario) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
     let Some(archs) = super::run::pick_archs(&scenario, &args.arch, &shown) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
