@@ -198,51 +198,29 @@ async fn error_paths_have_the_real_shapes_and_are_not_401() {
     let (s, b) = json(c.get(&url).send().await.unwrap()).await;
     assert_eq!(s, 412, "no credentials at all");
     check(&b, 109);
-    let (s, b) = json(
-        h.cda("/v3/content_types/hero/entries/home_hero")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = h.cda_json("/v3/content_types/hero/entries/home_hero").await;
     assert_eq!(s, 422);
     check(&b, 141);
     assert!(b["errors"]["environment"].is_array());
-    let (s, b) = json(
-        h.cda("/v3/content_types/hero/entries/home_hero?environment=staging")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = h
+        .cda_json("/v3/content_types/hero/entries/home_hero?environment=staging")
+        .await;
     assert_eq!(s, 422);
     check(&b, 141);
-    let (s, b) = json(
-        h.cda("/v3/content_types/villain/entries/home_hero?environment=production")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = h
+        .cda_json("/v3/content_types/villain/entries/home_hero?environment=production")
+        .await;
     assert_eq!(s, 422);
     check(&b, 118);
-    let (s, b) = json(
-        h.cda("/v3/content_types/hero/entries/nope?environment=production")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = h
+        .cda_json("/v3/content_types/hero/entries/nope?environment=production")
+        .await;
     assert_eq!(s, 422);
     check(&b, 141);
     assert_eq!(b["error_message"], "The requested object doesn't exist.");
-    let (s, b) = json(
-        h.cda("/v3/content_types/footer/entries/home_hero?environment=production")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, b) = h
+        .cda_json("/v3/content_types/footer/entries/home_hero?environment=production")
+        .await;
     assert_eq!(s, 422, "an entry under another content type does not exist");
     check(&b, 141);
     let (s, _) = json(
@@ -254,7 +232,7 @@ async fn error_paths_have_the_real_shapes_and_are_not_401() {
     )
     .await;
     assert_eq!(s, 431);
-    let (s, _) = json(h.cda("/v2/whatever").send().await.unwrap()).await;
+    let (s, _) = h.cda_json("/v2/whatever").await;
     assert_eq!(s, 404);
     h.mocks.shutdown().await;
 }

@@ -26,13 +26,9 @@ async fn error_rate_one_fails_every_request_with_the_configured_status() {
             (s, b["error"].as_str().unwrap()),
             (502, "personalize.INTERNAL_ERROR")
         );
-        let (s, b) = json(
-            h.cda("/v3/content_types/hero/entries/home_hero?environment=production")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (s, b) = h
+            .cda_json("/v3/content_types/hero/entries/home_hero?environment=production")
+            .await;
         assert_eq!((s, b["error_code"].as_u64()), (503, Some(503)));
     }
     assert_eq!(h.mocks.state.metrics.faults(Api::Personalize, "error"), 5);

@@ -88,4 +88,15 @@ impl Harness {
             .header("api_key", "blt-ttlab-api-key")
             .header("access_token", "cs-ttlab-delivery-token")
     }
+
+    /// Sends [`Harness::cda`] for `path_and_query` and reads the JSON answer.
+    pub async fn cda_json(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        json(
+            self.cda(path_and_query)
+                .send()
+                .await
+                .expect("delivery answers"),
+        )
+        .await
+    }
 }
