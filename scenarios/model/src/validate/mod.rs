@@ -75,6 +75,28 @@ impl Cx {
         self.problems.push((span, msg.into()));
     }
 
+    /// The index of value `v` of attribute `a`, or a problem naming the
+    /// values it has (audiences and timeline changes both name values).
+    pub(super) fn attribute_value(
+        &mut self,
+        a: &crate::model::Attribute,
+        v: &Spanned<String>,
+    ) -> Option<crate::model::ValueIdx> {
+        let found = a.value_index(v.get_ref());
+        if found.is_none() {
+            self.err(
+                sp(v),
+                format!(
+                    "attribute \"{}\" has no value \"{}\"; its values: {}",
+                    a.name,
+                    v.get_ref(),
+                    a.values.join(", ")
+                ),
+            );
+        }
+        found
+    }
+
     pub(super) fn scenario(&mut self, f: &ScenarioFile) -> Scenario {
         let meta = &f.scenario;
         let name = meta.name.get_ref();

@@ -256,17 +256,8 @@ impl Cx {
         }
         let mut idx = Vec::new();
         for v in values {
-            match attrs[ai].value_index(v.get_ref()) {
-                Some(i) => idx.push(i),
-                None => self.err(
-                    sp(v),
-                    format!(
-                        "attribute \"{}\" has no value \"{}\"; its values: {}",
-                        attrs[ai].name,
-                        v.get_ref(),
-                        attrs[ai].values.join(", ")
-                    ),
-                ),
+            if let Some(i) = self.attribute_value(&attrs[ai], v) {
+                idx.push(i);
             }
         }
         if negate {

@@ -211,22 +211,7 @@ impl Cx {
             return None;
         };
         let value = match &t.value {
-            Some(v) => {
-                let found = attrs[ai].value_index(v.get_ref());
-                if found.is_none() {
-                    self.err(
-                        sp(v),
-                        format!(
-                            "attribute \"{}\" has no value \"{}\"; its values: {}",
-                            attrs[ai].name,
-                            v.get_ref(),
-                            attrs[ai].values.join(", ")
-                        ),
-                    );
-                    return None;
-                }
-                found
-            }
+            Some(v) => Some(self.attribute_value(&attrs[ai], v)?),
             None => {
                 if attrs[ai].values.len() < 2 {
                     self.err(sp(attr), format!("attribute \"{}\" has one value, so it cannot change; give it more values or set `value`", attrs[ai].name));
