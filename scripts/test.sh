@@ -4,7 +4,8 @@
 # It installs what the tests need when it is missing — Node.js and npm, the
 # pinned Contentstack SDKs of the compatibility suite (npm ci), and
 # redis-server for the Redis store's tests — then
-# runs formatting, lints and the whole workspace's tests. CI calls this same
+# runs formatting, the module-structure check, lints and the whole
+# workspace's tests. CI calls this same
 # script through .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +31,17 @@ if ! command -v redis-server >/dev/null; then
   apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
 redis-server --version
+# The module-structure check is a small Python script.
+if ! command -v python3 >/dev/null; then
+  echo "installing python3…"
+  apt-get update -qq && apt-get install -y -qq python3 >/dev/null
+fi
 
 step "format (cargo fmt --check)"
 cargo fmt --all --check
+
+step "module structure (each crate's modules form a DAG)"
+python3 scripts/module-cycles.py
 
 step "lints (clippy, pedantic, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -262,7 +262,7 @@ pub async fn start_servers(
 ) -> Result<RunningStack, StackError> {
     let (stop, stop_rx) = watch::channel(false);
     let any = SocketAddr::new(host, 0);
-    let topology = Topology::of_config(arch);
+    let topology = arch.topology();
     let namespace = fresh_namespace();
     let replicas = arch.cache.origin_replicas.max(1);
     let mut origins = Vec::new();

@@ -26,7 +26,7 @@ use ttlab_scenarios::model::{ArchitectureConfig, EntryIdx, PageIdx, Scenario};
 use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
-use ttlab_scenarios::{Micros, Topology, VariantSet, World};
+use ttlab_scenarios::{Micros, VariantSet, World};
 use ttlab_ssr_origin::cache::{
     self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerCounts, Lookup, Reply, Slab,
     SteppedLayer,
@@ -196,7 +196,7 @@ pub(super) fn simulate_arch_live(
 ) -> ArchReport {
     let w: &World = world;
     let s = w.scenario();
-    let topology = Topology::of_config(arch);
+    let topology = arch.topology();
     let strategy = topology.cache_key();
     let shape = Shape {
         personalize_first: matches!(topology.personalize_at, PersonalizeAt::BeforeLookup),

@@ -7,6 +7,10 @@
 
 use crate::time::Micros;
 
+// The architectures and key scopes live with the topology they name, so an
+// architecture is one module; the model keeps their old paths.
+pub use crate::topology::{Architecture, KeyScope};
+
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -426,63 +430,6 @@ pub struct OriginOptions {
     pub render_time: Dist,
 }
 
-/// The five architectures of `docs/architecture.md`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Architecture {
-    /// No cache; Personalize on every request.
-    NoCache,
-    /// Shared CDN keyed by URL only.
-    CdnShared,
-    /// CDN keyed by URL + visitor uid.
-    CdnUser,
-    /// Origin cache keyed by URL + variant aliases.
-    OriginVariant,
-    /// Edge calls Personalize; cache keyed by URL + variant param.
-    Edge,
-}
-
-impl Architecture {
-    /// Every architecture, in the order `docs/architecture.md` lists them.
-    pub const ALL: [Architecture; 5] = [
-        Architecture::NoCache,
-        Architecture::CdnShared,
-        Architecture::CdnUser,
-        Architecture::OriginVariant,
-        Architecture::Edge,
-    ];
-
-    /// The name scenario files and reports use.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Architecture::NoCache => "ssr-nocache",
-            Architecture::CdnShared => "ssr-cdn-shared",
-            Architecture::CdnUser => "ssr-cdn-user",
-            Architecture::OriginVariant => "ssr-origin-variant",
-            Architecture::Edge => "ssr-edge",
-        }
-    }
-
-    /// By name.
-    pub fn parse(name: &str) -> Option<Architecture> {
-        Architecture::ALL.into_iter().find(|a| a.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for Architecture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Variant-key scope.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyScope {
-    /// Every alias of the visitor.
-    All,
-    /// Aliases of experiences the page's entries have variants for.
-    Page,
-}
-
 /// Where cached pages live.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -547,6 +494,15 @@ pub struct ArchitectureConfig {
     pub cache: CacheOptions,
     /// Bounds it must keep: `[thresholds]` with its own overrides applied.
     pub thresholds: Vec<Threshold>,
+}
+
+impl ArchitectureConfig {
+    /// The topology it runs with (its key scope from its cache options).
+    /// Resolve it once per run: it is `Copy`, and its answers are field
+    /// reads.
+    pub const fn topology(&self) -> crate::topology::Topology {
+        crate::topology::Topology::of(self.arch, self.cache.key_scope)
+    }
 }
 
 /// A measure a threshold can bound.

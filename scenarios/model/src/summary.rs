@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 
 use crate::model::{Architecture, Assignment, Backend, KeyScope, Popularity};
 use crate::time::Micros;
-use crate::topology::{KeyStrategy, Topology};
+use crate::topology::KeyStrategy;
 use crate::world::{EventKind, VariantSet, World};
 
 /// Key count of one architecture at the start of the run.
@@ -85,7 +85,7 @@ pub fn summarize(world: &World) -> Summary {
         .architectures
         .iter()
         .map(|a| {
-            let (scope, keys) = match Topology::of_config(a).cache_key() {
+            let (scope, keys) = match a.topology().cache_key() {
                 None => (None, 0),
                 Some(KeyStrategy::Url) => (None, pages),
                 Some(KeyStrategy::UrlVisitor) => (None, pages * u64::from(visitors)),

@@ -5,11 +5,67 @@
 //! This is the one table of those facts. The real servers (the stack
 //! builder, the CDN or edge proxy, the origin), real runs and the simulator
 //! all read a [`Topology`] instead of matching on [`Architecture`]
-//! themselves, so the simulator cannot drift from the servers it models,
-//! and adding an architecture means adding one arm to [`Topology::of`] (and
-//! its test row below).
+//! themselves, so the simulator cannot drift from the servers it models.
+//! Adding an architecture is this module alone: a variant of
+//! [`Architecture`] with its name, one arm in [`Topology::of`], and its row
+//! in the table test below.
 
-use crate::model::{Architecture, ArchitectureConfig, KeyScope};
+/// The five architectures of `docs/architecture.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Architecture {
+    /// No cache; Personalize on every request.
+    NoCache,
+    /// Shared CDN keyed by URL only.
+    CdnShared,
+    /// CDN keyed by URL + visitor uid.
+    CdnUser,
+    /// Origin cache keyed by URL + variant aliases.
+    OriginVariant,
+    /// Edge calls Personalize; cache keyed by URL + variant param.
+    Edge,
+}
+
+impl Architecture {
+    /// Every architecture, in the order `docs/architecture.md` lists them.
+    pub const ALL: [Architecture; 5] = [
+        Architecture::NoCache,
+        Architecture::CdnShared,
+        Architecture::CdnUser,
+        Architecture::OriginVariant,
+        Architecture::Edge,
+    ];
+
+    /// The name scenario files and reports use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Architecture::NoCache => "ssr-nocache",
+            Architecture::CdnShared => "ssr-cdn-shared",
+            Architecture::CdnUser => "ssr-cdn-user",
+            Architecture::OriginVariant => "ssr-origin-variant",
+            Architecture::Edge => "ssr-edge",
+        }
+    }
+
+    /// By name.
+    pub fn parse(name: &str) -> Option<Architecture> {
+        Architecture::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Variant-key scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyScope {
+    /// Every alias of the visitor.
+    All,
+    /// Aliases of experiences the page's entries have variants for.
+    Page,
+}
 
 /// The topology's answers on the architecture itself, for code that holds
 /// only the name (summaries, `serve`). They live here, not beside the
@@ -17,7 +73,7 @@ use crate::model::{Architecture, ArchitectureConfig, KeyScope};
 /// the topology that depends on it.
 impl Architecture {
     /// Its servers and who does what in them (variant keys in scope
-    /// `All`; [`Topology::of_config`] for a configured architecture).
+    /// `All`; [`ArchitectureConfig::topology`](crate::model::ArchitectureConfig::topology) for a configured architecture).
     pub const fn topology(self) -> Topology {
         Topology::of(self, KeyScope::All)
     }
@@ -175,13 +231,6 @@ impl Topology {
             personalize_by,
             personalize_at,
         }
-    }
-
-    /// The topology an architecture of a scenario runs with (its key scope
-    /// from its cache options). Resolve it once per run: it is `Copy`, and
-    /// its answers are field reads.
-    pub const fn of_config(config: &ArchitectureConfig) -> Topology {
-        Topology::of(config.arch, config.cache.key_scope)
     }
 
     /// The servers a request passes through, outermost first.
