@@ -354,8 +354,15 @@ pub(crate) fn pick_archs(
     if names.is_empty() {
         return Some(scenario.architectures.clone());
     }
-    let mut picked = Vec::new();
+    let mut picked: Vec<ttlab_scenarios::model::ArchitectureConfig> = Vec::new();
     for name in names {
+        if picked.iter().any(|a| a.arch.as_str() == name.trim()) {
+            eprintln!(
+                "error: --arch names \"{}\" twice; name each architecture once",
+                name.trim()
+            );
+            return None;
+        }
         match scenario
             .architectures
             .iter()

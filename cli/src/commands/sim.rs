@@ -23,11 +23,15 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
     let (option, values) = text.split_once('=').ok_or_else(|| {
         format!("--sweep \"{text}\": expected OPTION=V1,V2,… such as ttl=0s,5s,30s")
     })?;
-    let values: Vec<&str> = values
-        .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
+    let option = option.trim();
+    let values: Vec<&str> = values.split(',').map(str::trim).collect();
+    if let Some(i) = values.iter().position(|v| v.is_empty()) {
+        return Err(format!(
+            "--sweep {option}: value {} of {} is empty; give values separated by single commas, such as ttl=0s,5s,30s",
+            i + 1,
+            values.len()
+        ));
+    }
     if values.len() < 2 {
         return Err(format!(
             "--sweep {option}: give at least two values to compare"
@@ -36,7 +40,11 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
     let durations = || {
         values
             .iter()
-            .map(|v| HumanDuration::parse(v).map(|d| d.0))
+            .map(|v| {
+                HumanDuration::parse(v)
+                    .map(|d| d.0)
+                    .map_err(|e| format!("--sweep {option}: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()
     };
     let bools = || {
@@ -48,7 +56,7 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
             })
             .collect::<Result<Vec<_>, _>>()
     };
-    Ok(match option.trim() {
+    Ok(match option {
         "ttl" => Sweep::Ttl(durations()?),
         "stale_while_revalidate" => Sweep::StaleWhileRevalidate(durations()?),
         "stale_if_error" => Sweep::StaleIfError(durations()?),
@@ -246,4 +254,43 @@ fn sweep_table(_report: &Report, s: &ttlab_reports::SweepReport) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sweep;
+    use ttlab_scenarios::model::Sweep;
+
+    #[test]
+    fn a_sweep_takes_its_values_in_order() {
+        let Ok(Sweep::Ttl(v)) = parse_sweep("ttl=0s, 5s,30s") else {
+            panic!("ttl sweep parses");
+        };
+        assert_eq!(v.len(), 3);
+        assert!(v[0] < v[1] && v[1] < v[2]);
+    }
+
+    #[test]
+    fn an_empty_value_is_refused_not_skipped() {
+        let e = parse_sweep("ttl=5s,,6s").unwrap_err();
+        assert!(e.starts_with("--sweep ttl: value 2 of 3 is empty"), "{e}");
+        let e = parse_sweep("ttl=5s,6s,").unwrap_err();
+        assert!(e.contains("value 3 of 3 is empty"), "{e}");
+    }
+
+    #[test]
+    fn every_sweep_error_names_the_flag() {
+        for bad in [
+            "ttl",
+            "ttl=5s",
+            "ttl=5s,soon",
+            "coalesce=true,maybe",
+            "max_entries=10,0",
+            "key_scope=all,none",
+            "colour=red,blue",
+        ] {
+            let e = parse_sweep(bad).unwrap_err();
+            assert!(e.starts_with("--sweep"), "{bad}: {e}");
+        }
+    }
 }
