@@ -331,7 +331,9 @@ pub struct CompareArgs {
 #[command(
     after_help = "The budget is each architecture's stale_variant_rate and stale_content_rate\n\
 thresholds when the scenario sets them, else --max-stale-rate.\n\
-Example: ttlab sim scenarios/geo-segments.toml --sweep ttl=5s,30s,2m,10m && ttlab advise ttlab-reports/*/report.json"
+Example (one report; a fresh -o folder holds only this run's):\n\
+  ttlab sim scenarios/geo-segments.toml --sweep ttl=5s,30s,2m,10m -o sweep\n\
+  ttlab advise sweep/geo-segments-sim-*/report.json"
 )]
 pub struct AdviseArgs {
     /// A report with a sweep (ttlab sim --sweep).
@@ -391,8 +393,9 @@ pub struct ScenariosArgs {
 /// `ttlab schema`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "For editor completion with taplo (Even Better TOML), add to a scenario:\n\
-#:schema ./ttlab-scenario.schema.json"
+    after_help = "For editor completion with taplo (Even Better TOML), write the schema beside\n\
+your scenarios (ttlab schema -o ttlab.schema.json) and put at the top of each:\n\
+#:schema ./ttlab.schema.json"
 )]
 pub struct SchemaArgs {
     /// Write the schema to this file instead of stdout.
