@@ -85,8 +85,10 @@ pub struct ServeOriginArgs {
     #[arg(long, value_name = "NAME")]
     pub arch: Option<String>,
 
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on: an IP address, or `localhost` (127.0.0.1).
+    /// The control endpoints under /_ttlab/ have no authentication: keep
+    /// it on loopback unless the network is yours alone.
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_host)]
     pub host: std::net::IpAddr,
 
     /// Personalize Edge API to use instead of starting mocks.
@@ -115,8 +117,10 @@ pub struct ServeStackArgs {
     #[arg(long, value_name = "NAME")]
     pub arch: Option<String>,
 
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on: an IP address, or `localhost` (127.0.0.1).
+    /// The control endpoints under /_ttlab/ have no authentication: keep
+    /// it on loopback unless the network is yours alone.
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_host)]
     pub host: std::net::IpAddr,
 }
 
@@ -131,8 +135,10 @@ pub struct ServeMocksArgs {
     #[arg(long, short, value_name = "FILE")]
     pub scenario: String,
 
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on: an IP address, or `localhost` (127.0.0.1).
+    /// The control endpoints under /_ttlab/ have no authentication: keep
+    /// it on loopback unless the network is yours alone.
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_host)]
     pub host: std::net::IpAddr,
 
     /// Port of the Personalize Edge API (0: any free port).
@@ -401,4 +407,30 @@ pub struct SchemaArgs {
     /// Write the schema to this file instead of stdout.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+/// `--host`: an IP address, or `localhost` for 127.0.0.1 (a name that
+/// resolves elsewhere is not guessed at).
+fn parse_host(text: &str) -> Result<std::net::IpAddr, String> {
+    if text.eq_ignore_ascii_case("localhost") {
+        return Ok(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    }
+    text.parse().map_err(|_| {
+        format!("\"{text}\" is not an IP address or localhost; use e.g. 127.0.0.1 or ::1")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_host;
+
+    #[test]
+    fn a_host_is_an_address_or_localhost() {
+        assert_eq!(parse_host("localhost").unwrap().to_string(), "127.0.0.1");
+        assert_eq!(parse_host("LocalHost").unwrap().to_string(), "127.0.0.1");
+        assert_eq!(parse_host("::1").unwrap().to_string(), "::1");
+        assert_eq!(parse_host("0.0.0.0").unwrap().to_string(), "0.0.0.0");
+        let e = parse_host("example.invalid").unwrap_err();
+        assert!(e.contains("not an IP address or localhost"), "{e}");
+    }
 }

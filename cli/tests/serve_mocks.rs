@@ -1,5 +1,6 @@
-//! `ttlab serve mocks` as a user runs it: prints its URLs, answers on them,
-//! and stops cleanly on Ctrl-C (SIGINT).
+//! `ttlab serve mocks` as a user runs it (`--host localhost`, which means
+//! 127.0.0.1): prints its URLs, answers on them, and stops cleanly on
+//! Ctrl-C (SIGINT).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -10,7 +11,14 @@ use ttlab_test_support::process::interrupt;
 #[test]
 fn serves_until_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args(["serve", "mocks", "--scenario", "quickstart"])
+        .args([
+            "serve",
+            "mocks",
+            "--scenario",
+            "quickstart",
+            "--host",
+            "localhost",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -60,6 +68,48 @@ fn serves_until_ctrl_c() {
         assert_eq!(r.status(), 200);
     });
 
+    let exit = interrupt(&mut child, Duration::from_secs(10));
+    assert!(exit.success(), "Ctrl-C is a clean stop: {exit:?}");
+}
+
+/// `serve origin` on upstreams given by URL shows them as the origin calls
+/// them: a Delivery URL given with its `/v3` is not shown as `/v3/v3`.
+#[test]
+fn serve_origin_shows_the_upstreams_it_calls() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .args([
+            "serve",
+            "origin",
+            "--scenario",
+            "quickstart",
+            "--arch",
+            "ssr-origin-variant",
+            "--personalize-url",
+            "http://127.0.0.1:9/",
+            "--delivery-url",
+            "http://127.0.0.1:9/v3/",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = ttlab_test_support::process::Lines::of(child.stdout.take().unwrap());
+    let delivery = out.wait_for_line(Duration::from_secs(20), "the Delivery URL", |l| {
+        l.trim_start().starts_with("Delivery")
+    });
+    assert_eq!(
+        delivery.split_whitespace().last(),
+        Some("http://127.0.0.1:9/v3")
+    );
+    let personalize = out
+        .seen
+        .iter()
+        .find(|l| l.trim_start().starts_with("Personalize"))
+        .expect("the Personalize URL is printed before Delivery's");
+    assert_eq!(
+        personalize.split_whitespace().last(),
+        Some("http://127.0.0.1:9")
+    );
     let exit = interrupt(&mut child, Duration::from_secs(10));
     assert!(exit.success(), "Ctrl-C is a clean stop: {exit:?}");
 }

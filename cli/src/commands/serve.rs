@@ -20,6 +20,7 @@ pub fn mocks(args: &ServeMocksArgs) -> anyhow::Result<ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    warn_if_exposed(args.host);
     let world = Arc::new(World::new(scenario));
     let config = MockConfig {
         personalize_addr: SocketAddr::new(args.host, args.personalize_port),
@@ -124,6 +125,7 @@ fn serve_arch(
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    warn_if_exposed(host);
     let arch = match pick_arch(&scenario, arch) {
         Ok(a) => a.clone(),
         Err(e) => {
@@ -149,6 +151,11 @@ fn serve_arch(
             }
         };
         let upstream = UpstreamConfig::for_mocks(&p_url, &d_url, &world.scenario().origin);
+        // As the origin will call them: without a trailing `/v3` or `/`.
+        let (p_url, d_url) = (
+            upstream.personalize_url.clone(),
+            upstream.delivery_url.clone(),
+        );
         let stack =
             start_servers(world.clone(), clock.clone(), &arch, upstream, host, which).await?;
         if let (Some(url), Some(m)) = (&stack.webhook_url, &mocks) {
@@ -222,4 +229,36 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     b.enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Says so when `host` is not loopback: the servers' control endpoints
+/// (`/_ttlab/…`: advancing the timeline, registering webhook targets,
+/// purging) answer anyone who reaches them, with no authentication.
+fn warn_if_exposed(host: std::net::IpAddr) {
+    if let Some(w) = exposure_warning(host) {
+        eprintln!("{w}");
+    }
+}
+
+fn exposure_warning(host: std::net::IpAddr) -> Option<String> {
+    (!host.is_loopback()).then(|| {
+        format!(
+            "warning: listening on {host}, beyond this machine: the control endpoints under /_ttlab/ \
+             have no authentication; anyone who reaches {host} can move the timeline and add webhook targets"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposure_warning;
+
+    #[test]
+    fn only_a_host_beyond_loopback_is_warned_about() {
+        assert_eq!(exposure_warning("127.0.0.1".parse().unwrap()), None);
+        assert_eq!(exposure_warning("::1".parse().unwrap()), None);
+        let w = exposure_warning("0.0.0.0".parse().unwrap()).expect("0.0.0.0 is warned about");
+        assert!(w.contains("no authentication"), "{w}");
+        assert!(exposure_warning("192.0.2.7".parse().unwrap()).is_some());
+    }
 }
