@@ -97,6 +97,11 @@ fn serve_origin_shows_the_upstreams_it_calls() {
     let delivery = out.wait_for_line(Duration::from_secs(20), "the Delivery URL", |l| {
         l.trim_start().starts_with("Delivery")
     });
+    out.wait_for_line(
+        Duration::from_secs(20),
+        "the server listening for Ctrl-C",
+        |l| l.starts_with("Serving until Ctrl-C"),
+    );
     assert_eq!(
         delivery.split_whitespace().last(),
         Some("http://127.0.0.1:9/v3")

@@ -56,8 +56,7 @@ pub fn mocks(args: &ServeMocksArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("  publish webhooks: {}", config.webhook_urls.join(", "));
         }
-        println!("Serving until Ctrl-C.");
-        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        serve_until_ctrl_c().await?;
         eprintln!("stopping…");
         mocks.shutdown().await;
         anyhow::Ok(())
@@ -202,10 +201,7 @@ fn serve_arch(
                 v.uid, stack.entry_url
             );
         }
-        println!("Serving until Ctrl-C.");
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot wait for Ctrl-C")?;
+        serve_until_ctrl_c().await?;
         eprintln!("stopping…");
         stack.shutdown().await;
         if let Some(m) = mocks {
@@ -229,6 +225,28 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     b.enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Prints "Serving until Ctrl-C." and waits for it. The handler is in
+/// place before the line is printed, so a Ctrl-C that follows the line at
+/// once still stops the servers cleanly (tokio's `ctrl_c()` only starts
+/// listening when first awaited, and SIGINT before that kills the process).
+#[cfg(unix)]
+async fn serve_until_ctrl_c() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    println!("Serving until Ctrl-C.");
+    interrupt.recv().await;
+    Ok(())
+}
+
+/// Prints "Serving until Ctrl-C." and waits for it.
+#[cfg(not(unix))]
+async fn serve_until_ctrl_c() -> anyhow::Result<()> {
+    println!("Serving until Ctrl-C.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")
 }
 
 /// Says so when `host` is not loopback: the servers' control endpoints
