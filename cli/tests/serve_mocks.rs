@@ -88,12 +88,14 @@ fn serve_origin_shows_the_upstreams_it_calls() {
             "http://127.0.0.1:9/",
             "--delivery-url",
             "http://127.0.0.1:9/v3/",
+            "-vv",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut out = ttlab_test_support::process::Lines::of(child.stdout.take().unwrap());
+    let err = ttlab_test_support::process::Lines::of(child.stderr.take().unwrap());
     let delivery = out.wait_for_line(Duration::from_secs(20), "the Delivery URL", |l| {
         l.trim_start().starts_with("Delivery")
     });
@@ -117,4 +119,11 @@ fn serve_origin_shows_the_upstreams_it_calls() {
     );
     let exit = interrupt(&mut child, Duration::from_secs(10));
     assert!(exit.success(), "Ctrl-C is a clean stop: {exit:?}");
+    // Log lines to a pipe (a file, a CI log) carry no colour codes.
+    let log = err.rest();
+    assert!(!log.is_empty(), "-vv logs something");
+    assert!(
+        log.iter().all(|l| !l.contains('\u{1b}')),
+        "no ANSI escapes when stderr is not a terminal: {log:?}"
+    );
 }

@@ -145,17 +145,18 @@ impl Share {
         self.of
     }
 
-    /// How many of `users` this worker plays, or why it plays none.
+    /// How many of `users` this worker plays; an error when any worker of
+    /// the set would play none (not only this one): such a set's reports
+    /// could never be merged, so every worker refuses it before it runs.
     pub fn users(self, users: u32) -> Result<u32, ShareError> {
-        let mine = users.saturating_sub(self.id).div_ceil(self.of);
-        if mine == 0 {
+        if self.of > users {
             return Err(ShareError::NoUsers {
-                id: self.id,
+                id: users,
                 of: self.of,
                 users,
             });
         }
-        Ok(mine)
+        Ok((users - self.id).div_ceil(self.of))
     }
 
     /// The run-wide user number of this worker's `index`-th goose user.
@@ -167,6 +168,27 @@ impl Share {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_with_more_workers_than_users_is_refused_by_every_worker() {
+        for id in [0, 2, 4] {
+            let e = Share::new(id, 5).unwrap().users(3).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ShareError::NoUsers {
+                        id: 3,
+                        of: 5,
+                        users: 3
+                    }
+                ),
+                "worker {id}: {e}"
+            );
+        }
+        assert_eq!(Share::new(2, 3).unwrap().users(3).unwrap(), 1);
+        assert_eq!(Share::new(0, 3).unwrap().users(7).unwrap(), 3);
+        assert_eq!(Share::new(2, 3).unwrap().users(7).unwrap(), 2);
+    }
 
     #[test]
     fn the_workers_shares_are_disjoint_and_cover_every_user() {
