@@ -148,7 +148,7 @@ impl Cx {
                 if *m.get_ref() == 0 {
                     self.err(
                         sp(m),
-                        "max_entries must be at least 1 (use ttl = \"0s\" for no caching)",
+                        "max_entries must be at least 1 (for no caching, name the architecture ssr-nocache, or set ttl, stale_while_revalidate and stale_if_error to \"0s\")",
                     );
                 }
                 *m.get_ref()
