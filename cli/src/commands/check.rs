@@ -62,6 +62,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if bad {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
+    super::output::check_out_dir(&args.out)?;
     let runtime = if args.real {
         Some(tokio::runtime::Runtime::new().context("cannot start the async runtime")?)
     } else {

@@ -9,6 +9,7 @@ use crate::exit::EXIT_BAD_INPUT;
 
 /// Reads the workers' reports, merges them and writes the merged report.
 pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
+    super::output::check_out_dir(&args.out)?;
     let mut reports = Vec::new();
     for given in &args.reports {
         // A run folder stands for the report.json in it.

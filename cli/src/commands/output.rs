@@ -9,19 +9,74 @@ use ttlab_reports::{Report, html, junit, markdown};
 
 /// Writes `report.json`, `report.html`, `summary.md` and `junit.xml` into a
 /// new folder `<out>/<name>-<UTC time>`; returns the JSON report's path.
+///
+/// The files are written into a hidden folder beside it (`.<name>-<time>.partial`)
+/// that is renamed to its final name only when all four are complete, so
+/// a run killed while writing never leaves a normally named folder with a
+/// truncated report for a CI glob to pick up.
 pub fn write_report(out: &Path, name: &str, report: &Report) -> anyhow::Result<PathBuf> {
     let dir = report_dir(out, name);
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
-    let path = dir.join("report.json");
-    write(&path, &(serde_json::to_string_pretty(report)? + "\n"))?;
-    write(&dir.join("report.html"), &html::render(report))?;
-    write(&dir.join("summary.md"), &markdown::render(report))?;
+    let leaf = dir
+        .file_name()
+        .expect("a report folder has a name")
+        .to_string_lossy();
+    let partial = out.join(format!(".{leaf}.partial"));
+    let _ = std::fs::remove_dir_all(&partial);
+    std::fs::create_dir_all(&partial)
+        .with_context(|| format!("cannot create the report folder {}", partial.display()))?;
     write(
-        &dir.join("junit.xml"),
+        &partial.join("report.json"),
+        &(serde_json::to_string_pretty(report)? + "\n"),
+    )?;
+    write(&partial.join("report.html"), &html::render(report))?;
+    write(&partial.join("summary.md"), &markdown::render(report))?;
+    write(
+        &partial.join("junit.xml"),
         &junit::render(std::slice::from_ref(report)),
     )?;
-    Ok(path)
+    std::fs::rename(&partial, &dir).with_context(|| {
+        format!(
+            "cannot move the finished report from {} to {}",
+            partial.display(),
+            dir.display()
+        )
+    })?;
+    Ok(dir.join("report.json"))
+}
+
+/// Checks, before a run starts, that reports can be written under `out`:
+/// it is (or can be made) a folder, and a file can be created in it. A run
+/// that would only find out at its end loses every result.
+pub fn check_out_dir(out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "{}: not a folder; -o/--out names the folder reports go into",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create the report folder", out.display()))?;
+    let probe = out.join(format!(".ttlab-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("{}: cannot write reports there", out.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Refuses to write `output` when it is the file `input` (a command must
+/// never write over what it reads).
+pub fn not_the_input(input: &Path, output: &Path) -> Result<(), String> {
+    let same = match (input.canonicalize(), output.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(format!(
+            "{}: is the report being read; write to another file",
+            output.display()
+        ));
+    }
+    Ok(())
 }
 
 /// A folder for a new report, `<out>/<scenario>-<UTC time>`, with `-2`,
@@ -39,9 +94,19 @@ fn report_dir(out: &Path, scenario: &str) -> PathBuf {
     dir
 }
 
-/// Writes `text` to `path`, naming the file in the error.
+/// Writes `text` to `path`, naming the file in the error. The text goes to
+/// a temporary file beside it first, renamed over `path` once complete, so
+/// `path` is never left half written.
 pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let temp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    std::fs::write(&temp, text).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::rename(&temp, path).with_context(|| {
+        let _ = std::fs::remove_file(&temp);
+        format!("cannot write {}", path.display())
+    })
 }
 
 /// Reads a saved report, or says which file is not one and where.

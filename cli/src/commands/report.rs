@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use ttlab_reports::advise::{self, Budget};
 use ttlab_reports::{compare as cmp, html, junit, markdown};
 
-use super::output::{read_report, write};
+use super::output::{not_the_input, read_report, write};
 use crate::args::{AdviseArgs, CompareArgs, ReportArgs};
 use crate::exit::EXIT_BAD_INPUT;
 
@@ -21,6 +21,14 @@ pub fn render(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => return Ok(bad(&e)),
     };
+    for out in [&args.html, &args.markdown, &args.junit]
+        .into_iter()
+        .flatten()
+    {
+        if let Err(e) = not_the_input(&args.report, out) {
+            return Ok(bad(&e));
+        }
+    }
     if let Some(p) = &args.html {
         write(p, &html::render(&report))?;
     }

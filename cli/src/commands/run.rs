@@ -113,6 +113,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    // Last of the checks, as it makes the folder: bad flags leave none behind.
+    super::output::check_out_dir(&args.out)?;
     // A worker's folder says which share it holds, so several land side by side.
     let name = match opts.share {
         Some(s) => format!("{}-worker{}of{}", scenario.name, s.id(), s.of()),

@@ -99,7 +99,6 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let Some(archs) = super::run::pick_archs(&scenario, &args.arch, &shown) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
-
     let sweep = match args.sweep.as_deref().map(parse_sweep) {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
@@ -108,6 +107,8 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         }
         None => scenario.sweep.clone(),
     };
+    // Last of the checks, as it makes the folder: bad flags leave none behind.
+    super::output::check_out_dir(&args.out)?;
     let name = scenario.name.clone();
     let world = Arc::new(World::new(scenario));
     if !args.quiet {
