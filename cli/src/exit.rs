@@ -5,3 +5,9 @@
 /// Exit status for bad input (an invalid scenario, a missing file), apart
 /// from 1, which `ttlab check` keeps for breached thresholds.
 pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Exit status of a `run` or `sim` stopped by Ctrl-C (or the dashboard's
+/// `q`) after it wrote its report: 128 + SIGINT, as shells report a process
+/// ended by Ctrl-C, so a script or CI step can tell a partial report from a
+/// finished one.
+pub const EXIT_INTERRUPTED: u8 = 130;

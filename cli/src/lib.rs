@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use args::{Cli, Command};
-pub use exit::EXIT_BAD_INPUT;
+pub use exit::{EXIT_BAD_INPUT, EXIT_INTERRUPTED};
 
 /// Runs the command line and returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> ExitCode

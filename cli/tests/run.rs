@@ -1,6 +1,6 @@
 //! `ttlab run` as a user runs it: the summary, the report file, and Ctrl-C.
 
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ttlab_test_support::ScenarioToml;
@@ -21,26 +21,45 @@ fn scenario_file(dir: &std::path::Path, duration: &str) -> std::path::PathBuf {
 
 /// Runs `ttlab command file --out out`, waits (at most 60 s) for a line on
 /// its stderr containing `progress`, then sends Ctrl-C and waits for it to
-/// exit (at most 15 s): how it exited, and every line of its stderr.
+/// exit (at most 15 s). Checks what every interrupted run must do — exit
+/// 130 (`EXIT_INTERRUPTED`) and say "interrupted" on stdout before the
+/// report's path — and returns every line of its stderr.
 fn interrupted(
     command: &str,
     file: &std::path::Path,
     out: &std::path::Path,
     progress: &str,
-) -> (ExitStatus, Vec<String>) {
+) -> Vec<String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
         .arg(command)
         .arg(file)
         .arg("--out")
         .arg(out)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = Lines::of(child.stdout.take().unwrap());
     let mut lines = Lines::of(child.stderr.take().unwrap());
     lines.wait_for_line(Duration::from_secs(60), progress, |l| l.contains(progress));
     let status = interrupt(&mut child, Duration::from_secs(15));
-    (status, lines.rest())
+    let stderr = lines.rest();
+    let stdout = stdout.rest();
+    assert_eq!(
+        status.code(),
+        Some(i32::from(ttlab::EXIT_INTERRUPTED)),
+        "{status:?}: {stderr:?}"
+    );
+    let said = stdout
+        .iter()
+        .position(|l| l.starts_with("interrupted: "))
+        .unwrap_or_else(|| panic!("stdout says interrupted: {stdout:?}"));
+    let path = stdout
+        .iter()
+        .position(|l| l.starts_with("report: "))
+        .unwrap_or_else(|| panic!("stdout names the report: {stdout:?}"));
+    assert!(said < path, "{stdout:?}");
+    stderr
 }
 
 fn report_in(out: &std::path::Path) -> serde_json::Value {
@@ -108,7 +127,7 @@ fn run_prints_a_side_by_side_summary_and_writes_the_report() {
 fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
     let dir = fresh_dir("cli-sigint");
     let file = scenario_file(&dir, "30s");
-    let (status, _) = interrupted(
+    interrupted(
         "run",
         &file,
         &dir.join("reports"),
@@ -117,7 +136,6 @@ fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
         // architecture has served visitors for a second.
         "ssr-cdn-shared 1/30 s",
     );
-    assert!(status.success(), "{status:?}");
     let report = report_in(&dir.join("reports"));
     assert_eq!(report["interrupted"], true);
     let archs = report["architectures"].as_array().unwrap();
@@ -240,14 +258,12 @@ fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
     )
     .unwrap();
     // Stderr is not a terminal here: progress comes as a line a second.
-    let (status, lines) = interrupted(
+    interrupted(
         "sim",
         &file,
         &dir.join("reports"),
         "% of virtual time after",
     );
-    assert!(status.success(), "{status:?}: {lines:?}");
-    assert!(lines.iter().any(|l| l.contains("interrupted")), "{lines:?}");
     let text = std::fs::read_to_string(
         std::fs::read_dir(dir.join("reports"))
             .unwrap()
@@ -262,5 +278,8 @@ fn ctrl_c_stops_a_simulation_and_still_writes_its_report() {
     assert_eq!(report["interrupted"], true);
     let requests = report["architectures"][0]["requests"].as_u64().unwrap();
     assert!(requests > 0 && requests < 72_000_000, "{requests}");
+    // The time simulated, not the hour planned.
+    let elapsed = report["architectures"][0]["elapsed_s"].as_f64().unwrap();
+    assert!(elapsed > 0.0 && elapsed < 3_600.0, "{elapsed}");
     let _ = std::fs::remove_dir_all(&dir);
 }

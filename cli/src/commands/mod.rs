@@ -71,3 +71,25 @@ pub fn hush_goose() -> Option<gag::Gag> {
         .inspect_err(|e| tracing::debug!(error = %e, "stdout stays open to goose's messages"))
         .ok()
 }
+
+/// Says a run was interrupted: on stdout beside the summary, or on stderr
+/// under `-q`, whose stdout is the report's path alone (scripts read it; the
+/// exit status tells them).
+pub fn say_interrupted(quiet: bool, what: &str) {
+    if quiet {
+        eprintln!("interrupted: {what}");
+    } else {
+        println!("interrupted: {what}");
+    }
+}
+
+/// The exit status of a run that wrote its report: success, or
+/// [`EXIT_INTERRUPTED`](crate::exit::EXIT_INTERRUPTED) when Ctrl-C cut it
+/// short.
+pub fn finished(report: &ttlab_reports::Report) -> std::process::ExitCode {
+    if report.interrupted {
+        std::process::ExitCode::from(crate::exit::EXIT_INTERRUPTED)
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}

@@ -179,10 +179,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         println!("{}", summary(&report));
     }
     if report.interrupted {
-        eprintln!("interrupted: the report holds what ran before Ctrl-C");
+        super::say_interrupted(args.quiet, "the report holds what ran before Ctrl-C");
     }
     println!("report: {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(super::finished(&report))
 }
 
 /// This machine's share and the page-view bound from the flags, checked

@@ -172,10 +172,13 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if report.interrupted {
-        eprintln!("interrupted: the report holds what was simulated before Ctrl-C");
+        super::say_interrupted(
+            args.quiet,
+            "the report holds what was simulated before Ctrl-C",
+        );
     }
     println!("report: {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(super::finished(&report))
 }
 
 /// Ctrl-C asks the simulation to stop; it then reports what it simulated.

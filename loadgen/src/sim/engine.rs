@@ -168,6 +168,9 @@ struct Sim<'w> {
     next_frame: u64,
     /// Counts at the last frame, to count one second's worth.
     framed: (Counts, LayerCounts),
+    /// The virtual time simulated: the scenario's duration, or where a stop
+    /// (Ctrl-C) cut it short — the report's `elapsed_s`.
+    ran_until: Micros,
 }
 
 /// Simulates one architecture of the world's scenario.
@@ -247,6 +250,7 @@ pub(super) fn simulate_arch_live(
         live,
         next_frame: if live.is_some() { 1_000_000 } else { u64::MAX },
         framed: (Counts::default(), LayerCounts::default()),
+        ran_until: s.duration,
     };
     sim.run();
     sim.report()
@@ -300,6 +304,12 @@ impl Sim<'_> {
         let mut reported = Micros::ZERO;
         let mut steps = 0u32;
         let end = self.s.duration;
+        if self.control.is_some_and(SimControl::stopped) {
+            // Stopped before this architecture began: it simulated nothing.
+            self.ran_until = Micros::ZERO;
+            self.last_frame();
+            return;
+        }
         loop {
             // Open-loop arrivals form their own ordered stream beside the
             // queue (one less queue operation per request); at a tie the
@@ -343,6 +353,7 @@ impl Sim<'_> {
                         std::thread::sleep(std::time::Duration::from_millis(20));
                     }
                     if c.stopped() {
+                        self.ran_until = now;
                         self.last_frame();
                         return;
                     }
@@ -651,7 +662,7 @@ impl Sim<'_> {
             &self.recorder,
             origin,
             layer,
-            self.s.duration.to_duration(),
+            self.ran_until.to_duration(),
             None,
             &samples,
         )
