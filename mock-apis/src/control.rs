@@ -146,7 +146,15 @@ async fn add_webhook(State(s): State<Arc<MockState>>, Json(body): Json<WebhookBo
         )
             .into_response();
     }
-    s.webhook_urls.write().expect("webhook urls").push(body.url);
+    if !s.webhook_urls_add(&body.url) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({
+                "error": format!("at most {} webhook targets; this one was not added", crate::state::MAX_WEBHOOKS)
+            })),
+        )
+            .into_response();
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

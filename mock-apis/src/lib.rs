@@ -39,4 +39,4 @@ mod webhooks;
 pub use config::MockConfig;
 pub use publish::{deliver_due, publish_payload};
 pub use server::{MockError, RunningMocks, start};
-pub use state::MockState;
+pub use state::{MAX_WEBHOOKS, MockState};

@@ -175,8 +175,11 @@ fn personalize_router(state: &Arc<MockState>) -> Router {
             public_personalize,
         ))
         .fallback(unknown_personalize)
-        .merge(control::router())
+        // The public API answers browsers (the SDKs run there); the
+        // control surface under /_ttlab/ does not, so no web page a user
+        // has open can drive the mocks: CORS wraps only what came before.
         .layer(cors)
+        .merge(control::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard_personalize,
@@ -207,8 +210,11 @@ fn delivery_router(state: &Arc<MockState>) -> Router {
             public_delivery,
         ))
         .fallback(unknown_delivery)
-        .merge(control::router())
+        // The public API answers browsers (the SDKs run there); the
+        // control surface under /_ttlab/ does not, so no web page a user
+        // has open can drive the mocks: CORS wraps only what came before.
         .layer(cors)
+        .merge(control::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard_delivery,

@@ -16,6 +16,11 @@ use crate::faults::FaultInjector;
 use crate::metrics::{Api, Metrics};
 use crate::webhooks::WebhookSender;
 
+/// How many publish-webhook targets the mocks keep at most (distinct
+/// URLs): enough for every layer of several stacks, small enough that the
+/// control endpoint cannot be used to grow the list without end.
+pub const MAX_WEBHOOKS: usize = 64;
+
 /// A Personalize user the scenario does not know: created by a request
 /// without a user uid, or named by a client (an SDK, the user's own app).
 /// Its attributes are what clients set with `PATCH /user-attributes`.
@@ -166,12 +171,21 @@ impl MockState {
         )
     }
 
-    /// Sends publish webhooks to `url` too, from now on.
-    pub fn webhook_urls_add(&self, url: &str) {
-        self.webhook_urls
-            .write()
-            .expect("webhook urls")
-            .push(url.to_owned());
+    /// Sends publish webhooks to `url` too, from now on. A URL already
+    /// registered is not added twice; past [`MAX_WEBHOOKS`] targets the
+    /// registration is refused (`false`): each target gets every publish,
+    /// and an unbounded list lets anyone who reaches the control endpoint
+    /// grow memory and fan-out without end.
+    pub fn webhook_urls_add(&self, url: &str) -> bool {
+        let mut urls = self.webhook_urls.write().expect("webhook urls");
+        if urls.iter().any(|u| u == url) {
+            return true;
+        }
+        if urls.len() >= MAX_WEBHOOKS {
+            return false;
+        }
+        urls.push(url.to_owned());
+        true
     }
 
     /// Whether shutdown has begun (hanging requests end early then).

@@ -196,3 +196,94 @@ async fn an_unreachable_webhook_target_is_counted_not_fatal() {
     assert_eq!(h.manifest(Some("u")).send().await.unwrap().status(), 200);
     h.mocks.shutdown().await;
 }
+
+/// The webhook list is bounded: a URL registered twice is kept once, and
+/// past `MAX_WEBHOOKS` targets a registration is refused (429) instead of
+/// growing the list — and the fan-out of every publish — without end.
+#[tokio::test]
+async fn webhook_registrations_are_capped() {
+    let h = start(
+        &SCENARIO,
+        MockConfig {
+            auto_timeline: false,
+            ..MockConfig::default()
+        },
+    )
+    .await;
+    let register = |url: String| {
+        h.http
+            .post(h.p("/_ttlab/webhooks"))
+            .json(&serde_json::json!({ "url": url }))
+            .send()
+    };
+    for i in 0..ttlab_mock_apis::MAX_WEBHOOKS {
+        let r = register(format!("http://127.0.0.1:9/hook/{i}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "target {i}");
+    }
+    let again = register("http://127.0.0.1:9/hook/0".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 204, "a URL already there is no new target");
+    let over = register("http://127.0.0.1:9/hook/over".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 429);
+    let body: serde_json::Value = over.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("at most 64"),
+        "{body}"
+    );
+    let kept = register("http://127.0.0.1:9/hook/63".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 204, "the targets already there stay");
+    h.mocks.shutdown().await;
+}
+
+/// Browsers may call the public APIs (the SDKs run there) but not the
+/// control surface: a web page the user has open must not be able to
+/// register webhook targets or move the timeline.
+#[tokio::test]
+async fn cors_covers_the_public_apis_but_not_the_control_surface() {
+    let h = start(&SCENARIO, MockConfig::default()).await;
+    let preflight = |url: String, method: &'static str| {
+        h.http
+            .request(reqwest::Method::OPTIONS, url)
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", method)
+            .send()
+    };
+    let api = preflight(h.p("/manifest"), "GET").await.unwrap();
+    assert!(
+        api.headers().contains_key("access-control-allow-origin"),
+        "{:?}",
+        api.headers()
+    );
+    let api = preflight(h.d("/v3/content_types/hero/entries"), "GET")
+        .await
+        .unwrap();
+    assert!(api.headers().contains_key("access-control-allow-origin"));
+    for url in [
+        h.p("/_ttlab/webhooks"),
+        h.d("/_ttlab/webhooks"),
+        h.p("/_ttlab/timeline/advance"),
+    ] {
+        let r = preflight(url.clone(), "POST").await.unwrap();
+        assert!(
+            !r.headers().contains_key("access-control-allow-origin"),
+            "{url}: {:?}",
+            r.headers()
+        );
+        let r = h
+            .http
+            .get(h.p("/_ttlab/visitors"))
+            .header("origin", "https://shop.example")
+            .send()
+            .await
+            .unwrap();
+        assert!(!r.headers().contains_key("access-control-allow-origin"));
+    }
+    h.mocks.shutdown().await;
+}
