@@ -1,17 +1,14 @@
 //! `ttlab check`, `compare`, `advise` and `report` as CI runs them: exit
 //! codes 0 / 1 / 2, the breach list, `JUnit` and Markdown outputs.
 
+mod common;
+
+use common::ttlab;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ttlab_test_support::ScenarioToml;
-
-fn ttlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args(args)
-        .output()
-        .expect("ttlab runs")
-}
 
 fn text(o: &Output) -> String {
     format!(

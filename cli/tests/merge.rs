@@ -2,8 +2,11 @@
 //! `ttlab merge`, as a user runs them, against a single run of the same
 //! visitor script.
 
+mod common;
+
+use common::ttlab;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use ttlab_test_support::ScenarioToml;
@@ -34,13 +37,6 @@ fn scenario() -> String {
 
 const USERS: u64 = 5;
 const PAGE_VIEWS: u64 = 7;
-
-fn ttlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Runs `ttlab` expecting success; returns the report path it printed.
 fn ttlab_ok(args: &[&str]) -> PathBuf {

@@ -2,17 +2,14 @@
 //! anything runs, a report folder appears under its final name only when
 //! complete, and no command writes over the report it reads.
 
+mod common;
+
+use common::ttlab;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ttlab_test_support::process::fresh_dir;
-
-fn ttlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ttlab"))
-        .args(args)
-        .output()
-        .expect("ttlab runs")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::routing::post;
-use common::{SCENARIO, json, start};
+use common::{SCENARIO, json, start, start_driven};
 use serde_json::Value;
 use ttlab_mock_apis::MockConfig;
 use ttlab_scenarios::Micros;
@@ -96,14 +96,7 @@ async fn publishes_send_webhooks_in_order_as_time_passes() {
 #[allow(clippy::too_many_lines)] // one story: register, advance, read truth, read metrics
 async fn a_run_driver_delivers_through_the_control_surface() {
     let (url, got) = receiver().await;
-    let h = start(
-        &SCENARIO,
-        MockConfig {
-            auto_timeline: false,
-            ..MockConfig::default()
-        },
-    )
-    .await;
+    let h = start_driven().await;
     let r = h
         .http
         .post(h.p("/_ttlab/webhooks"))
@@ -202,14 +195,7 @@ async fn an_unreachable_webhook_target_is_counted_not_fatal() {
 /// growing the list — and the fan-out of every publish — without end.
 #[tokio::test]
 async fn webhook_registrations_are_capped() {
-    let h = start(
-        &SCENARIO,
-        MockConfig {
-            auto_timeline: false,
-            ..MockConfig::default()
-        },
-    )
-    .await;
+    let h = start_driven().await;
     let register = |url: String| {
         h.http
             .post(h.p("/_ttlab/webhooks"))

@@ -102,11 +102,11 @@ pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
         .file_name()
         .map_or_else(Default::default, |n| n.to_string_lossy());
     let temp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-    std::fs::write(&temp, text).with_context(|| format!("cannot write {}", path.display()))?;
-    std::fs::rename(&temp, path).with_context(|| {
+    let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
         let _ = std::fs::remove_file(&temp);
-        format!("cannot write {}", path.display())
-    })
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads a saved report, or says which file is not one and where.

@@ -60,6 +60,19 @@ pub async fn start(toml: &str, config: MockConfig) -> Harness {
     }
 }
 
+/// [`start`] on the shared scenario with no timeline ticker: the test (a
+/// run driver) moves the timeline itself through `/_ttlab/timeline/advance`.
+pub async fn start_driven() -> Harness {
+    start(
+        &SCENARIO,
+        MockConfig {
+            auto_timeline: false,
+            ..MockConfig::default()
+        },
+    )
+    .await
+}
+
 impl Harness {
     pub fn p(&self, path: &str) -> String {
         format!("{}{path}", self.mocks.personalize_url)
