@@ -86,3 +86,72 @@ async fn an_external_origin_is_judged_from_its_pages() {
     app.shutdown().await;
     mocks.shutdown().await;
 }
+
+/// Mocks started from another seed or another version of the file tell
+/// every visitor a different truth: the run refuses them, naming what
+/// differs, before a single page is judged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocks_of_another_seed_or_file_are_refused() {
+    let world = world(&scenario());
+    let clock = Arc::new(SystemClock::starting_now());
+    let mocks = start_mocks(&world, clock.clone(), MockConfig::default()).await;
+
+    let other_seed = ttlab_test_support::mocks::world(&scenario().replace("seed = 8", "seed = 9"));
+    assert_eq!(other_seed.scenario().seed, 9, "the seed line was replaced");
+    let err = run_target(
+        other_seed,
+        "http://127.0.0.1:9",
+        &mocks.personalize_url,
+        &Quiet,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("with seed 8, this file has seed 9"),
+        "names both seeds: {err}"
+    );
+
+    let edited = ttlab_test_support::mocks::world(&format!("{}\n# edited\n", scenario()));
+    let err = run_target(edited, "http://127.0.0.1:9", &mocks.personalize_url, &Quiet)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("another version of scenario \"target-test\""),
+        "names the scenario: {err}"
+    );
+    mocks.shutdown().await;
+}
+
+/// Mocks whose clock is past the scenario's timeline have played every
+/// change: the run still measures, and says so on its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocks_past_the_timeline_are_warned_about() {
+    let toml = scenario().replace("duration = \"2s\"", "duration = \"1s\"");
+    let world = world(&toml);
+    assert_eq!(world.scenario().duration, Micros::from_secs(1));
+    let started = std::time::Instant::now()
+        .checked_sub(Duration::from_secs(30))
+        .unwrap();
+    let clock = Arc::new(SystemClock::starting_at(started));
+    let mocks = start_mocks(&world, clock.clone(), MockConfig::default()).await;
+    let app = start_arch(&world, clock.clone(), &mocks, 0).await;
+    let report = run_target(
+        world.clone(),
+        &app.entry_url,
+        &mocks.personalize_url,
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    let warnings = &report.architectures[0].warnings;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("past the scenario's 1 s timeline")),
+        "{warnings:?}"
+    );
+    app.shutdown().await;
+    mocks.shutdown().await;
+}

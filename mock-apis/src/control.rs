@@ -31,8 +31,19 @@ pub fn router() -> Router<Arc<MockState>> {
         .route("/metrics", get(metrics))
 }
 
+/// Liveness, the run clock, and which scenario the mocks serve: its name,
+/// seed and text hash (hex, as JSON numbers lose u64 precision), so a run
+/// against them can refuse mocks started from another file or seed.
 async fn health(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {
-    Json(json!({ "ok": true, "now_us": s.now().0, "scenario": s.world.scenario().name }))
+    let scenario = s.world.scenario();
+    Json(json!({
+        "ok": true,
+        "now_us": s.now().0,
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "scenario_hash": format!("{:016x}", scenario.source_hash),
+        "duration_us": scenario.duration.0,
+    }))
 }
 
 async fn credentials(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {

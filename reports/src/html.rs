@@ -161,8 +161,13 @@ fn figure(
     );
 }
 
+/// Lines an external origin's run cannot draw: ttlab does not see its requests.
+const UNSEEN_WITH_A_TARGET: [&str; 3] = ["origin requests/s", "renders/s", "offload"];
+
 fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     let s = &a.series;
+    // An external origin's requests and renders are not seen: no line for them.
+    let seen = a.origin_seen();
     let line = |name, f: &dyn Fn(&SecondPoint) -> Option<f64>| Line {
         name,
         points: per_second(s, f),
@@ -222,7 +227,10 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
             ],
         ),
     ];
-    for (kind, what, y_label, lines) in charts {
+    for (kind, what, y_label, mut lines) in charts {
+        if !seen {
+            lines.retain(|l| !UNSEEN_WITH_A_TARGET.contains(&l.name));
+        }
         figure(
             out,
             kind,
@@ -463,11 +471,13 @@ fn summary_table(out: &mut String, report: &Report) {
     let pct = |x: f64| format!("{:.1}%", x * 100.0);
     let rows: [(&str, Cell<'_>); 8] = [
         ("requests", &|a| a.requests.to_string()),
-        ("offload", &|a| pct(a.offload)),
+        ("offload", &|a| a.known_offload().map_or("-".into(), pct)),
         ("hit rate", &|a| {
             a.layer.as_ref().map_or("-".into(), |l| pct(l.hit_rate))
         }),
-        ("origin renders", &|a| a.origin.renders.to_string()),
+        ("origin renders", &|a| {
+            a.known_renders().map_or("-".into(), |r| r.to_string())
+        }),
         ("stale_variant", &|a| pct(a.rate("stale_variant"))),
         ("stale_content", &|a| pct(a.rate("stale_content"))),
         ("wrong_variant", &|a| a.class("wrong_variant").to_string()),

@@ -104,13 +104,17 @@ fn table(s: &mut String, archs: &[ArchReport]) {
         s.push('\n');
     };
     row(s, "requests", &|a| a.requests.to_string());
-    row(s, "offload", &|a| pct(a.offload));
+    row(s, "offload", &|a| {
+        a.known_offload().map_or("-".to_owned(), pct)
+    });
     row(s, "hit rate", &|a| {
         a.layer.as_ref().map_or("-".to_owned(), |l| {
             format!("{} ({})", pct(l.hit_rate), l.name)
         })
     });
-    row(s, "origin renders", &|a| a.origin.renders.to_string());
+    row(s, "origin renders", &|a| {
+        a.known_renders().map_or("-".to_owned(), |r| r.to_string())
+    });
     row(s, "Personalize calls", &|a| {
         a.origin.personalize_calls.to_string()
     });

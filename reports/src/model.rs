@@ -243,6 +243,23 @@ pub struct ClassCounts {
 }
 
 impl ArchReport {
+    /// Whether ttlab saw this architecture's origin: not for a run against
+    /// an external origin (see [`target_name`]), whose requests and renders
+    /// it cannot count. What it cannot know is shown as "-", never as 0.
+    pub fn origin_seen(&self) -> bool {
+        !is_target(&self.name)
+    }
+
+    /// The offload, if ttlab could measure it ([`ArchReport::origin_seen`]).
+    pub fn known_offload(&self) -> Option<f64> {
+        self.origin_seen().then_some(self.offload)
+    }
+
+    /// Pages the origin rendered, if ttlab could count them.
+    pub fn known_renders(&self) -> Option<u64> {
+        self.origin_seen().then_some(self.origin.renders)
+    }
+
     /// Count of a class.
     pub fn class(&self, name: &str) -> u64 {
         self.classes.get(name).copied().unwrap_or(0)

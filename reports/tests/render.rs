@@ -254,3 +254,31 @@ fn store_outage_fields_are_optional_and_shown_when_present() {
         "from and until, four charts"
     );
 }
+
+/// A run against an external origin cannot see its requests or renders:
+/// offload and renders show as "-", never as a measured 0.
+#[test]
+fn what_a_target_run_cannot_know_shows_as_a_dash() {
+    let mut r = fixture();
+    r.architectures.truncate(1);
+    r.sweep = None;
+    let a = &mut r.architectures[0];
+    a.name = ttlab_reports::target_name("http://127.0.0.1:8080");
+    a.origin.requests = 0;
+    a.origin.renders = 0;
+    a.offload = 0.0;
+    assert_eq!(a.known_offload(), None);
+    assert_eq!(a.known_renders(), None);
+    let md = markdown::render(&r);
+    assert!(md.contains("| offload | - |"), "{md}");
+    assert!(md.contains("| origin renders | - |"), "{md}");
+    let page = html::render(&r);
+    assert!(
+        page.contains("<tr><td>offload</td><td>-</td></tr>"),
+        "offload row shows a dash"
+    );
+    assert!(
+        !page.contains("renders/s"),
+        "no renders line for an unseen origin"
+    );
+}

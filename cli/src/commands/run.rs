@@ -70,6 +70,11 @@ impl Progress for Lines {
         }
     }
 
+    /// Warnings show even under `-q`: they change how the numbers read.
+    fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+
     fn done(&self, r: &ArchReport) {
         if !self.quiet {
             eprintln!(
@@ -243,17 +248,18 @@ fn plain_lines(live: &Live, facts: Facts, last_s: u32) {
 /// A row of the summary: its label and how to show it for an architecture.
 type Row = (&'static str, Box<dyn Fn(&ArchReport) -> String>);
 
-/// The side-by-side table: one column per architecture.
-pub fn summary(report: &Report) -> String {
-    use std::fmt::Write as _;
-    let archs = &report.architectures;
+/// The summary's rows, in order; what a run cannot know shows as "-".
+fn summary_rows() -> Vec<Row> {
     let ms = |x: f64| format!("{x:.1} ms");
-    let rows: Vec<Row> = vec![
+    vec![
         (
             "requests",
             Box::new(|a: &ArchReport| a.requests.to_string()),
         ),
-        ("offload", Box::new(|a: &ArchReport| pct(a.offload))),
+        (
+            "offload",
+            Box::new(|a: &ArchReport| a.known_offload().map_or("-".into(), pct)),
+        ),
         (
             "hit rate",
             Box::new(|a: &ArchReport| {
@@ -264,7 +270,7 @@ pub fn summary(report: &Report) -> String {
         ),
         (
             "origin renders",
-            Box::new(|a: &ArchReport| a.origin.renders.to_string()),
+            Box::new(|a: &ArchReport| a.known_renders().map_or("-".into(), |r| r.to_string())),
         ),
         (
             "Personalize calls",
@@ -311,7 +317,14 @@ pub fn summary(report: &Report) -> String {
             "latency p99",
             Box::new(move |a: &ArchReport| ms(a.latency.all.p99_ms)),
         ),
-    ];
+    ]
+}
+
+/// The side-by-side table: one column per architecture.
+pub fn summary(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let archs = &report.architectures;
+    let rows = summary_rows();
     let label_w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     let cells: Vec<Vec<String>> = rows
         .iter()

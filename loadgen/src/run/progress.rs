@@ -16,6 +16,9 @@ pub trait Progress: Send + Sync {
     fn done(&self, report: &ArchReport);
     /// A run against an external origin starts.
     fn start_target(&self, _target: &str, _duration: Duration) {}
+    /// Something the user should know before the numbers come (it is also
+    /// in the report's warnings).
+    fn warn(&self, _message: &str) {}
     /// Where to publish a frame per second of each architecture (the
     /// dashboard, a plain progress line); `None` publishes nothing.
     fn live(&self) -> Option<Arc<Live>> {

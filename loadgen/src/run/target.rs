@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use ttlab_reports::{MockCounters, OriginLoad, Report, target_name};
-use ttlab_scenarios::{SystemClock, World};
+use ttlab_scenarios::{Micros, Scenario, SystemClock, World};
 
 use super::context::RunContext;
 use super::error::RunError;
@@ -42,6 +42,63 @@ async fn mock_load(http: &reqwest::Client, mocks_url: &str) -> OriginLoad {
         personalize_calls: sum("personalize", &["manifest"]),
         delivery_calls: sum("delivery", &["entry", "entries"]),
     }
+}
+
+/// Whether the mocks' `/_ttlab/health` answer says they serve this very
+/// scenario: same name, same seed, same file text (hash). Judging by mocks
+/// started from another file or seed reads a correct origin as wrong: the
+/// truth differs. `Ok(Some(warning))` when the mocks' clock is already past
+/// the scenario's timeline: every change is over, so stale answers cannot
+/// happen and the run measures a world at rest.
+fn same_scenario(
+    health: &serde_json::Value,
+    s: &Scenario,
+    mocks_url: &str,
+) -> Result<Option<String>, String> {
+    let restart = "start them with this scenario file (ttlab serve mocks FILE)";
+    if health["scenario"].as_str() != Some(s.name.as_str()) {
+        return Err(format!(
+            "the mocks at {mocks_url} serve scenario {}, not \"{}\": {restart}",
+            health["scenario"], s.name
+        ));
+    }
+    match health["seed"].as_u64() {
+        Some(seed) if seed != s.seed => {
+            return Err(format!(
+                "the mocks at {mocks_url} run scenario \"{}\" with seed {seed}, this file has seed {}: every visitor's truth differs; {restart}",
+                s.name, s.seed
+            ));
+        }
+        Some(_) => {}
+        None => {
+            return Err(format!(
+                "the mocks at {mocks_url} do not say their seed: they are from another ttlab version; {restart}"
+            ));
+        }
+    }
+    let ours = format!("{:016x}", s.source_hash);
+    match health["scenario_hash"].as_str() {
+        Some(theirs) if theirs != ours => {
+            return Err(format!(
+                "the mocks at {mocks_url} were started from another version of scenario \"{}\" (file hash {theirs}, this file {ours}): {restart}",
+                s.name
+            ));
+        }
+        Some(_) => {}
+        None => {
+            return Err(format!(
+                "the mocks at {mocks_url} do not say their scenario hash: they are from another ttlab version; {restart}"
+            ));
+        }
+    }
+    let now = Micros(health["now_us"].as_u64().unwrap_or(0));
+    Ok((now > s.duration).then(|| {
+        format!(
+            "the mocks' clock is at {:.0} s, past the scenario's {:.0} s timeline: every change has happened, so nothing can go stale; restart the mocks to replay the timeline",
+            now.as_secs_f64(),
+            s.duration.as_secs_f64()
+        )
+    }))
 }
 
 /// Runs the scenario's visitors against `target`, judging by the truth of
@@ -85,11 +142,9 @@ pub async fn run_target_with(
                 "{mocks_url}/_ttlab/health did not answer like ttlab's mocks: {e}"
             ))
         })?;
-    if health["scenario"].as_str() != Some(s.name.as_str()) {
-        return Err(RunError::Scenario(format!(
-            "the mocks at {mocks_url} serve scenario {}, not \"{}\": start them with the same scenario file",
-            health["scenario"], s.name
-        )));
+    let clock_warning = same_scenario(&health, s, mocks_url).map_err(RunError::Scenario)?;
+    if let Some(w) = &clock_warning {
+        progress.warn(w);
     }
     // Adopt the mocks' run clock, so truth is judged at the instants they answer by.
     let now_us = health["now_us"].as_u64().unwrap_or(0);
@@ -136,6 +191,7 @@ pub async fn run_target_with(
         &[],
     );
     report.mock_counters = Some(MockCounters { before, after });
+    report.warnings.extend(clock_warning);
     report.warnings.push("an external origin: ttlab sees no cache counters or origin requests, only answers and the mocks' calls".to_owned());
     progress.done(&report);
     let header = RunHeader {

@@ -40,6 +40,11 @@ pub struct Scenario {
     pub architectures: Vec<ArchitectureConfig>,
     /// A sweep over one cache option, if any.
     pub sweep: Option<Sweep>,
+    /// XXH3-64 of the scenario's text as read (0 for one built in code):
+    /// two processes that read "the same scenario" — the mocks and a run
+    /// against them — compare it, with the seed, to know they read the same
+    /// file, since the name alone says nothing of its contents.
+    pub source_hash: u64,
 }
 
 /// A distribution of durations.

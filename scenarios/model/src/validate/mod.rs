@@ -43,7 +43,8 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
         )])
     })?;
     let mut cx = Cx::default();
-    let scenario = cx.scenario(&spec);
+    let mut scenario = cx.scenario(&spec);
+    scenario.source_hash = xxhash_rust::xxh3::xxh3_64(source.as_bytes());
     if cx.problems.is_empty() {
         Ok(scenario)
     } else {
@@ -161,6 +162,7 @@ impl Cx {
             origin,
             architectures,
             sweep,
+            source_hash: 0,
         }
     }
 
