@@ -15,9 +15,8 @@ pub fn line(s: &DashState) -> String {
     let name = s.facts.archs.get(i).map_or("", String::as_str);
     let last = a.last().cloned().unwrap_or_default();
     let mut out = format!(
-        "  {name} {}/{} s: visitor {}/s, origin {}/s",
-        a.now_s(),
-        s.facts.duration_s,
+        "  {name} {}: visitor {}/s, origin {}/s",
+        s.facts.clock(a.now_s()),
         per_s(last.requests() as f64),
         per_s(last.origin.requests as f64),
     );

@@ -86,6 +86,10 @@ pub struct Facts {
     pub mode: Mode,
     /// Seconds per architecture.
     pub duration_s: u32,
+    /// Page views per user when the run is bounded by count
+    /// (`ttlab run --page-views N`): it then lasts as long as they take,
+    /// and `duration_s` is no end to count toward.
+    pub page_views: Option<u32>,
     /// The architectures, in run order.
     pub archs: Vec<String>,
     /// The timeline's markers, one per second and kind.
@@ -101,8 +105,20 @@ impl Facts {
             seed: s.seed,
             mode,
             duration_s: s.duration.as_secs_f64().ceil() as u32,
+            page_views: None,
             archs,
             markers: markers(world),
+        }
+    }
+
+    /// How far a run is, as every view shows it: "6/60 s" toward the
+    /// scenario's length, or "6 s" for a run bounded by page views, which
+    /// has no length to count toward.
+    pub fn clock(&self, now_s: u32) -> String {
+        if self.page_views.is_some() {
+            format!("{now_s} s")
+        } else {
+            format!("{now_s}/{} s", self.duration_s)
         }
     }
 }
@@ -499,9 +515,29 @@ mod tests {
             seed: 1,
             mode: Mode::Sim,
             duration_s: 10,
+            page_views: None,
             archs: vec!["a".into(), "b".into()],
             markers: vec![],
         }
+    }
+
+    #[test]
+    fn a_run_bounded_by_page_views_has_no_length_to_count_toward() {
+        let timed = facts();
+        assert_eq!(timed.clock(6), "6/10 s");
+        let counted = Facts {
+            page_views: Some(5),
+            ..facts()
+        };
+        assert_eq!(counted.clock(12), "12 s", "never 12/10 s");
+        let mut s = DashState::new(counted);
+        s.apply((0..12).map(|t| frame(0, t, 1, &[100])));
+        s.set_status(Status {
+            current: Some(0),
+            ..Status::default()
+        });
+        let line = crate::plain::line(&s);
+        assert!(line.starts_with("  a 12 s: visitor"), "{line}");
     }
 
     #[test]

@@ -140,11 +140,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         page_views: opts.page_views,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let facts = Facts::of_world(
-        &world,
-        archs.iter().map(|a| a.arch.as_str().to_owned()).collect(),
-        Mode::Real,
-    );
+    let facts = Facts {
+        page_views: opts.page_views,
+        ..Facts::of_world(
+            &world,
+            archs.iter().map(|a| a.arch.as_str().to_owned()).collect(),
+            Mode::Real,
+        )
+    };
     let report = std::thread::scope(|scope| {
         let watcher = live.as_ref().map(|l| {
             scope.spawn(move || {

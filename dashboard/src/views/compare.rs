@@ -109,7 +109,7 @@ pub(super) fn draw(f: &mut Frame, area: Rect, s: &DashState) {
         s.archs.iter().enumerate().map(|(i, a)| {
             let running = s.status.current == Some(i) && !s.status.finished;
             Cell::from(if running {
-                format!("{}/{} s", a.now_s(), s.facts.duration_s)
+                s.facts.clock(a.now_s())
             } else if a.started() {
                 "done".to_owned()
             } else {

@@ -69,13 +69,26 @@ fn header(f: &mut Frame, area: Rect, s: &DashState) {
     // Responses after the end (fills still in flight) make a tail second
     // or two: the clock stops at the run's duration.
     let total = facts.duration_s.max(1);
-    let now = s.selected().now_s().min(total);
     let clock = if facts.mode == Mode::Sim {
         "virtual"
     } else {
         "elapsed"
     };
-    let label = format!(" {clock} {now} / {total} s");
+    // A run bounded by page views has no length: the clock counts on, the
+    // gauge stays empty rather than pretend to know how far it is.
+    let (label, now) = match facts.page_views {
+        Some(n) => (
+            format!(
+                " {clock} {} · {n} page views per user",
+                facts.clock(s.selected().now_s())
+            ),
+            0,
+        ),
+        None => {
+            let now = s.selected().now_s().min(total);
+            (format!(" {clock} {now} / {total} s"), now)
+        }
+    };
     f.render_widget(
         LineGauge::default()
             .filled_style(Style::new().fg(Color::Cyan))
