@@ -320,7 +320,9 @@ pub struct CheckArgs {
 #[command(
     after_help = "Exit status: 0 when nothing regressed, 1 when something did, 2 on bad input.\n\
 Shares are compared with a two-proportion z-test (3 standard errors, and at least 0.05 points);\n\
-latency percentiles when 10% and 1 ms worse; wrong_variant or leak rising from zero always counts."
+latency percentiles when 10% and 1 ms worse; wrong_variant or leak rising from zero always counts.\n\
+A simulated report against a real one compares shares only (the simulator models latency).\n\
+An architecture with no requests in either report is named and not compared."
 )]
 pub struct CompareArgs {
     /// The report to compare against (report.json).
@@ -330,6 +332,11 @@ pub struct CompareArgs {
     /// The new report.
     #[arg(value_name = "NEW")]
     pub new: std::path::PathBuf,
+
+    /// Compare reports of two different scenarios (refused by default: their
+    /// measures differ by design, so a "regression" between them says nothing).
+    #[arg(long)]
+    pub any_scenario: bool,
 }
 
 /// `ttlab advise`.

@@ -44,6 +44,12 @@ pub struct Comparison {
     pub changes: Vec<Change>,
     /// Architectures in only one of the two reports.
     pub unmatched: Vec<String>,
+    /// Architectures in both that were not compared, and why (no requests
+    /// in one of them: a share of nothing is no measure).
+    pub skipped: Vec<(String, String)>,
+    /// What the reader must know to read the table (a simulated report
+    /// against a real one, say).
+    pub notes: Vec<String>,
 }
 
 impl Comparison {
@@ -74,7 +80,7 @@ fn latency_regressed(base: f64, new: f64) -> bool {
     new - base > LATENCY_FLOOR_MS && new > base * (1.0 + LATENCY_REL)
 }
 
-fn compare_arch(b: &ArchReport, n: &ArchReport, out: &mut Vec<Change>) {
+fn compare_arch(b: &ArchReport, n: &ArchReport, latency: bool, out: &mut Vec<Change>) {
     let mut push = |measure: &str, base: f64, new: f64, unit, regression| {
         out.push(Change {
             arch: b.name.clone(),
@@ -119,18 +125,63 @@ fn compare_arch(b: &ArchReport, n: &ArchReport, out: &mut Vec<Change>) {
         "rate",
         share_regressed(b.offload, b.requests, n.offload, n.requests, false),
     );
-    let (lb, ln) = (&b.latency.all, &n.latency.all);
-    for (name, vb, vn) in [("p50", lb.p50_ms, ln.p50_ms), ("p99", lb.p99_ms, ln.p99_ms)] {
-        push(name, vb, vn, "ms", latency_regressed(vb, vn));
+    if latency {
+        let (lb, ln) = (&b.latency.all, &n.latency.all);
+        for (name, vb, vn) in [("p50", lb.p50_ms, ln.p50_ms), ("p99", lb.p99_ms, ln.p99_ms)] {
+            push(name, vb, vn, "ms", latency_regressed(vb, vn));
+        }
+    }
+}
+
+/// Why two reports' measures do not mean the same thing, when they do not.
+fn notes(base: &Report, new: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    if base.mode != new.mode {
+        out.push(format!(
+            "base is a {} run and new a {} one: latency is not compared (the simulator models it, a real run measures it); shares are, and agree only when both ran the same workload (closed-loop users in both, or open arrivals in both)",
+            mode_name(&base.mode),
+            mode_name(&new.mode)
+        ));
+    }
+    if base.seed != new.seed {
+        out.push(format!(
+            "the seeds differ ({} and {}): visitors and their variants differ, so shares move by chance as well",
+            base.seed, new.seed
+        ));
+    }
+    out
+}
+
+fn mode_name(mode: &str) -> &str {
+    match mode {
+        "sim" => "simulated",
+        other => other,
+    }
+}
+
+/// Why an architecture in both reports cannot be compared, if it cannot.
+fn not_comparable(b: &ArchReport, n: &ArchReport) -> Option<String> {
+    match (b.requests, n.requests) {
+        (0, 0) => Some("no requests in either report".to_owned()),
+        (0, _) => Some("no requests in the base report (stopped before it ran?)".to_owned()),
+        (_, 0) => Some("no requests in the new report (stopped before it ran?)".to_owned()),
+        _ => None,
     }
 }
 
 /// Compares `new` with `base`, architecture by architecture (by name).
 pub fn compare(base: &Report, new: &Report) -> Comparison {
-    let mut out = Comparison::default();
+    let mut out = Comparison {
+        notes: notes(base, new),
+        ..Comparison::default()
+    };
+    let latency = base.mode == new.mode;
     for b in &base.architectures {
         match new.architectures.iter().find(|n| n.name == b.name) {
-            Some(n) => compare_arch(b, n, &mut out.changes),
+            Some(n) => match not_comparable(b, n) {
+                Some(why) => out.skipped.push((b.name.clone(), why)),
+                None => compare_arch(b, n, latency, &mut out.changes),
+            },
             None => out.unmatched.push(b.name.clone()),
         }
     }
@@ -150,6 +201,9 @@ pub fn render(c: &Comparison) -> String {
         "rate" => format!("{:.3}%", v * 100.0),
         _ => format!("{v:.1} ms"),
     };
+    for note in &c.notes {
+        let _ = writeln!(s, "note: {note}");
+    }
     let _ = writeln!(
         s,
         "{:<22} {:<22} {:>12} {:>12}",
@@ -168,6 +222,9 @@ pub fn render(c: &Comparison) -> String {
     }
     for u in &c.unmatched {
         let _ = writeln!(s, "{u}: in only one of the two reports, not compared");
+    }
+    for (arch, why) in &c.skipped {
+        let _ = writeln!(s, "{arch}: {why}, not compared");
     }
     s
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context;
-use ttlab_reports::{Report, html, junit, markdown};
+use ttlab_reports::{Report, SCHEMA_VERSION, html, junit, markdown};
 
 /// Writes `report.json`, `report.html`, `summary.md` and `junit.xml` into a
 /// new folder `<out>/<name>-<UTC time>`; returns the JSON report's path.
@@ -113,6 +113,24 @@ pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 pub fn read_report(path: &Path) -> Result<Report, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    // The version first: a newer report's fields would otherwise fail as
+    // "not a ttlab report" when the truth is "a newer ttlab wrote it".
+    let version = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("schema_version")?.as_u64());
+    if let Some(v) = version
+        && !(1..=u64::from(SCHEMA_VERSION)).contains(&v)
+    {
+        return Err(format!(
+            "{}: report schema_version {v} is not one this ttlab reads (1 to {SCHEMA_VERSION}){}",
+            path.display(),
+            if v > u64::from(SCHEMA_VERSION) {
+                ": a newer ttlab wrote it; read it with that version"
+            } else {
+                ""
+            }
+        ));
+    }
     serde_json::from_str(&text).map_err(|e| {
         // serde_json's message ends with " at line L column C": shown as a prefix instead.
         let message = e.to_string();

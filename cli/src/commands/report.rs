@@ -51,14 +51,39 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         (Err(e), _) | (_, Err(e)) => return Ok(bad(&e)),
     };
     if base.scenario != new.scenario {
+        if !args.any_scenario {
+            return Ok(bad(&format!(
+                "{} is scenario \"{}\" and {} is scenario \"{}\": two scenarios differ by design, so no change between them is a regression; compare two runs of one scenario, or pass --any-scenario to see the table anyway",
+                args.base.display(),
+                base.scenario,
+                args.new.display(),
+                new.scenario
+            )));
+        }
         eprintln!(
-            "warning: comparing scenario {} with scenario {}",
+            "warning: comparing scenario {} with scenario {} (--any-scenario)",
             base.scenario, new.scenario
         );
     }
     let c = cmp::compare(&base, &new);
     if c.changes.is_empty() {
-        return Ok(bad("the two reports share no architecture to compare"));
+        print!("{}", cmp::render(&c));
+        let names = |r: &ttlab_reports::Report| {
+            r.architectures
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Ok(bad(&if c.skipped.is_empty() {
+            format!(
+                "the two reports share no architecture to compare (base: {}; new: {})",
+                names(&base),
+                names(&new)
+            )
+        } else {
+            "no architecture had requests in both reports: nothing to compare".to_owned()
+        }));
     }
     print!("{}", cmp::render(&c));
     let n = c.regressions().count();
