@@ -1,0 +1,145 @@
+//! The common and combined log formats, one request a line:
+//! `host ident user [time] "METHOD path PROTO" status size` and, combined,
+//! `"referer" "user agent"` after. The visitor is the client address, with
+//! the user agent when the line has one (many visitors share an address).
+
+use std::io::BufRead;
+
+use super::request::{Request, Trace};
+use super::time;
+
+/// Reads every line; bad ones are counted with their numbers.
+pub(crate) fn read(reader: impl BufRead) -> std::io::Result<Trace> {
+    let mut trace = Trace::default();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        let n = i as u64 + 1;
+        trace.lines = n;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse(&line) {
+            Ok(r) => trace.requests.push(r),
+            Err(e) => trace.bad_line(n, e),
+        }
+    }
+    Ok(trace)
+}
+
+/// One line: the request, or what is wrong with it.
+pub(crate) fn parse(line: &str) -> Result<Request, String> {
+    let (host, rest) = word(line).ok_or("no client address")?;
+    let (_ident, rest) = word(rest).ok_or("no ident field")?;
+    let (_user, rest) = word(rest).ok_or("no user field")?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix('[')
+        .ok_or("no [time] after the user field")?;
+    let (stamp, rest) = rest.split_once(']').ok_or("the [time] is not closed")?;
+    let at_us = time::parse_access_log(stamp)?;
+    let (request, rest) = quoted(rest).ok_or("no quoted request (\"GET /path HTTP/1.1\")")?;
+    let mut parts = request.split_whitespace();
+    let (Some(_method), Some(path)) = (parts.next(), parts.next()) else {
+        return Err(format!("request {request:?} has no path"));
+    };
+    let (status, rest) = word(rest).ok_or("no status")?;
+    if status.parse::<u16>().is_err() {
+        return Err(format!("status {status:?} is not a number"));
+    }
+    let (size, rest) = word(rest).ok_or("no size")?;
+    let size = match size {
+        "-" => None,
+        s => Some(
+            s.parse::<u64>()
+                .map_err(|_| format!("size {s:?} is not a number or -"))?,
+        ),
+    };
+    // Combined: "referer" "user agent".
+    let agent = quoted(rest)
+        .and_then(|(_, rest)| quoted(rest))
+        .map(|(a, _)| a);
+    let visitor = match agent {
+        Some(a) if !a.is_empty() && a != "-" => format!("{host} {a}"),
+        _ => host.to_owned(),
+    };
+    Ok(Request {
+        at_us,
+        path: path.to_owned(),
+        visitor: Some(visitor),
+        size,
+    })
+}
+
+/// The next space-separated word and the rest.
+fn word(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim_start();
+    if s.is_empty() {
+        return None;
+    }
+    Some(s.split_once(' ').unwrap_or((s, "")))
+}
+
+/// The next double-quoted field (backslash escapes kept as written) and the rest.
+fn quoted(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim_start().strip_prefix('"')?;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return Some((&s[..i], &s[i + 1..])),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_and_combined_lines() {
+        let r = parse(r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#)
+            .unwrap();
+        assert_eq!(r.path, "/apache_pb.gif");
+        assert_eq!(r.size, Some(2326));
+        assert_eq!(r.visitor.as_deref(), Some("127.0.0.1"));
+        assert_eq!(r.at_us, 971_211_336_000_000);
+        let r = parse(r#"10.0.0.2 - - [10/Oct/2000:13:55:37 -0700] "GET /a?b=\"c\" HTTP/1.1" 304 - "http://x/" "Mozilla/5.0 (X11)""#)
+            .unwrap();
+        assert_eq!(r.path, r#"/a?b=\"c\""#);
+        assert_eq!(r.size, None);
+        assert_eq!(r.visitor.as_deref(), Some("10.0.0.2 Mozilla/5.0 (X11)"));
+    }
+
+    #[test]
+    fn bad_lines_say_what_is_wrong() {
+        for (line, says) in [
+            ("", "no client address"),
+            ("1.2.3.4 - -", "no [time]"),
+            (
+                "1.2.3.4 - - [today] \"GET / HTTP/1.1\" 200 1",
+                "is not like",
+            ),
+            (
+                "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] GET / 200 1",
+                "no quoted request",
+            ),
+            (
+                "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET\" 200 1",
+                "has no path",
+            ),
+            (
+                "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" ok 1",
+                "status",
+            ),
+            (
+                "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 big",
+                "size",
+            ),
+        ] {
+            let e = parse(line).unwrap_err();
+            assert!(e.contains(says), "{line:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! How a trace file is laid out: which format, and for tables, which
+//! column holds what.
+
+/// A trace's layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The common or combined log format of Apache, nginx and most CDNs:
+    /// `host ident user [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 2326 "ref" "agent"`.
+    AccessLog,
+    /// A table with a header row: CSV (`b','`) or TSV (`b'\t'`).
+    Delimited {
+        /// The field separator.
+        delimiter: u8,
+        /// Which columns hold what.
+        columns: Columns,
+    },
+    /// One JSON object per line, with these keys.
+    JsonLines(Columns),
+}
+
+impl Format {
+    /// Its name in messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::AccessLog => "an access log (common or combined format)",
+            Format::Delimited {
+                delimiter: b'\t', ..
+            } => "TSV",
+            Format::Delimited { .. } => "CSV",
+            Format::JsonLines(_) => "JSON lines",
+        }
+    }
+}
+
+/// Which column (or JSON key) holds what: a table's columns are named by
+/// its header, chosen in the scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Columns {
+    /// When the request came.
+    pub time: String,
+    /// How [`Columns::time`] is written.
+    pub time_unit: TimeUnit,
+    /// The path, or a cache trace's object id.
+    pub path: String,
+    /// Who asked, if the trace says.
+    pub visitor: Option<String>,
+    /// Bytes of the answer, if the trace says.
+    pub size: Option<String>,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns {
+            time: "time".to_owned(),
+            time_unit: TimeUnit::Seconds,
+            path: "path".to_owned(),
+            visitor: Some("visitor".to_owned()),
+            size: None,
+        }
+    }
+}
+
+/// How a time column is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// A number of seconds (fractions allowed), e.g. a Unix time.
+    Seconds,
+    /// A number of milliseconds.
+    Millis,
+    /// A number of microseconds.
+    Micros,
+    /// RFC 3339 text (`2026-11-30T12:00:00.250Z`).
+    Rfc3339,
+}
