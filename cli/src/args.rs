@@ -56,6 +56,93 @@ pub enum Command {
     /// Serve parts of the lab on loopback for your own origin or SDKs to use.
     #[command(subcommand)]
     Serve(ServeCommand),
+    /// Traffic from your own logs: fit a scenario's [traffic] to an access log or trace.
+    #[command(subcommand)]
+    Traffic(TrafficCommand),
+}
+
+/// `ttlab traffic`.
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Write a [traffic] table fitted to a log: rate, page popularity, sessions.
+    Fit(TrafficFitArgs),
+}
+
+/// How a trace file is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    /// Common or combined log format (Apache, nginx, most CDNs).
+    AccessLog,
+    /// CSV with a header row.
+    Csv,
+    /// TSV with a header row.
+    Tsv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// How a trace's time column is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceTimeUnit {
+    /// Seconds (fractions allowed), e.g. Unix time.
+    S,
+    /// Milliseconds.
+    Ms,
+    /// Microseconds.
+    Us,
+    /// RFC 3339 text.
+    Rfc3339,
+}
+
+/// `ttlab traffic fit`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Reads plain, gzip or zstd files (told by their bytes). Lines that cannot be read are\n\
+counted and named by number, and skipped; only a file with no good line is an error (exit 2).\n\
+Examples:\n  \
+ttlab traffic fit /var/log/nginx/access.log.gz\n  \
+ttlab traffic fit trace.csv --time ts --time-unit ms --path url --visitor client -o traffic.toml"
+)]
+pub struct TrafficFitArgs {
+    /// The access log or trace.
+    #[arg(value_name = "LOG")]
+    pub log: std::path::PathBuf,
+
+    /// Its layout (default: by its name — .csv, .tsv, .jsonl/.ndjson — else an access log).
+    #[arg(long, value_enum)]
+    pub format: Option<TraceFormat>,
+
+    /// Column (or JSON key) of the request time (CSV, TSV, JSON lines).
+    #[arg(long, default_value = "time", value_name = "NAME")]
+    pub time: String,
+
+    /// How the time column is written.
+    #[arg(long, value_enum, default_value = "s")]
+    pub time_unit: TraceTimeUnit,
+
+    /// Column of the path (or object id).
+    #[arg(long, default_value = "path", value_name = "NAME")]
+    pub path: String,
+
+    /// Column of the visitor id; sessions need it (`--visitor ''`: none).
+    #[arg(long, default_value = "visitor", value_name = "NAME")]
+    pub visitor: String,
+
+    /// Column of the response size, if any.
+    #[arg(long, value_name = "NAME")]
+    pub size: Option<String>,
+
+    /// Width of a rate bucket.
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    pub bucket: std::time::Duration,
+
+    /// A visitor's pause longer than this ends its session.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub session_gap: std::time::Duration,
+
+    /// Write the table to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `ttlab serve`.

@@ -9,6 +9,7 @@ pub mod scenarios;
 pub mod schema;
 pub mod serve;
 pub mod sim;
+pub mod traffic;
 pub mod validate;
 
 use ttlab_scenarios::{Scenario, ScenarioError, shipped};

@@ -2,9 +2,10 @@
 //! `[traffic]`: the arrival rate per time bucket ([`rate`]), page popularity
 //! as a Zipf exponent fitted by maximum likelihood ([`zipf`]), and visitors'
 //! sessions: how often they start, how many pages each, the think time
-//! between pages ([`sessions`]).
+//! between pages ([`sessions`]); [`render`] writes it as a `[traffic]` table.
 
 pub mod rate;
+pub mod render;
 pub mod sessions;
 pub mod zipf;
 
