@@ -99,7 +99,7 @@ const FIXED_CV: f64 = 0.05;
 /// A duration to the millisecond, as the scenario format writes one.
 fn ms(d: Duration) -> String {
     let ms = d.as_millis().max(1);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
