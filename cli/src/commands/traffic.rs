@@ -13,20 +13,20 @@ use crate::exit::EXIT_BAD_INPUT;
 /// The layout the flags (or the file's name) say.
 fn format_of(args: &TrafficFitArgs) -> Format {
     let by_name = || {
-        let name = args.log.to_string_lossy().to_ascii_lowercase();
-        let name = name
-            .strip_suffix(".gz")
-            .or_else(|| name.strip_suffix(".zst"))
-            .unwrap_or(&name)
-            .to_owned();
-        if name.ends_with(".csv") {
-            TraceFormat::Csv
-        } else if name.ends_with(".tsv") {
-            TraceFormat::Tsv
-        } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
-            TraceFormat::Jsonl
-        } else {
-            TraceFormat::AccessLog
+        // `access.csv.gz` is a CSV: look past a compression suffix.
+        let ext = |p: &std::path::Path| {
+            p.extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        };
+        let mut path = args.log.clone();
+        if matches!(ext(&path).as_deref(), Some("gz" | "zst")) {
+            path.set_extension("");
+        }
+        match ext(&path).as_deref() {
+            Some("csv") => TraceFormat::Csv,
+            Some("tsv") => TraceFormat::Tsv,
+            Some("jsonl" | "ndjson") => TraceFormat::Jsonl,
+            _ => TraceFormat::AccessLog,
         }
     };
     let columns = Columns {
