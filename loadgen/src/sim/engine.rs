@@ -231,10 +231,7 @@ pub(super) fn simulate_arch_live(
         layer: SteppedLayer::new(
             (&arch.cache).into(),
             arch.cache.coalesce,
-            Bounds {
-                max_entries: arch.cache.max_entries,
-                max_bytes: arch.cache.max_bytes,
-            },
+            Bounds::or_defaults(arch.cache.max_entries, arch.cache.max_bytes),
         ),
         reqs: Slab::new(),
         pages: Pages::default(),

@@ -15,7 +15,18 @@
 //! tags inline — no tag index. A purge scans the entries instead, and only
 //! when some live entry carries the tag (a count per tag says so): purges
 //! are rare next to lookups, and the scan costs nothing per entry at rest.
-//! See `docs/decisions.md`.
+//!
+//! Two things keep a memory store from growing without end. Its bounds
+//! (every layer built from a scenario has them: [`Bounds::or_defaults`]),
+//! and reclaiming: an entry older than its layer's [`lifetime`] (ttl + the
+//! longer stale window) can never be served again, so a sweep drops every
+//! such entry — at most once per lifetime of the layer's own clock, run by
+//! a put that finds one due (and, in servers, by a ticker that calls
+//! [`MemoryStore::reclaim_due`] while no puts come). The map stays a plain
+//! hash map with a recency stamp per entry until a bound is reached; then
+//! it becomes the `lru` crate's map, in exactly the stamps' order, so the
+//! bounded store is an exact LRU while a store far from its bound pays no
+//! recency list. See `docs/decisions.md`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +38,7 @@ use smallvec::SmallVec;
 use thiserror::Error;
 use ttlab_scenarios::Micros;
 
+use super::freshness::{Windows, lifetime, servable_ever};
 use super::key::CacheKey;
 
 /// A purge tag: the index of a content entry the page was built from.
@@ -104,7 +116,18 @@ pub trait Store<V: Clone>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
-/// Bounds of a memory store.
+/// The entry bound of a layer whose scenario sets none: a page takes a
+/// few KiB, so this is more distinct pages than the shipped scenarios make
+/// in a run, and well under a server's memory.
+pub const DEFAULT_MAX_ENTRIES: u64 = 50_000;
+
+/// The byte bound (sum of entry sizes) of a layer whose scenario sets none:
+/// 64 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Bounds of a memory store. `None` leaves that dimension unbounded, which
+/// the store supports for tests and benchmarks; every layer made from a
+/// scenario takes [`Bounds::or_defaults`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bounds {
     /// Most entries.
@@ -113,19 +136,42 @@ pub struct Bounds {
     pub max_bytes: Option<u64>,
 }
 
-/// The map of a memory store: in recency order when something can be
-/// evicted, a plain hash map (entries inline, one probe per lookup) when
-/// nothing ever is.
+impl Bounds {
+    /// The bounds a layer runs with: what the scenario set, and
+    /// [`DEFAULT_MAX_ENTRIES`] / [`DEFAULT_MAX_BYTES`] for what it did not —
+    /// the one place the defaults apply, for servers and the simulator
+    /// alike.
+    pub fn or_defaults(max_entries: Option<u64>, max_bytes: Option<u64>) -> Bounds {
+        Bounds {
+            max_entries: Some(max_entries.unwrap_or(DEFAULT_MAX_ENTRIES)),
+            max_bytes: Some(max_bytes.unwrap_or(DEFAULT_MAX_BYTES)),
+        }
+    }
+
+    /// Whether anything is bounded.
+    pub const fn any(&self) -> bool {
+        self.max_entries.is_some() || self.max_bytes.is_some()
+    }
+}
+
+/// The map of a memory store: a plain hash map (entries inline, one probe
+/// per lookup) with a recency stamp per entry while nothing has to be
+/// evicted, and the `lru` crate's map, in recency order, from the first
+/// time a bound is reached.
 enum Map<V> {
     Lru(LruCache<CacheKey, Stored<V>>),
-    Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
+    Plain {
+        map: HashMap<CacheKey, (Stored<V>, u64), DefaultHashBuilder>,
+        /// The last stamp given: each use of an entry takes the next one.
+        stamp: u64,
+    },
 }
 
 impl<V> Map<V> {
     fn len(&self) -> usize {
         match self {
             Map::Lru(m) => m.len(),
-            Map::Plain(m) => m.len(),
+            Map::Plain { map, .. } => map.len(),
         }
     }
 
@@ -133,54 +179,80 @@ impl<V> Map<V> {
     fn get(&mut self, key: &CacheKey) -> Option<&Stored<V>> {
         match self {
             Map::Lru(m) => m.get(key),
-            Map::Plain(m) => m.get(key),
+            Map::Plain { map, stamp } => map.get_mut(key).map(|(e, used)| {
+                *stamp += 1;
+                *used = *stamp;
+                &*e
+            }),
         }
     }
 
     fn peek(&self, key: &CacheKey) -> Option<&Stored<V>> {
         match self {
             Map::Lru(m) => m.peek(key),
-            Map::Plain(m) => m.get(key),
+            Map::Plain { map, .. } => map.get(key).map(|(e, _)| e),
         }
     }
 
-    /// Inserts; returns the entry it replaced or, at capacity, the least
-    /// recently used one it evicted.
+    /// Inserts, marked recently used; returns the entry it replaced or, at
+    /// the LRU map's entry capacity, the least recently used one it evicted.
     fn push(&mut self, key: CacheKey, entry: Stored<V>) -> Option<(CacheKey, Stored<V>)> {
         match self {
             Map::Lru(m) => m.push(key, entry),
-            Map::Plain(m) => m.insert(key, entry).map(|old| (key, old)),
+            Map::Plain { map, stamp } => {
+                *stamp += 1;
+                map.insert(key, (entry, *stamp)).map(|(old, _)| (key, old))
+            }
         }
     }
 
     fn pop_lru(&mut self) -> Option<(CacheKey, Stored<V>)> {
         match self {
             Map::Lru(m) => m.pop_lru(),
-            Map::Plain(_) => None,
+            Map::Plain { .. } => None,
         }
     }
 
     fn pop(&mut self, key: &CacheKey) -> Option<Stored<V>> {
         match self {
             Map::Lru(m) => m.pop(key),
-            Map::Plain(m) => m.remove(key),
+            Map::Plain { map, .. } => map.remove(key).map(|(e, _)| e),
         }
     }
 
-    /// Keys of the entries carrying `tag`.
-    fn tagged(&self, tag: Tag) -> Vec<CacheKey> {
+    /// Keys of the entries `which` picks.
+    fn keys_where(&self, which: impl Fn(&Stored<V>) -> bool) -> Vec<CacheKey> {
         match self {
             Map::Lru(m) => m
                 .iter()
-                .filter(|(_, e)| e.tags.contains(&tag))
+                .filter(|(_, e)| which(e))
                 .map(|(k, _)| *k)
                 .collect(),
-            Map::Plain(m) => m
+            Map::Plain { map, .. } => map
                 .iter()
-                .filter(|(_, e)| e.tags.contains(&tag))
+                .filter(|(_, (e, _))| which(e))
                 .map(|(k, _)| *k)
                 .collect(),
         }
+    }
+
+    /// From the plain map to the LRU map (holding at most `cap` entries),
+    /// least recently used first, so eviction follows the same order it
+    /// would have had from the start. Once, when a bound is first reached.
+    fn make_lru(&mut self, cap: Option<NonZeroUsize>) {
+        let Map::Plain { map, .. } = self else {
+            return;
+        };
+        let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
+        entries.sort_unstable_by_key(|(_, (_, used))| *used);
+        let mut lru = match cap {
+            Some(n) => LruCache::new(n),
+            None => LruCache::unbounded(),
+        };
+        for (k, (e, _)) in entries {
+            lru.push(k, e);
+        }
+        *self = Map::Lru(lru);
     }
 }
 
@@ -190,6 +262,10 @@ struct Inner<V> {
     tagged: HashMap<Tag, u32>,
     purged_at: HashMap<Tag, Micros>,
     bytes: u64,
+    /// When the next sweep of entries past their lifetime is due.
+    next_sweep: Micros,
+    /// Entries dropped because they could never be served again.
+    reclaimed: u64,
 }
 
 impl<V> Inner<V> {
@@ -205,33 +281,85 @@ impl<V> Inner<V> {
             }
         }
     }
+
+    /// Drops every entry that can never be served again at `now`, if a
+    /// sweep is due (one per lifetime of the layer's clock: each entry is
+    /// looked at a bounded number of times, and a put pays one comparison
+    /// when none is due). Returns how many it dropped.
+    fn sweep_if_due(&mut self, w: Windows, now: Micros) -> usize {
+        if now < self.next_sweep {
+            return 0;
+        }
+        self.next_sweep = now.saturating_add(lifetime(w));
+        let dead = self.lru.keys_where(|e| !servable_ever(e.stored_at, now, w));
+        for k in &dead {
+            if let Some(old) = self.lru.pop(k) {
+                self.forget(&old);
+            }
+        }
+        self.reclaimed += dead.len() as u64;
+        dead.len()
+    }
 }
 
-/// The embedded store: an LRU map under a mutex.
+/// The embedded store: a map under a mutex, bounded by entries and bytes
+/// (least recently used out), reclaiming entries past their lifetime.
 pub struct MemoryStore<V> {
     inner: Mutex<Inner<V>>,
     bounds: Bounds,
+    /// The layer's windows, when the store reclaims entries past them.
+    reclaim: Option<Windows>,
 }
 
 impl<V: Clone> MemoryStore<V> {
-    /// An empty store with these bounds.
+    /// An empty store with these bounds, keeping entries until they are
+    /// replaced, evicted or purged (see [`MemoryStore::reclaiming`]).
     pub fn new(bounds: Bounds) -> Self {
-        let lru = match (bounds.max_entries, bounds.max_bytes) {
-            (None, None) => Map::Plain(HashMap::default()),
-            (Some(n), _) => match NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)) {
-                Some(n) => Map::Lru(LruCache::new(n)),
-                None => Map::Lru(LruCache::unbounded()),
-            },
-            (None, Some(_)) => Map::Lru(LruCache::unbounded()),
-        };
         MemoryStore {
             inner: Mutex::new(Inner {
-                lru,
+                lru: Map::Plain {
+                    map: HashMap::default(),
+                    stamp: 0,
+                },
                 tagged: HashMap::new(),
                 purged_at: HashMap::new(),
                 bytes: 0,
+                next_sweep: Micros::ZERO,
+                reclaimed: 0,
             }),
             bounds,
+            reclaim: None,
+        }
+    }
+
+    /// This store, also dropping entries that a layer with windows `w` can
+    /// never serve again (older than [`lifetime`]`(w)`): a put sweeps them
+    /// when a sweep is due, at most once per lifetime of the clock the
+    /// entries' instants come from; [`MemoryStore::reclaim_due`] does the
+    /// same without a put.
+    #[must_use]
+    pub fn reclaiming(mut self, w: Windows) -> Self {
+        self.reclaim = Some(w);
+        self
+    }
+
+    /// The store's bounds.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    /// Entries dropped so far because they could never be served again.
+    pub fn reclaimed(&self) -> u64 {
+        self.lock().reclaimed
+    }
+
+    /// Sweeps entries past their lifetime at `now` if a sweep is due (see
+    /// [`MemoryStore::reclaiming`]); returns how many it dropped. Servers
+    /// call it on a timer so an idle store is reclaimed too.
+    pub fn reclaim_due(&self, now: Micros) -> usize {
+        match self.reclaim {
+            Some(w) => self.lock().sweep_if_due(w, now),
+            None => 0,
         }
     }
 
@@ -285,6 +413,9 @@ impl<V: Clone> MemoryStore<V> {
     /// stay within the bounds.
     pub fn put_now(&self, key: CacheKey, entry: Stored<V>) -> PutOutcome {
         let mut inner = self.lock();
+        if let Some(w) = self.reclaim {
+            inner.sweep_if_due(w, entry.stored_at);
+        }
         if entry.tags.iter().any(|t| {
             inner
                 .purged_at
@@ -304,6 +435,22 @@ impl<V: Clone> MemoryStore<V> {
             .is_some_and(|m| u64::from(entry.size) > m)
         {
             return PutOutcome::TooLarge;
+        }
+        if self.bounds.any()
+            && let Map::Plain { map, .. } = &inner.lru
+        {
+            let len = map.len() as u64 + 1;
+            let bytes = inner.bytes + u64::from(entry.size);
+            if self.bounds.max_entries.is_some_and(|m| len > m)
+                || self.bounds.max_bytes.is_some_and(|m| bytes > m)
+            {
+                // A bound is reached: from now on, evict in recency order.
+                let cap = self
+                    .bounds
+                    .max_entries
+                    .and_then(|n| NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)));
+                inner.lru.make_lru(cap);
+            }
         }
         for t in &entry.tags {
             *inner.tagged.entry(*t).or_insert(0) += 1;
@@ -336,7 +483,7 @@ impl<V: Clone> MemoryStore<V> {
         if !inner.tagged.contains_key(&tag) {
             return 0;
         }
-        let keys = inner.lru.tagged(tag);
+        let keys = inner.lru.keys_where(|e| e.tags.contains(&tag));
         for k in &keys {
             if let Some(old) = inner.lru.pop(k) {
                 inner.forget(&old);
@@ -445,6 +592,105 @@ mod tests {
         );
         assert_eq!(s.len(), 2);
         assert_eq!(s.bytes(), 2);
+    }
+
+    #[test]
+    fn the_plain_map_turns_lru_in_exact_recency_order() {
+        // Filled without reaching the bound, read in another order, then
+        // one more: the victim is the least recently *used*, not the first
+        // stored, exactly as if the recency list had been kept throughout.
+        let s = MemoryStore::new(Bounds {
+            max_entries: Some(3),
+            max_bytes: None,
+        });
+        for k in 1..=3 {
+            s.put_now(CacheKey(k), entry(0, &[], 1));
+        }
+        for k in [1, 3, 2] {
+            assert!(s.get_now(CacheKey(k)).is_some());
+        }
+        assert_eq!(
+            s.put_now(CacheKey(4), entry(0, &[], 1)),
+            PutOutcome::Stored { evicted: 1 }
+        );
+        assert!(
+            s.get_now(CacheKey(1)).is_none(),
+            "1 was used least recently"
+        );
+        assert!(s.get_now(CacheKey(3)).is_some());
+        assert_eq!(
+            s.put_now(CacheKey(5), entry(0, &[], 1)),
+            PutOutcome::Stored { evicted: 1 }
+        );
+        assert!(s.get_now(CacheKey(2)).is_none(), "then 2 (3 was just read)");
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn default_bounds_fill_what_the_scenario_left_open() {
+        assert_eq!(
+            Bounds::or_defaults(None, None),
+            Bounds {
+                max_entries: Some(DEFAULT_MAX_ENTRIES),
+                max_bytes: Some(DEFAULT_MAX_BYTES),
+            }
+        );
+        assert_eq!(
+            Bounds::or_defaults(Some(7), None),
+            Bounds {
+                max_entries: Some(7),
+                max_bytes: Some(DEFAULT_MAX_BYTES),
+            }
+        );
+        assert!(!Bounds::default().any());
+    }
+
+    fn at(stored: u64, fetched: u64) -> Stored<u32> {
+        Stored {
+            stored_at: Micros(stored),
+            ..entry(fetched, &[1], 10)
+        }
+    }
+
+    #[test]
+    fn entries_past_their_lifetime_are_reclaimed_once_a_sweep_is_due() {
+        // Lifetime 10 + max(5, 2) = 15.
+        let w = Windows {
+            ttl: Micros(10),
+            swr: Micros(5),
+            sie: Micros(2),
+        };
+        let s = MemoryStore::new(Bounds::default()).reclaiming(w);
+        s.put_now(CacheKey(1), at(0, 0)); // sweeps (nothing), next due at 15
+        s.put_now(CacheKey(2), at(10, 10));
+        // 14 is before the next sweep: nothing reclaimed, 1 still held (and
+        // still servable stale until 15).
+        s.put_now(CacheKey(3), at(14, 14));
+        assert_eq!((s.len(), s.reclaimed()), (3, 0));
+        // At 15 a sweep is due: 1 (age 15) can never be served again; 2 and
+        // 3 can. The next sweep is due at 30.
+        assert_eq!(s.reclaim_due(Micros(15)), 1);
+        assert_eq!((s.len(), s.bytes(), s.reclaimed()), (2, 20, 1));
+        assert_eq!(s.reclaim_due(Micros(29)), 0, "not due before 30");
+        assert_eq!(s.len(), 2);
+        // A put at 30 sweeps first: 2 (age 20) and 3 (age 16) go, and the
+        // tag count follows (a purge of tag 1 then finds only the new one).
+        assert_eq!(
+            s.put_now(CacheKey(4), at(30, 30)),
+            PutOutcome::Stored { evicted: 0 }
+        );
+        assert_eq!((s.len(), s.bytes(), s.reclaimed()), (1, 10, 3));
+        assert_eq!(s.purge_now(1, Micros(31)), 1);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_store_without_reclaiming_keeps_what_it_holds() {
+        let s = MemoryStore::new(Bounds::default());
+        s.put_now(CacheKey(1), at(0, 0));
+        s.put_now(CacheKey(2), at(1_000_000, 1_000_000));
+        assert_eq!(s.reclaim_due(Micros(u64::MAX)), 0);
+        assert_eq!(s.len(), 2);
     }
 
     #[test]
