@@ -219,6 +219,14 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         &self.store
     }
 
+    /// This layer with a store of no bounds held to `entries` entries
+    /// ([`MemoryStore::with_ceiling`]): the simulator's default.
+    #[must_use]
+    pub fn with_ceiling(mut self, entries: u64) -> Self {
+        self.store = self.store.with_ceiling(entries);
+        self
+    }
+
     /// Request `who` looks up `key` at `now`.
     pub fn lookup(&mut self, now: Micros, key: CacheKey, who: u32) -> Lookup<V> {
         let entry = self.store.get_exclusive(key);

@@ -17,16 +17,14 @@
 //! are rare next to lookups, and the scan costs nothing per entry at rest.
 //!
 //! Two things keep a memory store from growing without end. Its bounds
-//! (every layer built from a scenario has them: [`Bounds::or_defaults`]),
-//! and reclaiming: an entry older than its layer's [`lifetime`] (ttl + the
-//! longer stale window) can never be served again, so a sweep drops every
-//! such entry — at most once per lifetime of the layer's own clock, run by
-//! a put that finds one due (and, in servers, by a ticker that calls
-//! [`MemoryStore::reclaim_due`] while no puts come). The map stays a plain
-//! hash map with a recency stamp per entry until a bound is reached; then
-//! it becomes the `lru` crate's map, in exactly the stamps' order, so the
-//! bounded store is an exact LRU while a store far from its bound pays no
-//! recency list. See `docs/decisions.md`.
+//! (every server layer built from a scenario has them:
+//! [`Bounds::or_defaults`]; the simulator's stores have a ceiling,
+//! [`MemoryStore::with_ceiling`]), and reclaiming: an entry older than its
+//! layer's [`lifetime`] (ttl + the longer stale window) can never be served
+//! again, so a sweep drops every such entry — at most once per lifetime of
+//! the layer's own clock, run by a put that finds one due (and, in servers,
+//! by a ticker that calls [`MemoryStore::reclaim_due`] while no puts come).
+//! See `docs/decisions.md`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -154,24 +152,19 @@ impl Bounds {
     }
 }
 
-/// The map of a memory store: a plain hash map (entries inline, one probe
-/// per lookup) with a recency stamp per entry while nothing has to be
-/// evicted, and the `lru` crate's map, in recency order, from the first
-/// time a bound is reached.
+/// The map of a memory store: in recency order when something can be
+/// evicted, a plain hash map (entries inline, one probe per lookup) when
+/// nothing ever is — or, with a ceiling, not before the ceiling is reached.
 enum Map<V> {
     Lru(LruCache<CacheKey, Stored<V>>),
-    Plain {
-        map: HashMap<CacheKey, (Stored<V>, u64), DefaultHashBuilder>,
-        /// The last stamp given: each use of an entry takes the next one.
-        stamp: u64,
-    },
+    Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
 }
 
 impl<V> Map<V> {
     fn len(&self) -> usize {
         match self {
             Map::Lru(m) => m.len(),
-            Map::Plain { map, .. } => map.len(),
+            Map::Plain(m) => m.len(),
         }
     }
 
@@ -179,44 +172,37 @@ impl<V> Map<V> {
     fn get(&mut self, key: &CacheKey) -> Option<&Stored<V>> {
         match self {
             Map::Lru(m) => m.get(key),
-            Map::Plain { map, stamp } => map.get_mut(key).map(|(e, used)| {
-                *stamp += 1;
-                *used = *stamp;
-                &*e
-            }),
+            Map::Plain(m) => m.get(key),
         }
     }
 
     fn peek(&self, key: &CacheKey) -> Option<&Stored<V>> {
         match self {
             Map::Lru(m) => m.peek(key),
-            Map::Plain { map, .. } => map.get(key).map(|(e, _)| e),
+            Map::Plain(m) => m.get(key),
         }
     }
 
-    /// Inserts, marked recently used; returns the entry it replaced or, at
-    /// the LRU map's entry capacity, the least recently used one it evicted.
+    /// Inserts; returns the entry it replaced or, at capacity, the least
+    /// recently used one it evicted.
     fn push(&mut self, key: CacheKey, entry: Stored<V>) -> Option<(CacheKey, Stored<V>)> {
         match self {
             Map::Lru(m) => m.push(key, entry),
-            Map::Plain { map, stamp } => {
-                *stamp += 1;
-                map.insert(key, (entry, *stamp)).map(|(old, _)| (key, old))
-            }
+            Map::Plain(m) => m.insert(key, entry).map(|old| (key, old)),
         }
     }
 
     fn pop_lru(&mut self) -> Option<(CacheKey, Stored<V>)> {
         match self {
             Map::Lru(m) => m.pop_lru(),
-            Map::Plain { .. } => None,
+            Map::Plain(_) => None,
         }
     }
 
     fn pop(&mut self, key: &CacheKey) -> Option<Stored<V>> {
         match self {
             Map::Lru(m) => m.pop(key),
-            Map::Plain { map, .. } => map.remove(key).map(|(e, _)| e),
+            Map::Plain(m) => m.remove(key),
         }
     }
 
@@ -228,28 +214,25 @@ impl<V> Map<V> {
                 .filter(|(_, e)| which(e))
                 .map(|(k, _)| *k)
                 .collect(),
-            Map::Plain { map, .. } => map
+            Map::Plain(m) => m
                 .iter()
-                .filter(|(_, (e, _))| which(e))
+                .filter(|(_, e)| which(e))
                 .map(|(k, _)| *k)
                 .collect(),
         }
     }
 
-    /// From the plain map to the LRU map (holding at most `cap` entries),
-    /// least recently used first, so eviction follows the same order it
-    /// would have had from the start. Once, when a bound is first reached.
-    fn make_lru(&mut self, cap: Option<NonZeroUsize>) {
-        let Map::Plain { map, .. } = self else {
+    /// From the plain map to an LRU map of at most `cap` entries, the
+    /// entries in the order they were stored (the plain map keeps no
+    /// recency): once, when a ceiling is reached.
+    fn make_lru(&mut self, cap: NonZeroUsize) {
+        let Map::Plain(map) = self else {
             return;
         };
         let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
-        entries.sort_unstable_by_key(|(_, (_, used))| *used);
-        let mut lru = match cap {
-            Some(n) => LruCache::new(n),
-            None => LruCache::unbounded(),
-        };
-        for (k, (e, _)) in entries {
+        entries.sort_unstable_by_key(|(k, e)| (e.stored_at, *k));
+        let mut lru = LruCache::new(cap);
+        for (k, e) in entries {
             lru.push(k, e);
         }
         *self = Map::Lru(lru);
@@ -290,6 +273,12 @@ impl<V> Inner<V> {
         if now < self.next_sweep {
             return 0;
         }
+        self.sweep(w, now)
+    }
+
+    /// Drops every entry that can never be served again at `now`; the next
+    /// sweep is due one lifetime later.
+    fn sweep(&mut self, w: Windows, now: Micros) -> usize {
         self.next_sweep = now.saturating_add(lifetime(w));
         let dead = self.lru.keys_where(|e| !servable_ever(e.stored_at, now, w));
         for k in &dead {
@@ -309,18 +298,25 @@ pub struct MemoryStore<V> {
     bounds: Bounds,
     /// The layer's windows, when the store reclaims entries past them.
     reclaim: Option<Windows>,
+    /// Most entries of a store without bounds (see [`MemoryStore::with_ceiling`]).
+    ceiling: Option<NonZeroUsize>,
 }
 
 impl<V: Clone> MemoryStore<V> {
     /// An empty store with these bounds, keeping entries until they are
     /// replaced, evicted or purged (see [`MemoryStore::reclaiming`]).
     pub fn new(bounds: Bounds) -> Self {
+        let lru = match (bounds.max_entries, bounds.max_bytes) {
+            (None, None) => Map::Plain(HashMap::default()),
+            (Some(n), _) => match NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)) {
+                Some(n) => Map::Lru(LruCache::new(n)),
+                None => Map::Lru(LruCache::unbounded()),
+            },
+            (None, Some(_)) => Map::Lru(LruCache::unbounded()),
+        };
         MemoryStore {
             inner: Mutex::new(Inner {
-                lru: Map::Plain {
-                    map: HashMap::default(),
-                    stamp: 0,
-                },
+                lru,
                 tagged: HashMap::new(),
                 purged_at: HashMap::new(),
                 bytes: 0,
@@ -329,7 +325,21 @@ impl<V: Clone> MemoryStore<V> {
             }),
             bounds,
             reclaim: None,
+            ceiling: None,
         }
+    }
+
+    /// This store without bounds, but holding at most `entries` entries:
+    /// it keeps the plain map (the simulator's fast path: no recency to
+    /// keep) until a put would pass the ceiling; then it first reclaims
+    /// (with [`MemoryStore::reclaiming`]) and, if that is not enough, turns
+    /// into an LRU map of `entries`, the entries it holds ordered by when
+    /// they were stored, evicting least recently used from then on. For a
+    /// store with bounds it changes nothing.
+    #[must_use]
+    pub fn with_ceiling(mut self, entries: u64) -> Self {
+        self.ceiling = NonZeroUsize::new(usize::try_from(entries).unwrap_or(usize::MAX));
+        self
     }
 
     /// This store, also dropping entries that a layer with windows `w` can
@@ -436,19 +446,14 @@ impl<V: Clone> MemoryStore<V> {
         {
             return PutOutcome::TooLarge;
         }
-        if self.bounds.any()
-            && let Map::Plain { map, .. } = &inner.lru
+        if let (Some(cap), Map::Plain(map)) = (self.ceiling, &inner.lru)
+            && map.len() >= cap.get()
+            && !map.contains_key(&key)
         {
-            let len = map.len() as u64 + 1;
-            let bytes = inner.bytes + u64::from(entry.size);
-            if self.bounds.max_entries.is_some_and(|m| len > m)
-                || self.bounds.max_bytes.is_some_and(|m| bytes > m)
-            {
-                // A bound is reached: from now on, evict in recency order.
-                let cap = self
-                    .bounds
-                    .max_entries
-                    .and_then(|n| NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)));
+            if let Some(w) = self.reclaim {
+                inner.sweep(w, entry.stored_at);
+            }
+            if inner.lru.len() >= cap.get() {
                 inner.lru.make_lru(cap);
             }
         }
@@ -595,35 +600,39 @@ mod tests {
     }
 
     #[test]
-    fn the_plain_map_turns_lru_in_exact_recency_order() {
-        // Filled without reaching the bound, read in another order, then
-        // one more: the victim is the least recently *used*, not the first
-        // stored, exactly as if the recency list had been kept throughout.
-        let s = MemoryStore::new(Bounds {
-            max_entries: Some(3),
-            max_bytes: None,
-        });
-        for k in 1..=3 {
-            s.put_now(CacheKey(k), entry(0, &[], 1));
-        }
-        for k in [1, 3, 2] {
-            assert!(s.get_now(CacheKey(k)).is_some());
-        }
-        assert_eq!(
-            s.put_now(CacheKey(4), entry(0, &[], 1)),
-            PutOutcome::Stored { evicted: 1 }
-        );
-        assert!(
-            s.get_now(CacheKey(1)).is_none(),
-            "1 was used least recently"
-        );
-        assert!(s.get_now(CacheKey(3)).is_some());
-        assert_eq!(
-            s.put_now(CacheKey(5), entry(0, &[], 1)),
-            PutOutcome::Stored { evicted: 1 }
-        );
-        assert!(s.get_now(CacheKey(2)).is_none(), "then 2 (3 was just read)");
+    fn a_ceiling_reclaims_first_then_turns_the_plain_map_lru() {
+        // Lifetime 10: entries stored at 0 are dead at 10.
+        let w = Windows {
+            ttl: Micros(10),
+            swr: Micros::ZERO,
+            sie: Micros::ZERO,
+        };
+        let s = MemoryStore::new(Bounds::default())
+            .reclaiming(w)
+            .with_ceiling(3);
+        let put = |k, t| s.put_now(CacheKey(k), at(t, t));
+        put(1, 0); // the first sweep; the next is due at 10
+        put(2, 1);
+        put(3, 2);
+        // At the ceiling, and a sweep is due: 1 (age 10) goes, room made.
+        assert_eq!(put(9, 10), PutOutcome::Stored { evicted: 0 });
+        assert_eq!((s.len(), s.reclaimed()), (3, 1));
+        // At the ceiling, no sweep due (next at 20), but 2 and 3 are dead:
+        // the ceiling sweeps before it evicts anything live.
+        assert_eq!(put(4, 12), PutOutcome::Stored { evicted: 0 });
+        assert_eq!((s.len(), s.reclaimed()), (2, 3));
+        put(5, 13);
+        // At the ceiling with nothing dead: it turns LRU, in the order the
+        // entries were stored, and evicts 9.
+        assert_eq!(put(6, 14), PutOutcome::Stored { evicted: 1 });
+        assert!(s.get_now(CacheKey(9)).is_none());
+        // From then on, least recently used: 4 was read, so 5 goes.
+        assert!(s.get_now(CacheKey(4)).is_some());
+        assert_eq!(put(7, 15), PutOutcome::Stored { evicted: 1 });
+        assert!(s.get_now(CacheKey(5)).is_none());
         assert_eq!(s.len(), 3);
+        // Replacing a key at the ceiling evicts nothing.
+        assert_eq!(put(7, 16), PutOutcome::Stored { evicted: 0 });
     }
 
     #[test]
