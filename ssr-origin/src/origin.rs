@@ -22,7 +22,7 @@ use ttlab_scenarios::model::Backend;
 
 use crate::cache::{
     self, Answer, AnyStore, CacheLayer, Fetched, FillError, KeyStrategy, LayerOptions, LockOptions,
-    MemoryStore, RedisOptions, RedisStore, StoreError,
+    MemoryStore, RedisOptions, RedisStore, StoreError, StoreMetrics,
 };
 use crate::render::{RenderedEntry, Renderer};
 use crate::response::{
@@ -201,6 +201,16 @@ impl Origin {
         webhook::routes::<OriginPurge, _, _>(self.clone(), page)
     }
 
+    /// Whether page `page` as this origin renders it depends on the
+    /// visitor's cookie: its variants come from Personalize for the cookie's
+    /// uid and its entries have variants. Such a page says `Vary: Cookie`,
+    /// so a cache in front that follows HTTP keeps one copy per visitor;
+    /// ttlab's own CDN keys on what its topology says, not on this header.
+    /// Behind an edge the variants come in the URL, which caches key on.
+    fn varies_by_cookie(&self, page: PageIdx) -> bool {
+        self.source == VariantSource::Personalize && self.world.page_experience_mask(page) != 0
+    }
+
     /// Renders page `page` for `variants` (already projected to the page's
     /// experiences). `visitor` greets the visitor; `fallback` marks base content.
     async fn render(
@@ -251,6 +261,9 @@ impl Origin {
                 },
             ),
         ];
+        if self.varies_by_cookie(page) {
+            headers.push(header("vary", "cookie"));
+        }
         if let Some(v) = &visitor {
             headers.push(header(X_VISITOR, v));
         }
@@ -307,11 +320,11 @@ pub fn page_layer(
     let layer_options = layer_options(options);
     let layer = match &options.backend {
         Backend::Memory => {
-            let store = MemoryStore::new(cache::Bounds {
-                max_entries: options.max_entries,
-                max_bytes: options.max_bytes,
-            });
-            PageLayer::new(layer_options, Arc::new(AnyStore::Memory(store)), clock)
+            let bounds = cache::Bounds::or_defaults(options.max_entries, options.max_bytes);
+            let store = MemoryStore::new(bounds).reclaiming(layer_options.windows);
+            let store = Arc::new(AnyStore::Memory(store));
+            store.spawn_reclaimer(clock.clone());
+            PageLayer::new(layer_options, store, clock)
         }
         Backend::Redis { url } => {
             let redis = RedisOptions {
@@ -327,6 +340,9 @@ pub fn page_layer(
         }
     };
     layer.counters().register(registry, name);
+    registry
+        .sub_registry_with_label(("layer".into(), name.to_owned().into()))
+        .register_collector(Box::new(StoreMetrics(layer.store().clone())));
     Ok(layer)
 }
 

@@ -169,7 +169,7 @@ impl Proxy {
                 message: format!("origin answered {status}: {}", detail.trim()),
             });
         }
-        let page = PageResponse::from_upstream(status, &headers, body);
+        let page = PageResponse::from_upstream(status, &headers, &body);
         let cacheable = page.shareable();
         let tags = page
             .header(X_CONTENT)
@@ -233,9 +233,19 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     match result {
         Ok(answer) => {
             let mut resp = answer_response(&answer, Some(layer_name), &cookies);
+            let h = resp.headers_mut();
             if fallback {
-                resp.headers_mut()
-                    .insert(X_FALLBACK, HeaderValue::from_static("personalize"));
+                // Base content for this request only, as the origin marks
+                // its own fallbacks: a cache in front must not keep it.
+                h.insert(X_FALLBACK, HeaderValue::from_static("personalize"));
+                h.insert(
+                    "cache-control",
+                    HeaderValue::from_static("private, no-store"),
+                );
+            } else if p.personalizes && page_mask != 0 {
+                // The edge chose the variants from the visitor's cookie; the
+                // origin behind it saw them in the URL and could not say so.
+                h.append("vary", HeaderValue::from_static("cookie"));
             }
             resp
         }

@@ -43,11 +43,21 @@ pub struct PageResponse {
 
 impl PageResponse {
     /// From an upstream response's parts, keeping per-response headers out.
-    pub fn from_upstream(status: u16, headers: &HeaderMap, body: Bytes) -> Self {
+    ///
+    /// The body and header values are copied into allocations of their own:
+    /// as the HTTP client hands them over they are views into its read
+    /// buffers, and a stored view keeps the whole buffer alive — about
+    /// 10 KiB per cached page of 1 KiB, which no byte bound counted.
+    pub fn from_upstream(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
+        let body = Bytes::copy_from_slice(body);
         let kept = headers
             .iter()
             .filter(|(k, _)| !PER_RESPONSE.contains(&k.as_str()) && !is_hop_by_hop(k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter_map(|(k, v)| {
+                let name = HeaderName::from_bytes(k.as_str().as_bytes()).ok()?;
+                let value = HeaderValue::from_bytes(v.as_bytes()).ok()?;
+                Some((name, value))
+            })
             .collect();
         let upstream_cache = headers
             .get(X_CACHE)
@@ -79,20 +89,27 @@ impl PageResponse {
     /// Whether a shared cache may store it: a 200 that is not private.
     pub fn shareable(&self) -> bool {
         self.status == 200
-            && !self.header("cache-control").is_some_and(|c| {
-                let c = c.to_ascii_lowercase();
-                c.contains("private") || c.contains("no-store")
+            && !self.headers.iter().any(|(k, v)| {
+                k == "cache-control"
+                    && v.to_str().is_ok_and(|c| {
+                        let c = c.to_ascii_lowercase();
+                        c.contains("private") || c.contains("no-store")
+                    })
             })
     }
 
-    /// Bytes it takes in a store.
+    /// Bytes it takes in a store, for `max_bytes`: the body, each header's
+    /// name and value with the bookkeeping of its own allocations (48 bytes
+    /// a header), and the entry's own (256 bytes: the page, its place in the
+    /// map, its tags). An estimate, kept close to what the process holds so
+    /// that the byte bound bounds memory.
     pub fn size(&self) -> u64 {
         let headers: usize = self
             .headers
             .iter()
-            .map(|(k, v)| k.as_str().len() + v.len())
+            .map(|(k, v)| k.as_str().len() + v.len() + 48)
             .sum();
-        (self.body.len() + headers + 64) as u64
+        (self.body.len() + headers + 256) as u64
     }
 
     /// The HTTP response, with this layer's `x-cache` part first, the chain
@@ -122,13 +139,32 @@ impl PageResponse {
         }
         h.insert("age", HeaderValue::from(age_secs));
         let upstream_cookies = self.set_cookies.iter().filter(|_| fetched_here);
+        let mut sets_cookies = false;
         for c in cookies.iter().chain(upstream_cookies) {
             if let Ok(v) = HeaderValue::from_str(c) {
                 h.append("set-cookie", v);
+                sets_cookies = true;
             }
+        }
+        if sets_cookies && !is_private(h) {
+            // The cookies are this visitor's: a shared cache that stored
+            // the answer would hand them (and the page built with them) to
+            // the next visitor. The stored copy keeps its own header.
+            h.insert("cache-control", HeaderValue::from_static("private"));
         }
         resp
     }
+}
+
+/// Whether `cache-control` keeps shared caches out (`private` or `no-store`).
+fn is_private(h: &HeaderMap) -> bool {
+    h.get_all("cache-control")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| {
+            let c = c.to_ascii_lowercase();
+            c.contains("private") || c.contains("no-store")
+        })
 }
 
 fn is_hop_by_hop(name: &str) -> bool {
@@ -183,7 +219,7 @@ mod tests {
         h.insert("age", HeaderValue::from_static("3"));
         h.insert(X_VARIANTS, HeaderValue::from_static("0_1"));
         h.insert("cache-control", HeaderValue::from_static("public"));
-        let p = PageResponse::from_upstream(200, &h, Bytes::from_static(b"x"));
+        let p = PageResponse::from_upstream(200, &h, b"x");
         assert_eq!(p.upstream_cache.as_deref(), Some("origin=MISS"));
         assert_eq!(p.set_cookies, ["a=1"]);
         assert!(
@@ -200,9 +236,16 @@ mod tests {
             r.headers().get("set-cookie").is_none(),
             "a stored copy never sets another visitor's cookie"
         );
+        assert_eq!(r.headers()["cache-control"], "public");
         let r = p.to_response(Some("cdn=MISS"), true, 0, &["c=d".into()]);
         assert_eq!(r.headers()["x-cache"], "cdn=MISS, origin=MISS");
         let set: Vec<_> = r.headers().get_all("set-cookie").iter().collect();
         assert_eq!(set, ["c=d", "a=1"]);
+        assert_eq!(
+            r.headers()["cache-control"],
+            "private",
+            "an answer that sets cookies is for its visitor only"
+        );
+        assert!(p.shareable(), "the stored copy is unchanged");
     }
 }

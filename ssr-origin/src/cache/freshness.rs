@@ -76,10 +76,18 @@ pub fn freshness(stored_at: Micros, now: Micros, w: Windows) -> Freshness {
     }
 }
 
+/// How long after it was stored an entry can still be served in some
+/// case: its TTL and the longer of the two stale windows. Past that age it
+/// can never be served again, so a store may drop it (memory stores reclaim
+/// it, Redis expires it some time after).
+pub fn lifetime(w: Windows) -> Micros {
+    w.ttl.saturating_add(w.swr.max(w.sie))
+}
+
 /// Whether an entry stored at `stored_at` can ever be served again after
 /// `now` (false: a store may drop it).
 pub fn servable_ever(stored_at: Micros, now: Micros, w: Windows) -> bool {
-    now.saturating_sub(stored_at) < w.ttl.saturating_add(w.swr.max(w.sie))
+    now.saturating_sub(stored_at) < lifetime(w)
 }
 
 #[cfg(test)]

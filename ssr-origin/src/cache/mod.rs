@@ -11,8 +11,8 @@ pub mod redis_store;
 pub mod stepped;
 pub mod store;
 
-pub use backend::AnyStore;
-pub use freshness::{Freshness, Windows, freshness};
+pub use backend::{AnyStore, RECLAIM_TICK, StoreMetrics};
+pub use freshness::{Freshness, Windows, freshness, lifetime, servable_ever};
 pub use key::{CacheKey, KeyStrategy, Variance, canonical_query, key, variance};
 pub use layer::{
     Answer, CacheLayer, Decision, Fetched, FillError, LayerOptions, PURGE_RETRY_FOR, STORE_RETRY,
@@ -24,5 +24,8 @@ pub use redis_store::{
     Codec, CodecError, LockAttempt, LockGuard, LockOptions, RedisLocks, RedisOptions, RedisStore,
 };
 pub use stepped::{Completion, FetchId, Lookup, Reply, Slab, SteppedLayer};
-pub use store::{Bounds, Cached, MemoryStore, PutOutcome, Store, StoreError, Stored, Tag, Tags};
+pub use store::{
+    Bounds, Cached, DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, MemoryStore, PutOutcome, Store,
+    StoreError, Stored, Tag, Tags,
+};
 pub use ttlab_scenarios::LayerCounts;

@@ -87,7 +87,7 @@ impl RedisOptions {
     /// can still be served (ttl + the longer stale window) plus
     /// [`SAFETY_MARGIN`].
     pub fn safety_net(w: Windows) -> Duration {
-        w.ttl.saturating_add(w.swr.max(w.sie)).to_duration() + SAFETY_MARGIN
+        super::freshness::lifetime(w).to_duration() + SAFETY_MARGIN
     }
 }
 

@@ -184,12 +184,13 @@ pub struct SteppedLayer<V, E> {
 
 impl<V: Clone, E: Clone> SteppedLayer<V, E> {
     /// A layer with `windows`, the cache lock when `coalesce`, and a store
-    /// within `bounds`.
+    /// within `bounds` that reclaims entries past the windows on the
+    /// virtual clock, as the servers' stores do on theirs.
     pub fn new(windows: Windows, coalesce: bool, bounds: Bounds) -> Self {
         SteppedLayer {
             windows,
             coalesce,
-            store: MemoryStore::new(bounds),
+            store: MemoryStore::new(bounds).reclaiming(windows),
             inflight: HashMap::new(),
             fetches: Slab::new(),
             waiters: Slab::new(),
@@ -211,6 +212,19 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.store.is_empty()
+    }
+
+    /// The layer's store (its size, bounds and what it reclaimed).
+    pub fn store(&self) -> &MemoryStore<V> {
+        &self.store
+    }
+
+    /// This layer with a store of no bounds held to `entries` entries
+    /// ([`MemoryStore::with_ceiling`]): the simulator's default.
+    #[must_use]
+    pub fn with_ceiling(mut self, entries: u64) -> Self {
+        self.store = self.store.with_ceiling(entries);
+        self
     }
 
     /// Request `who` looks up `key` at `now`.

@@ -15,6 +15,15 @@
 //! tags inline — no tag index. A purge scans the entries instead, and only
 //! when some live entry carries the tag (a count per tag says so): purges
 //! are rare next to lookups, and the scan costs nothing per entry at rest.
+//!
+//! Two things keep a memory store from growing without end. Its bounds
+//! (every server layer built from a scenario has them:
+//! [`Bounds::or_defaults`]; the simulator's stores have a ceiling,
+//! [`MemoryStore::with_ceiling`]), and reclaiming: an entry older than its
+//! layer's [`lifetime`] (ttl + the longer stale window) can never be served
+//! again, so a sweep drops every such entry — at most once per lifetime of
+//! the layer's own clock, run by a put that finds one due (and, in servers,
+//! by a ticker that calls [`MemoryStore::reclaim_due`] while no puts come).
 //! See `docs/decisions.md`.
 
 use std::collections::HashMap;
@@ -27,6 +36,7 @@ use smallvec::SmallVec;
 use thiserror::Error;
 use ttlab_scenarios::Micros;
 
+use super::freshness::{Windows, lifetime, servable_ever};
 use super::key::CacheKey;
 
 /// A purge tag: the index of a content entry the page was built from.
@@ -104,7 +114,18 @@ pub trait Store<V: Clone>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
-/// Bounds of a memory store.
+/// The entry bound of a layer whose scenario sets none: a page takes a
+/// few KiB, so this is more distinct pages than the shipped scenarios make
+/// in a run, and well under a server's memory.
+pub const DEFAULT_MAX_ENTRIES: u64 = 50_000;
+
+/// The byte bound (sum of entry sizes) of a layer whose scenario sets none:
+/// 64 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Bounds of a memory store. `None` leaves that dimension unbounded, which
+/// the store supports for tests and benchmarks; every layer made from a
+/// scenario takes [`Bounds::or_defaults`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bounds {
     /// Most entries.
@@ -113,9 +134,27 @@ pub struct Bounds {
     pub max_bytes: Option<u64>,
 }
 
+impl Bounds {
+    /// The bounds a layer runs with: what the scenario set, and
+    /// [`DEFAULT_MAX_ENTRIES`] / [`DEFAULT_MAX_BYTES`] for what it did not —
+    /// the one place the defaults apply, for servers and the simulator
+    /// alike.
+    pub fn or_defaults(max_entries: Option<u64>, max_bytes: Option<u64>) -> Bounds {
+        Bounds {
+            max_entries: Some(max_entries.unwrap_or(DEFAULT_MAX_ENTRIES)),
+            max_bytes: Some(max_bytes.unwrap_or(DEFAULT_MAX_BYTES)),
+        }
+    }
+
+    /// Whether anything is bounded.
+    pub const fn any(&self) -> bool {
+        self.max_entries.is_some() || self.max_bytes.is_some()
+    }
+}
+
 /// The map of a memory store: in recency order when something can be
 /// evicted, a plain hash map (entries inline, one probe per lookup) when
-/// nothing ever is.
+/// nothing ever is — or, with a ceiling, not before the ceiling is reached.
 enum Map<V> {
     Lru(LruCache<CacheKey, Stored<V>>),
     Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
@@ -167,20 +206,36 @@ impl<V> Map<V> {
         }
     }
 
-    /// Keys of the entries carrying `tag`.
-    fn tagged(&self, tag: Tag) -> Vec<CacheKey> {
+    /// Keys of the entries `which` picks.
+    fn keys_where(&self, which: impl Fn(&Stored<V>) -> bool) -> Vec<CacheKey> {
         match self {
             Map::Lru(m) => m
                 .iter()
-                .filter(|(_, e)| e.tags.contains(&tag))
+                .filter(|(_, e)| which(e))
                 .map(|(k, _)| *k)
                 .collect(),
             Map::Plain(m) => m
                 .iter()
-                .filter(|(_, e)| e.tags.contains(&tag))
+                .filter(|(_, e)| which(e))
                 .map(|(k, _)| *k)
                 .collect(),
         }
+    }
+
+    /// From the plain map to an LRU map of at most `cap` entries, the
+    /// entries in the order they were stored (the plain map keeps no
+    /// recency): once, when a ceiling is reached.
+    fn make_lru(&mut self, cap: NonZeroUsize) {
+        let Map::Plain(map) = self else {
+            return;
+        };
+        let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
+        entries.sort_unstable_by_key(|(k, e)| (e.stored_at, *k));
+        let mut lru = LruCache::new(cap);
+        for (k, e) in entries {
+            lru.push(k, e);
+        }
+        *self = Map::Lru(lru);
     }
 }
 
@@ -190,6 +245,10 @@ struct Inner<V> {
     tagged: HashMap<Tag, u32>,
     purged_at: HashMap<Tag, Micros>,
     bytes: u64,
+    /// When the next sweep of entries past their lifetime is due.
+    next_sweep: Micros,
+    /// Entries dropped because they could never be served again.
+    reclaimed: u64,
 }
 
 impl<V> Inner<V> {
@@ -205,16 +264,47 @@ impl<V> Inner<V> {
             }
         }
     }
+
+    /// Drops every entry that can never be served again at `now`, if a
+    /// sweep is due (one per lifetime of the layer's clock: each entry is
+    /// looked at a bounded number of times, and a put pays one comparison
+    /// when none is due). Returns how many it dropped.
+    fn sweep_if_due(&mut self, w: Windows, now: Micros) -> usize {
+        if now < self.next_sweep {
+            return 0;
+        }
+        self.sweep(w, now)
+    }
+
+    /// Drops every entry that can never be served again at `now`; the next
+    /// sweep is due one lifetime later.
+    fn sweep(&mut self, w: Windows, now: Micros) -> usize {
+        self.next_sweep = now.saturating_add(lifetime(w));
+        let dead = self.lru.keys_where(|e| !servable_ever(e.stored_at, now, w));
+        for k in &dead {
+            if let Some(old) = self.lru.pop(k) {
+                self.forget(&old);
+            }
+        }
+        self.reclaimed += dead.len() as u64;
+        dead.len()
+    }
 }
 
-/// The embedded store: an LRU map under a mutex.
+/// The embedded store: a map under a mutex, bounded by entries and bytes
+/// (least recently used out), reclaiming entries past their lifetime.
 pub struct MemoryStore<V> {
     inner: Mutex<Inner<V>>,
     bounds: Bounds,
+    /// The layer's windows, when the store reclaims entries past them.
+    reclaim: Option<Windows>,
+    /// Most entries of a store without bounds (see [`MemoryStore::with_ceiling`]).
+    ceiling: Option<NonZeroUsize>,
 }
 
 impl<V: Clone> MemoryStore<V> {
-    /// An empty store with these bounds.
+    /// An empty store with these bounds, keeping entries until they are
+    /// replaced, evicted or purged (see [`MemoryStore::reclaiming`]).
     pub fn new(bounds: Bounds) -> Self {
         let lru = match (bounds.max_entries, bounds.max_bytes) {
             (None, None) => Map::Plain(HashMap::default()),
@@ -230,8 +320,56 @@ impl<V: Clone> MemoryStore<V> {
                 tagged: HashMap::new(),
                 purged_at: HashMap::new(),
                 bytes: 0,
+                next_sweep: Micros::ZERO,
+                reclaimed: 0,
             }),
             bounds,
+            reclaim: None,
+            ceiling: None,
+        }
+    }
+
+    /// This store without bounds, but holding at most `entries` entries:
+    /// it keeps the plain map (the simulator's fast path: no recency to
+    /// keep) until a put would pass the ceiling; then it first reclaims
+    /// (with [`MemoryStore::reclaiming`]) and, if that is not enough, turns
+    /// into an LRU map of `entries`, the entries it holds ordered by when
+    /// they were stored, evicting least recently used from then on. For a
+    /// store with bounds it changes nothing.
+    #[must_use]
+    pub fn with_ceiling(mut self, entries: u64) -> Self {
+        self.ceiling = NonZeroUsize::new(usize::try_from(entries).unwrap_or(usize::MAX));
+        self
+    }
+
+    /// This store, also dropping entries that a layer with windows `w` can
+    /// never serve again (older than [`lifetime`]`(w)`): a put sweeps them
+    /// when a sweep is due, at most once per lifetime of the clock the
+    /// entries' instants come from; [`MemoryStore::reclaim_due`] does the
+    /// same without a put.
+    #[must_use]
+    pub fn reclaiming(mut self, w: Windows) -> Self {
+        self.reclaim = Some(w);
+        self
+    }
+
+    /// The store's bounds.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    /// Entries dropped so far because they could never be served again.
+    pub fn reclaimed(&self) -> u64 {
+        self.lock().reclaimed
+    }
+
+    /// Sweeps entries past their lifetime at `now` if a sweep is due (see
+    /// [`MemoryStore::reclaiming`]); returns how many it dropped. Servers
+    /// call it on a timer so an idle store is reclaimed too.
+    pub fn reclaim_due(&self, now: Micros) -> usize {
+        match self.reclaim {
+            Some(w) => self.lock().sweep_if_due(w, now),
+            None => 0,
         }
     }
 
@@ -285,6 +423,9 @@ impl<V: Clone> MemoryStore<V> {
     /// stay within the bounds.
     pub fn put_now(&self, key: CacheKey, entry: Stored<V>) -> PutOutcome {
         let mut inner = self.lock();
+        if let Some(w) = self.reclaim {
+            inner.sweep_if_due(w, entry.stored_at);
+        }
         if entry.tags.iter().any(|t| {
             inner
                 .purged_at
@@ -304,6 +445,17 @@ impl<V: Clone> MemoryStore<V> {
             .is_some_and(|m| u64::from(entry.size) > m)
         {
             return PutOutcome::TooLarge;
+        }
+        if let (Some(cap), Map::Plain(map)) = (self.ceiling, &inner.lru)
+            && map.len() >= cap.get()
+            && !map.contains_key(&key)
+        {
+            if let Some(w) = self.reclaim {
+                inner.sweep(w, entry.stored_at);
+            }
+            if inner.lru.len() >= cap.get() {
+                inner.lru.make_lru(cap);
+            }
         }
         for t in &entry.tags {
             *inner.tagged.entry(*t).or_insert(0) += 1;
@@ -336,7 +488,7 @@ impl<V: Clone> MemoryStore<V> {
         if !inner.tagged.contains_key(&tag) {
             return 0;
         }
-        let keys = inner.lru.tagged(tag);
+        let keys = inner.lru.keys_where(|e| e.tags.contains(&tag));
         for k in &keys {
             if let Some(old) = inner.lru.pop(k) {
                 inner.forget(&old);
@@ -445,6 +597,109 @@ mod tests {
         );
         assert_eq!(s.len(), 2);
         assert_eq!(s.bytes(), 2);
+    }
+
+    #[test]
+    fn a_ceiling_reclaims_first_then_turns_the_plain_map_lru() {
+        // Lifetime 10: entries stored at 0 are dead at 10.
+        let w = Windows {
+            ttl: Micros(10),
+            swr: Micros::ZERO,
+            sie: Micros::ZERO,
+        };
+        let s = MemoryStore::new(Bounds::default())
+            .reclaiming(w)
+            .with_ceiling(3);
+        let put = |k, t| s.put_now(CacheKey(k), at(t, t));
+        put(1, 0); // the first sweep; the next is due at 10
+        put(2, 1);
+        put(3, 2);
+        // At the ceiling, and a sweep is due: 1 (age 10) goes, room made.
+        assert_eq!(put(9, 10), PutOutcome::Stored { evicted: 0 });
+        assert_eq!((s.len(), s.reclaimed()), (3, 1));
+        // At the ceiling, no sweep due (next at 20), but 2 and 3 are dead:
+        // the ceiling sweeps before it evicts anything live.
+        assert_eq!(put(4, 12), PutOutcome::Stored { evicted: 0 });
+        assert_eq!((s.len(), s.reclaimed()), (2, 3));
+        put(5, 13);
+        // At the ceiling with nothing dead: it turns LRU, in the order the
+        // entries were stored, and evicts 9.
+        assert_eq!(put(6, 14), PutOutcome::Stored { evicted: 1 });
+        assert!(s.get_now(CacheKey(9)).is_none());
+        // From then on, least recently used: 4 was read, so 5 goes.
+        assert!(s.get_now(CacheKey(4)).is_some());
+        assert_eq!(put(7, 15), PutOutcome::Stored { evicted: 1 });
+        assert!(s.get_now(CacheKey(5)).is_none());
+        assert_eq!(s.len(), 3);
+        // Replacing a key at the ceiling evicts nothing.
+        assert_eq!(put(7, 16), PutOutcome::Stored { evicted: 0 });
+    }
+
+    #[test]
+    fn default_bounds_fill_what_the_scenario_left_open() {
+        assert_eq!(
+            Bounds::or_defaults(None, None),
+            Bounds {
+                max_entries: Some(DEFAULT_MAX_ENTRIES),
+                max_bytes: Some(DEFAULT_MAX_BYTES),
+            }
+        );
+        assert_eq!(
+            Bounds::or_defaults(Some(7), None),
+            Bounds {
+                max_entries: Some(7),
+                max_bytes: Some(DEFAULT_MAX_BYTES),
+            }
+        );
+        assert!(!Bounds::default().any());
+    }
+
+    fn at(stored: u64, fetched: u64) -> Stored<u32> {
+        Stored {
+            stored_at: Micros(stored),
+            ..entry(fetched, &[1], 10)
+        }
+    }
+
+    #[test]
+    fn entries_past_their_lifetime_are_reclaimed_once_a_sweep_is_due() {
+        // Lifetime 10 + max(5, 2) = 15.
+        let w = Windows {
+            ttl: Micros(10),
+            swr: Micros(5),
+            sie: Micros(2),
+        };
+        let s = MemoryStore::new(Bounds::default()).reclaiming(w);
+        s.put_now(CacheKey(1), at(0, 0)); // sweeps (nothing), next due at 15
+        s.put_now(CacheKey(2), at(10, 10));
+        // 14 is before the next sweep: nothing reclaimed, 1 still held (and
+        // still servable stale until 15).
+        s.put_now(CacheKey(3), at(14, 14));
+        assert_eq!((s.len(), s.reclaimed()), (3, 0));
+        // At 15 a sweep is due: 1 (age 15) can never be served again; 2 and
+        // 3 can. The next sweep is due at 30.
+        assert_eq!(s.reclaim_due(Micros(15)), 1);
+        assert_eq!((s.len(), s.bytes(), s.reclaimed()), (2, 20, 1));
+        assert_eq!(s.reclaim_due(Micros(29)), 0, "not due before 30");
+        assert_eq!(s.len(), 2);
+        // A put at 30 sweeps first: 2 (age 20) and 3 (age 16) go, and the
+        // tag count follows (a purge of tag 1 then finds only the new one).
+        assert_eq!(
+            s.put_now(CacheKey(4), at(30, 30)),
+            PutOutcome::Stored { evicted: 0 }
+        );
+        assert_eq!((s.len(), s.bytes(), s.reclaimed()), (1, 10, 3));
+        assert_eq!(s.purge_now(1, Micros(31)), 1);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_store_without_reclaiming_keeps_what_it_holds() {
+        let s = MemoryStore::new(Bounds::default());
+        s.put_now(CacheKey(1), at(0, 0));
+        s.put_now(CacheKey(2), at(1_000_000, 1_000_000));
+        assert_eq!(s.reclaim_due(Micros(u64::MAX)), 0);
+        assert_eq!(s.len(), 2);
     }
 
     #[test]

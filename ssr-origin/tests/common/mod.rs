@@ -1,7 +1,7 @@
 //! The lab scenario of the end-to-end tests: the mocks and one
 //! architecture's servers on port 0 come from `ttlab_test_support::mocks`.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use ttlab_test_support::ScenarioToml;
 use ttlab_test_support::scenario::audience_in;

@@ -100,7 +100,7 @@ fn contend(plan: &Plan) -> Result<(), TestCaseError> {
         .enable_all()
         .build()
         .unwrap();
-    let store = Arc::new(MemoryStore::new(plan.cfg.bounds));
+    let store = Arc::new(MemoryStore::new(plan.cfg.bounds).reclaiming(plan.cfg.windows));
     rt.block_on(run(plan, vec![(store.clone(), None)]))?;
     if let Some(m) = plan.cfg.bounds.max_entries {
         prop_assert!(store.len() as u64 <= m);

@@ -485,7 +485,7 @@ impl LayerRun {
     /// A layer with `cfg` over an empty store, at time zero.
     pub fn new(cfg: &Config) -> LayerRun {
         let clock = Arc::new(ManualClock::at(Micros::ZERO));
-        let store = Arc::new(MemoryStore::new(cfg.bounds));
+        let store = Arc::new(MemoryStore::new(cfg.bounds).reclaiming(cfg.windows));
         let layer = Arc::new(CacheLayer::new(
             cfg.layer_options(),
             store.clone(),

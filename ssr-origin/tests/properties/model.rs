@@ -10,7 +10,10 @@
 //! whose failed or private answer sends each waiter to fetch for itself;
 //! a store that refuses a fill begun at or before a purge of one of its
 //! tags and never replaces an entry fetched later with one fetched earlier;
-//! least recently used out.
+//! least recently used out; and reclaiming — an entry older than ttl + the
+//! longer stale window can never be served again, so a put that finds a
+//! sweep due (one lifetime after the last sweep) first drops every such
+//! entry.
 //!
 //! A [`Policy`] names each rule, so a test can break one (freshness with
 //! `<=`, a key that drops a variant, FIFO eviction, …) and show that the
@@ -53,6 +56,12 @@ pub fn reference_freshness(age: Micros, w: Windows) -> Servable {
     }
 }
 
+/// How long after it was stored an entry can still be served in some case:
+/// the TTL, then the longer of the two stale windows.
+pub fn reference_lifetime(w: Windows) -> Micros {
+    Micros(w.ttl.0.saturating_add(w.swr.0.max(w.sie.0)))
+}
+
 /// How a store orders entries for eviction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Eviction {
@@ -60,6 +69,15 @@ pub enum Eviction {
     Lru,
     /// First stored goes first; reads do not count.
     Fifo,
+}
+
+/// What a store does with entries that can never be served again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reclaim {
+    /// A put that finds a sweep due (one lifetime after the last) drops them.
+    Sweep,
+    /// Keeps them until they are replaced, evicted or purged.
+    Never,
 }
 
 /// How a purge bars fills that raced it.
@@ -92,6 +110,8 @@ pub struct Policy {
     pub entry_slack: u64,
     /// The eviction order.
     pub eviction: Eviction,
+    /// What the store does with entries past their lifetime.
+    pub reclaim: Reclaim,
 }
 
 impl Policy {
@@ -105,6 +125,7 @@ impl Policy {
         count_failed_fills: true,
         entry_slack: 0,
         eviction: Eviction::Lru,
+        reclaim: Reclaim::Sweep,
     };
 }
 
@@ -149,6 +170,8 @@ pub struct Model {
     /// Eviction order: the front goes first.
     store: Vec<Entry>,
     purged_at: BTreeMap<Tag, Micros>,
+    /// When the next sweep of entries past their lifetime is due.
+    next_sweep: Micros,
     inflight: BTreeMap<CacheKey, u64>,
     fills: BTreeMap<u64, Fill>,
     next_fill: u64,
@@ -169,6 +192,7 @@ impl Model {
             versions: [0; TAGS as usize],
             store: Vec::new(),
             purged_at: BTreeMap::new(),
+            next_sweep: Micros::ZERO,
             inflight: BTreeMap::new(),
             fills: BTreeMap::new(),
             next_fill: 0,
@@ -472,6 +496,13 @@ impl Model {
     }
 
     fn put(&mut self, e: Entry) {
+        if self.p.reclaim == Reclaim::Sweep && self.now >= self.next_sweep {
+            let lifetime = reference_lifetime(self.cfg.windows);
+            self.next_sweep = self.now.saturating_add(lifetime);
+            let now = self.now;
+            self.store
+                .retain(|x| now.saturating_sub(x.stored_at) < lifetime);
+        }
         let barred = e.tags.iter().any(|t| {
             self.purged_at.get(t).is_some_and(|p| match self.p.barrier {
                 Barrier::AtOrBefore => e.fetched_at <= *p,

@@ -145,7 +145,7 @@ type Layer = CacheLayer<Val, MemoryStore<Val>>;
 fn layer(cfg: &Config, clock: &Arc<ManualClock>) -> Arc<Layer> {
     Arc::new(CacheLayer::new(
         cfg.layer_options(),
-        Arc::new(MemoryStore::new(cfg.bounds)),
+        Arc::new(MemoryStore::new(cfg.bounds).reclaiming(cfg.windows)),
         clock.clone(),
     ))
 }

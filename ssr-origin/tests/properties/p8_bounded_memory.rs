@@ -11,8 +11,8 @@ use ttlab_ssr_origin::cache::{Bounds, CacheKey, Cached, MemoryStore, PutOutcome,
 
 use crate::arb;
 use crate::broken::policy_caught;
-use crate::harness::{Config, Trace, run_both};
-use crate::model::Policy;
+use crate::harness::{Config, FetchResult, Trace, run_both};
+use crate::model::{Policy, Reclaim};
 
 /// After every step of `t`, the store is within `cfg`'s bounds.
 pub fn check(cfg: &Config, t: &Trace) -> Result<(), TestCaseError> {
@@ -187,4 +187,65 @@ fn store_agrees(bounds: Bounds, ops: &[StoreOp]) -> Result<(), TestCaseError> {
         }
     }
     Ok(())
+}
+
+/// Reclaiming: a store never keeps an entry two lifetimes (ttl + the longer
+/// stale window) older than its latest put. A put finds a sweep due at most
+/// one lifetime after the last one, and a sweep drops every entry that can
+/// no longer be served; so after every step the store holds at most as many
+/// entries as were stored within two lifetimes of the latest put.
+pub fn check_reclaimed(cfg: &Config, t: &Trace) -> Result<(), TestCaseError> {
+    let lifetime = crate::model::reference_lifetime(cfg.windows).0;
+    for (i, s) in t.after.iter().enumerate() {
+        // Every cacheable answer with a key, completed by step i, was put.
+        let puts: Vec<u64> = t
+            .fetches
+            .iter()
+            .filter(|f| f.key.is_some())
+            .filter_map(|f| f.end)
+            .filter(|&(op, _, result)| op <= i && result == FetchResult::Ok)
+            .map(|(_, at, _)| at.0)
+            .collect();
+        let Some(&last) = puts.iter().max() else {
+            continue;
+        };
+        let recent = puts
+            .iter()
+            .filter(|&&at| at.saturating_add(2 * lifetime) >= last)
+            .count();
+        prop_assert!(
+            s.len <= recent,
+            "{} entries after op {} but only {} stored within two lifetimes ({} µs) of the last put at {}",
+            s.len,
+            i,
+            recent,
+            2 * lifetime,
+            last
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(crate::config())]
+
+    #[test]
+    fn a_layer_reclaims_what_it_can_no_longer_serve(cfg in arb::config(), ops in arb::ops()) {
+        check_reclaimed(&cfg, &run_both(&cfg, &ops)?)?;
+    }
+}
+
+#[test]
+fn a_store_that_never_reclaims_is_caught() {
+    let broken = Policy {
+        reclaim: Reclaim::Never,
+        ..Policy::REFERENCE
+    };
+    policy_caught(
+        "a store that keeps entries it can never serve again",
+        2_000,
+        &broken,
+        (arb::config(), arb::ops()),
+        check_reclaimed,
+    );
 }

@@ -301,7 +301,7 @@ fn sleeper(
 async fn real(cfg: &Config, t: &Timed, tick: Duration) -> RealRun {
     let base = tokio::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::starting_at(base.into_std()));
-    let store = Arc::new(MemoryStore::new(cfg.bounds));
+    let store = Arc::new(MemoryStore::new(cfg.bounds).reclaiming(cfg.windows));
     let layer = Arc::new(CacheLayer::new(cfg.layer_options(), store, clock.clone()));
     let tick_us = Micros::from_duration(tick).0;
     let late = Arc::new(Lateness::default());
