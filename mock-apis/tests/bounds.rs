@@ -181,18 +181,19 @@ async fn every_error_of_the_http_stack_is_in_the_api_shape() {
         },
     )
     .await;
-    let c = &h.http;
+    let client = &h.http;
     // 404 and 405 on both.
-    let (s, b) = json(c.get(h.p("/nope")).send().await.unwrap()).await;
+    let (s, b) = json(client.get(h.p("/nope")).send().await.unwrap()).await;
     assert_eq!(s, 404);
     personalize_error(&b, "personalize.NOT_FOUND");
-    let r = c.delete(h.p("/manifest")).send().await.unwrap();
+    let r = client.delete(h.p("/manifest")).send().await.unwrap();
     assert!(r.headers().contains_key("allow"));
     let (s, b) = json(r).await;
     assert_eq!(s, 405);
     personalize_error(&b, "personalize.METHOD_NOT_ALLOWED");
     let (s, b) = json(
-        c.post(h.d("/v3/content_types/hero/entries"))
+        client
+            .post(h.d("/v3/content_types/hero/entries"))
             .send()
             .await
             .unwrap(),
@@ -200,17 +201,18 @@ async fn every_error_of_the_http_stack_is_in_the_api_shape() {
     .await;
     assert_eq!(s, 405);
     delivery_error(&b, 405);
-    let (s, b) = json(c.get(h.d("/v2/nope")).send().await.unwrap()).await;
+    let (s, b) = json(client.get(h.d("/v2/nope")).send().await.unwrap()).await;
     assert_eq!(s, 404);
     delivery_error(&b, 404);
     // 405 on the control surface, in the port's API shape.
-    let (s, b) = json(c.get(h.p("/_ttlab/webhooks")).send().await.unwrap()).await;
+    let (s, b) = json(client.get(h.p("/_ttlab/webhooks")).send().await.unwrap()).await;
     assert_eq!(s, 405);
     personalize_error(&b, "personalize.METHOD_NOT_ALLOWED");
     // 413: a body past the limit, declared or not.
     let big = vec![b' '; limits.max_body_bytes + 1];
     let (s, b) = json(
-        c.patch(h.p("/user-attributes"))
+        client
+            .patch(h.p("/user-attributes"))
             .header("x-project-uid", "ttlab-project")
             .header("x-cs-personalize-user-uid", "u")
             .body(big.clone())
@@ -222,7 +224,8 @@ async fn every_error_of_the_http_stack_is_in_the_api_shape() {
     assert_eq!(s, 413);
     personalize_error(&b, "personalize.PAYLOAD_TOO_LARGE");
     let (s, b) = json(
-        c.post(h.d("/_ttlab/webhooks"))
+        client
+            .post(h.d("/_ttlab/webhooks"))
             .body(big)
             .send()
             .await
@@ -268,7 +271,8 @@ async fn every_error_of_the_http_stack_is_in_the_api_shape() {
     // Extractor rejections: a JSON body that is not JSON, one without a
     // JSON content type, a query missing a field.
     let (s, b) = json(
-        c.post(h.p("/_ttlab/webhooks"))
+        client
+            .post(h.p("/_ttlab/webhooks"))
             .header("content-type", "application/json")
             .body("{nope")
             .send()
@@ -279,7 +283,8 @@ async fn every_error_of_the_http_stack_is_in_the_api_shape() {
     assert_eq!(s, 400);
     personalize_error(&b, "personalize.BAD_REQUEST");
     let (s, b) = json(
-        c.post(h.d("/_ttlab/webhooks"))
+        client
+            .post(h.d("/_ttlab/webhooks"))
             .body(r#"{"url":"http://127.0.0.1:9/"}"#)
             .send()
             .await
@@ -288,7 +293,14 @@ async fn every_error_of_the_http_stack_is_in_the_api_shape() {
     .await;
     assert_eq!(s, 415);
     delivery_error(&b, 415);
-    let (s, b) = json(c.get(h.p("/_ttlab/truth/variants")).send().await.unwrap()).await;
+    let (s, b) = json(
+        client
+            .get(h.p("/_ttlab/truth/variants"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 400);
     personalize_error(&b, "personalize.BAD_REQUEST");
     assert!(
