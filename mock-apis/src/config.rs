@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ttlab_http_serve::Limits;
+
 /// Settings of one pair of mock APIs.
 #[derive(Clone, Debug)]
 pub struct MockConfig {
@@ -26,8 +28,10 @@ pub struct MockConfig {
     /// How long an injected timeout hangs before answering 504 (past any
     /// client's budget).
     pub hang: Duration,
-    /// Largest total size of request headers; larger requests get 431.
-    pub max_header_bytes: usize,
+    /// What each of the two servers accepts (header read timeout,
+    /// connection cap, header and body limits); errors past them are
+    /// answered in each API's error shape.
+    pub limits: Limits,
 }
 
 impl Default for MockConfig {
@@ -42,7 +46,7 @@ impl Default for MockConfig {
             webhook_urls: Vec::new(),
             auto_timeline: true,
             hang: Duration::from_secs(30),
-            max_header_bytes: 16 * 1024,
+            limits: Limits::default(),
         }
     }
 }

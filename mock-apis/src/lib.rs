@@ -39,4 +39,5 @@ mod webhooks;
 pub use config::MockConfig;
 pub use publish::{deliver_due, publish_payload};
 pub use server::{MockError, RunningMocks, start};
-pub use state::{MAX_WEBHOOKS, MockState};
+pub use state::{MAX_EXTERNAL_VISITORS, MAX_WEBHOOKS, MockState};
+pub use ttlab_http_serve::Limits;

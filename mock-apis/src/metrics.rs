@@ -2,6 +2,8 @@
 //! Prometheus text at `/metrics` (for anyone watching), from the same
 //! counters.
 
+use std::collections::{HashMap, HashSet};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -89,9 +91,22 @@ struct ResultLabels {
     result: String,
 }
 
-/// Most distinct event keys counted by name; the rest count as "other", so a
-/// client cannot grow the label set without bound.
-const MAX_EVENT_KEYS: usize = 1000;
+/// Most distinct event keys counted by name; the rest count as
+/// [`OTHER_EVENT_KEY`], so a client cannot grow the label set without bound.
+pub const MAX_EVENT_KEYS: usize = 1000;
+
+/// Longest event key counted by name, in bytes; a longer one counts as
+/// [`OTHER_EVENT_KEY`], so the label values stay small too.
+pub const MAX_EVENT_KEY_BYTES: usize = 64;
+
+/// The label of event keys past [`MAX_EVENT_KEYS`] or [`MAX_EVENT_KEY_BYTES`].
+pub const OTHER_EVENT_KEY: &str = "other";
+
+/// The label of an impression's experience or variant the scenario does not
+/// have: every impression of ids a client made up counts under it, so the
+/// number of impression series is fixed by the scenario (at most one per
+/// variant, one per experience and one more), not by input.
+pub const UNKNOWN_LABEL: &str = "unknown";
 
 /// Every endpoint, for the pre-made request counters.
 const ENDPOINTS: [Endpoint; 7] = [
@@ -114,6 +129,8 @@ pub struct Metrics {
     impressions: Family<ImpressionLabels, Counter>,
     events: Family<EventLabels, Counter>,
     event_keys: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The scenario's experience short uids and, for each, its variants'.
+    known: HashMap<String, HashSet<String>>,
     webhooks: Family<ResultLabels, Counter>,
     visitors_created: Counter,
 }
@@ -184,6 +201,7 @@ impl Default for Metrics {
             impressions,
             events,
             event_keys: std::sync::Mutex::default(),
+            known: HashMap::new(),
             webhooks,
             visitors_created,
         }
@@ -215,6 +233,34 @@ fn class(status: u16) -> &'static str {
 }
 
 impl Metrics {
+    /// Counters for a scenario: impressions of its experiences and variants
+    /// are counted by their short uids, others under [`UNKNOWN_LABEL`].
+    /// (`Metrics::default()` knows no experience.)
+    pub fn for_scenario<'a>(
+        experiences: impl IntoIterator<Item = (&'a str, &'a [String])>,
+    ) -> Self {
+        Metrics {
+            known: experiences
+                .into_iter()
+                .map(|(e, vs)| (e.to_owned(), vs.iter().cloned().collect()))
+                .collect(),
+            ..Metrics::default()
+        }
+    }
+
+    /// The labels an impression counts under (see [`UNKNOWN_LABEL`]).
+    fn impression_labels(&self, experience: &str, variant: &str) -> ImpressionLabels {
+        let (experience, variant) = match self.known.get(experience) {
+            Some(vs) if vs.contains(variant) => (experience, variant),
+            Some(_) => (experience, UNKNOWN_LABEL),
+            None => (UNKNOWN_LABEL, UNKNOWN_LABEL),
+        };
+        ImpressionLabels {
+            experience: experience.to_owned(),
+            variant: variant.to_owned(),
+        }
+    }
+
     /// Counts one answered request.
     pub fn request(&self, api: Api, endpoint: Endpoint, status: u16) {
         self.request_counters[counter_index(api, endpoint, class(status))].inc();
@@ -243,42 +289,43 @@ impl Metrics {
             .inc();
     }
 
-    /// Injected faults of a kind.
+    /// Injected faults of a kind. Reading makes no series.
     pub fn faults(&self, api: Api, kind: &str) -> u64 {
         self.faults
-            .get_or_create(&FaultLabels {
+            .get(&FaultLabels {
                 api: api.as_str().to_owned(),
                 kind: kind.to_owned(),
             })
-            .get()
+            .map_or(0, |c| c.get())
     }
 
-    /// Counts an impression.
+    /// Counts an impression, under the scenario's ids or [`UNKNOWN_LABEL`].
     pub fn impression(&self, experience: &str, variant: &str) {
         self.impressions
-            .get_or_create(&ImpressionLabels {
-                experience: experience.to_owned(),
-                variant: variant.to_owned(),
-            })
+            .get_or_create(&self.impression_labels(experience, variant))
             .inc();
     }
 
-    /// Impressions of one variant.
+    /// Impressions counted under these labels (pass [`UNKNOWN_LABEL`] for
+    /// those of unknown ids). Reading makes no series.
     pub fn impressions(&self, experience: &str, variant: &str) -> u64 {
         self.impressions
-            .get_or_create(&ImpressionLabels {
+            .get(&ImpressionLabels {
                 experience: experience.to_owned(),
                 variant: variant.to_owned(),
             })
-            .get()
+            .map_or(0, |c| c.get())
     }
 
     fn event_label(&self, key: &str) -> String {
+        if key.len() > MAX_EVENT_KEY_BYTES {
+            return OTHER_EVENT_KEY.to_owned();
+        }
         let mut keys = self.event_keys.lock().expect("event key set");
         if keys.contains(key) || (keys.len() < MAX_EVENT_KEYS && keys.insert(key.to_owned())) {
             key.to_owned()
         } else {
-            "other".to_owned()
+            OTHER_EVENT_KEY.to_owned()
         }
     }
 
@@ -290,13 +337,13 @@ impl Metrics {
             .inc();
     }
 
-    /// Conversion events of a key.
+    /// Conversion events counted under a key label. Reading makes no series.
     pub fn events(&self, key: &str) -> u64 {
         self.events
-            .get_or_create(&EventLabels {
+            .get(&EventLabels {
                 event_key: key.to_owned(),
             })
-            .get()
+            .map_or(0, |c| c.get())
     }
 
     /// Counts a webhook delivery ("delivered" or "failed").
@@ -308,13 +355,13 @@ impl Metrics {
             .inc();
     }
 
-    /// Webhook deliveries with a result.
+    /// Webhook deliveries with a result. Reading makes no series.
     pub fn webhooks(&self, result: &str) -> u64 {
         self.webhooks
-            .get_or_create(&ResultLabels {
+            .get(&ResultLabels {
                 result: result.to_owned(),
             })
-            .get()
+            .map_or(0, |c| c.get())
     }
 
     /// Counts a minted visitor.

@@ -217,7 +217,7 @@ pub async fn user_attributes(
     };
     match parse_attributes(&body) {
         Ok(attrs) => {
-            state.set_attributes(&uid, attrs);
+            state.set_attributes(&uid, &attrs);
             ok_with_uid(&uid)
         }
         Err(e) => errors::personalize(400, "personalize.USER_ATTRIBUTES.INVALID_BODY", &e),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, Method};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
@@ -14,6 +14,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tower_http::cors::{Any, CorsLayer};
+use ttlab_http_serve::Limits;
 use ttlab_scenarios::{Clock, World};
 
 use crate::config::MockConfig;
@@ -87,8 +88,20 @@ pub async fn start(
     let d_addr = d_listener.local_addr().expect("bound");
 
     let mut tasks = vec![
-        serve(p_listener, personalize_router(&state), stop_rx.clone()),
-        serve(d_listener, delivery_router(&state), stop_rx.clone()),
+        serve(
+            p_listener,
+            personalize_router(&state),
+            Api::Personalize,
+            config.limits,
+            stop_rx.clone(),
+        ),
+        serve(
+            d_listener,
+            delivery_router(&state),
+            Api::Delivery,
+            config.limits,
+            stop_rx.clone(),
+        ),
     ];
     let weak = Arc::downgrade(&state);
     let record = move |ok: bool| {
@@ -132,19 +145,63 @@ pub async fn start(
 fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    api: Api,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "mock server stopped with an error");
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    ttlab_http_serve::serve(listener, router, limits, MockShape(api), shutdown).task
+}
+
+/// Errors the HTTP stack makes (limits, 405, rejections) in the mock's
+/// own error shape: Personalize's `{"error", "message"}`, Delivery's
+/// `{"error_message", "error_code", "errors"}`. Every error the mocks
+/// build themselves is JSON already.
+#[derive(Clone, Copy)]
+struct MockShape(Api);
+
+impl ttlab_http_serve::ErrorShape for MockShape {
+    fn error(&self, _path: &str, status: StatusCode, message: &str) -> Response {
+        match self.0 {
+            Api::Personalize => {
+                errors::personalize(status.as_u16(), &personalize_code(status), message)
+            }
+            Api::Delivery => errors::delivery(
+                status.as_u16(),
+                u32::from(status.as_u16()),
+                message,
+                serde_json::json!({}),
+            ),
         }
-    })
+    }
+
+    fn is_shaped(&self, _path: &str, response: &Response) -> bool {
+        ttlab_http_serve::is_json(response)
+    }
+}
+
+/// A Personalize error code for a status the stack answers:
+/// `personalize.` and the status's reason in capitals (`NOT_FOUND`,
+/// `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, `REQUEST_TIMEOUT`), with
+/// 431 as `HEADERS_TOO_LARGE`, the code the mock has always used.
+fn personalize_code(status: StatusCode) -> String {
+    if status == StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE {
+        return "personalize.HEADERS_TOO_LARGE".to_owned();
+    }
+    let reason = status.canonical_reason().unwrap_or("ERROR");
+    format!(
+        "personalize.{}",
+        reason
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            })
+            .collect::<String>()
+    )
 }
 
 fn personalize_router(state: &Arc<MockState>) -> Router {
@@ -180,10 +237,6 @@ fn personalize_router(state: &Arc<MockState>) -> Router {
         // has open can drive the mocks: CORS wraps only what came before.
         .layer(cors)
         .merge(control::router())
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard_personalize,
-        ))
         .with_state(state.clone())
 }
 
@@ -215,10 +268,6 @@ fn delivery_router(state: &Arc<MockState>) -> Router {
         // has open can drive the mocks: CORS wraps only what came before.
         .layer(cors)
         .merge(control::router())
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard_delivery,
-        ))
         .with_state(state.clone())
 }
 
@@ -274,33 +323,4 @@ async fn unknown_delivery(State(s): State<Arc<MockState>>, req: Request) -> Resp
         &format!("No route for {} {}", req.method(), req.uri().path()),
         serde_json::json!({}),
     )
-}
-
-/// Rejects requests whose headers are larger than the limit with 431, in
-/// the API's own error shape.
-async fn guard(api: Api, state: &MockState, req: Request, next: Next) -> Response {
-    let size: usize = req
-        .headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    if size > state.config.max_header_bytes {
-        let msg = format!(
-            "Request headers are {size} bytes, more than the {} allowed",
-            state.config.max_header_bytes
-        );
-        return match api {
-            Api::Personalize => errors::personalize(431, "personalize.HEADERS_TOO_LARGE", &msg),
-            Api::Delivery => errors::delivery(431, 431, &msg, serde_json::json!({})),
-        };
-    }
-    next.run(req).await
-}
-
-async fn guard_personalize(State(s): State<Arc<MockState>>, req: Request, next: Next) -> Response {
-    guard(Api::Personalize, &s, req, next).await
-}
-
-async fn guard_delivery(State(s): State<Arc<MockState>>, req: Request, next: Next) -> Response {
-    guard(Api::Delivery, &s, req, next).await
 }

@@ -3,10 +3,12 @@
 //! cursor of publish webhooks.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+use lru::LruCache;
 use ttlab_scenarios::model::{AttrIdx, ValueIdx};
 use ttlab_scenarios::world::visitor_uid;
 use ttlab_scenarios::{Clock, Micros, VariantSet, World};
@@ -21,13 +23,62 @@ use crate::webhooks::WebhookSender;
 /// control endpoint cannot be used to grow the list without end.
 pub const MAX_WEBHOOKS: usize = 64;
 
+/// How many Personalize users the scenario does not know the mocks keep
+/// (those clients set attributes for): the least recently used is
+/// forgotten past it, and comes back as a new user with no attributes —
+/// what the real API does for a user it has never seen. Enough for SDK
+/// tests and a team's own app against the mocks; bounded, because the uids
+/// come from unauthenticated requests.
+pub const MAX_EXTERNAL_VISITORS: usize = 10_000;
+
 /// A Personalize user the scenario does not know: created by a request
 /// without a user uid, or named by a client (an SDK, the user's own app).
-/// Its attributes are what clients set with `PATCH /user-attributes`.
+/// Its attributes are what clients set with `PATCH /user-attributes`, kept
+/// as what evaluation reads: per scenario attribute, unset, set to a value
+/// the scenario does not have (it matches no audience), or set to one of
+/// its values. Names the scenario does not have can match nothing and are
+/// not kept, so a user's size does not depend on what a client sends.
 #[derive(Clone, Debug, Default)]
-pub struct ExternalVisitor {
-    /// Attribute name to value, as strings.
-    pub attributes: HashMap<String, String>,
+struct ExternalVisitor {
+    /// Indexed by `AttrIdx`.
+    attributes: Vec<Slot>,
+}
+
+/// One attribute of an [`ExternalVisitor`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Slot {
+    /// Never set.
+    #[default]
+    Unset,
+    /// Set to a value the scenario does not have: matches no audience, and
+    /// a merge carries it over the target's value.
+    Unknown,
+    /// Set to this value of the scenario's.
+    Value(ValueIdx),
+}
+
+impl ExternalVisitor {
+    /// Sets attribute `a` as a later `PATCH` does: over what was there.
+    fn set(&mut self, a: AttrIdx, slot: Slot) {
+        if self.attributes.len() <= a {
+            self.attributes.resize(a + 1, Slot::Unset);
+        }
+        self.attributes[a] = slot;
+    }
+
+    /// The value of attribute `a` evaluation sees.
+    fn value(&self, a: AttrIdx) -> Option<ValueIdx> {
+        match self.attributes.get(a) {
+            Some(Slot::Value(v)) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+/// The key a user is kept under: the uid's 128-bit xxh3, so a long uid
+/// costs no more than a short one.
+fn visitor_key(uid: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(uid.as_bytes())
 }
 
 /// Shared state of one pair of mocks.
@@ -44,7 +95,7 @@ pub struct MockState {
     pub epoch: SystemTime,
     pub(crate) personalize_faults: FaultInjector,
     pub(crate) delivery_faults: FaultInjector,
-    external: Mutex<HashMap<String, ExternalVisitor>>,
+    external: Mutex<LruCache<u128, ExternalVisitor>>,
     minted: AtomicU64,
     pub(crate) webhook_urls: RwLock<Vec<String>>,
     pub(crate) webhooks: WebhookSender,
@@ -66,6 +117,12 @@ impl MockState {
     ) -> Self {
         let scenario = world.scenario();
         let epoch = SystemTime::now() - clock.now().to_duration();
+        let metrics = Metrics::for_scenario(
+            scenario
+                .experiences
+                .iter()
+                .map(|e| (e.uid.as_str(), e.variants.as_slice())),
+        );
         MockState {
             personalize_faults: FaultInjector::new(
                 Api::Personalize,
@@ -81,9 +138,11 @@ impl MockState {
             world,
             clock,
             config,
-            metrics: Metrics::default(),
+            metrics,
             epoch,
-            external: Mutex::default(),
+            external: Mutex::new(LruCache::new(
+                NonZeroUsize::new(MAX_EXTERNAL_VISITORS).expect("not zero"),
+            )),
             minted: AtomicU64::new(0),
             webhooks,
             timeline_cursor: Mutex::new(0),
@@ -113,29 +172,44 @@ impl MockState {
     }
 
     /// Merges attributes into a user's stored ones. Users of the scenario
-    /// follow its timeline, so for them the call is only counted.
-    pub fn set_attributes(&self, uid: &str, attrs: HashMap<String, String>) {
+    /// follow its timeline, so for them the call is only counted. At most
+    /// [`MAX_EXTERNAL_VISITORS`] other users are kept, the least recently
+    /// used forgotten first.
+    pub fn set_attributes(&self, uid: &str, attrs: &HashMap<String, String>) {
         if self.world.visitor_index(uid).is_some() {
             return;
         }
+        let known = &self.world.scenario().attributes;
         let mut store = self.external.lock().expect("visitor store");
-        store
-            .entry(uid.to_owned())
-            .or_default()
-            .attributes
-            .extend(attrs);
+        let visitor = store.get_or_insert_mut(visitor_key(uid), ExternalVisitor::default);
+        for (name, value) in attrs {
+            if let Some(a) = known.iter().position(|x| &x.name == name) {
+                visitor.set(
+                    a,
+                    known[a]
+                        .value_index(value)
+                        .map_or(Slot::Unknown, Slot::Value),
+                );
+            }
+        }
     }
 
     /// Copies the source user's attributes into the target (the SDK's
     /// `setUserId(id, { preserveUserAttributes: true })`).
     pub fn merge(&self, source: &str, target: &str) {
         let mut store = self.external.lock().expect("visitor store");
-        let from = store.get(source).cloned().unwrap_or_default();
-        store
-            .entry(target.to_owned())
-            .or_default()
-            .attributes
-            .extend(from.attributes);
+        let from = store.get(&visitor_key(source)).cloned().unwrap_or_default();
+        let to = store.get_or_insert_mut(visitor_key(target), ExternalVisitor::default);
+        for (a, slot) in from.attributes.iter().enumerate() {
+            if *slot != Slot::Unset {
+                to.set(a, *slot);
+            }
+        }
+    }
+
+    /// How many users the scenario does not know are kept now.
+    pub fn external_visitors(&self) -> usize {
+        self.external.lock().expect("visitor store").len()
     }
 
     /// The variants of user `uid` at `t`, with `live` attribute values
@@ -154,19 +228,12 @@ impl MockState {
             .external
             .lock()
             .expect("visitor store")
-            .get(uid)
-            .map(|v| v.attributes.clone())
+            .get(&visitor_key(uid))
+            .cloned()
             .unwrap_or_default();
-        let attrs = &world.scenario().attributes;
         world.variants_for(
             uid,
-            &|a| {
-                live.get(&a).copied().or_else(|| {
-                    stored
-                        .get(&attrs[a].name)
-                        .and_then(|s| attrs[a].value_index(s))
-                })
-            },
+            &|a| live.get(&a).copied().or_else(|| stored.value(a)),
             t,
         )
     }

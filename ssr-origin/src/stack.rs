@@ -6,10 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::Router;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use ttlab_http_serve::{ErrorShape, Limits};
 use ttlab_scenarios::model::{Architecture, ArchitectureConfig};
 use ttlab_scenarios::topology::Role;
 use ttlab_scenarios::{Clock, Topology, World};
@@ -216,18 +221,51 @@ async fn serve(
         })?;
     let url = format!("http://{}", listener.local_addr().expect("bound"));
     let mut stop = stop.clone();
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, server, "server stopped with an error");
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let serving =
+        ttlab_http_serve::serve(listener, router, Limits::default(), LayerShape, shutdown);
+    Ok((url, serving.task))
+}
+
+/// The error shape of the origin, CDN and edge, for errors the HTTP stack
+/// makes (limits, 405 on `/metrics`, a rejected webhook body): on pages,
+/// the plain text the layers answer an upstream failure with
+/// (`origin::error_response`: `"<status> <reason>: <message>"`, not stored
+/// by any cache); under `/_ttlab/` the webhook endpoint's JSON
+/// `{"error": message}`.
+#[derive(Clone, Copy)]
+pub struct LayerShape;
+
+impl ErrorShape for LayerShape {
+    fn error(&self, path: &str, status: StatusCode, message: &str) -> Response {
+        if path.starts_with("/_ttlab/") {
+            return (status, Json(json!({ "error": message }))).into_response();
         }
-    });
-    Ok((url, task))
+        let mut resp = (
+            status,
+            format!(
+                "{} {}: {message}\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+        )
+            .into_response();
+        resp.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+
+    fn is_shaped(&self, path: &str, response: &Response) -> bool {
+        if path.starts_with("/_ttlab/") {
+            ttlab_http_serve::is_json(response)
+        } else {
+            // Pages' own errors all carry a body with its type; axum's
+            // bare 405 has neither.
+            response.headers().contains_key(CONTENT_TYPE)
+        }
+    }
 }
 
 /// Which servers of an architecture to start.
