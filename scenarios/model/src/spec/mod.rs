@@ -421,9 +421,11 @@ pub struct RateLimitSpec {
     /// Delivery API limits an organization.
     pub preset: Option<String>,
     /// Requests allowed per second.
-    pub requests_per_second: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub requests_per_second: Option<Spanned<f64>>,
     /// Burst above the rate (default: one second's worth).
-    pub burst: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub burst: Option<Spanned<u32>>,
 }
 
 /// A window in which an upstream fails.
@@ -453,9 +455,11 @@ pub struct OutageSpec {
 pub struct OriginSpec {
     /// How long the origin waits for Personalize before rendering base
     /// content (default "200ms").
-    pub personalize_timeout: Option<HumanDuration>,
+    #[schemars(with = "Option<HumanDuration>")]
+    pub personalize_timeout: Option<Spanned<HumanDuration>>,
     /// How long the origin waits for Delivery (default "2s").
-    pub delivery_timeout: Option<HumanDuration>,
+    #[schemars(with = "Option<HumanDuration>")]
+    pub delivery_timeout: Option<Spanned<HumanDuration>>,
     /// Time to render a page, for simulated runs (default "2ms").
     #[schemars(with = "Option<DistSpec>")]
     pub render_time: Option<Spanned<DistSpec>>,
@@ -601,6 +605,7 @@ pub struct SweepSpec {
     pub stale_if_error: Option<Vec<HumanDuration>>,
     pub coalesce: Option<Vec<bool>>,
     pub purge_on_publish: Option<Vec<bool>>,
-    pub max_entries: Option<Vec<u64>>,
+    #[schemars(with = "Option<Vec<u64>>")]
+    pub max_entries: Option<Vec<Spanned<u64>>>,
     pub key_scope: Option<Vec<KeyScopeSpec>>,
 }
