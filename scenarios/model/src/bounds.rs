@@ -26,7 +26,7 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// Longest run (`[scenario] duration`): reports keep per-second series and
 /// each architecture being simulated a per-second latency histogram, so
 /// memory grows with the run's length.
-pub const MAX_RUN: Micros = Micros::from_secs(24 * 3600);
+pub const MAX_RUN: Micros = Micros::from_secs(4 * 3600);
 
 /// Longest duration anywhere in a file (cache `ttl`, `stale_while_revalidate`,
 /// `stale_if_error`, sweep values): a year. Longer says nothing more (a page
@@ -49,7 +49,7 @@ pub const MIN_MEAN_INTERVAL: Micros = Micros::from_millis(1);
 
 /// Most visitors in the population (`[traffic] visitors`): each is a uid, an
 /// index entry and attribute history in the world.
-pub const MAX_VISITORS: u32 = 2_000_000;
+pub const MAX_VISITORS: u32 = 1_000_000;
 
 /// Most closed-loop users (`[traffic] users`): each is a goose user (a task
 /// and an HTTP client) in a real run.
@@ -203,11 +203,11 @@ fn mib(bytes: u64) -> String {
 // `tests/bounds.rs`, which checks that the estimate stays above what is
 // allocated) and rounded up.
 /// A visitor: uid, index entry, attribute values, the checker's memo.
-const VISITOR_BYTES: u64 = 320;
+const VISITOR_BYTES: u64 = 400;
 /// Each attribute value a visitor starts with.
 const VISITOR_ATTRIBUTE_BYTES: u64 = 2;
 /// A timeline event, while expanded and once placed (event list, visitor history).
-const EVENT_BYTES: u64 = 160;
+const EVENT_BYTES: u64 = 200;
 /// An entry: uid, content type, variant list, publish history.
 const ENTRY_BYTES: u64 = 200;
 /// A page: path, entry list, mask.
@@ -218,9 +218,13 @@ const PAGE_REF_BYTES: u64 = 4;
 const SIM_USER_BYTES: u64 = 128;
 /// A goose user of a real run: its task, state and HTTP client.
 const REAL_USER_BYTES: u64 = 64 * 1024;
-/// A second of the run: the per-second latency histogram (1 µs .. 1 h at 2
-/// significant digits) and the origin-load sample, per architecture simulated at once.
-const SECOND_BYTES: u64 = 28 * 1024;
+/// A second of the run being simulated or run: the per-second latency
+/// histogram (1 µs .. 1 h at 2 significant digits), the origin-load sample,
+/// per architecture simulated at once.
+const SECOND_BYTES: u64 = 40 * 1024;
+/// A second of a finished architecture's series in the report (and its
+/// rendering), per architecture and sweep point.
+const SERIES_SECOND_BYTES: u64 = 8 * 1024;
 /// A cache entry in the simulator: key, stored page id, LRU links, the interned page.
 const CACHE_ENTRY_BYTES: u64 = 400;
 /// A slot the bounded LRU reserves up front for `max_entries`.
@@ -263,11 +267,12 @@ pub fn estimate(scenario: &Scenario, sweep: Option<&Sweep>) -> Estimate {
     // beside one another (at most one per value).
     let at_once = 1 + sweep.map_or(0, |s| s.len() as u64);
     let seconds = scenario.duration.0.div_ceil(1_000_000);
+    let kept = scenario.architectures.len() as u64 * at_once;
     parts.push(Part {
         what: "per-second series",
-        keys: "[scenario] duration, [sweep]",
+        keys: "[scenario] duration, [[architectures]], [sweep]",
         site: Site::Duration,
-        bytes: seconds.saturating_mul(SECOND_BYTES).saturating_mul(at_once),
+        bytes: seconds.saturating_mul(SECOND_BYTES * at_once + SERIES_SECOND_BYTES * kept),
     });
     let users = u64::from(t.users.unwrap_or(0));
     parts.push(Part {

@@ -168,7 +168,7 @@ impl Cx {
         } else if duration > MAX_RUN {
             self.err(
                 sp(&meta.duration),
-                format!("duration must be at most 24h (reports keep a series per second), got {duration}"),
+                format!("duration must be at most {MAX_RUN} (reports keep a series per second), got {duration}"),
             );
         }
         self.duration = duration;
@@ -445,10 +445,14 @@ fn action_name(a: ActionSpec) -> &'static str {
 
 /// The problem of a rate past [`MAX_RATE`].
 fn over_rate(what: &str, v: f64) -> String {
-    format!(
-        "{what} must be at most {} per second (the simulator's clock counts whole microseconds: one event per microsecond), got {}",
-        fmt_num(MAX_RATE),
+    let got = if v < 1e15 {
         fmt_num(v)
+    } else {
+        format!("{v:e}")
+    };
+    format!(
+        "{what} must be at most {} per second (the simulator's clock counts whole microseconds: one event per microsecond), got {got}",
+        fmt_num(MAX_RATE)
     )
 }
 
