@@ -4,10 +4,11 @@
 //! scenario and on files at and just past each bound of the scenario format
 //! (`ttlab_scenarios::bounds`) end with 0, 1 or 2 — never a signal, never
 //! "memory allocation … failed". A file at its bounds validates; one past a
-//! bound is refused with its file:line:col and exit 2 by every command.
+//! bound is refused with its file, line and column and exit 2 by every command.
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -103,9 +104,15 @@ fn page_set(count: u64, per_page: u64) -> String {
 }
 
 fn attributes(n: usize) -> String {
-    (0..n)
-        .map(|i| format!("[[attributes]]\nname = \"a{i}\"\nvalues = {{ x = 1, y = 1 }}\n\n"))
-        .collect()
+    let mut s = String::new();
+    for i in 0..n {
+        writeln!(
+            s,
+            "[[attributes]]\nname = \"a{i}\"\nvalues = {{ x = 1, y = 1 }}\n"
+        )
+        .unwrap();
+    }
+    s
 }
 
 fn sweep(n: usize) -> String {

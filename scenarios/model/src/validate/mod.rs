@@ -315,31 +315,7 @@ impl Cx {
             }
         };
         let _ = content;
-        let think_time = t.think_time.as_ref().map_or(
-            // No pause given: the floor, so that a closed loop always moves on.
-            Dist::Fixed(if t.users.is_some() {
-                MIN_THINK_TIME
-            } else {
-                Micros::ZERO
-            }),
-            |d| {
-                let before = self.problems.len();
-                let dist = self.dist(d);
-                if t.users.is_some()
-                    && self.problems.len() == before
-                    && bounds::think_too_short(&dist)
-                {
-                    self.err(
-                        sp(d),
-                        format!(
-                            "think_time of a closed loop must average at least {MIN_THINK_TIME}, got {}: with no pause a user whose pages come from the cache in no simulated time asks again at the same instant, without end",
-                            dist.mean()
-                        ),
-                    );
-                }
-                dist
-            },
-        );
+        let think_time = self.think_time(t);
         Traffic {
             visitors: *t.visitors.get_ref(),
             users: t.users.as_ref().map(|u| *u.get_ref()),
@@ -348,6 +324,36 @@ impl Cx {
             pages_per_session,
             popularity,
         }
+    }
+
+    /// The think time: a closed loop's averages at least [`MIN_THINK_TIME`],
+    /// which is also its default.
+    fn think_time(&mut self, t: &crate::spec::TrafficSpec) -> Dist {
+        t.think_time.as_ref().map_or(
+        // No pause given: the floor, so that a closed loop always moves on.
+        Dist::Fixed(if t.users.is_some() {
+            MIN_THINK_TIME
+        } else {
+            Micros::ZERO
+        }),
+        |d| {
+            let before = self.problems.len();
+            let dist = self.dist(d);
+            if t.users.is_some()
+                && self.problems.len() == before
+                && bounds::think_too_short(&dist)
+            {
+                self.err(
+                    sp(d),
+                    format!(
+                        "think_time of a closed loop must average at least {MIN_THINK_TIME}, got {}: with no pause a user whose pages come from the cache in no simulated time asks again at the same instant, without end",
+                        dist.mean()
+                    ),
+                );
+            }
+            dist
+        },
+    )
     }
 
     /// An origin's time budget, at most [`MAX_LATENCY`].

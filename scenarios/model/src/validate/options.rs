@@ -10,8 +10,8 @@ use crate::model::{
     Dist, KeyScope, Measure, Outage, RateLimit, Sweep, Threshold, Unit, UpstreamFaults,
 };
 use crate::spec::{
-    BackendSpec, BoundSpec, CacheSpec, HumanDuration, KeyScopeSpec, ScenarioFile, ThresholdsSpec,
-    UpstreamFaultsSpec,
+    BackendSpec, BoundSpec, CacheSpec, HumanDuration, KeyScopeSpec, RateLimitSpec, ScenarioFile,
+    ThresholdsSpec, UpstreamFaultsSpec,
 };
 use crate::time::Micros;
 
@@ -63,61 +63,7 @@ impl Cx {
         };
         let error_rate = share(self, &u.error_rate, "error_rate", 0.0);
         let timeout_rate = share(self, &u.timeout_rate, "timeout_rate", 0.0);
-        let rate_limit = u.rate_limit.as_ref().and_then(|r| {
-            let s = r.get_ref();
-            let rps = match (
-                &s.preset,
-                s.requests_per_second.as_ref().map(|x| *x.get_ref()),
-            ) {
-                (Some(p), None) if p == "contentstack-delivery" => CONTENTSTACK_DELIVERY_MISS_RPS,
-                (Some(p), None) => {
-                    self.err(
-                        sp(r),
-                        format!(
-                            "unknown rate limit preset \"{p}\"; known: \"contentstack-delivery\""
-                        ),
-                    );
-                    return None;
-                }
-                (None, Some(x)) if x.is_finite() && x > 0.0 && x <= MAX_RATE => x,
-                (None, Some(x)) if x.is_finite() && x > 0.0 => {
-                    let at = s.requests_per_second.as_ref().map_or(sp(r), sp);
-                    self.err(at, super::over_rate("requests_per_second", x));
-                    return None;
-                }
-                (None, Some(x)) => {
-                    self.err(
-                        sp(r),
-                        format!("requests_per_second must be positive, got {x}"),
-                    );
-                    return None;
-                }
-                _ => {
-                    self.err(
-                        sp(r),
-                        "rate_limit takes exactly one of `preset` or `requests_per_second`",
-                    );
-                    return None;
-                }
-            };
-            if let Some(b) = &s.burst
-                && *b.get_ref() > MAX_BURST
-            {
-                self.err(
-                    sp(b),
-                    format!("burst must be at most {MAX_BURST}, got {}", b.get_ref()),
-                );
-            }
-            let burst = s
-                .burst
-                .as_ref()
-                .map_or(rps.ceil() as u32, |b| *b.get_ref())
-                .max(1);
-            Some(RateLimit {
-                requests_per_second: rps,
-                burst,
-            })
-        });
+        let rate_limit = u.rate_limit.as_ref().and_then(|r| self.rate_limit(r));
         if let Some(o) = u.outages.get(MAX_OUTAGES) {
             self.err(
                 sp(o),
@@ -157,6 +103,61 @@ impl Cx {
             rate_limit,
             outages,
         }
+    }
+
+    /// A rate limit: a preset, or a rate within [`MAX_RATE`].
+    fn rate_limit(&mut self, r: &Spanned<RateLimitSpec>) -> Option<RateLimit> {
+        let s = r.get_ref();
+        let rps = match (
+            &s.preset,
+            s.requests_per_second.as_ref().map(|x| *x.get_ref()),
+        ) {
+            (Some(p), None) if p == "contentstack-delivery" => CONTENTSTACK_DELIVERY_MISS_RPS,
+            (Some(p), None) => {
+                self.err(
+                    sp(r),
+                    format!("unknown rate limit preset \"{p}\"; known: \"contentstack-delivery\""),
+                );
+                return None;
+            }
+            (None, Some(x)) if x.is_finite() && x > 0.0 && x <= MAX_RATE => x,
+            (None, Some(x)) if x.is_finite() && x > 0.0 => {
+                let at = s.requests_per_second.as_ref().map_or(sp(r), sp);
+                self.err(at, super::over_rate("requests_per_second", x));
+                return None;
+            }
+            (None, Some(x)) => {
+                self.err(
+                    sp(r),
+                    format!("requests_per_second must be positive, got {x}"),
+                );
+                return None;
+            }
+            _ => {
+                self.err(
+                    sp(r),
+                    "rate_limit takes exactly one of `preset` or `requests_per_second`",
+                );
+                return None;
+            }
+        };
+        if let Some(b) = &s.burst
+            && *b.get_ref() > MAX_BURST
+        {
+            self.err(
+                sp(b),
+                format!("burst must be at most {MAX_BURST}, got {}", b.get_ref()),
+            );
+        }
+        let burst = s
+            .burst
+            .as_ref()
+            .map_or(rps.ceil() as u32, |b| *b.get_ref())
+            .max(1);
+        Some(RateLimit {
+            requests_per_second: rps,
+            burst,
+        })
     }
 
     pub(super) fn cache(
