@@ -100,18 +100,18 @@ pub enum PopularitySpec {
 #[serde(deny_unknown_fields)]
 pub struct TrafficSpec {
     /// Distinct visitors (people) in the population.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = crate::bounds::MAX_VISITORS))]
     pub visitors: Spanned<u32>,
     /// Closed loop: concurrent users, each browsing sessions of one visitor at a
     /// time with think time between pages. Real runs are closed-loop.
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::bounds::MAX_USERS))]
     pub users: Option<Spanned<u32>>,
     /// Pause between two pages of a session (closed loop).
     #[schemars(with = "Option<DistSpec>")]
     pub think_time: Option<Spanned<DistSpec>>,
     /// Open loop: page requests per second, Poisson arrivals, each from a
     /// visitor drawn from the population (simulated runs).
-    #[schemars(with = "Option<f64>")]
+    #[schemars(with = "Option<f64>", range(max = crate::bounds::MAX_RATE))]
     pub arrival_rate: Option<Spanned<f64>>,
     /// Pages a visitor views in one session (closed loop). Default 1.
     #[schemars(with = "Option<u32>")]
@@ -287,7 +287,7 @@ pub struct PageSetSpec {
     #[schemars(with = "String")]
     pub path: Spanned<String>,
     /// How many pages.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = crate::bounds::MAX_PAGES))]
     pub count: Spanned<u32>,
     /// Content type of the generated entries; entry uids are
     /// "<content_type>_<i>_<k>".
@@ -509,7 +509,7 @@ pub struct CacheSpec {
     /// Drop entries tagged with a published entry on the publish webhook (default false).
     pub purge_on_publish: Option<bool>,
     /// Most entries held (default unbounded).
-    #[schemars(with = "Option<u64>")]
+    #[schemars(with = "Option<u64>", range(min = 1, max = crate::bounds::MAX_CACHE_ENTRIES))]
     pub max_entries: Option<Spanned<u64>>,
     /// Most bytes held (default unbounded).
     pub max_bytes: Option<ByteSize>,
