@@ -12,6 +12,7 @@ use ttlab_loadgen::live::Live;
 use ttlab_loadgen::sim::SimControl;
 use ttlab_reports::Report;
 use ttlab_scenarios::World;
+use ttlab_scenarios::bounds::{self, MAX_CACHE_ENTRIES, MAX_SWEEP_VALUES};
 use ttlab_scenarios::model::{KeyScope, Sweep};
 use ttlab_scenarios::spec::HumanDuration;
 
@@ -35,6 +36,12 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
     if values.len() < 2 {
         return Err(format!(
             "--sweep {option}: give at least two values to compare"
+        ));
+    }
+    if values.len() > MAX_SWEEP_VALUES {
+        return Err(format!(
+            "--sweep {option}: at most {MAX_SWEEP_VALUES} values, got {} (each is a simulation of every architecture)",
+            values.len()
         ));
     }
     let durations = || {
@@ -66,9 +73,15 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
             values
                 .iter()
                 .map(|v| {
-                    v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    let n = v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                         format!("--sweep max_entries: \"{v}\" is not a positive number")
-                    })
+                    })?;
+                    if n > MAX_CACHE_ENTRIES {
+                        return Err(format!(
+                            "--sweep max_entries: \"{v}\" is more than {MAX_CACHE_ENTRIES}, the most a bounded cache holds"
+                        ));
+                    }
+                    Ok(n)
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
@@ -107,6 +120,11 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         }
         None => scenario.sweep.clone(),
     };
+    // The scenario's own sweep was within bounds; another may not be.
+    if let Some((_, why)) = bounds::estimate(&scenario, sweep.as_ref()).refusal() {
+        eprintln!("error: with --sweep, {why}");
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
     // Last of the checks, as it makes the folder: bad flags leave none behind.
     super::output::check_out_dir(&args.out)?;
     let name = scenario.name.clone();

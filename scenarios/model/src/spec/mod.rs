@@ -100,18 +100,18 @@ pub enum PopularitySpec {
 #[serde(deny_unknown_fields)]
 pub struct TrafficSpec {
     /// Distinct visitors (people) in the population.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = crate::bounds::MAX_VISITORS))]
     pub visitors: Spanned<u32>,
     /// Closed loop: concurrent users, each browsing sessions of one visitor at a
     /// time with think time between pages. Real runs are closed-loop.
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::bounds::MAX_USERS))]
     pub users: Option<Spanned<u32>>,
     /// Pause between two pages of a session (closed loop).
     #[schemars(with = "Option<DistSpec>")]
     pub think_time: Option<Spanned<DistSpec>>,
     /// Open loop: page requests per second, Poisson arrivals, each from a
     /// visitor drawn from the population (simulated runs).
-    #[schemars(with = "Option<f64>")]
+    #[schemars(with = "Option<f64>", range(max = crate::bounds::MAX_RATE))]
     pub arrival_rate: Option<Spanned<f64>>,
     /// Pages a visitor views in one session (closed loop). Default 1.
     #[schemars(with = "Option<u32>")]
@@ -287,7 +287,7 @@ pub struct PageSetSpec {
     #[schemars(with = "String")]
     pub path: Spanned<String>,
     /// How many pages.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = crate::bounds::MAX_PAGES))]
     pub count: Spanned<u32>,
     /// Content type of the generated entries; entry uids are
     /// "<content_type>_<i>_<k>".
@@ -421,9 +421,11 @@ pub struct RateLimitSpec {
     /// Delivery API limits an organization.
     pub preset: Option<String>,
     /// Requests allowed per second.
-    pub requests_per_second: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub requests_per_second: Option<Spanned<f64>>,
     /// Burst above the rate (default: one second's worth).
-    pub burst: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub burst: Option<Spanned<u32>>,
 }
 
 /// A window in which an upstream fails.
@@ -453,9 +455,11 @@ pub struct OutageSpec {
 pub struct OriginSpec {
     /// How long the origin waits for Personalize before rendering base
     /// content (default "200ms").
-    pub personalize_timeout: Option<HumanDuration>,
+    #[schemars(with = "Option<HumanDuration>")]
+    pub personalize_timeout: Option<Spanned<HumanDuration>>,
     /// How long the origin waits for Delivery (default "2s").
-    pub delivery_timeout: Option<HumanDuration>,
+    #[schemars(with = "Option<HumanDuration>")]
+    pub delivery_timeout: Option<Spanned<HumanDuration>>,
     /// Time to render a page, for simulated runs (default "2ms").
     #[schemars(with = "Option<DistSpec>")]
     pub render_time: Option<Spanned<DistSpec>>,
@@ -505,7 +509,7 @@ pub struct CacheSpec {
     /// Drop entries tagged with a published entry on the publish webhook (default false).
     pub purge_on_publish: Option<bool>,
     /// Most entries held (default unbounded).
-    #[schemars(with = "Option<u64>")]
+    #[schemars(with = "Option<u64>", range(min = 1, max = crate::bounds::MAX_CACHE_ENTRIES))]
     pub max_entries: Option<Spanned<u64>>,
     /// Most bytes held (default unbounded).
     pub max_bytes: Option<ByteSize>,
@@ -601,6 +605,7 @@ pub struct SweepSpec {
     pub stale_if_error: Option<Vec<HumanDuration>>,
     pub coalesce: Option<Vec<bool>>,
     pub purge_on_publish: Option<Vec<bool>>,
-    pub max_entries: Option<Vec<u64>>,
+    #[schemars(with = "Option<Vec<u64>>")]
+    pub max_entries: Option<Vec<Spanned<u64>>>,
     pub key_scope: Option<Vec<KeyScopeSpec>>,
 }

@@ -10,6 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{MAX_ANY_DURATION, MAX_CACHE_BYTES};
 use crate::time::Micros;
 
 /// A duration written as text: `"250ms"`, `"30s"`, `"2m"`, `"1h 30m"`.
@@ -25,18 +26,26 @@ impl From<HumanDuration> for String {
 
 impl HumanDuration {
     /// Parses `"250ms"`, `"30s"`, `"2m"`, `"1h 30m"`; a bare `"0"` is zero.
+    /// No duration is longer than [`MAX_ANY_DURATION`] (a year); keys that
+    /// size something have tighter bounds, checked by validation.
     pub fn parse(text: &str) -> Result<Self, String> {
         let t = text.trim();
         if t == "0" {
             return Ok(HumanDuration(Micros::ZERO));
         }
-        humantime::parse_duration(t)
+        let d = humantime::parse_duration(t)
             .map(|d| HumanDuration(Micros::from_duration(d)))
             .map_err(|e| {
                 format!(
                     "invalid duration \"{text}\" ({e}), expected a number and a unit such as \"250ms\", \"30s\" or \"2m\""
                 )
-            })
+            })?;
+        if d.0 > MAX_ANY_DURATION {
+            return Err(format!(
+                "duration \"{text}\" is longer than 365 days, the longest ttlab takes"
+            ));
+        }
+        Ok(d)
     }
 }
 
@@ -161,21 +170,34 @@ impl<'de> Deserialize<'de> for ByteSize {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
                 u64::try_from(v)
-                    .map(ByteSize)
                     .map_err(|_| E::custom(format!("a size cannot be negative, got {v}")))
+                    .and_then(|b| ByteSize::bounded(b, &v.to_string()).map_err(E::custom))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
                 v.trim()
                     .parse::<bytesize::ByteSize>()
-                    .map(|b| ByteSize(b.as_u64()))
                     .map_err(|_| {
                         E::custom(format!(
                             "invalid size \"{v}\", expected a number and a unit such as \"64MiB\" or \"500KB\""
                         ))
                     })
+                    .and_then(|b| ByteSize::bounded(b.as_u64(), v).map_err(E::custom))
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl ByteSize {
+    /// `bytes`, unless past [`MAX_CACHE_BYTES`] (a terabyte).
+    fn bounded(bytes: u64, written: &str) -> Result<ByteSize, String> {
+        if bytes > MAX_CACHE_BYTES {
+            Err(format!(
+                "size {written} is more than {MAX_CACHE_BYTES} bytes (1 TiB), the largest ttlab takes"
+            ))
+        } else {
+            Ok(ByteSize(bytes))
+        }
     }
 }
 

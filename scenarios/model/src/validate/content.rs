@@ -5,10 +5,18 @@ use std::collections::HashSet;
 
 use toml::Spanned;
 
+use crate::bounds::{MAX_ENTRIES, MAX_ENTRIES_PER_PAGE, MAX_PAGE_ENTRY_REFS, MAX_PAGES};
 use crate::model::{Content, Entry, EntryIdx, Experience, Page, VariantRef};
-use crate::spec::ScenarioFile;
+use crate::spec::{PageSetSpec, ScenarioFile};
 
 use super::{Cx, sp};
+
+/// Pages, entries and entry references counted so far.
+struct Totals {
+    pages: u64,
+    entries: u64,
+    refs: u64,
+}
 
 impl Cx {
     #[allow(clippy::too_many_lines)] // entries, pages and page-set expansion share the uid maps
@@ -17,7 +25,13 @@ impl Cx {
         let c = f.content.get_ref();
         let mut entries: Vec<Entry> = Vec::new();
         let mut by_uid: HashMap<String, EntryIdx> = HashMap::new();
-        for e in &c.entries {
+        if let Some(e) = c.entries.get(MAX_ENTRIES as usize) {
+            self.err(
+                sp(e),
+                format!("at most {MAX_ENTRIES} entries are supported"),
+            );
+        }
+        for e in c.entries.iter().take(MAX_ENTRIES as usize) {
             let e = e.get_ref();
             let uid = e.uid.get_ref();
             if uid.is_empty()
@@ -50,7 +64,20 @@ impl Cx {
         }
         let mut pages: Vec<Page> = Vec::new();
         let mut paths: HashSet<String> = HashSet::new();
-        for p in &c.pages {
+        if let Some(p) = c.pages.get(MAX_PAGES as usize) {
+            self.err(sp(p), format!("at most {MAX_PAGES} pages are supported"));
+        }
+        // What the page tables will hold, counted before a page set is expanded.
+        let mut totals = Totals {
+            pages: c.pages.len() as u64,
+            entries: entries.len() as u64,
+            refs: c
+                .pages
+                .iter()
+                .map(|p| p.get_ref().entries.len() as u64)
+                .sum(),
+        };
+        for p in c.pages.iter().take(MAX_PAGES as usize) {
             let p = p.get_ref();
             let path = p.path.get_ref();
             self.check_path(&p.path, path, &mut paths);
@@ -58,6 +85,14 @@ impl Cx {
                 self.err(
                     sp(&p.path),
                     format!("page \"{path}\" renders no entries; list at least one in `entries`"),
+                );
+            } else if p.entries.len() as u64 > MAX_ENTRIES_PER_PAGE {
+                self.err(
+                    sp(&p.path),
+                    format!(
+                        "page \"{path}\" renders {} entries; a page renders at most {MAX_ENTRIES_PER_PAGE}",
+                        p.entries.len()
+                    ),
                 );
             }
             let ids = p
@@ -88,6 +123,9 @@ impl Cx {
                 }
                 *n.get_ref()
             });
+            if !self.page_set_fits(s, per_page, &mut totals) {
+                continue;
+            }
             let with_variants = s.variant_entries.as_ref().map_or(1.min(per_page), |n| {
                 if *n.get_ref() > per_page {
                     self.err(
@@ -162,6 +200,63 @@ impl Cx {
             entries,
             pages,
         }
+    }
+
+    /// Whether page set `s` keeps every page table within its bound, checked
+    /// before the set is expanded (its `count` pages are never built when it
+    /// does not); adds what it makes to `totals`.
+    fn page_set_fits(&mut self, s: &PageSetSpec, per_page: u32, totals: &mut Totals) -> bool {
+        let count = u64::from(*s.count.get_ref());
+        let per_page = u64::from(per_page);
+        let per_page_all = per_page + s.shared_entries.len() as u64;
+        let at_per_page = s.entries_per_page.as_ref().map_or(sp(&s.count), sp);
+        let problem = if count > MAX_PAGES {
+            Some((
+                sp(&s.count),
+                format!("count must be at most {MAX_PAGES}, got {count}"),
+            ))
+        } else if per_page_all > MAX_ENTRIES_PER_PAGE {
+            Some((
+                at_per_page,
+                format!(
+                    "pages of this set render {per_page_all} entries (entries_per_page and shared_entries); a page renders at most {MAX_ENTRIES_PER_PAGE}"
+                ),
+            ))
+        } else if totals.pages + count > MAX_PAGES {
+            Some((
+                sp(&s.count),
+                format!(
+                    "this page set brings the pages to {}, more than the {MAX_PAGES} supported",
+                    totals.pages + count
+                ),
+            ))
+        } else if totals.entries + count * per_page > MAX_ENTRIES {
+            Some((
+                at_per_page,
+                format!(
+                    "this page set brings the entries to {} (count × entries_per_page), more than the {MAX_ENTRIES} supported",
+                    totals.entries + count * per_page
+                ),
+            ))
+        } else if totals.refs + count * per_page_all > MAX_PAGE_ENTRY_REFS {
+            Some((
+                sp(&s.count),
+                format!(
+                    "this page set brings the entries rendered by all pages to {} (count × (entries_per_page + shared_entries)), more than the {MAX_PAGE_ENTRY_REFS} supported",
+                    totals.refs + count * per_page_all
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((span, msg)) = problem {
+            self.err(span, msg);
+            return false;
+        }
+        totals.pages += count;
+        totals.entries += count * per_page;
+        totals.refs += count * per_page_all;
+        true
     }
 
     pub(super) fn check_path(

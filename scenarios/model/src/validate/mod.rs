@@ -16,14 +16,24 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use crate::bounds::{
+    self, MAX_FILE_BYTES, MAX_LATENCY, MAX_PAGES_PER_SESSION, MAX_RATE, MAX_RUN, MAX_USERS,
+    MAX_VISITORS, MAX_ZIPF_S, MIN_THINK_TIME,
+};
 use crate::error::{Diagnostic, ScenarioError};
 use crate::model::{Content, Dist, Faults, OriginOptions, Popularity, Scenario, Traffic};
 use crate::spec::{ActionSpec, DistSpec, PopularitySpec, ScenarioFile};
 use crate::time::Micros;
 
-/// Reads and validates a scenario file.
+/// Reads and validates a scenario file; a file longer than
+/// [`MAX_FILE_BYTES`] is refused before it is read.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let shown = path.display().to_string();
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.len() > MAX_FILE_BYTES
+    {
+        return Err(too_long(&shown, meta.len()));
+    }
     let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         path: shown.clone(),
         source,
@@ -33,6 +43,9 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Validates scenario text; `file` names it in diagnostics.
 pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+    if source.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_long(file, source.len() as u64));
+    }
     let spec: ScenarioFile = toml::from_str(source).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         ScenarioError::Invalid(vec![Diagnostic::at(
@@ -46,6 +59,15 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
     let mut scenario = cx.scenario(&spec);
     scenario.source_hash = xxhash_rust::xxh3::xxh3_64(source.as_bytes());
     if cx.problems.is_empty() {
+        // Every key is within its bound; their product may still not be.
+        if let Some((site, why)) = bounds::estimate(&scenario, scenario.sweep.as_ref()).refusal() {
+            return Err(ScenarioError::Invalid(vec![Diagnostic::at(
+                file,
+                source,
+                site_span(&spec, site),
+                why,
+            )]));
+        }
         Ok(scenario)
     } else {
         cx.problems.sort_by_key(|(span, _)| span.start);
@@ -58,6 +80,36 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
                 .collect(),
         ))
     }
+}
+
+/// The value a memory refusal points at.
+fn site_span(f: &ScenarioFile, site: bounds::Site) -> Range<usize> {
+    let t = &f.traffic;
+    match site {
+        bounds::Site::Visitors => sp(&t.visitors),
+        bounds::Site::Users => t.users.as_ref().map_or(sp(&t.visitors), sp),
+        bounds::Site::Requests => t
+            .arrival_rate
+            .as_ref()
+            .map(sp)
+            .or(t.users.as_ref().map(sp))
+            .unwrap_or(sp(&t.visitors)),
+        bounds::Site::Duration => sp(&f.scenario.duration),
+        bounds::Site::TimelineRule(i) => f.timeline.get(i).map_or(sp(&t.visitors), sp),
+        bounds::Site::Content => sp(&f.content),
+    }
+}
+
+/// A file past [`MAX_FILE_BYTES`], refused at its first line.
+fn too_long(file: &str, len: u64) -> ScenarioError {
+    ScenarioError::Invalid(vec![Diagnostic::at(
+        file,
+        "",
+        0..0,
+        format!(
+            "the file is {len} bytes; a scenario file is at most {MAX_FILE_BYTES} bytes (16 MiB)"
+        ),
+    )])
 }
 
 /// Validation state: the problems found so far and the names resolved so far.
@@ -114,6 +166,11 @@ impl Cx {
         let duration = meta.duration.get_ref().0;
         if duration == Micros::ZERO {
             self.err(sp(&meta.duration), "duration must be longer than 0s");
+        } else if duration > MAX_RUN {
+            self.err(
+                sp(&meta.duration),
+                format!("duration must be at most {MAX_RUN} (reports keep a series per second), got {duration}"),
+            );
         }
         self.duration = duration;
 
@@ -121,6 +178,15 @@ impl Cx {
         let experiences = self.experiences(f, &attributes);
         let content = self.content(f, &experiences);
         let traffic = self.traffic(f, &content);
+        if let Some(t) = f.timeline.get(bounds::MAX_TIMELINE_RULES) {
+            self.err(
+                sp(t),
+                format!(
+                    "at most {} timeline rules are supported",
+                    bounds::MAX_TIMELINE_RULES
+                ),
+            );
+        }
         let timeline = f
             .timeline
             .iter()
@@ -134,11 +200,15 @@ impl Cx {
             personalize_timeout: f
                 .origin
                 .personalize_timeout
-                .map_or(Micros::from_millis(200), |d| d.0),
+                .as_ref()
+                .map_or(Micros::from_millis(200), |d| {
+                    self.budget(d, "personalize_timeout")
+                }),
             delivery_timeout: f
                 .origin
                 .delivery_timeout
-                .map_or(Micros::from_secs(2), |d| d.0),
+                .as_ref()
+                .map_or(Micros::from_secs(2), |d| self.budget(d, "delivery_timeout")),
             render_time: f
                 .origin
                 .render_time
@@ -170,6 +240,14 @@ impl Cx {
         let t = &f.traffic;
         if *t.visitors.get_ref() == 0 {
             self.err(sp(&t.visitors), "visitors must be at least 1");
+        } else if *t.visitors.get_ref() > MAX_VISITORS {
+            self.err(
+                sp(&t.visitors),
+                format!(
+                    "visitors must be at most {MAX_VISITORS}, got {}",
+                    t.visitors.get_ref()
+                ),
+            );
         }
         if t.users.is_none() && t.arrival_rate.is_none() {
             self.err(
@@ -177,25 +255,40 @@ impl Cx {
                 "traffic needs `users` (closed loop, with think_time) or `arrival_rate` (open loop, requests per second), or both",
             );
         }
-        if let Some(u) = &t.users
-            && *u.get_ref() == 0
-        {
-            self.err(sp(u), "users must be at least 1");
+        if let Some(u) = &t.users {
+            if *u.get_ref() == 0 {
+                self.err(sp(u), "users must be at least 1");
+            } else if *u.get_ref() > MAX_USERS {
+                self.err(
+                    sp(u),
+                    format!("users must be at most {MAX_USERS}, got {}", u.get_ref()),
+                );
+            }
         }
-        if let Some(r) = &t.arrival_rate
-            && !(r.get_ref().is_finite() && *r.get_ref() > 0.0)
-        {
-            self.err(
-                sp(r),
-                format!(
-                    "arrival_rate must be a positive number of requests per second, got {}",
-                    r.get_ref()
-                ),
-            );
+        if let Some(r) = &t.arrival_rate {
+            let v = *r.get_ref();
+            if !(v.is_finite() && v > 0.0) {
+                self.err(
+                    sp(r),
+                    format!(
+                        "arrival_rate must be a positive number of requests per second, got {v}"
+                    ),
+                );
+            } else if v > MAX_RATE {
+                self.err(sp(r), over_rate("arrival_rate", v));
+            }
         }
         let pages_per_session = t.pages_per_session.as_ref().map_or(1, |p| {
             if *p.get_ref() == 0 {
                 self.err(sp(p), "pages_per_session must be at least 1");
+            } else if *p.get_ref() > MAX_PAGES_PER_SESSION {
+                self.err(
+                    sp(p),
+                    format!(
+                        "pages_per_session must be at most {MAX_PAGES_PER_SESSION}, got {}",
+                        p.get_ref()
+                    ),
+                );
             }
             *p.get_ref()
         });
@@ -207,32 +300,92 @@ impl Cx {
             (PopularitySpec::Uniform, None) => Popularity::Uniform,
             (PopularitySpec::Zipf, s) => {
                 let v = s.as_ref().map_or(1.0, |s| *s.get_ref());
-                if let Some(s) = s
-                    && !(v.is_finite() && v > 0.0)
-                {
-                    self.err(
-                        sp(s),
-                        format!("zipf_s must be a positive exponent, got {v}"),
-                    );
+                if let Some(s) = s {
+                    if !(v.is_finite() && v > 0.0) {
+                        self.err(
+                            sp(s),
+                            format!("zipf_s must be a positive exponent, got {v}"),
+                        );
+                    } else if v > MAX_ZIPF_S {
+                        self.err(
+                            sp(s),
+                            format!("zipf_s must be at most {MAX_ZIPF_S} (past it every request is for the first page), got {v}"),
+                        );
+                    }
                 }
                 Popularity::Zipf { s: v }
             }
         };
         let _ = content;
+        let think_time = self.think_time(t);
         Traffic {
             visitors: *t.visitors.get_ref(),
             users: t.users.as_ref().map(|u| *u.get_ref()),
-            think_time: t
-                .think_time
-                .as_ref()
-                .map_or(Dist::Fixed(Micros::ZERO), |d| self.dist(d)),
+            think_time,
             arrival_rate: t.arrival_rate.as_ref().map(|r| *r.get_ref()),
             pages_per_session,
             popularity,
         }
     }
 
+    /// The think time: a closed loop's averages at least [`MIN_THINK_TIME`],
+    /// which is also its default.
+    fn think_time(&mut self, t: &crate::spec::TrafficSpec) -> Dist {
+        t.think_time.as_ref().map_or(
+        // No pause given: the floor, so that a closed loop always moves on.
+        Dist::Fixed(if t.users.is_some() {
+            MIN_THINK_TIME
+        } else {
+            Micros::ZERO
+        }),
+        |d| {
+            let before = self.problems.len();
+            let dist = self.dist(d);
+            if t.users.is_some()
+                && self.problems.len() == before
+                && bounds::think_too_short(&dist)
+            {
+                self.err(
+                    sp(d),
+                    format!(
+                        "think_time of a closed loop must average at least {MIN_THINK_TIME}, got {}: with no pause a user whose pages come from the cache in no simulated time asks again at the same instant, without end",
+                        dist.mean()
+                    ),
+                );
+            }
+            dist
+        },
+    )
+    }
+
+    /// An origin's time budget, at most [`MAX_LATENCY`].
+    fn budget(&mut self, d: &Spanned<crate::spec::HumanDuration>, what: &str) -> Micros {
+        let v = d.get_ref().0;
+        if v > MAX_LATENCY {
+            self.err(
+                sp(d),
+                format!(
+                    "{what} must be at most {MAX_LATENCY} (latency histograms stop there), got {v}"
+                ),
+            );
+        }
+        v
+    }
+
+    /// A distribution of durations, each at most [`MAX_LATENCY`].
     pub(super) fn dist(&mut self, d: &Spanned<DistSpec>) -> Dist {
+        let dist = self.dist_shape(d);
+        let top = bounds::dist_top(&dist);
+        if top > MAX_LATENCY {
+            self.err(
+                sp(d),
+                format!("a latency, render or think time is at most {MAX_LATENCY} (latency histograms stop there), got {top}"),
+            );
+        }
+        dist
+    }
+
+    fn dist_shape(&mut self, d: &Spanned<DistSpec>) -> Dist {
         let table = match d.get_ref() {
             DistSpec::Fixed(v) => return Dist::Fixed(v.0),
             DistSpec::Table(t) => t,
@@ -296,6 +449,19 @@ fn action_name(a: ActionSpec) -> &'static str {
         ActionSpec::SetSplits => "set_splits",
         ActionSpec::Publish => "publish",
     }
+}
+
+/// The problem of a rate past [`MAX_RATE`].
+fn over_rate(what: &str, v: f64) -> String {
+    let got = if v < 1e15 {
+        fmt_num(v)
+    } else {
+        format!("{v:e}")
+    };
+    format!(
+        "{what} must be at most {} per second (the simulator's clock counts whole microseconds: one event per microsecond), got {got}",
+        fmt_num(MAX_RATE)
+    )
 }
 
 /// A number without a needless ".0": 90, 99.5.

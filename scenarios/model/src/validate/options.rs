@@ -10,16 +10,24 @@ use crate::model::{
     Dist, KeyScope, Measure, Outage, RateLimit, Sweep, Threshold, Unit, UpstreamFaults,
 };
 use crate::spec::{
-    BackendSpec, BoundSpec, CacheSpec, HumanDuration, KeyScopeSpec, ScenarioFile, ThresholdsSpec,
-    UpstreamFaultsSpec,
+    BackendSpec, BoundSpec, CacheSpec, HumanDuration, KeyScopeSpec, RateLimitSpec, ScenarioFile,
+    ThresholdsSpec, UpstreamFaultsSpec,
 };
 use crate::time::Micros;
 
 use super::{Cx, sp};
+use crate::bounds::{MAX_BURST, MAX_CACHE_ENTRIES, MAX_OUTAGES, MAX_RATE, MAX_SWEEP_VALUES};
 
 /// The most origin replicas a real run starts: each is a server on
 /// loopback in the one process, so more only measure the machine.
 pub const MAX_ORIGIN_REPLICAS: u32 = 16;
+
+/// The problem of a `max_entries` past [`MAX_CACHE_ENTRIES`].
+pub(crate) fn over_max_entries(m: u64) -> String {
+    format!(
+        "max_entries must be at most {MAX_CACHE_ENTRIES} (a bounded cache reserves its table up front), got {m}"
+    )
+}
 
 impl Cx {
     pub(super) fn upstream(&mut self, u: &UpstreamFaultsSpec) -> UpstreamFaults {
@@ -55,41 +63,13 @@ impl Cx {
         };
         let error_rate = share(self, &u.error_rate, "error_rate", 0.0);
         let timeout_rate = share(self, &u.timeout_rate, "timeout_rate", 0.0);
-        let rate_limit = u.rate_limit.as_ref().and_then(|r| {
-            let s = r.get_ref();
-            let rps = match (&s.preset, s.requests_per_second) {
-                (Some(p), None) if p == "contentstack-delivery" => CONTENTSTACK_DELIVERY_MISS_RPS,
-                (Some(p), None) => {
-                    self.err(
-                        sp(r),
-                        format!(
-                            "unknown rate limit preset \"{p}\"; known: \"contentstack-delivery\""
-                        ),
-                    );
-                    return None;
-                }
-                (None, Some(x)) if x.is_finite() && x > 0.0 => x,
-                (None, Some(x)) => {
-                    self.err(
-                        sp(r),
-                        format!("requests_per_second must be positive, got {x}"),
-                    );
-                    return None;
-                }
-                _ => {
-                    self.err(
-                        sp(r),
-                        "rate_limit takes exactly one of `preset` or `requests_per_second`",
-                    );
-                    return None;
-                }
-            };
-            let burst = s.burst.unwrap_or(rps.ceil() as u32).max(1);
-            Some(RateLimit {
-                requests_per_second: rps,
-                burst,
-            })
-        });
+        let rate_limit = u.rate_limit.as_ref().and_then(|r| self.rate_limit(r));
+        if let Some(o) = u.outages.get(MAX_OUTAGES) {
+            self.err(
+                sp(o),
+                format!("at most {MAX_OUTAGES} outages per upstream are supported"),
+            );
+        }
         let outages = u
             .outages
             .iter()
@@ -125,6 +105,61 @@ impl Cx {
         }
     }
 
+    /// A rate limit: a preset, or a rate within [`MAX_RATE`].
+    fn rate_limit(&mut self, r: &Spanned<RateLimitSpec>) -> Option<RateLimit> {
+        let s = r.get_ref();
+        let rps = match (
+            &s.preset,
+            s.requests_per_second.as_ref().map(|x| *x.get_ref()),
+        ) {
+            (Some(p), None) if p == "contentstack-delivery" => CONTENTSTACK_DELIVERY_MISS_RPS,
+            (Some(p), None) => {
+                self.err(
+                    sp(r),
+                    format!("unknown rate limit preset \"{p}\"; known: \"contentstack-delivery\""),
+                );
+                return None;
+            }
+            (None, Some(x)) if x.is_finite() && x > 0.0 && x <= MAX_RATE => x,
+            (None, Some(x)) if x.is_finite() && x > 0.0 => {
+                let at = s.requests_per_second.as_ref().map_or(sp(r), sp);
+                self.err(at, super::over_rate("requests_per_second", x));
+                return None;
+            }
+            (None, Some(x)) => {
+                self.err(
+                    sp(r),
+                    format!("requests_per_second must be positive, got {x}"),
+                );
+                return None;
+            }
+            _ => {
+                self.err(
+                    sp(r),
+                    "rate_limit takes exactly one of `preset` or `requests_per_second`",
+                );
+                return None;
+            }
+        };
+        if let Some(b) = &s.burst
+            && *b.get_ref() > MAX_BURST
+        {
+            self.err(
+                sp(b),
+                format!("burst must be at most {MAX_BURST}, got {}", b.get_ref()),
+            );
+        }
+        let burst = s
+            .burst
+            .as_ref()
+            .map_or(rps.ceil() as u32, |b| *b.get_ref())
+            .max(1);
+        Some(RateLimit {
+            requests_per_second: rps,
+            burst,
+        })
+    }
+
     pub(super) fn cache(
         &mut self,
         base: Option<&Spanned<CacheSpec>>,
@@ -150,6 +185,8 @@ impl Cx {
                         sp(m),
                         "max_entries must be at least 1 (for no caching, name the architecture ssr-nocache, or set ttl, stale_while_revalidate and stale_if_error to \"0s\")",
                     );
+                } else if *m.get_ref() > MAX_CACHE_ENTRIES {
+                    self.err(sp(m), over_max_entries(*m.get_ref()));
                 }
                 *m.get_ref()
             });
@@ -424,10 +461,15 @@ impl Cx {
             found.push(Sweep::PurgeOnPublish(x.clone()));
         }
         if let Some(x) = &v.max_entries {
-            if x.contains(&0) {
+            if x.iter().any(|m| *m.get_ref() == 0) {
                 self.err(sp(s), "max_entries values must be at least 1");
             }
-            found.push(Sweep::MaxEntries(x.clone()));
+            for m in x {
+                if *m.get_ref() > MAX_CACHE_ENTRIES {
+                    self.err(sp(m), over_max_entries(*m.get_ref()));
+                }
+            }
+            found.push(Sweep::MaxEntries(x.iter().map(|m| *m.get_ref()).collect()));
         }
         if let Some(x) = &v.key_scope {
             found.push(Sweep::KeyScope(
@@ -447,6 +489,16 @@ impl Cx {
             return None;
         }
         let sweep = found.pop().expect("one");
+        if sweep.len() > MAX_SWEEP_VALUES {
+            self.err(
+                sp(s),
+                format!(
+                    "a sweep compares at most {MAX_SWEEP_VALUES} values, got {} (each is a simulation of every architecture)",
+                    sweep.len()
+                ),
+            );
+            return None;
+        }
         if sweep.len() < 2 {
             self.err(
                 sp(s),

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use toml::Spanned;
 
 use crate::alias;
+use crate::bounds::{MAX_ATTRIBUTES, MAX_WEIGHT};
 use crate::model::{Assignment, Attribute, Audience, ExpIdx, Experience, VariantRef};
 use crate::spec::{AudienceSpec, ExperienceKind, ScenarioFile};
 use crate::world::MAX_EXPERIENCES;
@@ -16,6 +17,12 @@ impl Cx {
     pub(super) fn attributes(&mut self, f: &ScenarioFile) -> Vec<Attribute> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
+        if let Some(a) = f.attributes.get(MAX_ATTRIBUTES) {
+            self.err(
+                sp(a),
+                format!("at most {MAX_ATTRIBUTES} attributes are supported"),
+            );
+        }
         for a in &f.attributes {
             let a = a.get_ref();
             let name = a.name.get_ref();
@@ -41,6 +48,11 @@ impl Cx {
                     self.err(
                         sp(w),
                         format!("weight of \"{v}\" must be a positive number, got {wv}"),
+                    );
+                } else if wv > MAX_WEIGHT {
+                    self.err(
+                        sp(w),
+                        format!("weight of \"{v}\" must be at most {MAX_WEIGHT:e} (weights are relative), got {wv}"),
                     );
                 }
                 values.push(v.clone());

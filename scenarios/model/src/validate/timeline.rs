@@ -14,7 +14,8 @@ use crate::model::{
 use crate::spec::{ActionSpec, HumanDuration, TimelineSpec};
 use crate::time::Micros;
 
-use super::{Cx, action_name, sp};
+use super::{Cx, action_name, over_rate, sp};
+use crate::bounds::{MAX_RATE, MIN_MEAN_INTERVAL};
 
 /// Keys each action takes; any other key present is an error.
 fn allowed_keys(action: ActionSpec) -> &'static [&'static str] {
@@ -101,14 +102,18 @@ impl Rule<'_> {
     }
 }
 
-/// `r` if it is a positive number; else reports it as `what`.
+/// `r` if it is a positive number of events per second within
+/// [`MAX_RATE`]; else reports it as `what`.
 fn positive(cx: &mut Cx, r: &Spanned<f64>, what: &str) -> Option<f64> {
     let v = *r.get_ref();
-    if v.is_finite() && v > 0.0 {
-        Some(v)
-    } else {
+    if !(v.is_finite() && v > 0.0) {
         cx.err(sp(r), format!("{what} must be a positive number, got {v}"));
         None
+    } else if v > MAX_RATE {
+        cx.err(sp(r), over_rate(what, v));
+        None
+    } else {
+        Some(v)
     }
 }
 
@@ -292,6 +297,16 @@ impl Cx {
         let mi = t.mean_interval.as_ref().expect("one mode is set");
         if mi.get_ref().0 == Micros::ZERO {
             self.err(sp(mi), "mean_interval must be longer than 0s");
+            return None;
+        }
+        if mi.get_ref().0 < MIN_MEAN_INTERVAL {
+            self.err(
+                sp(mi),
+                format!(
+                    "mean_interval must be at least {MIN_MEAN_INTERVAL}, got {}",
+                    mi.get_ref().0
+                ),
+            );
             return None;
         }
         Some(TimelineRule::AttributeDrift {
