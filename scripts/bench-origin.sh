@@ -39,7 +39,6 @@ start_stack() { # ARCH -> sets entry, uid
   pids+=($!)
   wait_line "$log" "Serving until Ctrl-C"
   entry=$(awk '/^  try/ {print $NF}' "$log" | sed 's:/$::')
-  personalize=$(awk '/^  Personalize / {print $2}' "$log")
   uid=$(awk '/^  try/ {print $(NF-1)}' "$log" | sed 's/.*=//')
 }
 
@@ -61,12 +60,22 @@ pids+=($!)
 wait_line "$work/bare.log" "listening on"
 bare=$(awk '{print $3}' "$work/bare.log")
 
-start_stack ssr-origin-variant
-origin=$entry
+# (c) and (d) alike: one process of their own calling the same mocks, which run
+# in a third (`ttlab serve stack` would put the mocks in the origin's process).
+./target/release/ttlab serve mocks --scenario "$scenario" >"$work/mocks.log" 2>&1 &
+pids+=($!)
+wait_line "$work/mocks.log" "Serving until Ctrl-C"
+personalize=$(awk '/^  Personalize Edge API/ {print $NF}' "$work/mocks.log")
+delivery=$(awk '/^  Delivery API/ {print $NF}' "$work/mocks.log")
+./target/release/ttlab serve origin --scenario "$scenario" --arch ssr-origin-variant \
+  --personalize-url "$personalize" --delivery-url "$delivery" >"$work/origin.log" 2>&1 &
+pids+=($!)
+wait_line "$work/origin.log" "Serving until Ctrl-C"
+origin=$(awk '/^  try/ {print $NF}' "$work/origin.log" | sed 's:/$::')
 curl -sf -b "cs-personalize-user-uid=$uid" "$origin/" -o /dev/null
 curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$origin/" | grep -qi '^x-cache: origin=HIT' || { echo "the origin cache did not hit" >&2; exit 1; }
 
-# (d) calls the very mock (c)'s origin calls.
+# (d) calls the very mocks (c)'s origin calls.
 ./target/release/examples/bare_personalize "$work/page.html" "$personalize" "$scenario" >"$work/floor.log" 2>&1 &
 pids+=($!)
 wait_line "$work/floor.log" "listening on"

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -252,8 +252,11 @@ async fn guard<E: ErrorShape>(
     next: Next,
 ) -> Response {
     let (limits, shape) = &*state;
-    let path = req.uri().path().to_owned();
-    let refuse = |status: StatusCode, message: String| shape.error(&path, status, &message);
+    // A clone of the URI shares its bytes: no copy per request for a path
+    // only an error answer reads.
+    let uri = req.uri().clone();
+    let path = uri.path();
+    let refuse = |status: StatusCode, message: String| shape.error(path, status, &message);
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > limits.max_uri_bytes {
         return refuse(
@@ -305,6 +308,11 @@ async fn guard<E: ErrorShape>(
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
         return too_large();
     }
+    // A request without a body (every page view) goes straight on: no
+    // timer to arm, nothing to collect.
+    if req.body().is_end_stream() {
+        return shaped(shape, path, next.run(req).await).await;
+    }
     let (parts, body) = req.into_parts();
     let read = Limited::new(body, limits.max_body_bytes).collect();
     let bytes = match tokio::time::timeout(limits.body_read_timeout, read).await {
@@ -329,11 +337,16 @@ async fn guard<E: ErrorShape>(
     let resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    if resp.status().is_client_error() || resp.status().is_server_error() {
-        if shape.is_shaped(&path, &resp) {
-            return resp;
-        }
-        return reshape(shape, &path, resp).await;
+    shaped(shape, path, resp).await
+}
+
+/// `resp`, or its error answer rewritten into the server's shape when the
+/// app did not shape it.
+async fn shaped<E: ErrorShape>(shape: &E, path: &str, resp: Response) -> Response {
+    if (resp.status().is_client_error() || resp.status().is_server_error())
+        && !shape.is_shaped(path, &resp)
+    {
+        return reshape(shape, path, resp).await;
     }
     resp
 }
