@@ -65,14 +65,7 @@ impl Served {
 
     /// Resident memory of the process, in bytes.
     fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmRSS in /proc/PID/status");
-        kib * 1024
+        ttlab_test_support::process::rss_kib(self.child.id()) * 1024
     }
 
     fn stop(mut self) {

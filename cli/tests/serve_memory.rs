@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::spawn_ttlab;
-use ttlab_test_support::process::{Lines, interrupt};
+use ttlab_test_support::process::{Lines, interrupt, rss_kib};
 use xxhash_rust::xxh3::xxh3_128;
 
 /// The documented bound on the mocks' memory growth under any number of
@@ -25,15 +25,6 @@ const IMPRESSIONS_PER_BATCH: u64 = 10;
 const CONNECTIONS: u64 = 8;
 /// Every request of the test is sent before this, or it fails.
 const BUDGET: Duration = Duration::from_secs(400);
-
-fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
-}
 
 /// A random-looking id, a new one for every `n`.
 fn id(salt: u64, n: u64) -> String {
@@ -126,7 +117,7 @@ fn memory_stays_bounded_under_100k_random_users() {
                 patch(c, &base, "ttlab-warm-up", n).await;
             }
         }
-        let before = vm_rss_kib(pid);
+        let before = rss_kib(pid);
         let mut tasks = Vec::new();
         for (lane, client) in clients.iter().enumerate() {
             tasks.push(tokio::spawn(flood(
@@ -139,7 +130,7 @@ fn memory_stays_bounded_under_100k_random_users() {
         for t in tasks {
             t.await.unwrap();
         }
-        let after = vm_rss_kib(pid);
+        let after = rss_kib(pid);
         let metrics = clients[0]
             .get(format!("{base}/metrics"))
             .send()

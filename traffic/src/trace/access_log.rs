@@ -5,25 +5,12 @@
 
 use std::io::BufRead;
 
-use super::request::{Request, Trace};
+use super::request::{Request, Trace, read_lines};
 use super::time;
 
 /// Reads every line; bad ones are counted with their numbers.
 pub(crate) fn read(reader: impl BufRead) -> std::io::Result<Trace> {
-    let mut trace = Trace::default();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line?;
-        let n = i as u64 + 1;
-        trace.lines = n;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse(&line) {
-            Ok(r) => trace.requests.push(r),
-            Err(e) => trace.bad_line(n, e),
-        }
-    }
-    Ok(trace)
+    read_lines(reader, parse)
 }
 
 /// One line: the request, or what is wrong with it.

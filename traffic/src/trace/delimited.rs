@@ -3,7 +3,7 @@
 use std::io::BufRead;
 
 use super::format::Columns;
-use super::request::{Request, Trace};
+use super::request::{Request, Trace, parse_size};
 use super::time;
 
 /// Why a table could not be read at all.
@@ -90,13 +90,10 @@ fn row(
         .transpose()?
         .map(|v| v.trim().to_owned());
     let size = match size {
-        Some(i) => {
-            let v = field(i, columns.size.as_deref().unwrap_or_default())?.trim();
-            Some(
-                v.parse::<u64>()
-                    .map_err(|_| format!("size {v:?} is not a number"))?,
-            )
-        }
+        Some(i) => Some(parse_size(
+            "size",
+            field(i, columns.size.as_deref().unwrap_or_default())?,
+        )?),
         None => None,
     };
     Ok(Request {

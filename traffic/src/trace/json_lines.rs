@@ -5,25 +5,12 @@ use std::io::BufRead;
 use serde_json::Value;
 
 use super::format::Columns;
-use super::request::{Request, Trace};
+use super::request::{Request, Trace, parse_size, read_lines};
 use super::time;
 
 /// Reads every line; bad ones are counted with their numbers.
 pub(crate) fn read(reader: impl BufRead, columns: &Columns) -> std::io::Result<Trace> {
-    let mut trace = Trace::default();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line?;
-        let n = i as u64 + 1;
-        trace.lines = n;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse(&line, columns) {
-            Ok(r) => trace.requests.push(r),
-            Err(e) => trace.bad_line(n, e),
-        }
-    }
-    Ok(trace)
+    read_lines(reader, |line| parse(line, columns))
 }
 
 fn parse(line: &str, columns: &Columns) -> Result<Request, String> {
@@ -40,13 +27,7 @@ fn parse(line: &str, columns: &Columns) -> Result<Request, String> {
     let path = text(&columns.path)?;
     let visitor = columns.visitor.as_deref().map(text).transpose()?;
     let size = match columns.size.as_deref() {
-        Some(key) => {
-            let s = text(key)?;
-            Some(
-                s.parse::<u64>()
-                    .map_err(|_| format!("{key:?} {s:?} is not a number"))?,
-            )
-        }
+        Some(key) => Some(parse_size(&format!("{key:?}"), &text(key)?)?),
         None => None,
     };
     Ok(Request {

@@ -52,3 +52,32 @@ impl Trace {
         }
     }
 }
+
+/// Reads a line-per-request file: `parse` each non-blank line, counting
+/// the ones it refuses with their numbers.
+pub(crate) fn read_lines(
+    reader: impl std::io::BufRead,
+    parse: impl Fn(&str) -> Result<Request, String>,
+) -> std::io::Result<Trace> {
+    let mut trace = Trace::default();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        let n = i as u64 + 1;
+        trace.lines = n;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse(&line) {
+            Ok(r) => trace.requests.push(r),
+            Err(e) => trace.bad_line(n, e),
+        }
+    }
+    Ok(trace)
+}
+
+/// A size field: a whole number of bytes.
+pub(crate) fn parse_size(name: &str, text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    text.parse()
+        .map_err(|_| format!("{name} {text:?} is not a number"))
+}
