@@ -7,5 +7,6 @@ pub mod live;
 pub mod record;
 mod report;
 pub mod run;
+pub mod schedule;
 pub mod script;
 pub mod sim;

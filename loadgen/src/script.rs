@@ -34,7 +34,7 @@ impl PagePicker {
     }
 }
 
-/// One goose user's place in the script.
+/// One goose user's place in the script, or one open-loop visit.
 #[derive(Clone)]
 pub struct Session {
     user: u32,
@@ -45,11 +45,16 @@ pub struct Session {
     left: u32,
     /// The visitor of the current session.
     pub visitor: VisitorIdx,
+    /// An open-loop visit: it ends after its pages instead of starting the
+    /// user's next session.
+    open: bool,
+    /// A replayed request's page, not drawn.
+    page: Option<PageIdx>,
     rng: Pcg64Mcg,
 }
 
 impl Session {
-    /// The script of goose user `user` of `users`.
+    /// The script of goose user `user` of `users` (closed loop).
     pub fn new(world: &World, user: u32, users: u32) -> Self {
         let seed = world.scenario().seed ^ (u64::from(user) << 32) ^ 0x5e55_1011;
         Session {
@@ -58,15 +63,55 @@ impl Session {
             round: 0,
             left: 0,
             visitor: 0,
+            open: false,
+            page: None,
             rng: Pcg64Mcg::seed_from_u64(seed),
         }
+    }
+
+    /// Open-loop arrival number `index`: a visitor drawn from the
+    /// population and `pages_per_session` pages, from the seed and the
+    /// index alone, so every engine gives arrival `index` the same visit.
+    pub fn open(world: &World, index: u64) -> Self {
+        let t = &world.scenario().traffic;
+        let seed = world.scenario().seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x0be5_5e55;
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        Session {
+            user: 0,
+            users: 1,
+            round: 1,
+            left: t.pages_per_session,
+            visitor: rng.random_range(0..t.visitors.max(1)),
+            open: true,
+            page: None,
+            rng,
+        }
+    }
+
+    /// One replayed request: this visitor, this page, no think time.
+    pub fn replayed(visitor: VisitorIdx, page: PageIdx) -> Self {
+        Session {
+            user: 0,
+            users: 1,
+            round: 1,
+            left: 1,
+            visitor,
+            open: true,
+            page: Some(page),
+            rng: Pcg64Mcg::new(0),
+        }
+    }
+
+    /// Page views left: an open visit is over at zero.
+    pub fn left(&self) -> u32 {
+        self.left
     }
 
     /// The next page view: starts a new session (the user's next visitor)
     /// when the current one is over. Returns (visitor, page, think time after).
     pub fn next(&mut self, world: &World, pages: &PagePicker) -> (VisitorIdx, PageIdx, Micros) {
         let t = &world.scenario().traffic;
-        if self.left == 0 {
+        if self.left == 0 && !self.open {
             // User k plays visitors k, k + users, k + 2·users, … (a disjoint share).
             let share = (t.visitors.saturating_sub(self.user))
                 .div_ceil(self.users)
@@ -75,9 +120,17 @@ impl Session {
             self.round += 1;
             self.left = t.pages_per_session;
         }
-        self.left -= 1;
+        self.left = self.left.saturating_sub(1);
+        if let Some(page) = self.page {
+            return (self.visitor, page, Micros::ZERO);
+        }
         let page = pages.pick(&mut self.rng);
-        let think = t.think_time.sample(&mut self.rng);
+        let think = if self.open && self.left == 0 {
+            // The visit is over: nobody waits on its last think time.
+            Micros::ZERO
+        } else {
+            t.think_time.sample(&mut self.rng)
+        };
         (self.visitor, page, think)
     }
 }

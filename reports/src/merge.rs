@@ -16,8 +16,8 @@ use thiserror::Error;
 use crate::gate;
 use crate::hdr::{self, HdrError};
 use crate::model::{
-    ArchReport, ClassCounts, Histograms, LatencyReport, LayerReport, MockCounters, OriginLoad,
-    Report, SCHEMA_VERSION, SecondPoint, SweepPoint, SweepReport, offload_of,
+    ArchReport, ArrivalCounts, ClassCounts, Histograms, LatencyReport, LayerReport, MockCounters,
+    OriginLoad, Report, SCHEMA_VERSION, SecondPoint, SweepPoint, SweepReport, offload_of,
 };
 
 /// Why reports cannot be merged. Every message names the file at fault
@@ -315,6 +315,14 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
         attribute_updates,
         generator_cpu,
         process_cpu,
+        arrivals: parts
+            .iter()
+            .filter_map(|p| p.1.arrivals)
+            .reduce(|a, b| ArrivalCounts {
+                planned: a.planned + b.planned,
+                dropped: a.dropped + b.dropped,
+                pool: a.pool.zip(b.pool).map(|(x, y)| x + y).or(a.pool).or(b.pool),
+            }),
         warnings,
         thresholds: first.thresholds.clone(),
         series: merge_series(parts)?,

@@ -180,6 +180,10 @@ pub struct ArchReport {
     /// CPU the whole process used, in cores (generator and servers).
     pub process_cpu: f64,
 
+    /// Open-loop runs: the visits planned, and those dropped because every
+    /// user of the pool was busy when they were due (absent for a closed loop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalCounts>,
     /// Warnings about the run itself (the generator as a bottleneck, say).
     pub warnings: Vec<String>,
     /// The scenario's thresholds for this architecture, evaluated.
@@ -191,6 +195,21 @@ pub struct ArchReport {
     /// reports merge exactly (absent before version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histograms: Option<Histograms>,
+}
+
+/// What an open-loop run planned and what it could not send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrivalCounts {
+    /// Visits (sessions, single requests or replayed requests) the schedule
+    /// planned within the run.
+    pub planned: u64,
+    /// Of them, visits that found every user of the pool busy when due:
+    /// not sent, rather than sent late (which would hide the overload).
+    pub dropped: u64,
+    /// Goose users that took the arrivals (real runs; the simulator's pool
+    /// has no bound and drops nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<u32>,
 }
 
 /// An architecture's HDR histograms, each in the V2 encoding, base64 (see

@@ -132,6 +132,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
         attribute_updates: 0,
         generator_cpu: 0.0,
         process_cpu: 0.0,
+        arrivals: None,
         warnings: Vec::new(),
         thresholds: Vec::new(),
         series: series_of(&per_second),

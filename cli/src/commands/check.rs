@@ -47,10 +47,6 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         let (shown, loaded) = super::load_scenario(f);
         match loaded {
             Ok(s) => {
-                if args.real && s.traffic.users.is_none() {
-                    eprintln!("error: {shown}: --real needs [traffic] users (with think_time)");
-                    bad = true;
-                }
                 scenarios.push((shown, s));
             }
             Err(e) => {

@@ -105,12 +105,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let Some(archs) = pick_archs(&scenario, &args.arch, &shown) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
-    let Some(users) = scenario.traffic.users else {
+    // Goose users: a closed loop's, or the pool an open loop's arrivals take.
+    let users = ttlab_loadgen::run::derived_pool(&scenario);
+    if scenario.traffic.users().is_none() && args.page_views.is_some() {
         eprintln!(
-            "error: {shown}: real runs are closed-loop and need [traffic] users (with think_time)"
+            "error: {shown}: --page-views counts a closed loop's page views per user; this scenario is open-loop ([traffic] {}), whose run sends the visits its schedule plans",
+            scenario.traffic.load.key()
         );
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
-    };
+    }
     let opts = match run_options(args, users) {
         Ok(o) => o,
         Err(e) => {

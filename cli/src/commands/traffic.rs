@@ -5,30 +5,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ttlab_traffic::fit::{self, FitOptions};
-use ttlab_traffic::trace::{self, Columns, Format, TimeUnit};
+use ttlab_traffic::trace::{self, Columns, Format, Kind, TimeUnit};
 
 use crate::args::{TraceFormat, TraceTimeUnit, TrafficFitArgs};
 use crate::exit::EXIT_BAD_INPUT;
 
 /// The layout the flags (or the file's name) say.
 fn format_of(args: &TrafficFitArgs) -> Format {
-    let by_name = || {
-        // `access.csv.gz` is a CSV: look past a compression suffix.
-        let ext = |p: &std::path::Path| {
-            p.extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        };
-        let mut path = args.log.clone();
-        if matches!(ext(&path).as_deref(), Some("gz" | "zst")) {
-            path.set_extension("");
-        }
-        match ext(&path).as_deref() {
-            Some("csv") => TraceFormat::Csv,
-            Some("tsv") => TraceFormat::Tsv,
-            Some("jsonl" | "ndjson") => TraceFormat::Jsonl,
-            _ => TraceFormat::AccessLog,
-        }
-    };
     let columns = Columns {
         time: args.time.clone(),
         time_unit: match args.time_unit {
@@ -41,18 +24,14 @@ fn format_of(args: &TrafficFitArgs) -> Format {
         visitor: (!args.visitor.is_empty()).then(|| args.visitor.clone()),
         size: args.size.clone(),
     };
-    match args.format.unwrap_or_else(by_name) {
-        TraceFormat::AccessLog => Format::AccessLog,
-        TraceFormat::Csv => Format::Delimited {
-            delimiter: b',',
-            columns,
-        },
-        TraceFormat::Tsv => Format::Delimited {
-            delimiter: b'\t',
-            columns,
-        },
-        TraceFormat::Jsonl => Format::JsonLines(columns),
-    }
+    let kind = match args.format {
+        Some(TraceFormat::AccessLog) => Kind::AccessLog,
+        Some(TraceFormat::Csv) => Kind::Csv,
+        Some(TraceFormat::Tsv) => Kind::Tsv,
+        Some(TraceFormat::Jsonl) => Kind::JsonLines,
+        None => Kind::of_path(&args.log),
+    };
+    kind.with(columns)
 }
 
 /// Reads the log, fits it, and writes the `[traffic]` table.

@@ -64,6 +64,7 @@ pub(crate) fn arch_report(
         generator_cpu: cpu.generator,
         process_cpu: cpu.process,
 
+        arrivals: None,
         warnings,
         thresholds: Vec::new(),
         series: series(rec, samples),

@@ -40,6 +40,8 @@ pub struct RunContext {
     pub share: crate::script::Share,
     /// Client for attribute updates.
     pub http: reqwest::Client,
+    /// An open-loop run's schedule and pool (`None`: closed loop).
+    pub open: Option<super::open::OpenState>,
 }
 
 impl RunContext {

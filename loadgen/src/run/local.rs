@@ -17,6 +17,7 @@ use super::context::RunContext;
 use super::error::RunError;
 use super::generate::generate;
 use super::live_tick::LiveTick;
+use super::open::OpenState;
 use super::options::{Plan, RunOptions};
 use crate::check::Checker;
 use crate::live::Live;
@@ -68,6 +69,7 @@ pub(super) async fn run_arch(
         users,
         share: opts.share.unwrap_or(Share::ALL),
         http: reqwest::Client::new(),
+        open: OpenState::of(&world, plan.users, opts.share.unwrap_or(Share::ALL)),
     });
     // Origin load sampled each second, cumulative, for the series.
     let samples: Arc<Mutex<Vec<OriginLoad>>> = Arc::default();
@@ -124,6 +126,13 @@ pub(super) async fn run_arch(
         &samples,
     );
     report.origin_replicas = replicas;
+    if let Some(open) = &ctx.open {
+        let counts = open.counts();
+        if let Some(w) = super::open::drop_warning(&counts) {
+            report.warnings.push(w);
+        }
+        report.arrivals = Some(counts);
+    }
     Ok(report)
 }
 

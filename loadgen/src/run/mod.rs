@@ -17,6 +17,7 @@ mod error;
 mod generate;
 mod live_tick;
 mod local;
+mod open;
 mod options;
 mod procfs;
 mod progress;
@@ -24,6 +25,7 @@ mod target;
 mod visitor;
 
 pub use error::RunError;
+pub use open::derived_pool;
 pub use options::RunOptions;
 pub use progress::{Progress, Quiet};
 pub use target::{run_target, run_target_with};
@@ -67,7 +69,7 @@ pub async fn run_with(
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
     let s = world.scenario();
-    let users = users_of(&world)?;
+    let users = users_of(&world, opts)?;
     let plan = opts.plan(users, s.duration.to_duration())?;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     goose::reset_killswitch();

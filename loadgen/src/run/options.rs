@@ -55,13 +55,16 @@ pub(crate) struct Plan {
     pub page_views: Option<u32>,
 }
 
-/// The closed-loop users of the scenario, or why it cannot run for real.
-pub(super) fn users_of(world: &World) -> Result<u32, RunError> {
+/// The goose users of the scenario's run: its closed-loop users, or the
+/// pool that takes an open loop's arrivals (an open run counts visits by
+/// its schedule, so `--page-views` applies to closed loops only).
+pub(super) fn users_of(world: &World, opts: &RunOptions) -> Result<u32, RunError> {
     let s = world.scenario();
-    s.traffic.users.ok_or_else(|| {
-        RunError::Scenario(format!(
-            "scenario \"{}\" has no [traffic] users: real runs are closed-loop (users with think time); add users = N",
+    if s.traffic.users().is_none() && opts.page_views.is_some() {
+        return Err(RunError::Scenario(format!(
+            "scenario \"{}\" is open-loop: --page-views counts a closed loop's page views per user; an open run sends the visits its schedule plans",
             s.name
-        ))
-    })
+        )));
+    }
+    Ok(super::open::derived_pool(s))
 }

@@ -11,6 +11,7 @@ use ttlab_scenarios::{Micros, Scenario, SystemClock, World};
 use super::context::RunContext;
 use super::error::RunError;
 use super::generate::generate;
+use super::open::OpenState;
 use super::options::{RunOptions, users_of};
 use super::progress::Progress;
 use crate::check::Checker;
@@ -125,7 +126,7 @@ pub async fn run_target_with(
     progress: &dyn Progress,
 ) -> Result<Report, RunError> {
     let s = world.scenario();
-    let users = users_of(&world)?;
+    let users = users_of(&world, opts)?;
     let plan = opts.plan(users, s.duration.to_duration())?;
     let http = reqwest::Client::new();
     let mocks_url = mocks_url.trim_end_matches('/');
@@ -170,6 +171,10 @@ pub async fn run_target_with(
         users,
         share: opts.share.unwrap_or(Share::ALL),
         http: http.clone(),
+        // The mocks' timeline has run for `now_us`: visits planned before
+        // it are not this run's.
+        open: OpenState::of(&world, plan.users, opts.share.unwrap_or(Share::ALL))
+            .map(|o| o.from(Micros(now_us))),
     });
     let target = target.trim_end_matches('/').to_owned();
     let before = mock_load(&http, mocks_url).await;
@@ -192,6 +197,11 @@ pub async fn run_target_with(
     );
     report.mock_counters = Some(MockCounters { before, after });
     report.warnings.extend(clock_warning);
+    if let Some(open) = &ctx.open {
+        let counts = open.counts();
+        report.warnings.extend(super::open::drop_warning(&counts));
+        report.arrivals = Some(counts);
+    }
     report.warnings.push("an external origin: ttlab sees no cache counters or origin requests, only answers and the mocks' calls".to_owned());
     progress.done(&report);
     let header = RunHeader {

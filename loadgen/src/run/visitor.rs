@@ -45,8 +45,8 @@ async fn send_attribute_changes(ctx: &RunContext, visitor: u32) {
     ctx.recorder.lock().expect("recorder").attribute_updates += 1;
 }
 
-/// One page view: pick the page, send the visitor's cookie, judge the
-/// answer, record it, think.
+/// One page view of a closed-loop user: its script's next page, judged,
+/// then its think time.
 pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> TransactionResult {
     if user.get_session_data::<Session>().is_none() {
         let global = ctx.share.user(user.weighted_users_index as u32);
@@ -57,6 +57,24 @@ pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> Transac
         .get_session_data_mut::<Session>()
         .expect("set above")
         .next(&ctx.world, &ctx.pages);
+    let result = view(ctx, user, visitor, page, None).await;
+    if think > ttlab_scenarios::Micros::ZERO {
+        tokio::time::sleep(think.to_duration()).await;
+    }
+    result
+}
+
+/// Visitor `visitor` views `page`: send the visitor's cookie, judge the
+/// answer, record it. Latency counts from `planned` when given (an open
+/// loop's planned instant, so a late send shows as latency), else from the
+/// send. Returns when the answer is judged, with the instant it came.
+pub(super) async fn view(
+    ctx: &RunContext,
+    user: &mut GooseUser,
+    visitor: u32,
+    page: u32,
+    planned: Option<ttlab_scenarios::Micros>,
+) -> TransactionResult {
     send_attribute_changes(ctx, visitor).await;
     let uid = ctx.world.visitors()[visitor as usize].uid.clone();
     let path = ctx.world.scenario().content.pages[page as usize]
@@ -119,11 +137,11 @@ pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> Transac
     ctx.recorder.lock().expect("recorder").record(
         (received.0 / 1_000_000) as usize,
         verdict.class,
-        received.saturating_sub(sent).0,
+        received.saturating_sub(planned.unwrap_or(sent).min(sent)).0,
         from_cache,
         verdict.staleness.map(|s| s.0),
     );
-    let result = if verdict.class == crate::check::Class::Fresh {
+    if verdict.class == crate::check::Class::Fresh {
         Ok(())
     } else {
         let tag = format!(
@@ -132,9 +150,5 @@ pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> Transac
             verdict.detail.as_deref().unwrap_or("")
         );
         user.set_failure(&tag, &mut goose.request, None, None)
-    };
-    if think > ttlab_scenarios::Micros::ZERO {
-        tokio::time::sleep(think.to_duration()).await;
     }
-    result
 }

@@ -19,9 +19,8 @@ use std::sync::atomic::Ordering;
 
 use dary_heap::QuaternaryHeap;
 use rand::{Rng, SeedableRng};
-use rand_distr::Exp1;
 use rand_pcg::Pcg64Mcg;
-use ttlab_reports::{ArchReport, LayerReport, OriginLoad};
+use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad};
 use ttlab_scenarios::model::{ArchitectureConfig, EntryIdx, PageIdx, Scenario};
 use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
@@ -38,6 +37,7 @@ use crate::check::{Checker, TruthMemo, judge_in_order};
 use crate::live::{Live, load_since};
 use crate::record::Recorder;
 use crate::report::{arch_report, cumulative};
+use crate::schedule::Schedule;
 use crate::script::{PagePicker, Session};
 
 /// "No such request / no user": the end of a waiter list, an open-loop request.
@@ -170,8 +170,11 @@ struct Sim<'w> {
     rng: Pcg64Mcg,
     queue: QuaternaryHeap<Reverse<Queued>>,
     seq: u64,
-    /// Open loop: when the next Poisson arrival comes.
-    next_arrival: Option<Micros>,
+    /// Open loop: the planned visits (Poisson arrivals or a trace), popped
+    /// beside the queue.
+    schedule: Option<Schedule>,
+    /// Visits the schedule gave out (all sent: the simulator's pool has no bound).
+    visits: u64,
     layer: SteppedLayer<PageId, u16>,
     reqs: Slab<Req>,
     pages: Pages,
@@ -182,7 +185,8 @@ struct Sim<'w> {
     checker: Checker<&'w World>,
     memo: TruthMemo,
     picker: PagePicker,
-    sessions: Vec<Session>,
+    /// Closed-loop users (ids `0..users`) and open visits with pages left.
+    sessions: Slab<Session>,
     /// Origin load per second of virtual time.
     load: Vec<OriginLoad>,
     control: Option<&'w SimControl>,
@@ -252,7 +256,8 @@ pub(super) fn simulate_arch_live(
         rng: Pcg64Mcg::seed_from_u64(s.seed ^ 0x5173_0001),
         queue: QuaternaryHeap::new(),
         seq: 0,
-        next_arrival: None,
+        schedule: Schedule::of(w),
+        visits: 0,
         layer: sim_layer(arch),
         reqs: Slab::new(),
         pages: Pages::default(),
@@ -262,7 +267,7 @@ pub(super) fn simulate_arch_live(
         checker,
         memo,
         picker: PagePicker::new(s),
-        sessions: Vec::new(),
+        sessions: Slab::new(),
         load: Vec::new(),
         control,
         live,
@@ -292,17 +297,13 @@ impl Sim<'_> {
     }
 
     fn run(&mut self) {
-        match (self.s.traffic.arrival_rate, self.s.traffic.users) {
-            (Some(_), _) => self.next_arrival = Some(Micros::ZERO),
-            (None, Some(users)) => {
-                for u in 0..users {
-                    self.sessions.push(Session::new(self.world, u, users));
-                    // Users start evenly over the first second, as goose starts them.
-                    let start = Micros(u64::from(u) * 1_000_000 / u64::from(users.max(1)));
-                    self.push(start, Ev::UserTurn(u));
-                }
+        if let Some(users) = self.s.traffic.users() {
+            for u in 0..users {
+                let id = self.sessions.insert(Session::new(self.world, u, users));
+                // Users start evenly over the first second, as goose starts them.
+                let start = Micros(u64::from(u) * 1_000_000 / u64::from(users.max(1)));
+                self.push(start, Ev::UserTurn(id));
             }
-            (None, None) => {}
         }
         if self.arch.arch.caches() && self.arch.cache.purge_on_publish {
             let publishes: Vec<(Micros, EntryIdx)> = self
@@ -332,13 +333,13 @@ impl Sim<'_> {
             // Open-loop arrivals form their own ordered stream beside the
             // queue (one less queue operation per request); at a tie the
             // queued event goes first, as it was queued earlier.
-            if let Some(a) = self.next_arrival
+            if let Some(a) = self.schedule.as_ref().and_then(Schedule::peek)
                 && self.queue.peek().is_none_or(|Reverse(q)| a < q.at())
             {
                 if a.0 >= self.next_frame {
                     self.frames_until(a);
                 }
-                self.arrival(a);
+                self.arrival();
                 continue;
             }
             let Some(Reverse(q)) = self.queue.pop() else {
@@ -423,25 +424,41 @@ impl Sim<'_> {
         }
     }
 
-    fn arrival(&mut self, t: Micros) {
-        if t >= self.s.duration {
-            self.next_arrival = None;
+    /// The next planned visit arrives: its first page view, and the rest of
+    /// its pages as turns of a slot that is freed after the last.
+    fn arrival(&mut self) {
+        let Some(visit) = self
+            .schedule
+            .as_mut()
+            .and_then(|s| s.next_visit(self.world))
+        else {
             return;
-        }
-        let rate = self.s.traffic.arrival_rate.expect("open loop");
-        let visitor = self.rng.random_range(0..self.s.traffic.visitors);
-        let page = self.picker.pick(&mut self.rng);
-        self.request(t, visitor, page, NONE, Micros::ZERO);
-        let gap = self.rng.sample::<f64, _>(Exp1) / rate;
-        self.next_arrival = Some(Micros(t.0 + Micros::from_secs_f64(gap).0.max(1)));
+        };
+        self.visits += 1;
+        let mut session = visit.session;
+        let (visitor, page, think) = session.next(self.world, &self.picker);
+        let user = if session.left() > 0 {
+            self.sessions.insert(session)
+        } else {
+            NONE
+        };
+        self.request(visit.at, visitor, page, user, think);
     }
 
     fn user_turn(&mut self, t: Micros, u: u32) {
         if t >= self.s.duration {
             return;
         }
-        let (visitor, page, think) = self.sessions[u as usize].next(self.world, &self.picker);
-        self.request(t, visitor, page, u, think);
+        let session = &mut self.sessions[u];
+        let (visitor, page, think) = session.next(self.world, &self.picker);
+        let user = if session.left() == 0 && self.s.traffic.users().is_none() {
+            // An open visit's last page: its slot is free for the next.
+            self.sessions.remove(u);
+            NONE
+        } else {
+            u
+        };
+        self.request(t, visitor, page, user, think);
     }
 
     /// A visitor request at `t`: Personalize first where the architecture
@@ -675,7 +692,7 @@ impl Sim<'_> {
             .map(|name| LayerReport::new(name, *self.layer.counts()));
         // Cumulative samples per second boundary, as the real run samples them.
         let samples = cumulative(&self.load);
-        arch_report(
+        let mut report = arch_report(
             self.arch.arch.as_str(),
             &self.recorder,
             origin,
@@ -683,6 +700,12 @@ impl Sim<'_> {
             self.ran_until.to_duration(),
             None,
             &samples,
-        )
+        );
+        report.arrivals = self.schedule.is_some().then_some(ArrivalCounts {
+            planned: self.visits,
+            dropped: 0,
+            pool: None,
+        });
+        report
     }
 }

@@ -55,6 +55,10 @@ pub const MAX_VISITORS: u32 = 1_000_000;
 /// and an HTTP client) in a real run.
 pub const MAX_USERS: u32 = 10_000;
 
+/// Most requests a trace replay holds: 16 bytes each once mapped, but the
+/// file is read into text first (about 100 bytes a request).
+pub const MAX_TRACE_REQUESTS: u64 = 5_000_000;
+
 /// Most page views in one session.
 pub const MAX_PAGES_PER_SESSION: u32 = 1_000_000;
 
@@ -274,7 +278,7 @@ pub fn estimate(scenario: &Scenario, sweep: Option<&Sweep>) -> Estimate {
         site: Site::Duration,
         bytes: seconds.saturating_mul(SECOND_BYTES * at_once + SERIES_SECOND_BYTES * kept),
     });
-    let users = u64::from(t.users.unwrap_or(0));
+    let users = u64::from(t.users().or(t.pool).unwrap_or(0));
     parts.push(Part {
         what: "closed-loop users",
         keys: "[traffic] users",
@@ -363,8 +367,15 @@ fn saturating(x: f64) -> u64 {
 pub fn expected_requests(scenario: &Scenario) -> u64 {
     let t = &scenario.traffic;
     let secs = scenario.duration.as_secs_f64();
-    let open = t.arrival_rate.map_or(0.0, |r| poisson_room(r * secs));
-    let closed = t.users.map_or(0.0, |u| {
+    let pages = f64::from(t.pages_per_session);
+    let end = scenario.duration;
+    let open = match &t.load {
+        crate::model::Load::Sessions { rate } => poisson_room(rate.expected(end)) * pages,
+        crate::model::Load::Requests { rate } => poisson_room(rate.expected(end)),
+        crate::model::Load::Trace(r) => r.requests.len() as f64,
+        crate::model::Load::Closed { .. } => 0.0,
+    };
+    let closed = t.users().map_or(0.0, |u| {
         let think = t
             .think_time
             .mean()

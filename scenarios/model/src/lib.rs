@@ -13,6 +13,7 @@
 //! ```
 
 pub mod alias;
+pub mod arrivals;
 pub mod bounds;
 pub mod error;
 pub mod layer_counts;

@@ -9,6 +9,7 @@ use crate::time::Micros;
 
 // The architectures and key scopes live with the topology they name, so an
 // architecture is one module; the model keeps their old paths.
+pub use crate::arrivals::{RateCurve, Shape as RateShape};
 pub use crate::topology::{Architecture, KeyScope};
 
 /// A validated scenario.
@@ -22,6 +23,9 @@ pub struct Scenario {
     pub seed: u64,
     /// Length of the run.
     pub duration: Micros,
+    /// The first part of the run that warms the caches: kept in the
+    /// per-second series, left out of headline measures and thresholds.
+    pub warmup: Micros,
     /// Who visits, how often, which pages.
     pub traffic: Traffic,
     /// Visitor attributes.
@@ -95,21 +99,113 @@ pub fn lognormal_params(p50: Micros, p99: Micros) -> (f64, f64) {
     (mu, sigma)
 }
 
-/// Traffic model.
+/// Traffic model: who visits, and the one load model that says when.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Traffic {
     /// Distinct visitors.
     pub visitors: u32,
-    /// Closed-loop concurrent users.
-    pub users: Option<u32>,
-    /// Think time between pages of a session.
+    /// When requests come: closed-loop users, open arrivals, or a trace.
+    pub load: Load,
+    /// Think time between pages of a session (closed loop and open sessions).
     pub think_time: Dist,
-    /// Open-loop page requests per second.
-    pub arrival_rate: Option<f64>,
-    /// Pages per session (closed loop).
+    /// Pages per session (closed loop and open sessions; 1 otherwise).
     pub pages_per_session: u32,
     /// Page popularity.
     pub popularity: Popularity,
+    /// Real open-loop runs: goose users that take arrivals; `None` derives
+    /// it from the peak rate and the length of a session.
+    pub pool: Option<u32>,
+}
+
+impl Traffic {
+    /// Closed-loop users, if the model is closed.
+    pub fn users(&self) -> Option<u32> {
+        match self.load {
+            Load::Closed { users } => Some(users),
+            _ => None,
+        }
+    }
+
+    /// The arrival curve of an open model (sessions or single requests).
+    pub fn rate(&self) -> Option<&RateCurve> {
+        match &self.load {
+            Load::Sessions { rate } | Load::Requests { rate } => Some(rate),
+            _ => None,
+        }
+    }
+}
+
+/// When requests come. A scenario has exactly one, run the same way by the
+/// simulator and by real runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Load {
+    /// Closed loop: this many users, each browsing one visitor's session at
+    /// a time with think time between pages. The server's speed sets the
+    /// rate: a slow server is sent less.
+    Closed {
+        /// Concurrent users.
+        users: u32,
+    },
+    /// Open loop: sessions start at this rate (Poisson), each a visitor
+    /// browsing `pages_per_session` pages with think time, whether or not
+    /// the server keeps up.
+    Sessions {
+        /// Session starts per second.
+        rate: RateCurve,
+    },
+    /// Open loop: single page requests at this rate (Poisson), each from a
+    /// visitor drawn from the population.
+    Requests {
+        /// Requests per second.
+        rate: RateCurve,
+    },
+    /// Requests replayed from a trace file, in time order.
+    Trace(std::sync::Arc<Replay>),
+}
+
+impl Load {
+    /// The `[traffic]` key that sets this model.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Load::Closed { .. } => "users",
+            Load::Sessions { .. } => "session_rate",
+            Load::Requests { .. } => "arrival_rate",
+            Load::Trace(_) => "trace",
+        }
+    }
+}
+
+/// A trace read and mapped onto the scenario: each request's instant (the
+/// trace's time from its first request, divided by the speed), page and
+/// visitor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replay {
+    /// The file, as the scenario names it.
+    pub file: String,
+    /// Trace time runs this many times faster in the run.
+    pub speed: f64,
+    /// The requests, in time order.
+    pub requests: Vec<ReplayRequest>,
+    /// Lines of the file that could not be read (skipped).
+    pub bad_lines: u64,
+    /// The first bad line's number and why, to show.
+    pub first_bad: Option<(u64, String)>,
+    /// Distinct paths in the trace that matched none of the scenario's
+    /// pages and were mapped onto pages by popularity rank.
+    pub unmatched_paths: u64,
+    /// Distinct visitor ids in the trace.
+    pub trace_visitors: u64,
+}
+
+/// One request of a [`Replay`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayRequest {
+    /// Its instant in the run.
+    pub at: Micros,
+    /// The page.
+    pub page: PageIdx,
+    /// The visitor of the population it plays.
+    pub visitor: u32,
 }
 
 /// Page popularity.

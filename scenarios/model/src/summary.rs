@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 
-use crate::model::{Architecture, Assignment, Backend, KeyScope, Popularity};
+use crate::model::{Architecture, Assignment, Backend, KeyScope, Load, Popularity};
 use crate::time::Micros;
 use crate::topology::KeyStrategy;
 use crate::world::{EventKind, VariantSet, World};
@@ -107,16 +107,36 @@ pub fn summarize(world: &World) -> Summary {
         .collect();
     let t = &s.traffic;
     let mut traffic = format!("{} visitors", t.visitors);
-    if let Some(u) = t.users {
-        let _ = write!(
-            traffic,
-            ", {u} closed-loop users, {} pages/session, think {} mean",
-            t.pages_per_session,
-            t.think_time.mean()
-        );
-    }
-    if let Some(r) = t.arrival_rate {
-        let _ = write!(traffic, ", open loop {r} req/s");
+    match &t.load {
+        Load::Closed { users } => {
+            let _ = write!(
+                traffic,
+                ", {users} closed-loop users, {} pages/session, think {} mean",
+                t.pages_per_session,
+                t.think_time.mean()
+            );
+        }
+        Load::Sessions { rate } => {
+            let _ = write!(
+                traffic,
+                ", open sessions at {}, {} pages/session, think {} mean",
+                rate_text(rate, "sessions/s"),
+                t.pages_per_session,
+                t.think_time.mean()
+            );
+        }
+        Load::Requests { rate } => {
+            let _ = write!(traffic, ", open loop {}", rate_text(rate, "req/s"));
+        }
+        Load::Trace(r) => {
+            let _ = write!(
+                traffic,
+                ", replay of {} ({} requests, speed {})",
+                r.file,
+                r.requests.len(),
+                r.speed
+            );
+        }
     }
     let _ = match t.popularity {
         Popularity::Uniform => write!(traffic, ", uniform pages"),
@@ -256,5 +276,19 @@ impl fmt::Display for Summary {
             }
         }
         Ok(())
+    }
+}
+
+/// A rate curve in a few words: the rate if constant, else its range.
+fn rate_text(rate: &crate::model::RateCurve, unit: &str) -> String {
+    let low = rate
+        .points
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::INFINITY, f64::min);
+    if rate.is_constant() {
+        format!("{} {unit}", rate.peak())
+    } else {
+        format!("{low} to {} {unit} (a curve)", rate.peak())
     }
 }

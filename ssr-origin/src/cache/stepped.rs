@@ -112,13 +112,13 @@ pub struct Slab<T> {
     free: Vec<u32>,
 }
 
-impl<T: Copy> Default for Slab<T> {
+impl<T: Clone> Default for Slab<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Copy> Slab<T> {
+impl<T: Clone> Slab<T> {
     /// An empty slab.
     pub fn new() -> Self {
         Slab {
@@ -141,7 +141,7 @@ impl<T: Copy> Slab<T> {
     /// Frees slot `i`, returning what it held.
     pub fn remove(&mut self, i: u32) -> T {
         self.free.push(i);
-        self.slots[i as usize]
+        self.slots[i as usize].clone()
     }
 }
 

@@ -18,6 +18,81 @@ pub enum Format {
     JsonLines(Columns),
 }
 
+/// A layout's kind, before its columns are known: what a file's name or a
+/// scenario's `trace_format` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Common or combined log format.
+    AccessLog,
+    /// CSV with a header row.
+    Csv,
+    /// TSV with a header row.
+    Tsv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+impl Kind {
+    /// The kind a file's name says: `.csv`, `.tsv`, `.jsonl`/`.ndjson`,
+    /// looking past `.gz` or `.zst`; anything else is an access log.
+    pub fn of_path(path: &std::path::Path) -> Kind {
+        let ext = |p: &std::path::Path| {
+            p.extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        };
+        let mut path = path.to_path_buf();
+        if matches!(ext(&path).as_deref(), Some("gz" | "zst")) {
+            path.set_extension("");
+        }
+        match ext(&path).as_deref() {
+            Some("csv") => Kind::Csv,
+            Some("tsv") => Kind::Tsv,
+            Some("jsonl" | "ndjson") => Kind::JsonLines,
+            _ => Kind::AccessLog,
+        }
+    }
+
+    /// The kind a name gives (`csv`, `tsv`, `jsonl`, `access-log`).
+    pub fn named(name: &str) -> Option<Kind> {
+        match name {
+            "csv" => Some(Kind::Csv),
+            "tsv" => Some(Kind::Tsv),
+            "jsonl" | "json-lines" | "ndjson" => Some(Kind::JsonLines),
+            "access-log" | "combined" | "common" => Some(Kind::AccessLog),
+            _ => None,
+        }
+    }
+
+    /// The full layout, with `columns` for the kinds that have them.
+    pub fn with(self, columns: Columns) -> Format {
+        match self {
+            Kind::AccessLog => Format::AccessLog,
+            Kind::Csv => Format::Delimited {
+                delimiter: b',',
+                columns,
+            },
+            Kind::Tsv => Format::Delimited {
+                delimiter: b'\t',
+                columns,
+            },
+            Kind::JsonLines => Format::JsonLines(columns),
+        }
+    }
+}
+
+impl TimeUnit {
+    /// The unit a name gives (`s`, `ms`, `us`, `rfc3339`).
+    pub fn named(name: &str) -> Option<TimeUnit> {
+        match name {
+            "s" => Some(TimeUnit::Seconds),
+            "ms" => Some(TimeUnit::Millis),
+            "us" | "µs" => Some(TimeUnit::Micros),
+            "rfc3339" => Some(TimeUnit::Rfc3339),
+            _ => None,
+        }
+    }
+}
+
 impl Format {
     /// Its name in messages.
     pub fn name(&self) -> &'static str {

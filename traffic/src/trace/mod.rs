@@ -20,7 +20,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-pub use format::{Columns, Format, TimeUnit};
+pub use format::{Columns, Format, Kind, TimeUnit};
 pub use request::{BAD_LINES_KEPT, BadLine, Request, Trace};
 
 /// Why a trace could not be read at all.

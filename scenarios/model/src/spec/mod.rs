@@ -19,7 +19,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use values::{BoundSpec, ByteSize, DistSpec, DistTable, HumanDuration};
+pub use values::{
+    BoundSpec, ByteSize, DistSpec, DistTable, HumanDuration, RateSpec, RateStage, RateStep,
+    RateTable,
+};
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -82,6 +85,11 @@ pub struct ScenarioMeta {
     /// Length of the run (real or simulated time).
     #[schemars(with = "HumanDuration")]
     pub duration: Spanned<HumanDuration>,
+    /// The first part of the run, which fills the caches: kept in the
+    /// per-second series (marked), left out of headline measures and
+    /// thresholds, in simulated and real runs alike. Default none.
+    #[schemars(with = "Option<HumanDuration>")]
+    pub warmup: Option<Spanned<HumanDuration>>,
 }
 
 /// Page popularity model.
@@ -95,33 +103,76 @@ pub enum PopularitySpec {
     Zipf,
 }
 
-/// `[traffic]`: who visits, how often, which pages.
+/// `[traffic]`: who visits, how often, which pages. Exactly one load model:
+/// `users` (closed loop), `session_rate` (open sessions), `arrival_rate`
+/// (open single requests) or `trace` (replay).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSpec {
     /// Distinct visitors (people) in the population.
     #[schemars(with = "u32", range(min = 1, max = crate::bounds::MAX_VISITORS))]
     pub visitors: Spanned<u32>,
-    /// Closed loop: concurrent users, each browsing sessions of one visitor at a
-    /// time with think time between pages. Real runs are closed-loop.
+    /// Closed loop: concurrent users, each browsing sessions of one visitor at
+    /// a time with think time between pages. The server's speed sets the
+    /// rate; use it to find how many users a system holds.
     #[schemars(with = "Option<u32>", range(min = 1, max = crate::bounds::MAX_USERS))]
     pub users: Option<Spanned<u32>>,
-    /// Pause between two pages of a session (closed loop).
+    /// Open loop: visitor sessions started per second (Poisson), each
+    /// browsing `pages_per_session` pages with `think_time` between them;
+    /// visitors come whether or not the server keeps up, as on a real site.
+    #[schemars(with = "Option<RateSpec>")]
+    pub session_rate: Option<Spanned<RateSpec>>,
+    /// Open loop: single page requests per second (Poisson), each from a
+    /// visitor drawn from the population.
+    #[schemars(with = "Option<RateSpec>")]
+    pub arrival_rate: Option<Spanned<RateSpec>>,
+    /// Replay a trace file (CSV, TSV, JSON lines, or a common/combined
+    /// access log; plain, gzip or zstd), relative to the scenario's folder.
+    #[schemars(with = "Option<String>")]
+    pub trace: Option<Spanned<String>>,
+    /// The trace's format: "csv", "tsv", "jsonl" or "access-log"; by
+    /// default from the file's extension (past .gz or .zst).
+    #[schemars(with = "Option<String>")]
+    pub trace_format: Option<Spanned<String>>,
+    /// Which CSV/TSV column or JSON key holds what.
+    #[schemars(with = "Option<TraceColumnsSpec>")]
+    pub trace_columns: Option<Spanned<TraceColumnsSpec>>,
+    /// Trace time runs this many times faster in the run (default 1).
+    #[schemars(with = "Option<f64>")]
+    pub speed: Option<Spanned<f64>>,
+    /// Pause between two pages of a session (closed loop, open sessions).
     #[schemars(with = "Option<DistSpec>")]
     pub think_time: Option<Spanned<DistSpec>>,
-    /// Open loop: page requests per second, Poisson arrivals, each from a
-    /// visitor drawn from the population (simulated runs).
-    #[schemars(with = "Option<f64>", range(max = crate::bounds::MAX_RATE))]
-    pub arrival_rate: Option<Spanned<f64>>,
-    /// Pages a visitor views in one session (closed loop). Default 1.
+    /// Pages a visitor views in one session (closed loop, open sessions). Default 1.
     #[schemars(with = "Option<u32>")]
     pub pages_per_session: Option<Spanned<u32>>,
+    /// Open loop, real runs: goose users that take arrivals. An arrival that
+    /// finds them all busy is dropped and counted. Default: derived from
+    /// the peak rate and the length of a session.
+    #[schemars(with = "Option<u32>", range(min = 1, max = crate::bounds::MAX_USERS))]
+    pub pool: Option<Spanned<u32>>,
     /// Page popularity: "uniform" (default) or "zipf".
     #[serde(default)]
     pub popularity: PopularitySpec,
     /// Zipf exponent s (with popularity = "zipf"); default 1.0.
     #[schemars(with = "Option<f64>")]
     pub zipf_s: Option<Spanned<f64>>,
+}
+
+/// `trace_columns`: the trace's column (or JSON key) names.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceColumnsSpec {
+    /// When the request came (default "time").
+    pub time: Option<String>,
+    /// How the time is written: "s" (default), "ms", "us" or "rfc3339".
+    pub time_unit: Option<String>,
+    /// The path or object id (default "path").
+    pub path: Option<String>,
+    /// The visitor id (default "visitor"; "" for none).
+    pub visitor: Option<String>,
+    /// The response size in bytes (default none).
+    pub size: Option<String>,
 }
 
 /// `[[attributes]]`: one visitor attribute and how its values are distributed.

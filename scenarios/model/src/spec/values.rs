@@ -156,6 +156,107 @@ impl JsonSchema for DistSpec {
     }
 }
 
+/// A rate per second that may change over the run.
+///
+/// A number is a constant rate. A table takes exactly one shape:
+/// `{ every = "1m", rates = [50, 80, 120] }` (each rate holds for `every`, the
+/// last one to the end), `{ steps = [{ at = "0s", rate = 50 }, { at = "2m",
+/// rate = 200 }] }`, `{ from = 10, to = 200, over = "2m" }` (a ramp, then
+/// holds), `{ from = 0, stages = [{ to = 100, over = "1m" }, { to = 100, over
+/// = "5m" }] }` (ramps one after another, as k6's stages) or `{ daily = [24
+/// hourly rates], day = "24h" }` (a daily profile, linear between hours,
+/// repeating every `day`; a shorter `day` compresses it).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RateSpec {
+    /// The same rate all the time.
+    Constant(f64),
+    /// One of the table shapes; checked by validation.
+    Table(RateTable),
+}
+
+/// The table form of [`RateSpec`]; validation checks that exactly one shape is given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateTable {
+    /// Steps of equal length: each of `rates` holds this long.
+    pub every: Option<HumanDuration>,
+    /// The rates of `every`'s steps, in order.
+    pub rates: Option<Vec<f64>>,
+    /// Steps at given instants.
+    pub steps: Option<Vec<RateStep>>,
+    /// A ramp's (or stages') starting rate.
+    pub from: Option<f64>,
+    /// A single ramp's final rate (with `from` and `over`).
+    pub to: Option<f64>,
+    /// A single ramp's length.
+    pub over: Option<HumanDuration>,
+    /// Ramps one after another from `from` (default 0).
+    pub stages: Option<Vec<RateStage>>,
+    /// A daily profile: 24 hourly rates.
+    pub daily: Option<Vec<f64>>,
+    /// The length of the daily profile's day (default 24h).
+    pub day: Option<HumanDuration>,
+}
+
+/// One step of `steps`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateStep {
+    /// When the step starts, from the start of the run.
+    pub at: HumanDuration,
+    /// Per second from then on.
+    pub rate: f64,
+}
+
+/// One ramp of `stages`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateStage {
+    /// The rate at the end of the stage.
+    pub to: f64,
+    /// The stage's length.
+    pub over: HumanDuration,
+}
+
+impl<'de> Deserialize<'de> for RateSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RateSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a rate per second such as 150, or a table such as { every = \"1m\", rates = [50, 120] } or { from = 10, to = 200, over = \"2m\" }",
+                )
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RateSpec, E> {
+                Ok(RateSpec::Constant(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RateSpec, E> {
+                Ok(RateSpec::Constant(v as f64))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RateSpec, A::Error> {
+                RateTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RateSpec::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RateSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let table = generator.subschema_for::<RateTable>();
+        json_schema!({
+            "description": "Per second: a number, or { every, rates }, { steps }, { from, to, over }, { from, stages } or { daily, day }.",
+            "anyOf": [{"type": "number", "minimum": 0}, table]
+        })
+    }
+}
+
 /// A size in bytes: an integer, or text with a unit such as `"64MiB"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ByteSize(pub u64);

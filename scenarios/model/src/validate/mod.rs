@@ -10,19 +10,18 @@ mod content;
 mod options;
 mod population;
 mod timeline;
+mod trace;
+mod traffic;
 
 use std::ops::Range;
 use std::path::Path;
 
 use toml::Spanned;
 
-use crate::bounds::{
-    self, MAX_FILE_BYTES, MAX_LATENCY, MAX_PAGES_PER_SESSION, MAX_RATE, MAX_RUN, MAX_USERS,
-    MAX_VISITORS, MAX_ZIPF_S, MIN_THINK_TIME,
-};
+use crate::bounds::{self, MAX_FILE_BYTES, MAX_LATENCY, MAX_RATE, MAX_RUN};
 use crate::error::{Diagnostic, ScenarioError};
-use crate::model::{Content, Dist, Faults, OriginOptions, Popularity, Scenario, Traffic};
-use crate::spec::{ActionSpec, DistSpec, PopularitySpec, ScenarioFile};
+use crate::model::{Dist, Faults, OriginOptions, Scenario};
+use crate::spec::{ActionSpec, DistSpec, ScenarioFile};
 use crate::time::Micros;
 
 /// Reads and validates a scenario file; a file longer than
@@ -55,7 +54,13 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
             e.message().trim().to_owned(),
         )])
     })?;
-    let mut cx = Cx::default();
+    let mut cx = Cx {
+        base: Path::new(file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf),
+        ..Cx::default()
+    };
     let mut scenario = cx.scenario(&spec);
     scenario.source_hash = xxhash_rust::xxh3::xxh3_64(source.as_bytes());
     if cx.problems.is_empty() {
@@ -87,11 +92,17 @@ fn site_span(f: &ScenarioFile, site: bounds::Site) -> Range<usize> {
     let t = &f.traffic;
     match site {
         bounds::Site::Visitors => sp(&t.visitors),
-        bounds::Site::Users => t.users.as_ref().map_or(sp(&t.visitors), sp),
+        bounds::Site::Users => t
+            .users
+            .as_ref()
+            .or(t.pool.as_ref())
+            .map_or(sp(&t.visitors), sp),
         bounds::Site::Requests => t
             .arrival_rate
             .as_ref()
             .map(sp)
+            .or(t.session_rate.as_ref().map(sp))
+            .or(t.trace.as_ref().map(sp))
             .or(t.users.as_ref().map(sp))
             .unwrap_or(sp(&t.visitors)),
         bounds::Site::Duration => sp(&f.scenario.duration),
@@ -117,6 +128,11 @@ fn too_long(file: &str, len: u64) -> ScenarioError {
 struct Cx {
     problems: Vec<(Range<usize>, String)>,
     duration: Micros,
+    /// The scenario file's folder: files it names (a trace) are relative to it.
+    base: Option<std::path::PathBuf>,
+    /// `[traffic] visitors` and `[scenario] seed`, for mapping a trace.
+    visitors: u32,
+    seed: u64,
 }
 
 fn sp<T>(s: &Spanned<T>) -> Range<usize> {
@@ -126,6 +142,11 @@ fn sp<T>(s: &Spanned<T>) -> Range<usize> {
 impl Cx {
     pub(super) fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
         self.problems.push((span, msg.into()));
+    }
+
+    /// Problems found so far.
+    pub(super) fn problems_len(&self) -> usize {
+        self.problems.len()
     }
 
     /// The index of value `v` of attribute `a`, or a problem naming the
@@ -173,6 +194,18 @@ impl Cx {
             );
         }
         self.duration = duration;
+        self.seed = meta.seed;
+        self.visitors = *f.traffic.visitors.get_ref();
+        let warmup = meta.warmup.as_ref().map_or(Micros::ZERO, |w| {
+            let v = w.get_ref().0;
+            if v >= duration {
+                self.err(
+                    sp(w),
+                    format!("warmup ({v}) must be shorter than the run ({duration}): nothing would be measured"),
+                );
+            }
+            v
+        });
 
         let attributes = self.attributes(f);
         let experiences = self.experiences(f, &attributes);
@@ -223,6 +256,7 @@ impl Cx {
             description: meta.description.clone(),
             seed: meta.seed,
             duration,
+            warmup,
             traffic,
             attributes,
             experiences,
@@ -234,128 +268,6 @@ impl Cx {
             sweep,
             source_hash: 0,
         }
-    }
-
-    pub(super) fn traffic(&mut self, f: &ScenarioFile, content: &Content) -> Traffic {
-        let t = &f.traffic;
-        if *t.visitors.get_ref() == 0 {
-            self.err(sp(&t.visitors), "visitors must be at least 1");
-        } else if *t.visitors.get_ref() > MAX_VISITORS {
-            self.err(
-                sp(&t.visitors),
-                format!(
-                    "visitors must be at most {MAX_VISITORS}, got {}",
-                    t.visitors.get_ref()
-                ),
-            );
-        }
-        if t.users.is_none() && t.arrival_rate.is_none() {
-            self.err(
-                f_span_of_traffic(t),
-                "traffic needs `users` (closed loop, with think_time) or `arrival_rate` (open loop, requests per second), or both",
-            );
-        }
-        if let Some(u) = &t.users {
-            if *u.get_ref() == 0 {
-                self.err(sp(u), "users must be at least 1");
-            } else if *u.get_ref() > MAX_USERS {
-                self.err(
-                    sp(u),
-                    format!("users must be at most {MAX_USERS}, got {}", u.get_ref()),
-                );
-            }
-        }
-        if let Some(r) = &t.arrival_rate {
-            let v = *r.get_ref();
-            if !(v.is_finite() && v > 0.0) {
-                self.err(
-                    sp(r),
-                    format!(
-                        "arrival_rate must be a positive number of requests per second, got {v}"
-                    ),
-                );
-            } else if v > MAX_RATE {
-                self.err(sp(r), over_rate("arrival_rate", v));
-            }
-        }
-        let pages_per_session = t.pages_per_session.as_ref().map_or(1, |p| {
-            if *p.get_ref() == 0 {
-                self.err(sp(p), "pages_per_session must be at least 1");
-            } else if *p.get_ref() > MAX_PAGES_PER_SESSION {
-                self.err(
-                    sp(p),
-                    format!(
-                        "pages_per_session must be at most {MAX_PAGES_PER_SESSION}, got {}",
-                        p.get_ref()
-                    ),
-                );
-            }
-            *p.get_ref()
-        });
-        let popularity = match (t.popularity, &t.zipf_s) {
-            (PopularitySpec::Uniform, Some(s)) => {
-                self.err(sp(s), "zipf_s applies only with popularity = \"zipf\"");
-                Popularity::Uniform
-            }
-            (PopularitySpec::Uniform, None) => Popularity::Uniform,
-            (PopularitySpec::Zipf, s) => {
-                let v = s.as_ref().map_or(1.0, |s| *s.get_ref());
-                if let Some(s) = s {
-                    if !(v.is_finite() && v > 0.0) {
-                        self.err(
-                            sp(s),
-                            format!("zipf_s must be a positive exponent, got {v}"),
-                        );
-                    } else if v > MAX_ZIPF_S {
-                        self.err(
-                            sp(s),
-                            format!("zipf_s must be at most {MAX_ZIPF_S} (past it every request is for the first page), got {v}"),
-                        );
-                    }
-                }
-                Popularity::Zipf { s: v }
-            }
-        };
-        let _ = content;
-        let think_time = self.think_time(t);
-        Traffic {
-            visitors: *t.visitors.get_ref(),
-            users: t.users.as_ref().map(|u| *u.get_ref()),
-            think_time,
-            arrival_rate: t.arrival_rate.as_ref().map(|r| *r.get_ref()),
-            pages_per_session,
-            popularity,
-        }
-    }
-
-    /// The think time: a closed loop's averages at least [`MIN_THINK_TIME`],
-    /// which is also its default.
-    fn think_time(&mut self, t: &crate::spec::TrafficSpec) -> Dist {
-        t.think_time.as_ref().map_or(
-        // No pause given: the floor, so that a closed loop always moves on.
-        Dist::Fixed(if t.users.is_some() {
-            MIN_THINK_TIME
-        } else {
-            Micros::ZERO
-        }),
-        |d| {
-            let before = self.problems.len();
-            let dist = self.dist(d);
-            if t.users.is_some()
-                && self.problems.len() == before
-                && bounds::think_too_short(&dist)
-            {
-                self.err(
-                    sp(d),
-                    format!(
-                        "think_time of a closed loop must average at least {MIN_THINK_TIME}, got {}: with no pause a user whose pages come from the cache in no simulated time asks again at the same instant, without end",
-                        dist.mean()
-                    ),
-                );
-            }
-            dist
-        },
-    )
     }
 
     /// An origin's time budget, at most [`MAX_LATENCY`].
@@ -435,10 +347,6 @@ impl Cx {
             }
         }
     }
-}
-
-fn f_span_of_traffic(t: &crate::spec::TrafficSpec) -> Range<usize> {
-    sp(&t.visitors)
 }
 
 fn action_name(a: ActionSpec) -> &'static str {
