@@ -25,6 +25,9 @@ pub struct Recorder {
     /// What the live view gets at the next frame; `None` (one branch per
     /// response) when nobody watches.
     pub tap: Option<Box<Tap>>,
+    /// Seconds of warm-up: responses in them go to the per-second series
+    /// and the live view only, not to the headline counts and histograms.
+    pub warmup_s: usize,
 }
 
 /// What one second of the run recorded.
@@ -62,6 +65,7 @@ impl Default for Recorder {
             attribute_updates: 0,
             seconds: Vec::new(),
             tap: None,
+            warmup_s: 0,
         }
     }
 }
@@ -76,7 +80,6 @@ impl Recorder {
         from_cache: bool,
         staleness_us: Option<u64>,
     ) {
-        self.classes[class.index()] += 1;
         let l = latency_us.clamp(1, 3_600_000_000);
         if self.seconds.len() <= second {
             self.seconds.resize_with(second + 1, Second::default);
@@ -86,15 +89,18 @@ impl Recorder {
         s.from_cache += u64::from(from_cache);
         s.latency.record(l).expect("clamped");
 
-        if from_cache {
-            self.latency_hit.record(l).expect("clamped");
-        } else {
-            self.latency_miss.record(l).expect("clamped");
-        }
-        if let Some(s) = staleness_us {
-            self.staleness
-                .record(s.clamp(1, 3_600_000_000))
-                .expect("clamped");
+        if second >= self.warmup_s {
+            self.classes[class.index()] += 1;
+            if from_cache {
+                self.latency_hit.record(l).expect("clamped");
+            } else {
+                self.latency_miss.record(l).expect("clamped");
+            }
+            if let Some(s) = staleness_us {
+                self.staleness
+                    .record(s.clamp(1, 3_600_000_000))
+                    .expect("clamped");
+            }
         }
         if let Some(tap) = &mut self.tap {
             tap.classes[class.index()] += 1;
@@ -110,6 +116,15 @@ impl Recorder {
                     .record(s.clamp(1, 3_600_000_000))
                     .expect("clamped");
             }
+        }
+    }
+
+    /// The same recorder, leaving the first `seconds` out of the headline.
+    #[must_use]
+    pub fn warming(self, seconds: usize) -> Self {
+        Recorder {
+            warmup_s: seconds,
+            ..self
         }
     }
 

@@ -113,17 +113,18 @@ async fn three_replicas_on_redis_hit_as_one_origin_does() {
     assert_eq!(server.dbsize(), 0, "every stack cleared its keys");
 }
 
-/// Redis killed 1 s into a 4 s run through two origin replicas and started
-/// again 1.2 s later on its port: every visitor still gets a correct page
+/// Redis killed about 1 s into a 6 s run through two origin replicas (2.5 s
+/// after the test starts: the run's clock starts once goose's users are
+/// up, about 1.2 s in) and started again 1.2 s later on its port: every visitor still gets a correct page
 /// (no error), the report counts the requests that bypassed the cache and
 /// the outage's window, and the cache hits again after Redis returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_mid_run_costs_visitors_nothing_and_the_report_says_so() {
     let mut server = RedisServer::start();
     let port = server.port();
-    let toml = scenario(&server.url(), 2, "4s", &["ssr-origin-variant"]);
+    let toml = scenario(&server.url(), 2, "6s", &["ssr-origin-variant"]);
     let chaos = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(2_500));
         server.kill();
         std::thread::sleep(Duration::from_millis(1_200));
         RedisServer::start_on(port)
@@ -148,11 +149,14 @@ async fn redis_killed_mid_run_costs_visitors_nothing_and_the_report_says_so() {
     assert!(l.counts.store_bypass <= l.counts.bypass);
     assert_eq!(l.store_outages.len(), 1, "{:?}", l.store_outages);
     let o = &l.store_outages[0];
-    assert!((0.5..2.0).contains(&o.from_s), "down from {}", o.from_s);
+    // Goose's start-up varies with the machine's load: the outage's place
+    // on the run clock does too, its length much less.
+    assert!((0.2..3.5).contains(&o.from_s), "down from {}", o.from_s);
     let until = o.until_s.expect("Redis came back within the run");
     assert!(
-        (2.0..4.0).contains(&until),
-        "back at {until} (killed at ~1 s, restarted at ~2.2 s)"
+        (0.8..3.0).contains(&(until - o.from_s)) && until < 6.0,
+        "down from {} to {until} (killed, then restarted 1.2 s later)",
+        o.from_s
     );
     assert!(
         a.warnings

@@ -408,7 +408,7 @@ pub fn render(report: &Report) -> String {
     let title = format!("ttlab · {} · {}", report.scenario, report.mode);
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p>{} run, seed {}, {} s per architecture{}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p>{} run, seed {}, {} s per architecture{}{}</p>\n",
         esc(&title),
         esc(&title),
         esc(&report.mode),
@@ -418,6 +418,14 @@ pub fn render(report: &Report) -> String {
             " — <strong>interrupted</strong>"
         } else {
             ""
+        },
+        if report.warmup_s > 0.0 {
+            format!(
+                "; the first {} s warmed the caches and count in the charts only",
+                report.warmup_s
+            )
+        } else {
+            String::new()
         }
     );
     summary_table(&mut out, report);

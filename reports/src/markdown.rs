@@ -34,6 +34,13 @@ pub fn render(report: &Report) -> String {
     if report.interrupted {
         s.push_str("> ⚠️ The run was interrupted: these numbers cover only what ran.\n\n");
     }
+    if report.warmup_s > 0.0 {
+        let _ = writeln!(
+            s,
+            "The first {} s warmed the caches: they are in the per-second series, not in these numbers or the thresholds.\n",
+            report.warmup_s
+        );
+    }
     table(&mut s, &report.architectures);
     if checked > 0 {
         s.push_str(

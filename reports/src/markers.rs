@@ -54,6 +54,12 @@ pub fn of_world(world: &World) -> Vec<Marker> {
                 .push(format!("attribute storm: {n} visitors"));
         }
     }
+    if s.warmup > ttlab_scenarios::Micros::ZERO {
+        groups
+            .entry((warmup_seconds(s.warmup) as u64, "warmup"))
+            .or_default()
+            .push("end of warm-up: measures count from here".to_owned());
+    }
     groups
         .into_iter()
         .map(|((second, kind), labels)| Marker {
@@ -66,4 +72,10 @@ pub fn of_world(world: &World) -> Vec<Marker> {
             },
         })
         .collect()
+}
+
+/// Whole seconds of warm-up: the per-second series counts in whole
+/// seconds, so a warm-up ends at the second boundary at or after it.
+pub fn warmup_seconds(warmup: ttlab_scenarios::Micros) -> usize {
+    warmup.0.div_ceil(1_000_000) as usize
 }

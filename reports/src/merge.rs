@@ -159,6 +159,7 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, MergeError> {
         page_views: first.page_views,
         worker: None,
         merged_workers: Some(of),
+        warmup_s: first.warmup_s,
     })
 }
 

@@ -53,6 +53,11 @@ pub struct Report {
     /// How many workers' reports `ttlab merge` added up into this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_workers: Option<u32>,
+    /// Seconds at the start of the run that warmed the caches: in the
+    /// per-second series (and marked), out of every headline measure and
+    /// threshold. Absent when none.
+    #[serde(default, skip_serializing_if = "no_warmup")]
+    pub warmup_s: f64,
 }
 
 /// One load machine's share of a run: the goose users `u` with
@@ -596,4 +601,9 @@ mod tests {
         assert_eq!(back, l);
         assert_eq!(back.counts.upstream_fetches, 0);
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn no_warmup(s: &f64) -> bool {
+    *s <= 0.0
 }

@@ -263,6 +263,13 @@ fn summary_rows() -> Vec<Row> {
             Box::new(|a: &ArchReport| a.requests.to_string()),
         ),
         (
+            "visits dropped",
+            Box::new(|a: &ArchReport| {
+                a.arrivals
+                    .map_or("-".into(), |c| format!("{} of {}", c.dropped, c.planned))
+            }),
+        ),
+        (
             "offload",
             Box::new(|a: &ArchReport| a.known_offload().map_or("-".into(), pct)),
         ),
@@ -347,8 +354,18 @@ pub fn summary(report: &Report) -> String {
         })
         .collect();
     let mut out = format!(
-        "{} (seed {}), {} s per architecture\n",
-        report.scenario, report.seed, report.duration_s
+        "{} (seed {}), {} s per architecture{}\n",
+        report.scenario,
+        report.seed,
+        report.duration_s,
+        if report.warmup_s > 0.0 {
+            format!(
+                " (the first {} s warm-up, left out of these numbers)",
+                report.warmup_s
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = write!(out, "{:label_w$}", "");
     for (a, w) in archs.iter().zip(&col_w) {

@@ -43,5 +43,6 @@ pub(crate) fn run_report(
         page_views: header.page_views,
         worker: header.worker,
         merged_workers: None,
+        warmup_s: ttlab_reports::markers::warmup_seconds(s.warmup) as f64,
     }
 }

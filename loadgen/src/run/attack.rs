@@ -12,6 +12,11 @@ use super::open::open_visit;
 use super::options::Plan;
 use super::visitor::page_view;
 
+/// Seconds goose's run time gets beyond the scenario's duration, for its
+/// users to start (about 1.2 s measured in debug builds; users idle once the
+/// clock passes the duration).
+const GOOSE_STARTUP_ALLOWANCE: u64 = 3;
+
 /// The plan's users against `host` for its duration (or its page views
 /// each), all started within the first second, no controllers, no report
 /// of its own; every page view judged and recorded in `ctx`.
@@ -21,8 +26,7 @@ pub(super) async fn attack(host: &str, plan: Plan, ctx: Arc<RunContext>) -> Resu
     config.host = Some(host.to_owned());
     config.users = Some(users as usize);
     // A closed loop's users start over the first second, as the simulator
-    // models them; an open pool starts within 10 ms, as the schedule runs
-    // from the start.
+    // models them; an open pool starts within 10 ms, before its first visit.
     let per_second = if ctx.open.is_some() {
         users.max(1) * 100
     } else {
@@ -37,15 +41,19 @@ pub(super) async fn attack(host: &str, plan: Plan, ctx: Arc<RunContext>) -> Resu
     } else {
         // goose starts users over the first second and then runs `run_time`:
         // together they make the scenario's duration, as the simulator models it.
-        // An open pool starts at once and runs the whole duration.
-        let launch = u64::from(ctx.open.is_none());
-        config.run_time = Some(
-            plan.duration
-                .as_secs()
-                .saturating_sub(launch)
-                .max(1)
-                .to_string(),
-        );
+        // A local run's clock starts when its users are up (goose takes
+        // about a second to start them) and its users stop sending at the
+        // scenario's end on that clock; goose's run time, counted from
+        // about the attack's start, only needs to outlast both.
+        // A target's run (no stop on the clock) lasts the duration from
+        // the users' start, which takes about a second.
+        let secs = plan.duration.as_secs();
+        let run_time = if ctx.stop_at.is_some() {
+            secs + GOOSE_STARTUP_ALLOWANCE
+        } else {
+            secs.saturating_sub(1).max(1)
+        };
+        config.run_time = Some(run_time.to_string());
         config.no_reset_metrics = true;
     }
 

@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
-use ttlab_scenarios::{Clock, Micros, SystemClock, World};
+use ttlab_scenarios::{Clock, GateClock, Micros, World};
 
 use crate::check::Checker;
 use crate::record::Recorder;
@@ -16,7 +16,10 @@ pub struct RunContext {
     /// The world.
     pub world: Arc<World>,
     /// The run clock (shared with the servers).
-    pub clock: SystemClock,
+    pub clock: Arc<dyn Clock>,
+    /// A local run's clock, which the users start when they are up
+    /// (`None` against a target, whose mocks' clock already runs).
+    pub gate: Option<Arc<GateClock>>,
     /// The checker.
     pub checker: Checker<Arc<World>>,
     /// The popularity model.
@@ -40,13 +43,23 @@ pub struct RunContext {
     pub share: crate::script::Share,
     /// Client for attribute updates.
     pub http: reqwest::Client,
+    /// When users stop sending on the run clock: the scenario's end for a
+    /// local run; `None` when the run ends by count (`--page-views`) or
+    /// by goose's run time (a target, whose mocks' clock started earlier).
+    pub stop_at: Option<Micros>,
     /// An open-loop run's schedule and pool (`None`: closed loop).
-    pub open: Option<super::open::OpenState>,
+    pub open: Option<super::pool::OpenState>,
 }
 
 impl RunContext {
     /// Run time now.
     pub fn clock_now(&self) -> Micros {
         self.clock.now()
+    }
+
+    /// Whether the scenario's duration is over on the run clock: users
+    /// send nothing after it, as the simulator stops there.
+    pub fn over(&self) -> bool {
+        self.stop_at.is_some_and(|end| self.clock_now() >= end)
     }
 }

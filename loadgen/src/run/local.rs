@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ttlab_mock_apis::MockConfig;
-use ttlab_mock_apis::metrics::{Api, Endpoint};
-use ttlab_reports::{ArchReport, LayerReport, OriginLoad, StoreOutage};
+use ttlab_reports::{ArchReport, LayerCounts, LayerReport, StoreOutage};
 use ttlab_scenarios::model::ArchitectureConfig;
-use ttlab_scenarios::{Micros, SystemClock, World};
+use ttlab_scenarios::{GateClock, Micros, World};
 use ttlab_ssr_origin::stack::{StackView, start_stack};
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
@@ -17,8 +16,9 @@ use super::context::RunContext;
 use super::error::RunError;
 use super::generate::generate;
 use super::live_tick::LiveTick;
-use super::open::OpenState;
 use super::options::{Plan, RunOptions};
+use super::pool::OpenState;
+use super::sampler::{Sampler, after_warmup, origin_load};
 use crate::check::Checker;
 use crate::live::Live;
 use crate::record::Recorder;
@@ -36,8 +36,10 @@ pub(super) async fn run_arch(
     live: Option<(Arc<Live>, usize)>,
 ) -> Result<ArchReport, RunError> {
     let s = world.scenario();
-    let clock = SystemClock::starting_now();
-    let shared_clock = Arc::new(clock);
+    let warmup_s = ttlab_reports::markers::warmup_seconds(s.warmup);
+    // The timeline starts when goose's users are up: the users start it.
+    let gate = Arc::new(GateClock::default());
+    let shared_clock: Arc<dyn ttlab_scenarios::Clock> = gate.clone();
     let mocks =
         ttlab_mock_apis::start(world.clone(), shared_clock.clone(), MockConfig::default()).await?;
     let upstream =
@@ -56,10 +58,11 @@ pub(super) async fn run_arch(
     let cache_layer = stack.topology.cache_name();
     let ctx = Arc::new(RunContext {
         world: world.clone(),
-        clock,
+        clock: shared_clock.clone(),
+        gate: Some(gate.clone()),
         checker: Checker::new(world.clone()),
         pages: PagePicker::new(s),
-        recorder: Mutex::new(Recorder::tapped(live.is_some())),
+        recorder: Mutex::new(Recorder::tapped(live.is_some()).warming(warmup_s)),
         sent_changes: (0..s.traffic.visitors)
             .map(|_| AtomicUsize::new(0))
             .collect(),
@@ -70,11 +73,10 @@ pub(super) async fn run_arch(
         share: opts.share.unwrap_or(Share::ALL),
         http: reqwest::Client::new(),
         open: OpenState::of(&world, plan.users, opts.share.unwrap_or(Share::ALL)),
+        stop_at: plan.page_views.is_none().then_some(s.duration),
     });
-    // Origin load sampled each second, cumulative, for the series.
-    let samples: Arc<Mutex<Vec<OriginLoad>>> = Arc::default();
-    // The live view's frames come from the same tick: the recorder's tap,
-    // the origin load and the layer's answers since the previous one.
+    // The live view's frames come from the sampler's tick: the recorder's
+    // tap, the origin load and the layer's answers since the previous one.
     let tick_live = Arc::new(LiveTick {
         live,
         ctx: ctx.clone(),
@@ -82,40 +84,47 @@ pub(super) async fn run_arch(
         before: Mutex::default(),
     });
     tick_live.start();
-    let sampler = {
-        let (view, mock_state, samples) =
-            (stack.view.clone(), mocks.state.clone(), samples.clone());
-        let tick_live = tick_live.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let load = origin_load(&view, &mock_state);
-                let mut samples = samples.lock().expect("samples");
-                tick_live.tick(&samples, &load);
-                samples.push(load);
-            }
-        })
-    };
+    // Origin load sampled each second, cumulative, for the series; and
+    // the layer's counters when warm-up ended, to take off the headline.
+    let sampler = Sampler::spawn(
+        stack.view.clone(),
+        mocks.state.clone(),
+        tick_live.clone(),
+        gate.clone(),
+        warmup_s,
+    );
     let generated = generate(stack.entry_url.clone(), plan, ctx.clone()).await;
-    let (outcome, elapsed, cpu) = (generated.outcome, generated.elapsed, generated.cpu);
+    let (outcome, cpu) = (generated.outcome, generated.cpu);
+    // The run's length on its clock (from when the users were up), as the
+    // simulator counts it: goose idles a little past the end, and a
+    // `--page-views` run ends when its users are done.
+    let elapsed = match ctx.stop_at {
+        Some(end) => ctx.clock_now().min(end).to_duration(),
+        None => ctx.clock_now().to_duration(),
+    };
 
-    sampler.abort();
+    sampler.task.abort();
     // Let in-flight webhook deliveries and refreshes settle before reading counters.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let origin = origin_load(&stack.view, &mocks.state);
     {
-        let mut samples = samples.lock().expect("samples");
+        let mut samples = sampler.samples.lock().expect("samples");
         tick_live.tick(&samples, &origin);
         samples.push(origin.clone());
     }
-    let layer = stack_layer_report(&stack.view, cache_layer.unwrap_or("origin"));
+    let warm_layer = sampler
+        .warm_layer
+        .lock()
+        .expect("warm layer")
+        .unwrap_or_default();
+    let layer = stack_layer_report(&stack.view, cache_layer.unwrap_or("origin"), &warm_layer);
     let replicas = stack.origin_urls.len() as u32;
     stack.shutdown().await;
     mocks.shutdown().await;
     outcome?;
     let rec = ctx.recorder.lock().expect("recorder");
-    let samples = samples.lock().expect("samples").clone();
+    let samples = sampler.of_run(elapsed);
+    let origin = after_warmup(origin, &samples, warmup_s);
     let mut report = arch_report(
         arch.arch.as_str(),
         &rec,
@@ -127,8 +136,8 @@ pub(super) async fn run_arch(
     );
     report.origin_replicas = replicas;
     if let Some(open) = &ctx.open {
-        let counts = open.counts();
-        if let Some(w) = super::open::drop_warning(&counts) {
+        let counts = open.finish(&world, ctx.clock_now());
+        if let Some(w) = super::pool::drop_warning(&counts) {
             report.warnings.push(w);
         }
         report.arrivals = Some(counts);
@@ -137,10 +146,11 @@ pub(super) async fn run_arch(
 }
 
 /// The caching layer's part of the report (none for `ssr-nocache`): its
-/// counters over every replica, its backend and the store's outages.
-fn stack_layer_report(view: &StackView, name: &str) -> Option<LayerReport> {
+/// counters over every replica since `warm` (the end of warm-up), its
+/// backend and the store's outages.
+fn stack_layer_report(view: &StackView, name: &str, warm: &LayerCounts) -> Option<LayerReport> {
     let c = view.cache_counters()?;
-    let mut l = LayerReport::new(name, c.snapshot());
+    let mut l = LayerReport::new(name, c.snapshot().since(warm));
     l.backend = view.backend().filter(|b| *b != "memory").map(str::to_owned);
     l.store_outages = view
         .store_outages()
@@ -151,16 +161,4 @@ fn stack_layer_report(view: &StackView, name: &str) -> Option<LayerReport> {
         })
         .collect();
     Some(l)
-}
-
-/// Origin load so far: the origin's counters and the mocks' answers.
-fn origin_load(stack: &StackView, mocks: &ttlab_mock_apis::MockState) -> OriginLoad {
-    let m = &mocks.metrics;
-    OriginLoad {
-        requests: stack.origin_requests(),
-        renders: stack.origin_renders(),
-        personalize_calls: m.requests(Api::Personalize, Endpoint::Manifest),
-        delivery_calls: m.requests(Api::Delivery, Endpoint::Entry)
-            + m.requests(Api::Delivery, Endpoint::Entries),
-    }
 }

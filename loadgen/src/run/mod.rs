@@ -19,14 +19,16 @@ mod live_tick;
 mod local;
 mod open;
 mod options;
+mod pool;
 mod procfs;
 mod progress;
+mod sampler;
 mod target;
 mod visitor;
 
 pub use error::RunError;
-pub use open::derived_pool;
 pub use options::RunOptions;
+pub use pool::derived_pool;
 pub use progress::{Progress, Quiet};
 pub use target::{run_target, run_target_with};
 

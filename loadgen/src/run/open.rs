@@ -1,131 +1,14 @@
-//! The arrival-rate executor: open-loop real runs on goose.
-//!
-//! goose runs closed loops only: each user repeats its transaction. Here
-//! the transaction is "take the next planned visit, wait for its instant,
-//! browse it": a pool of goose users shares one [`Schedule`] (the very one
-//! the simulator pops), so visits start when the schedule says, whatever
-//! the server does. A user takes the next visit as soon as it is free, so
-//! a visit still in the schedule when its instant has passed found every
-//! user busy: it is counted as dropped and skipped, never sent late (a late
-//! send would slow the arrivals down to what the server can take, and hide
-//! the overload: coordinated omission). Latency of a visit's first page
-//! counts from its planned instant.
-//!
-//! Visits planned before the last user of the pool has started are sent
-//! (late, and the lateness counted in their latency), not dropped: the
-//! pool's start-up is the generator's, not the server's.
+//! The arrival-rate executor's transaction: one planned visit of the
+//! pool's (see [`super::pool`] for the schedule it shares and why visits
+//! are dropped, not sent late).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use goose::prelude::*;
-use ttlab_reports::ArrivalCounts;
-use ttlab_scenarios::bounds::MAX_USERS;
-use ttlab_scenarios::model::Load;
-use ttlab_scenarios::{Micros, Scenario, World};
+use ttlab_scenarios::Micros;
 
 use super::context::RunContext;
 use super::visitor::view;
-use crate::schedule::{Schedule, Visit};
-use crate::script::Share;
-
-/// What the pool of one open-loop run shares.
-pub struct OpenState {
-    schedule: Mutex<Schedule>,
-    /// This machine's share of the visits (visit `i` goes to worker `i mod of`).
-    share: Share,
-    /// Goose users in the pool.
-    pub pool: u32,
-    started: AtomicU64,
-    all_started: AtomicBool,
-    planned: AtomicU64,
-    dropped: AtomicU64,
-    /// Visits planned before this are not the run's (a target's mocks
-    /// started earlier): skipped, neither planned nor dropped.
-    from: Micros,
-}
-
-impl OpenState {
-    /// The open schedule of the world's scenario for `pool` users, or
-    /// `None` for a closed loop.
-    pub fn of(world: &World, pool: u32, share: Share) -> Option<OpenState> {
-        Some(OpenState {
-            schedule: Mutex::new(Schedule::of(world)?),
-            share,
-            pool,
-            started: AtomicU64::new(0),
-            all_started: AtomicBool::new(false),
-            planned: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            from: Micros::ZERO,
-        })
-    }
-
-    /// The same, for a run that starts at `from` on the timeline.
-    #[must_use]
-    pub fn from(self, from: Micros) -> Self {
-        OpenState { from, ..self }
-    }
-
-    /// Planned and dropped so far.
-    pub fn counts(&self) -> ArrivalCounts {
-        ArrivalCounts {
-            planned: self.planned.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
-            pool: Some(self.pool),
-        }
-    }
-
-    /// The next visit of this machine's share to send at or after `now`,
-    /// counting the ones past due as dropped; `None` when the schedule is
-    /// done.
-    fn take(&self, world: &World, now: Micros) -> Option<Visit> {
-        let ready = self.all_started.load(Ordering::Relaxed);
-        let mut schedule = self.schedule.lock().expect("schedule");
-        loop {
-            let visit = schedule.next_visit(world)?;
-            if visit.at < self.from
-                || visit.index % u64::from(self.share.of()) != u64::from(self.share.id())
-            {
-                continue;
-            }
-            self.planned.fetch_add(1, Ordering::Relaxed);
-            if ready && visit.at < now {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            return Some(visit);
-        }
-    }
-}
-
-/// Goose users for an open run when the scenario sets no `pool`: twice the
-/// visits expected in progress at the peak rate (a visit lasting its pages'
-/// think times plus 100 ms a page for the answers), and at least 8.
-pub fn derived_pool(s: &Scenario) -> u32 {
-    if let Some(p) = s.traffic.pool {
-        return p;
-    }
-    let t = &s.traffic;
-    let pages = f64::from(t.pages_per_session);
-    let (peak, visit_secs) = match &t.load {
-        Load::Closed { users } => return *users,
-        Load::Sessions { rate } | Load::Requests { rate } => (
-            rate.peak(),
-            pages * (t.think_time.mean().as_secs_f64() + 0.1),
-        ),
-        Load::Trace(r) => {
-            let mut per_second = std::collections::HashMap::<u64, u32>::new();
-            for q in &r.requests {
-                *per_second.entry(q.at.0 / 1_000_000).or_default() += 1;
-            }
-            let peak = per_second.values().copied().max().unwrap_or(1);
-            (f64::from(peak), 0.1)
-        }
-    };
-    let in_progress = peak * visit_secs;
-    ((in_progress * 2.0).ceil() as u32).clamp(8, MAX_USERS)
-}
 
 /// One visit of the pool's: wait for its instant, browse its pages with
 /// think time, each judged. When the schedule is done the user idles to the
@@ -136,7 +19,14 @@ pub(super) async fn open_visit(ctx: &RunContext, user: &mut GooseUser) -> Transa
         user.set_session_data(true);
         let n = open.started.fetch_add(1, Ordering::Relaxed) + 1;
         if n >= u64::from(open.pool) {
-            open.all_started.store(true, Ordering::Relaxed);
+            if let Some(gate) = &ctx.gate {
+                gate.start();
+            }
+            open.ready_at.store(ctx.clock_now().0, Ordering::Relaxed);
+        }
+        // Visits are due on the clock the last user starts: wait for it.
+        while ctx.gate.as_ref().is_some_and(|g| !g.started()) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
     }
     let Some(visit) = open.take(&ctx.world, ctx.clock_now()) else {
@@ -169,18 +59,4 @@ pub(super) async fn open_visit(ctx: &RunContext, user: &mut GooseUser) -> Transa
         tokio::time::sleep(think.to_duration()).await;
     }
     result
-}
-
-/// The warning of a run that dropped visits: the pool, not the server,
-/// limited what was sent, or the server was too slow for the pool.
-pub(super) fn drop_warning(c: &ArrivalCounts) -> Option<String> {
-    (c.dropped > 0).then(|| {
-        format!(
-            "{} of {} planned visits ({:.1}%) were dropped: every one of the pool's {} users was busy when they were due, so the server did not keep up (or the pool is too small: raise [traffic] pool)",
-            c.dropped,
-            c.planned,
-            c.dropped as f64 * 100.0 / c.planned.max(1) as f64,
-            c.pool.unwrap_or(0)
-        )
-    })
 }

@@ -11,8 +11,8 @@ use ttlab_scenarios::{Micros, Scenario, SystemClock, World};
 use super::context::RunContext;
 use super::error::RunError;
 use super::generate::generate;
-use super::open::OpenState;
 use super::options::{RunOptions, users_of};
+use super::pool::OpenState;
 use super::progress::Progress;
 use crate::check::Checker;
 use crate::record::Recorder;
@@ -158,10 +158,13 @@ pub async fn run_target_with(
     goose::reset_killswitch();
     let ctx = Arc::new(RunContext {
         world: world.clone(),
-        clock,
+        clock: Arc::new(clock),
+        gate: None,
         checker: Checker::new(world.clone()),
         pages: PagePicker::new(s),
-        recorder: Mutex::new(Recorder::default()),
+        recorder: Mutex::new(
+            Recorder::default().warming(ttlab_reports::markers::warmup_seconds(s.warmup)),
+        ),
         sent_changes: (0..s.traffic.visitors)
             .map(|_| std::sync::atomic::AtomicUsize::new(0))
             .collect(),
@@ -171,6 +174,7 @@ pub async fn run_target_with(
         users,
         share: opts.share.unwrap_or(Share::ALL),
         http: http.clone(),
+        stop_at: None,
         // The mocks' timeline has run for `now_us`: visits planned before
         // it are not this run's.
         open: OpenState::of(&world, plan.users, opts.share.unwrap_or(Share::ALL))
@@ -198,8 +202,8 @@ pub async fn run_target_with(
     report.mock_counters = Some(MockCounters { before, after });
     report.warnings.extend(clock_warning);
     if let Some(open) = &ctx.open {
-        let counts = open.counts();
-        report.warnings.extend(super::open::drop_warning(&counts));
+        let counts = open.finish(&world, ctx.clock_now());
+        report.warnings.extend(super::pool::drop_warning(&counts));
         report.arrivals = Some(counts);
     }
     report.warnings.push("an external origin: ttlab sees no cache counters or origin requests, only answers and the mocks' calls".to_owned());

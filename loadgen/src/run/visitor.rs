@@ -48,7 +48,17 @@ async fn send_attribute_changes(ctx: &RunContext, visitor: u32) {
 /// One page view of a closed-loop user: its script's next page, judged,
 /// then its think time.
 pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> TransactionResult {
+    if ctx.over() {
+        // The scenario's time is up: idle until goose ends the attack.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        return Ok(());
+    }
     if user.get_session_data::<Session>().is_none() {
+        // The first user up starts the timeline; the others follow over
+        // its first second, as the simulator starts them.
+        if let Some(gate) = &ctx.gate {
+            gate.start();
+        }
         let global = ctx.share.user(user.weighted_users_index as u32);
         let session = Session::new(&ctx.world, global, ctx.users);
         user.set_session_data(session);

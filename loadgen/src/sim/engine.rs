@@ -195,6 +195,13 @@ struct Sim<'w> {
     /// The virtual µs at which the next frame is due (`u64::MAX` without a
     /// sink: then the loop's check never fires).
     next_frame: u64,
+    /// The virtual µs at which warm-up ends and the counters are read
+    /// (`u64::MAX` once read, or without warm-up).
+    warm_at: u64,
+    /// `min(next_frame, warm_at)`: the one compare per event.
+    next_check: u64,
+    /// The counters when warm-up ended, taken off the headline ones.
+    warm: (Counts, LayerCounts),
     /// Counts at the last frame, to count one second's worth.
     framed: (Counts, LayerCounts),
     /// The virtual time simulated: the scenario's duration, or where a stop
@@ -237,7 +244,8 @@ pub(super) fn simulate_arch_live(
     };
     let checker = Checker::new(w);
     let memo = checker.memo();
-    let mut recorder = Recorder::default();
+    let warmup_s = ttlab_reports::markers::warmup_seconds(s.warmup);
+    let mut recorder = Recorder::default().warming(warmup_s);
     if live.is_some() {
         recorder.start_tap();
     }
@@ -272,6 +280,12 @@ pub(super) fn simulate_arch_live(
         control,
         live,
         next_frame: if live.is_some() { 1_000_000 } else { u64::MAX },
+        warm_at: match warmup_s {
+            0 => u64::MAX,
+            w => w as u64 * 1_000_000,
+        },
+        next_check: 0,
+        warm: (Counts::default(), LayerCounts::default()),
         framed: (Counts::default(), LayerCounts::default()),
         ran_until: s.duration,
     };
@@ -336,8 +350,8 @@ impl Sim<'_> {
             if let Some(a) = self.schedule.as_ref().and_then(Schedule::peek)
                 && self.queue.peek().is_none_or(|Reverse(q)| a < q.at())
             {
-                if a.0 >= self.next_frame {
-                    self.frames_until(a);
+                if a.0 >= self.next_check {
+                    self.checkpoints(a);
                 }
                 self.arrival();
                 continue;
@@ -346,8 +360,8 @@ impl Sim<'_> {
                 break;
             };
             let (t, ev) = (q.at(), q.1);
-            if t.0 >= self.next_frame {
-                self.frames_until(t);
+            if t.0 >= self.next_check {
+                self.checkpoints(t);
             }
             match ev {
                 Ev::UserTurn(u) => self.user_turn(t, u),
@@ -384,6 +398,20 @@ impl Sim<'_> {
                 .fetch_add(end.0.saturating_sub(reported.0), Ordering::Relaxed);
         }
         self.last_frame();
+    }
+
+    /// What falls due when `t` crosses `next_check`: the end of warm-up
+    /// (the counters read) and the live view's frames.
+    #[cold]
+    fn checkpoints(&mut self, t: Micros) {
+        if t.0 >= self.warm_at {
+            self.warm = (self.counts, *self.layer.counts());
+            self.warm_at = u64::MAX;
+        }
+        if t.0 >= self.next_frame {
+            self.frames_until(t);
+        }
+        self.next_check = self.next_frame.min(self.warm_at);
     }
 
     /// Publishes a frame for every second that ended at or before `t`
@@ -678,18 +706,19 @@ impl Sim<'_> {
     }
 
     fn report(self) -> ArchReport {
-        let c = &self.counts;
+        // Headline counts leave warm-up out (`warm` is zero without one).
+        let (c, w) = (&self.counts, &self.warm.0);
         let origin = OriginLoad {
-            requests: c.origin_requests,
-            renders: c.renders,
-            personalize_calls: c.personalize_calls,
-            delivery_calls: c.delivery_calls,
+            requests: c.origin_requests - w.origin_requests,
+            renders: c.renders - w.renders,
+            personalize_calls: c.personalize_calls - w.personalize_calls,
+            delivery_calls: c.delivery_calls - w.delivery_calls,
         };
         // The simulator models one origin and a store that never fails,
         // whatever the backend.
         let layer = self
             .cache_name
-            .map(|name| LayerReport::new(name, *self.layer.counts()));
+            .map(|name| LayerReport::new(name, self.layer.counts().since(&self.warm.1)));
         // Cumulative samples per second boundary, as the real run samples them.
         let samples = cumulative(&self.load);
         let mut report = arch_report(

@@ -189,6 +189,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // steps hold exact values
     fn steps_hold_and_ramps_interpolate_and_periods_repeat() {
         let steps = RateCurve {
             points: vec![(secs(0), 10.0), (secs(10), 30.0)],

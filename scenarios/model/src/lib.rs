@@ -31,7 +31,7 @@ pub mod world;
 pub use error::{Diagnostic, ScenarioError};
 pub use layer_counts::LayerCounts;
 pub use model::{Architecture, Scenario};
-pub use time::{Clock, ManualClock, Micros, SystemClock};
+pub use time::{Clock, GateClock, ManualClock, Micros, SystemClock};
 pub use topology::Topology;
 pub use validate::{load, parse_str};
 pub use world::{VariantSet, World};

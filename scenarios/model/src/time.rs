@@ -119,6 +119,55 @@ impl Clock for SystemClock {
     }
 }
 
+/// Run time that reads zero until [`GateClock::start`], then counts from
+/// that instant. A real run hands it to its servers before its load
+/// generator is up (goose takes about a second to start its users, longer
+/// on a busy machine); the generator starts it when its users are ready, so
+/// the scenario's timeline and the traffic start together, as in the
+/// simulator.
+#[derive(Debug)]
+pub struct GateClock {
+    base: std::time::Instant,
+    /// µs after `base` at which zero is; `u64::MAX` until started.
+    start_us: std::sync::atomic::AtomicU64,
+}
+
+impl Default for GateClock {
+    fn default() -> Self {
+        GateClock {
+            base: std::time::Instant::now(),
+            start_us: std::sync::atomic::AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl GateClock {
+    /// Zero from now on; the first call wins.
+    pub fn start(&self) {
+        let now = Micros::from_duration(self.base.elapsed()).0;
+        let _ = self.start_us.compare_exchange(
+            u64::MAX,
+            now,
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Whether [`GateClock::start`] was called.
+    pub fn started(&self) -> bool {
+        self.start_us.load(std::sync::atomic::Ordering::SeqCst) != u64::MAX
+    }
+}
+
+impl Clock for GateClock {
+    fn now(&self) -> Micros {
+        match self.start_us.load(std::sync::atomic::Ordering::SeqCst) {
+            u64::MAX => Micros::ZERO,
+            start => Micros::from_duration(self.base.elapsed()).saturating_sub(Micros(start)),
+        }
+    }
+}
+
 /// A clock that moves only when told: for tests that pin time.
 #[derive(Debug, Default)]
 pub struct ManualClock(std::sync::atomic::AtomicU64);
@@ -149,6 +198,23 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gate_clock_reads_zero_until_started_then_counts_from_there() {
+        let c = GateClock::default();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(c.now(), Micros::ZERO);
+        assert!(!c.started());
+        c.start();
+        std::thread::sleep(Duration::from_millis(5));
+        let t = c.now();
+        assert!(
+            t >= Micros::from_millis(5) && t < Micros::from_millis(15),
+            "{t}"
+        );
+        c.start(); // the first start wins
+        assert!(c.now() >= t);
+    }
 
     #[test]
     fn conversions_round_trip() {

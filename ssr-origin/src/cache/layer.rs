@@ -99,11 +99,20 @@ impl StoreHealth {
         }
     }
 
-    fn answered(&self, now: Micros) {
+    /// A call sent at `sent` was answered. A call sent before the outage
+    /// began (an answer straggling in as the store dies) says nothing of
+    /// the store since: only a later one ends the outage.
+    fn answered(&self, sent: Micros) {
         if !self.down.load(Ordering::Relaxed) {
             return;
         }
         let mut o = self.outages.lock().expect("store outages");
+        if o.last()
+            .is_some_and(|last| last.until.is_none() && sent < last.from)
+        {
+            return;
+        }
+        let now = sent;
         if self.down.swap(false, Ordering::Relaxed)
             && let Some(last) = o.last_mut()
         {
@@ -128,9 +137,10 @@ impl StoreHealth {
             .is_err()
     }
 
-    fn record<T>(&self, now: Micros, r: &Result<T, StoreError>) {
+    /// The outcome of a call sent at `sent` that ended at `now`.
+    fn record<T>(&self, sent: Micros, now: Micros, r: &Result<T, StoreError>) {
         match r {
-            Ok(_) => self.answered(now),
+            Ok(_) => self.answered(sent),
             Err(_) => self.failed(now),
         }
     }
@@ -448,7 +458,7 @@ where
                         let later = self.clock.now();
                         let now_stored = if stale_on_error {
                             let r = self.store.get(key).await;
-                            self.health.record(self.clock.now(), &r);
+                            self.health.record(later, self.clock.now(), &r);
                             r.unwrap_or_else(|e| {
                                 tracing::debug!(error = %e, "store unavailable; no stale answer");
                                 self.counters.store_errors.inc();
@@ -499,7 +509,7 @@ where
     pub async fn purge(&self, tag: Tag) -> usize {
         let at = self.clock.now();
         let r = self.store.purge_tag(tag, at).await;
-        self.health.record(self.clock.now(), &r);
+        self.health.record(at, self.clock.now(), &r);
         match r {
             Ok(n) => {
                 self.counters.purged.inc_by(n as u64);
@@ -525,8 +535,9 @@ where
             let deadline = Instant::now() + PURGE_RETRY_FOR;
             while Instant::now() < deadline {
                 tokio::time::sleep(STORE_RETRY).await;
+                let sent = clock.now();
                 let r = store.purge_tag(tag, at).await;
-                health.record(clock.now(), &r);
+                health.record(sent, clock.now(), &r);
                 match r {
                     Ok(n) => {
                         counters.purged.inc_by(n as u64);
@@ -667,8 +678,9 @@ where
                         tags: f.tags.iter().copied().collect(),
                         size: u32::try_from(f.size).unwrap_or(u32::MAX),
                     };
+                    let sent = clock.now();
                     let put = store.put(key, stored).await;
-                    health.record(clock.now(), &put);
+                    health.record(sent, clock.now(), &put);
                     match put {
                         Ok(PutOutcome::Stored { evicted }) => {
                             counters.evicted.inc_by(evicted as u64);
