@@ -280,6 +280,15 @@ fn one_trace_visitor_always_plays_one_visitor_of_the_population() {
         let s = loaded(&dir, &scenario("60s", seed, 100, t));
         replay(&s).requests.clone()
     };
+    // Named by default, the column must be there: the header says it is not.
+    let Err(e) = load(&dir, &scenario("60s", 7, 100, "trace = \"anon.csv\"")) else {
+        panic!("anon.csv has no visitor column");
+    };
+    let message = &e.diagnostics()[0].message;
+    assert!(
+        message.contains("anon.csv:1: no column \"visitor\" in the header"),
+        "{message}"
+    );
     let drawn = anon(7);
     assert_eq!(drawn, anon(7), "one seed, one draw");
     let visitors = |r: &[ReplayRequest]| r.iter().map(|q| q.visitor).collect::<Vec<_>>();
