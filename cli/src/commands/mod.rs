@@ -15,18 +15,45 @@ pub mod validate;
 use ttlab_scenarios::{Scenario, ScenarioError, shipped};
 
 /// Loads a scenario from a path, or a shipped scenario by name when no such
-/// file exists. Returns the name to show in messages with the result.
+/// file exists. Returns the name to show in messages with the result. A
+/// scenario that replays a trace with unreadable lines loads (they are
+/// skipped), but says so on stderr: every command that loads one
+/// (`validate`, `check`, `sim`, `run`, `serve`) passes here.
 pub fn load_scenario(arg: &str) -> (String, Result<Scenario, ScenarioError>) {
     let path = std::path::Path::new(arg);
-    if !path.exists()
+    let (shown, loaded) = if !path.exists()
         && let Some(s) = shipped::get(arg)
     {
-        return (
+        (
             s.path.to_owned(),
             ttlab_scenarios::parse_str(s.path, s.source),
-        );
+        )
+    } else {
+        (arg.to_owned(), ttlab_scenarios::load(path))
+    };
+    if let Ok(s) = &loaded
+        && let Some(warning) = skipped_trace_lines(&shown, s)
+    {
+        eprintln!("{warning}");
     }
-    (arg.to_owned(), ttlab_scenarios::load(path))
+    (shown, loaded)
+}
+
+/// The warning for a replayed trace that had lines it could not read: a
+/// replay of fewer requests than the file holds should not pass unnoticed,
+/// yet one bad line in a day's log should not stop the run either.
+fn skipped_trace_lines(shown: &str, s: &Scenario) -> Option<String> {
+    let ttlab_scenarios::model::Load::Trace(r) = &s.traffic.load else {
+        return None;
+    };
+    let (line, why) = r.first_bad.as_ref()?;
+    Some(format!(
+        "warning: {shown}: trace {}: {} line{} could not be read and {} skipped; the first is line {line}: {why}",
+        r.file,
+        r.bad_lines,
+        if r.bad_lines == 1 { "" } else { "s" },
+        if r.bad_lines == 1 { "was" } else { "were" },
+    ))
 }
 
 /// Loads the scenario a command is about, or prints why it cannot be loaded
