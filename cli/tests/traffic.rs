@@ -47,7 +47,9 @@ fn an_access_log_becomes_a_traffic_table_a_scenario_accepts() {
         "the bad line by number: {err}"
     );
     assert!(out.contains("# 1 line(s) could not be read"), "{out}");
-    assert!(out.contains("visitors = 40\n"), "{out}");
+    // 40 sessions from 40 visitors, none back: a population in which 40
+    // sessions expect about one return, 40 · 39 / 2.
+    assert!(out.contains("visitors = 780\n"), "{out}");
     assert!(out.contains("pages_per_session = 5\n"), "{out}");
     assert!(
         out.contains("think_time = \"2s\"\n"),

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ttlab_scenarios::bounds;
 use ttlab_traffic::fit::{self, FitOptions};
 use ttlab_traffic::trace::{self, Columns, Format, Kind, TimeUnit};
 
@@ -63,6 +64,8 @@ pub fn fit(args: &TrafficFitArgs) -> anyhow::Result<ExitCode> {
         FitOptions {
             bucket: args.bucket,
             session_gap: args.session_gap,
+            max_visitors: u64::from(bounds::MAX_VISITORS),
+            max_span: bounds::MAX_RUN.to_duration(),
         },
     );
     if !fitted.zipf.good() {
