@@ -56,7 +56,7 @@ pub enum Command {
     /// Serve parts of the lab on loopback for your own origin or SDKs to use.
     #[command(subcommand)]
     Serve(ServeCommand),
-    /// Traffic from your own logs: fit a scenario's [traffic] to an access log or trace.
+    /// Fit a scenario's [traffic] to a log, or write a scenario's traffic as a log.
     #[command(subcommand)]
     Traffic(TrafficCommand),
 }
@@ -66,6 +66,8 @@ pub enum Command {
 pub enum TrafficCommand {
     /// Write a [traffic] table fitted to a log: rate, page popularity, sessions.
     Fit(TrafficFitArgs),
+    /// Write the requests a scenario's traffic sends as a site's log, in time order.
+    Log(TrafficLogArgs),
 }
 
 /// How a trace file is laid out.
@@ -99,6 +101,8 @@ pub enum TraceTimeUnit {
 #[command(
     after_help = "Reads plain, gzip or zstd files (told by their bytes). Lines that cannot be read are\n\
 counted and named by number, and skipped; only a file with no good line is an error (exit 2).\n\
+In an access log the visitor is the user field when it is set (`traffic log` writes the\n\
+visitor's uid there), else the client address with the user agent.\n\
 Examples:\n  \
 ttlab traffic fit /var/log/nginx/access.log.gz\n  \
 ttlab traffic fit trace.csv --time ts --time-unit ms --path url --visitor client -o traffic.toml"
@@ -143,6 +147,38 @@ pub struct TrafficFitArgs {
     /// Write the table to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// `ttlab traffic log`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every page view the scenario's load model sends, at the instant it sends it, with no\n\
+server in the way (responses take no time): the visits of session_rate or arrival_rate with\n\
+their pages a think time apart, each closed-loop user's pages, or the replayed trace. The\n\
+same scenario gives the same file, byte for byte. The visitor's uid is in the access log's\n\
+user field and in the visitor column of CSV, TSV and JSON lines, where `traffic fit` reads it.\n\
+Examples:\n  \
+ttlab traffic log quickstart | head\n  \
+ttlab traffic log my.toml -o access.log.gz --start 2026-11-30T08:00:00Z\n  \
+ttlab traffic log my.toml -o requests.csv && ttlab traffic fit requests.csv"
+)]
+pub struct TrafficLogArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+
+    /// Write the log to FILE instead of stdout: gzip when it ends in .gz, zstd in .zst.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Its layout (default: by FILE's name — .csv, .tsv, .jsonl/.ndjson — else an access log).
+    #[arg(long, value_enum)]
+    pub format: Option<TraceFormat>,
+
+    /// Wall-clock time of the run's start, RFC 3339. The default, the Unix epoch, makes
+    /// CSV and JSON times the seconds from the start of the run.
+    #[arg(long, value_name = "RFC3339", default_value = "1970-01-01T00:00:00Z")]
+    pub start: String,
 }
 
 /// `ttlab serve`.

@@ -48,6 +48,7 @@ where
         Command::Serve(args::ServeCommand::Origin(a)) => commands::serve::origin(&a),
         Command::Serve(args::ServeCommand::Stack(a)) => commands::serve::stack(&a),
         Command::Traffic(args::TrafficCommand::Fit(a)) => commands::traffic::fit(&a),
+        Command::Traffic(args::TrafficCommand::Log(a)) => commands::traffic::log(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! Real runs driven by goose ([`run`]), the response checker ([`check`])
 //! and the simulator ([`sim`]), whose reports are assembled in one place
-//! (`report`).
+//! (`report`); and a scenario's traffic as a site's log ([`traffic_log`]).
 
 pub mod check;
 pub mod live;
@@ -10,3 +10,4 @@ pub mod run;
 pub mod schedule;
 pub mod script;
 pub mod sim;
+pub mod traffic_log;

@@ -51,6 +51,7 @@ fn known_traffic_is_fitted_back() {
         FitOptions {
             bucket: Duration::from_secs(60),
             session_gap: Duration::from_secs(600),
+            ..FitOptions::default()
         },
     );
     // Zipf exponent within 0.05, and a good fit.

@@ -1,14 +1,30 @@
 //! `ttlab traffic fit`: a scenario's `[traffic]` fitted to the team's own
-//! access log or trace.
+//! access log or trace; `ttlab traffic log`: a scenario's traffic written as
+//! such a log, which `fit` reads back.
 
+use std::io::BufWriter;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use ttlab_loadgen::traffic_log::TrafficLog;
+use ttlab_scenarios::{World, bounds};
 use ttlab_traffic::fit::{self, FitOptions};
-use ttlab_traffic::trace::{self, Columns, Format, Kind, TimeUnit};
+use ttlab_traffic::trace::{self, Columns, Format, Kind, Packing, Record, TimeUnit};
 
-use crate::args::{TraceFormat, TraceTimeUnit, TrafficFitArgs};
+use crate::args::{TraceFormat, TraceTimeUnit, TrafficFitArgs, TrafficLogArgs};
 use crate::exit::EXIT_BAD_INPUT;
+
+/// The kind a `--format` names.
+fn kind_of(format: TraceFormat) -> Kind {
+    match format {
+        TraceFormat::AccessLog => Kind::AccessLog,
+        TraceFormat::Csv => Kind::Csv,
+        TraceFormat::Tsv => Kind::Tsv,
+        TraceFormat::Jsonl => Kind::JsonLines,
+    }
+}
 
 /// The layout the flags (or the file's name) say.
 fn format_of(args: &TrafficFitArgs) -> Format {
@@ -24,13 +40,9 @@ fn format_of(args: &TrafficFitArgs) -> Format {
         visitor: (!args.visitor.is_empty()).then(|| args.visitor.clone()),
         size: args.size.clone(),
     };
-    let kind = match args.format {
-        Some(TraceFormat::AccessLog) => Kind::AccessLog,
-        Some(TraceFormat::Csv) => Kind::Csv,
-        Some(TraceFormat::Tsv) => Kind::Tsv,
-        Some(TraceFormat::Jsonl) => Kind::JsonLines,
-        None => Kind::of_path(&args.log),
-    };
+    let kind = args
+        .format
+        .map_or_else(|| Kind::of_path(&args.log), kind_of);
     kind.with(columns)
 }
 
@@ -63,6 +75,8 @@ pub fn fit(args: &TrafficFitArgs) -> anyhow::Result<ExitCode> {
         FitOptions {
             bucket: args.bucket,
             session_gap: args.session_gap,
+            max_visitors: u64::from(bounds::MAX_VISITORS),
+            max_span: bounds::MAX_RUN.to_duration(),
         },
     );
     if !fitted.zipf.good() {
@@ -86,4 +100,80 @@ pub fn fit(args: &TrafficFitArgs) -> anyhow::Result<ExitCode> {
         None => print!("{table}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the requests of the scenario's traffic as a log: to `--out`
+/// (through a hidden file renamed when complete, so an interrupted write
+/// leaves no truncated log under the name), or to stdout.
+pub fn log(args: &TrafficLogArgs) -> anyhow::Result<ExitCode> {
+    let start_us = match trace::parse_time(&args.start, TimeUnit::Rfc3339) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --start: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let (shown, scenario) = match super::scenario_or_exit(&args.scenario) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let kind = args.format.map_or_else(
+        || args.out.as_deref().map_or(Kind::AccessLog, Kind::of_path),
+        kind_of,
+    );
+    let world = World::new(scenario);
+    let pages = &world.scenario().content.pages;
+    let visitors = world.visitors();
+    let records = TrafficLog::new(&world).map(|r| Record {
+        at_us: start_us.saturating_add(r.at.0 as i64),
+        path: &pages[r.page as usize].path,
+        visitor: &visitors[r.visitor as usize].uid,
+    });
+    let duration = world.scenario().duration;
+    match &args.out {
+        Some(path) => {
+            let lines = write_file(path, kind, records)?;
+            eprintln!(
+                "{shown}: {lines} requests over {duration} written to {}",
+                path.display()
+            );
+        }
+        None => {
+            let out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            match trace::write(out, kind, Packing::Plain, records) {
+                Ok(_) => {}
+                // A reader that has seen enough (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(e).context("cannot write the log to stdout"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `records` to `path` as `kind`, packed as its name says, through a
+/// hidden partial file beside it; gives the lines written.
+fn write_file<'a>(
+    path: &Path,
+    kind: Kind,
+    records: impl Iterator<Item = Record<'a>>,
+) -> anyhow::Result<u64> {
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let temp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let written = std::fs::File::create(&temp)
+        .and_then(|file| {
+            trace::write(
+                BufWriter::with_capacity(1 << 16, file),
+                kind,
+                Packing::of_path(path),
+                records,
+            )
+        })
+        .and_then(|lines| std::fs::rename(&temp, path).map(|()| lines));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::trace::Request;
 
-pub use rate::RateCurve;
+pub use rate::{Flatness, RateCurve, Span};
 pub use sessions::{SessionFit, ThinkTime};
 pub use zipf::ZipfFit;
 
@@ -26,6 +26,12 @@ pub struct FitOptions {
     /// A visitor's pause longer than this ends its session (web analytics
     /// use 30 minutes).
     pub session_gap: Duration,
+    /// The most visitors a scenario may have (the command passes the
+    /// scenario format's bound; this crate does not know it).
+    pub max_visitors: u64,
+    /// The longest run a scenario may have: a rate curve is written for
+    /// at most this much of the log.
+    pub max_span: Duration,
 }
 
 impl Default for FitOptions {
@@ -33,6 +39,8 @@ impl Default for FitOptions {
         FitOptions {
             bucket: Duration::from_secs(60),
             session_gap: Duration::from_secs(30 * 60),
+            max_visitors: u64::MAX,
+            max_span: Duration::MAX,
         }
     }
 }
@@ -52,6 +60,8 @@ pub struct Fit {
     pub visitors: u64,
     /// Sessions, when the trace names visitors.
     pub sessions: Option<SessionFit>,
+    /// What it was fitted with.
+    pub options: FitOptions,
 }
 
 /// Fits `requests` (any order).
@@ -64,13 +74,18 @@ pub fn fit(requests: &[Request], options: FitOptions) -> Fit {
     }
     let mut counts: Vec<u64> = per_path.into_values().collect();
     let times: Vec<i64> = requests.iter().map(|r| r.at_us).collect();
-    let sessions = sessions::fit(requests, options.session_gap, options.bucket);
+    let span = Span {
+        first_us: first,
+        last_us: last,
+    };
+    let sessions = sessions::fit(requests, options.session_gap, span, options.bucket);
     Fit {
         requests: requests.len() as u64,
         span: Duration::from_micros(last.saturating_sub(first).max(0) as u64),
-        rate: RateCurve::of(&times, options.bucket),
+        rate: RateCurve::of(&times, span, options.bucket),
         zipf: zipf::fit(&mut counts),
         visitors: sessions.as_ref().map_or(0, |s| s.visitors),
         sessions,
+        options,
     }
 }

@@ -1,11 +1,12 @@
 //! Visitors' sessions: a visitor's requests split where it paused longer
 //! than the session gap. Gives how often sessions start (a rate curve),
-//! pages per session, and the think time between a session's pages.
+//! pages per session, the think time between a session's pages; and how
+//! large a population the visitors seem drawn from ([`population`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::rate::RateCurve;
+use super::rate::{RateCurve, Span};
 use crate::trace::Request;
 
 /// Sessions found in a trace.
@@ -48,8 +49,14 @@ impl ThinkTime {
     }
 }
 
-/// The sessions of `requests`, or `None` when the trace names no visitors.
-pub fn fit(requests: &[Request], gap: Duration, bucket: Duration) -> Option<SessionFit> {
+/// The sessions of `requests` over the log's `span`, or `None` when the
+/// trace names no visitors.
+pub fn fit(
+    requests: &[Request],
+    gap: Duration,
+    span: Span,
+    bucket: Duration,
+) -> Option<SessionFit> {
     let mut per_visitor: HashMap<&str, Vec<i64>> = HashMap::new();
     for r in requests {
         per_visitor
@@ -75,13 +82,46 @@ pub fn fit(requests: &[Request], gap: Duration, bucket: Duration) -> Option<Sess
         }
     }
     let sessions = starts.len() as u64;
+    let visitors = per_visitor.len() as u64;
     Some(SessionFit {
-        visitors: per_visitor.len() as u64,
+        visitors,
         sessions,
-        starts: RateCurve::of(&starts, bucket),
+        starts: RateCurve::of(&starts, span, bucket),
         pages_mean: pages as f64 / sessions.max(1) as f64,
         think: think_time(&mut gaps),
     })
+}
+
+/// How many visitors a scenario should have so that `draws` visits
+/// (sessions, or single requests), each from a visitor drawn at random
+/// among them as `session_rate` and `arrival_rate` draw, show `distinct`
+/// different visitors, as the log did: the `V` with
+/// `V·(1 − e^(−draws/V)) = distinct`, the expected number of distinct
+/// draws. Fewer distinct visitors than draws means some came back, and the
+/// fewer, the smaller the population; a log where nobody came back gives
+/// `draws·(draws − 1)/2`, a population in which that many draws expect
+/// about one return. At least `distinct`, at most `max`.
+pub fn population(draws: u64, distinct: u64, max: u64) -> u64 {
+    let (n, d) = (draws as f64, distinct as f64);
+    let max = max.max(distinct);
+    if distinct >= draws {
+        let v = draws.saturating_mul(draws.saturating_sub(1)) / 2;
+        return v.clamp(distinct, max);
+    }
+    let seen = |v: f64| v * -(-n / v).exp_m1();
+    if seen(max as f64) <= d {
+        return max;
+    }
+    let (mut lo, mut hi) = (d, max as f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if seen(mid) < d {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (hi.round() as u64).clamp(distinct, max)
 }
 
 fn think_time(gaps: &mut [i64]) -> Option<ThinkTime> {
@@ -128,19 +168,67 @@ mod tests {
             req("b", 3),
             req("b", 9),
         ];
-        let f = fit(&trace, Duration::from_secs(1800), Duration::from_secs(60)).unwrap();
+        let span = Span {
+            first_us: 0,
+            last_us: 5020 * 1_000_000,
+        };
+        let f = fit(
+            &trace,
+            Duration::from_secs(1800),
+            span,
+            Duration::from_secs(60),
+        )
+        .unwrap();
         assert_eq!((f.visitors, f.sessions), (2, 3));
         assert!((f.pages_mean - 2.0).abs() < 1e-12);
         let t = f.think.unwrap();
         assert_eq!(t.samples, 3, "10, 10 and 6 s");
         assert_eq!(t.p50, Duration::from_secs(10));
-        assert!((f.starts.rates.iter().sum::<f64>() * 60.0 - 3.0).abs() < 1e-9);
+        assert_eq!(f.starts.counts.iter().sum::<u64>(), 3);
+        assert_eq!(f.starts.counts[0], 2);
     }
 
     #[test]
     fn no_visitors_no_sessions() {
         let mut r = req("a", 0);
         r.visitor = None;
-        assert!(fit(&[r], Duration::from_secs(1), Duration::from_secs(1)).is_none());
+        let span = Span {
+            first_us: 0,
+            last_us: 0,
+        };
+        let one = Duration::from_secs(1);
+        assert!(fit(&[r], one, span, one).is_none());
+    }
+
+    /// Drawing sessions from a known population and counting distinct
+    /// visitors gives the population back; nobody returning, or everybody,
+    /// stays within the bounds.
+    #[test]
+    fn the_population_is_what_the_returns_say() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(9);
+        for v in [500_u64, 20_000, 100_000] {
+            let n = 8_000_u64;
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..n {
+                seen.insert(rng.random_range(0..v));
+            }
+            let p = population(n, seen.len() as u64, 1_000_000);
+            // The returns are n²/2V for large V, Poisson: for 100,000 about
+            // 320 ± 18, so the estimate is within 6% at one standard deviation.
+            assert!(
+                (p as f64 / v as f64 - 1.0).abs() < 0.2,
+                "{v}: {p} from {} distinct",
+                seen.len()
+            );
+        }
+        assert_eq!(population(10, 10, 1_000_000), 45, "nobody came back");
+        assert_eq!(
+            population(10_000, 10_000, 1_000),
+            10_000,
+            "at least the distinct"
+        );
+        assert_eq!(population(1_000, 1, 1_000_000), 1, "one visitor, always");
+        assert_eq!(population(100_000, 99_999, 50_000), 99_999);
     }
 }

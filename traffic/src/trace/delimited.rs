@@ -2,8 +2,8 @@
 
 use std::io::BufRead;
 
-use super::format::Columns;
-use super::request::{Request, Trace, parse_size};
+use super::format::{Columns, DEFAULT_COLUMNS};
+use super::request::{Record, Request, Trace, parse_size};
 use super::time;
 
 /// Why a table could not be read at all.
@@ -102,4 +102,35 @@ fn row(
         visitor,
         size,
     })
+}
+
+/// The header [`write_row`]'s rows go under: the default column names
+/// ([`Columns::default`]), so `traffic fit` reads the file with no flags.
+pub(crate) fn write_header(out: &mut String, delimiter: u8) {
+    let d = char::from(delimiter).to_string();
+    out.push_str(&DEFAULT_COLUMNS.join(&d));
+    out.push('\n');
+}
+
+/// One row: Unix seconds with six decimals, the path, the visitor.
+pub(crate) fn write_row(out: &mut String, r: &Record<'_>, delimiter: u8) {
+    let d = char::from(delimiter);
+    time::format_seconds(out, r.at_us);
+    out.push(d);
+    field(out, r.path, d);
+    out.push(d);
+    field(out, r.visitor, d);
+    out.push('\n');
+}
+
+/// A field, quoted as RFC 4180 says when it holds the separator, a quote
+/// or a line break (the `csv` reader undoes exactly this).
+fn field(out: &mut String, value: &str, delimiter: char) {
+    if value.contains([delimiter, '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
 }

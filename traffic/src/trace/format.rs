@@ -123,13 +123,18 @@ pub struct Columns {
     pub size: Option<String>,
 }
 
+/// The default names of the time, path and visitor columns: what
+/// `ttlab traffic log` writes, so its tables read back with no flags.
+pub const DEFAULT_COLUMNS: [&str; 3] = ["time", "path", "visitor"];
+
 impl Default for Columns {
     fn default() -> Self {
+        let [time, path, visitor] = DEFAULT_COLUMNS;
         Columns {
-            time: "time".to_owned(),
+            time: time.to_owned(),
             time_unit: TimeUnit::Seconds,
-            path: "path".to_owned(),
-            visitor: Some("visitor".to_owned()),
+            path: path.to_owned(),
+            visitor: Some(visitor.to_owned()),
             size: None,
         }
     }

@@ -1,11 +1,12 @@
 //! JSON-lines traces: one object a line, keys named by the scenario.
 
+use std::fmt::Write as _;
 use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::format::Columns;
-use super::request::{Request, Trace, parse_size, read_lines};
+use super::format::{Columns, DEFAULT_COLUMNS};
+use super::request::{Record, Request, Trace, parse_size, read_lines};
 use super::time;
 
 /// Reads every line; bad ones are counted with their numbers.
@@ -36,4 +37,20 @@ fn parse(line: &str, columns: &Columns) -> Result<Request, String> {
         visitor,
         size,
     })
+}
+
+/// One object: `{"time":12.000250,"path":"/a","visitor":"…"}`, with the
+/// default keys ([`Columns::default`]) so `traffic fit` reads it with no
+/// flags; the time in Unix seconds with six decimals.
+pub(crate) fn write_line(out: &mut String, r: &Record<'_>) {
+    let [time_key, path_key, visitor_key] = DEFAULT_COLUMNS;
+    let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    let _ = write!(out, "{{\"{time_key}\":");
+    time::format_seconds(out, r.at_us);
+    let _ = writeln!(
+        out,
+        ",\"{path_key}\":{},\"{visitor_key}\":{}}}",
+        text(r.path),
+        text(r.visitor)
+    );
 }

@@ -5,7 +5,9 @@
 //! what a read trace holds, `access_log`
 //! parses the common and combined log formats, `delimited` CSV/TSV,
 //! `json_lines` JSON lines, `time` the time columns, and `open` unpacks
-//! gzip and zstd by their magic bytes.
+//! gzip and zstd by their magic bytes. [`write`] goes the other way: requests
+//! out as any of these formats (each format's line writer beside its reader),
+//! plain, gzip or zstd.
 
 mod access_log;
 mod delimited;
@@ -14,14 +16,16 @@ mod json_lines;
 mod open;
 mod request;
 mod time;
+pub mod write;
 
 use std::io::BufRead;
 use std::path::Path;
 
 use thiserror::Error;
 
-pub use format::{Columns, Format, Kind, TimeUnit};
-pub use request::{BAD_LINES_KEPT, BadLine, Request, Trace};
+pub use format::{Columns, DEFAULT_COLUMNS, Format, Kind, TimeUnit};
+pub use request::{BAD_LINES_KEPT, BadLine, Record, Request, Trace};
+pub use write::{Packing, write};
 
 /// Why a trace could not be read at all.
 #[derive(Debug, Error)]
@@ -60,6 +64,17 @@ pub enum TraceError {
         /// What is missing.
         message: String,
     },
+}
+
+/// A time written as a trace's time column in `unit` holds it, as µs (since
+/// the Unix epoch for RFC 3339): one reading of times for traces and for
+/// the command line (`traffic log --start`).
+///
+/// # Errors
+///
+/// What is wrong with `text`.
+pub fn parse_time(text: &str, unit: TimeUnit) -> Result<i64, String> {
+    time::parse(text, unit)
 }
 
 /// Reads the trace at `path` laid out as `format` (plain, gzip or zstd).

@@ -1,4 +1,5 @@
-//! What a read trace holds: its requests and its bad lines.
+//! What a read trace holds: its requests and its bad lines; and what a
+//! written one is made from ([`Record`]).
 
 /// One request of a trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +14,19 @@ pub struct Request {
     pub visitor: Option<String>,
     /// Bytes of the answer, when the trace says.
     pub size: Option<u64>,
+}
+
+/// One request to write: borrowed, so a generator hands out its own
+/// strings without copying them per line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// When, in microseconds since the Unix epoch.
+    pub at_us: i64,
+    /// The path asked for.
+    pub path: &'a str,
+    /// Who asked (written where the format's reader takes the visitor
+    /// from: the access log's user field, the `visitor` column or key).
+    pub visitor: &'a str,
 }
 
 /// A line that could not be read, and why.

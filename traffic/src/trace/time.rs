@@ -33,6 +33,24 @@ pub(crate) fn parse_access_log(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("time [{text}] is not like [10/Oct/2000:13:55:36 -0700]"))
 }
 
+/// The access-log time of Unix second `second`, in UTC:
+/// `10/Oct/2000:20:55:36 +0000`.
+pub(crate) fn format_access_log(second: i64) -> String {
+    chrono::DateTime::from_timestamp(second, 0).map_or_else(
+        || format!("{second}"),
+        |t| t.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+    )
+}
+
+/// Microseconds as seconds with six decimals (`-1.500000`, `12.000250`):
+/// exact, with no float on the way, and read back by [`parse`] in seconds.
+pub(crate) fn format_seconds(out: &mut String, at_us: i64) {
+    use std::fmt::Write as _;
+    let sign = if at_us < 0 { "-" } else { "" };
+    let us = at_us.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:06}", us / 1_000_000, us % 1_000_000);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +75,18 @@ mod tests {
             Ok(2_000_000)
         );
         assert!(parse_access_log("yesterday").is_err());
+    }
+
+    #[test]
+    fn written_times_read_back() {
+        for us in [0, 1, 1_500_000, -1_500_000, -1, 1_764_496_800_123_456] {
+            let mut s = String::new();
+            format_seconds(&mut s, us);
+            assert_eq!(parse(&s, TimeUnit::Seconds), Ok(us), "{s}");
+        }
+        for second in [0, 971_211_336, -86_400] {
+            let text = format_access_log(second);
+            assert_eq!(parse_access_log(&text), Ok(second * 1_000_000), "{text}");
+        }
     }
 }
