@@ -297,8 +297,10 @@ pub struct ServeMocksArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Each architecture runs on its own mock APIs and servers on 127.0.0.1, one after another,\n\
-for the scenario's duration, with the same visitors. Real runs are closed-loop: [traffic] users\n\
-browse sessions of pages with think time between them.\n\
+for the scenario's duration, with the same visitors, sending the scenario's one load model as\n\
+`ttlab sim` does: closed-loop users, or open-loop visits (session_rate, arrival_rate, trace) taken\n\
+by a pool of goose users; a visit due while the whole pool is busy is dropped and counted, never\n\
+sent late.\n\
 Ctrl-C stops the run and still writes the report.\n\
 Several load machines: run --worker-id 0 --workers 2 on one and --worker-id 1 --workers 2 on the\n\
 other, then `ttlab merge` their report.json files.\n\
@@ -378,8 +380,9 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "The same scenario, cache rules, truth and checker as `ttlab run`, in virtual time:\n\
-open-loop Poisson arrivals at [traffic] arrival_rate when it is set, otherwise closed-loop users\n\
-with think time. The same scenario and seed give the same report, byte for byte.\n\
+the scenario's one load model (closed-loop users, open sessions or requests at a rate or a\n\
+curve, a replayed trace), the same visits as a real run. The same scenario and seed give the\n\
+same report, byte for byte.\n\
 Example: ttlab sim scenarios/geo-segments.toml --sweep ttl=0s,5s,30s,2m,10m"
 )]
 pub struct SimArgs {

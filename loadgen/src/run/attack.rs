@@ -15,7 +15,7 @@ use super::visitor::page_view;
 /// Seconds goose's run time gets beyond the scenario's duration, for its
 /// users to start (about 1.2 s measured in debug builds; users idle once the
 /// clock passes the duration).
-const GOOSE_STARTUP_ALLOWANCE: u64 = 3;
+const GOOSE_STARTUP_ALLOWANCE: u64 = 2;
 
 /// The plan's users against `host` for its duration (or its page views
 /// each), all started within the first second, no controllers, no report

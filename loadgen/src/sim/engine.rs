@@ -23,7 +23,7 @@ use rand_pcg::Pcg64Mcg;
 use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad};
 use ttlab_scenarios::model::{ArchitectureConfig, EntryIdx, PageIdx, Scenario};
 use ttlab_scenarios::topology::PersonalizeAt;
-use ttlab_scenarios::upstream::{FaultOutcome, Sampler};
+use ttlab_scenarios::upstream::{FaultOutcome, Sampler, TokenBucket};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, VariantSet, World};
 use ttlab_ssr_origin::cache::{
@@ -146,6 +146,22 @@ struct Samplers {
     render: Sampler,
 }
 
+/// Each upstream's rate limit on simulated time: the very token bucket the
+/// mocks keep on the run clock, so a burst of misses that the real mock
+/// answers with 429 fails here too.
+struct Buckets {
+    personalize: Option<TokenBucket>,
+    delivery: Option<TokenBucket>,
+}
+
+impl Buckets {
+    /// Whether a call at `t` finds the API's bucket empty (it is answered
+    /// 429 at once).
+    fn limited(bucket: &mut Option<TokenBucket>, t: Micros) -> bool {
+        bucket.as_mut().is_some_and(|b| b.try_take(t).is_err())
+    }
+}
+
 /// Where each architecture asks Personalize, and who counts as the origin:
 /// the [`Topology`]'s answers, read once per run.
 #[derive(Clone, Copy)]
@@ -167,6 +183,7 @@ struct Sim<'w> {
     /// The caching layer's name in reports (with `strategy`, from the topology).
     cache_name: Option<&'static str>,
     samplers: Samplers,
+    buckets: Buckets,
     rng: Pcg64Mcg,
     queue: QuaternaryHeap<Reverse<Queued>>,
     seq: u64,
@@ -260,6 +277,10 @@ pub(super) fn simulate_arch_live(
             personalize: s.faults.personalize.latency.sampler(),
             delivery: s.faults.delivery.latency.sampler(),
             render: s.origin.render_time.sampler(),
+        },
+        buckets: Buckets {
+            personalize: s.faults.personalize.rate_limit.map(TokenBucket::new),
+            delivery: s.faults.delivery.rate_limit.map(TokenBucket::new),
         },
         rng: Pcg64Mcg::seed_from_u64(s.seed ^ 0x5173_0001),
         queue: QuaternaryHeap::new(),
@@ -523,6 +544,10 @@ impl Sim<'_> {
         self.load_at(t).personalize_calls += 1;
         let f = &self.s.faults.personalize;
         let budget = self.s.origin.personalize_timeout;
+        if Buckets::limited(&mut self.buckets.personalize, t) {
+            // Rate limited: a 429 at once, and the fallback.
+            return (Micros::ZERO, None);
+        }
         let lat = self.samplers.personalize.sample(&mut self.rng);
         match f.decide(t, self.rng.random()) {
             FaultOutcome::Pass if lat < budget => {
@@ -603,6 +628,14 @@ impl Sim<'_> {
         let mut failed = None;
         self.served.clear();
         for e in &page.entries {
+            if Buckets::limited(&mut self.buckets.delivery, fetch_at) {
+                // Rate limited: a 429 at once fails the page.
+                failed.get_or_insert(FaultOutcome::Error(429).visitor_status().expect("an error"));
+                let served = self.world.served_variant(*e, &projected);
+                self.served
+                    .push((*e, served, self.world.entry_version(*e, served, fetch_at)));
+                continue;
+            }
             let drawn = self.samplers.delivery.sample(&mut self.rng);
             let outcome = delivery
                 .decide(fetch_at, self.rng.random())
