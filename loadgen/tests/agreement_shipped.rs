@@ -1,5 +1,5 @@
 //! Every shipped scenario, shortened, runs the same in the simulator and
-//! for real: hit rate, stale_variant, stale_content and wrong_variant agree
+//! for real: hit rate, `stale_variant`, `stale_content` and `wrong_variant` agree
 //! within 2 percentage points for each architecture.
 //!
 //! Shortened to keep CI bounded: each scenario's run is cut to
@@ -18,6 +18,7 @@
 //! stays out of the storm, and real runs agree with each other and with
 //! the simulator within a point.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use ttlab_loadgen::run::{Quiet, run};
@@ -81,7 +82,9 @@ fn shortened(source: &str) -> String {
         let value_end = value_start + rest[value_start..].find('"').expect("closing quote");
         out.push_str(&rest[..value_start]);
         match seconds(&rest[value_start..value_end]) {
-            Some(s) => out.push_str(&format!("{}ms", (s * factor * 1000.0).round() as u64)),
+            Some(s) => {
+                let _ = write!(out, "{}ms", (s * factor * 1000.0).round() as u64);
+            }
             None => out.push_str(&rest[value_start..value_end]),
         }
         rest = &rest[value_end..];
@@ -123,7 +126,7 @@ async fn every_shipped_scenario_agrees_between_the_simulator_and_a_real_run() {
                     continue;
                 };
                 compared += 1;
-                line.push_str(&format!("; {what} {:.1}% / {:.1}%", rv * 100.0, sv * 100.0));
+                let _ = write!(line, "; {what} {:.1}% / {:.1}%", rv * 100.0, sv * 100.0);
                 if (rv - sv).abs() > TOLERANCE {
                     failures.push(format!(
                         "{} {}: {what} real {:.2}% vs sim {:.2}%",

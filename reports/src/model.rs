@@ -565,6 +565,11 @@ pub struct LatencyReport {
     pub miss: Percentiles,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn no_warmup(s: &f64) -> bool {
+    *s <= 0.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::{LayerCounts, LayerReport};
@@ -601,9 +606,4 @@ mod tests {
         assert_eq!(back, l);
         assert_eq!(back.counts.upstream_fetches, 0);
     }
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-fn no_warmup(s: &f64) -> bool {
-    *s <= 0.0
 }

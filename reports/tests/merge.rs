@@ -193,6 +193,7 @@ fn report_of(responses: &[Response], worker: Option<Worker>) -> Report {
         page_views: Some(5),
         worker,
         merged_workers: None,
+        warmup_s: 0.0,
     }
 }
 

@@ -23,8 +23,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ttlab_reports::ArrivalCounts;
-use ttlab_scenarios::bounds::MAX_USERS;
-use ttlab_scenarios::model::Load;
 use ttlab_scenarios::{Micros, Scenario, World};
 
 use crate::schedule::{Schedule, Visit};
@@ -112,35 +110,9 @@ impl OpenState {
     }
 }
 
-/// Goose users for an open run when the scenario sets no `pool`: four
-/// times the visits expected in progress at the peak rate (a visit lasting
-/// its pages' think times plus 200 ms a page for the answers), plus 16. A
-/// goose user is a task and an HTTP client, so a generous pool costs
-/// little, while a tight one drops visits when the server stalls briefly
-/// (Poisson arrivals bunch up).
+/// Goose users for a run of `s`: see [`ttlab_scenarios::model::Traffic::goose_users`].
 pub fn derived_pool(s: &Scenario) -> u32 {
-    if let Some(p) = s.traffic.pool {
-        return p;
-    }
-    let t = &s.traffic;
-    let pages = f64::from(t.pages_per_session);
-    let (peak, visit_secs) = match &t.load {
-        Load::Closed { users } => return *users,
-        Load::Sessions { rate } | Load::Requests { rate } => (
-            rate.peak(),
-            pages * (t.think_time.mean().as_secs_f64() + 0.2),
-        ),
-        Load::Trace(r) => {
-            let mut per_second = std::collections::HashMap::<u64, u32>::new();
-            for q in &r.requests {
-                *per_second.entry(q.at.0 / 1_000_000).or_default() += 1;
-            }
-            let peak = per_second.values().copied().max().unwrap_or(1);
-            (f64::from(peak), 0.2)
-        }
-    };
-    let in_progress = peak * visit_secs;
-    ((in_progress * 4.0).ceil() as u32 + 16).min(MAX_USERS)
+    s.traffic.goose_users()
 }
 
 /// The warning of a run that dropped visits: the pool, not the server,

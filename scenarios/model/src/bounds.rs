@@ -278,10 +278,12 @@ pub fn estimate(scenario: &Scenario, sweep: Option<&Sweep>) -> Estimate {
         site: Site::Duration,
         bytes: seconds.saturating_mul(SECOND_BYTES * at_once + SERIES_SECOND_BYTES * kept),
     });
+    // An open model's derived pool is left out: it is at most MAX_USERS
+    // (640 MiB at REAL_USER_BYTES), and only real runs make it.
     let users = u64::from(t.users().or(t.pool).unwrap_or(0));
     parts.push(Part {
-        what: "closed-loop users",
-        keys: "[traffic] users",
+        what: "goose users",
+        keys: "[traffic] users or pool",
         site: Site::Users,
         bytes: users * REAL_USER_BYTES.max(SIM_USER_BYTES * at_once),
     });

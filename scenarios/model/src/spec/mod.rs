@@ -151,9 +151,10 @@ pub struct TrafficSpec {
     /// the peak rate and the length of a session.
     #[schemars(with = "Option<u32>", range(min = 1, max = crate::bounds::MAX_USERS))]
     pub pool: Option<Spanned<u32>>,
-    /// Page popularity: "uniform" (default) or "zipf".
-    #[serde(default)]
-    pub popularity: PopularitySpec,
+    /// Page popularity: "uniform" (default) or "zipf". Not with `trace`,
+    /// whose requests name their pages.
+    #[schemars(with = "Option<PopularitySpec>")]
+    pub popularity: Option<Spanned<PopularitySpec>>,
     /// Zipf exponent s (with popularity = "zipf"); default 1.0.
     #[schemars(with = "Option<f64>")]
     pub zipf_s: Option<Spanned<f64>>,

@@ -163,7 +163,27 @@ impl Cx {
     }
 
     fn popularity(&mut self, t: &TrafficSpec) -> Popularity {
-        match (t.popularity, &t.zipf_s) {
+        if t.trace.is_some() {
+            // A replay's pages come from the file: a popularity would be
+            // silently ignored.
+            for (key, span) in [
+                ("popularity", t.popularity.as_ref().map(sp)),
+                ("zipf_s", t.zipf_s.as_ref().map(sp)),
+            ] {
+                if let Some(span) = span {
+                    self.err(
+                        span,
+                        format!("{key} does not apply with `trace`: a replay's requests name their pages"),
+                    );
+                }
+            }
+            return Popularity::Uniform;
+        }
+        let kind = t
+            .popularity
+            .as_ref()
+            .map_or(PopularitySpec::Uniform, |p| *p.get_ref());
+        match (kind, &t.zipf_s) {
             (PopularitySpec::Uniform, Some(s)) => {
                 self.err(sp(s), "zipf_s applies only with popularity = \"zipf\"");
                 Popularity::Uniform
