@@ -110,9 +110,9 @@ impl OpenState {
     }
 }
 
-/// Goose users for a run of `s`: see [`ttlab_scenarios::model::Traffic::goose_users`].
+/// Goose users for a run of `s`: see [`ttlab_scenarios::pool::goose_users`].
 pub fn derived_pool(s: &Scenario) -> u32 {
-    s.traffic.goose_users()
+    ttlab_scenarios::pool::goose_users(&s.traffic)
 }
 
 /// The warning of a run that dropped visits: the pool, not the server,

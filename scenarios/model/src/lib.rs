@@ -18,6 +18,7 @@ pub mod bounds;
 pub mod error;
 pub mod layer_counts;
 pub mod model;
+pub mod pool;
 pub mod shipped;
 pub mod spec;
 pub mod summary;
