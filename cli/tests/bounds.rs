@@ -32,8 +32,6 @@ duration = "1s"
 
 [traffic]
 visitors = 10
-users = 2
-think_time = "10ms"
 arrival_rate = 50.0
 #TRAFFIC
 
@@ -132,8 +130,14 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "users",
-            vec![("users = 2", format!("users = {}", bounds::MAX_USERS))],
-            vec![("users = 2", format!("users = {}", bounds::MAX_USERS + 1))],
+            vec![(
+                "arrival_rate = 50.0",
+                format!("users = {}\nthink_time = \"10ms\"", bounds::MAX_USERS),
+            )],
+            vec![(
+                "arrival_rate = 50.0",
+                format!("users = {}\nthink_time = \"10ms\"", bounds::MAX_USERS + 1),
+            )],
             false,
         ),
         case(
@@ -219,14 +223,14 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "think_time",
-            vec![
-                ("think_time = \"10ms\"", "think_time = \"1ms\"".to_owned()),
-                ("arrival_rate = 50.0", String::new()),
-            ],
-            vec![
-                ("think_time = \"10ms\"", "think_time = \"999us\"".to_owned()),
-                ("arrival_rate = 50.0", String::new()),
-            ],
+            vec![(
+                "arrival_rate = 50.0",
+                "users = 2\nthink_time = \"1ms\"".to_owned(),
+            )],
+            vec![(
+                "arrival_rate = 50.0",
+                "users = 2\nthink_time = \"999us\"".to_owned(),
+            )],
             true,
         ),
         case(
