@@ -107,6 +107,12 @@ fn an_access_log_becomes_a_traffic_table_a_scenario_accepts() {
 
 /// A site of 300 pages drawn by Zipf s = 1.1, with `traffic` as its load.
 fn site(name: &str, traffic: &str, duration: &str) -> String {
+    // A replay's pages come from its file: no popularity beside a trace.
+    let popularity = if traffic.contains("trace =") {
+        ""
+    } else {
+        "popularity = \"zipf\"\nzipf_s = 1.1\n"
+    };
     format!(
         r#"[scenario]
 name = "{name}"
@@ -115,9 +121,7 @@ duration = "{duration}"
 
 [traffic]
 {traffic}
-popularity = "zipf"
-zipf_s = 1.1
-
+{popularity}
 [content]
 
 [[content.entries]]
