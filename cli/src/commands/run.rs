@@ -106,7 +106,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
     // Goose users: a closed loop's, or the pool an open loop's arrivals take.
-    let users = ttlab_loadgen::run::derived_pool(&scenario);
+    let users = ttlab_scenarios::pool::goose_users(&scenario.traffic);
     if scenario.traffic.users().is_none() && args.page_views.is_some() {
         eprintln!(
             "error: {shown}: --page-views counts a closed loop's page views per user; this scenario is open-loop ([traffic] {}), whose run sends the visits its schedule plans",

@@ -28,7 +28,6 @@ mod visitor;
 
 pub use error::RunError;
 pub use options::RunOptions;
-pub use pool::derived_pool;
 pub use progress::{Progress, Quiet};
 pub use target::{run_target, run_target_with};
 

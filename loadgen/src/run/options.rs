@@ -66,5 +66,5 @@ pub(super) fn users_of(world: &World, opts: &RunOptions) -> Result<u32, RunError
             s.name
         )));
     }
-    Ok(super::pool::derived_pool(s))
+    Ok(ttlab_scenarios::pool::goose_users(&s.traffic))
 }

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ttlab_reports::ArrivalCounts;
-use ttlab_scenarios::{Micros, Scenario, World};
+use ttlab_scenarios::{Micros, World};
 
 use crate::schedule::{Schedule, Visit};
 use crate::script::Share;
@@ -108,11 +108,6 @@ impl OpenState {
             return Some(visit);
         }
     }
-}
-
-/// Goose users for a run of `s`: see [`ttlab_scenarios::pool::goose_users`].
-pub fn derived_pool(s: &Scenario) -> u32 {
-    ttlab_scenarios::pool::goose_users(&s.traffic)
 }
 
 /// The warning of a run that dropped visits: the pool, not the server,

@@ -125,14 +125,6 @@ impl Traffic {
             _ => None,
         }
     }
-
-    /// The arrival curve of an open model (sessions or single requests).
-    pub fn rate(&self) -> Option<&RateCurve> {
-        match &self.load {
-            Load::Sessions { rate } | Load::Requests { rate } => Some(rate),
-            _ => None,
-        }
-    }
 }
 
 /// When requests come. A scenario has exactly one, run the same way by the
