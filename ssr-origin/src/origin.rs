@@ -18,7 +18,7 @@ use ttlab_scenarios::token::{self, EntryToken};
 use ttlab_scenarios::topology::{Role, Topology};
 use ttlab_scenarios::{Clock, VariantSet, World};
 
-use ttlab_scenarios::model::Backend;
+use ttlab_scenarios::model::{Backend, CachePolicy};
 
 use crate::cache::{
     self, Answer, AnyStore, CacheLayer, Fetched, FillError, KeyStrategy, LayerOptions, LockOptions,
@@ -96,6 +96,9 @@ pub struct Origin {
     /// Counters of the origin itself.
     pub counters: OriginCounters,
     registry: Registry,
+    /// Under `policy = "http"`: the `Cache-Control` a shareable page
+    /// states (the scenario's windows, for the caches in front to follow).
+    stated: Option<HeaderValue>,
 }
 
 /// The `x-ttlab-variants` value of a variant set: short aliases or `-`.
@@ -174,6 +177,10 @@ impl Origin {
             )),
             None => None,
         };
+        let stated = (cache.policy == CachePolicy::Http).then(|| {
+            HeaderValue::from_str(&cache::stated::cache_control(cache.into()))
+                .expect("digits and commas make a header value")
+        });
         Ok(Origin {
             world,
             source,
@@ -183,6 +190,7 @@ impl Origin {
             pages,
             counters,
             registry,
+            stated,
         })
     }
 
@@ -252,15 +260,19 @@ impl Origin {
             header("content-type", "text/html; charset=utf-8"),
             header(X_VARIANTS, &variants_header(world, &variants)),
             header(X_CONTENT, &content.join(", ")),
-            header(
-                "cache-control",
-                if cacheable {
-                    "public"
-                } else {
-                    "private, no-store"
-                },
-            ),
         ];
+        match (&self.stated, cacheable) {
+            (_, false) => headers.push(header("cache-control", "private, no-store")),
+            (None, true) => headers.push(header("cache-control", "public")),
+            (Some(stated), true) => {
+                // The scenario's policy, stated for the caches in front,
+                // with what they purge by and revalidate with.
+                headers.push((HeaderName::from_static("cache-control"), stated.clone()));
+                let uids = entries.iter().map(|e| e.uid.as_str());
+                headers.push(header("surrogate-key", &cache::stated::surrogate_key(uids)));
+                headers.push(header("etag", &cache::stated::etag(html.as_bytes())));
+            }
+        }
         if self.varies_by_cookie(page) {
             headers.push(header("vary", "cookie"));
         }
@@ -278,12 +290,12 @@ impl Origin {
             set_cookies: Vec::new(),
         };
         let size = page.size();
-        Ok(Fetched {
-            value: Arc::new(page),
+        Ok(Fetched::new(
+            Arc::new(page),
             cacheable,
-            tags: p.entries.clone(),
+            p.entries.clone(),
             size,
-        })
+        ))
     }
 }
 

@@ -176,12 +176,7 @@ impl Proxy {
             .map(|c| self.tags(c))
             .unwrap_or_default();
         let size = page.size();
-        Ok(Fetched {
-            value: Arc::new(page),
-            cacheable,
-            tags,
-            size,
-        })
+        Ok(Fetched::new(Arc::new(page), cacheable, tags, size))
     }
 
     /// Entry indices named in an `x-ttlab-content` value.

@@ -676,12 +676,7 @@ fn layer(o: &RedisOptions, clock: &Arc<ManualClock>) -> Layer {
 
 async fn serve(l: &Layer, key: u128, value: u64) -> CacheOutcome {
     l.serve(CacheKey(key), move || async move {
-        Ok(Fetched {
-            value,
-            cacheable: true,
-            tags: vec![1],
-            size: 8,
-        })
+        Ok(Fetched::new(value, true, vec![1], 8))
     })
     .await
     .expect("the layer answers")
@@ -850,12 +845,7 @@ async fn replicas_with_the_shared_lock_fill_a_key_once() {
                         async move {
                             fetches.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(150)).await;
-                            Ok(Fetched {
-                                value: 100 + i as u64,
-                                cacheable: true,
-                                tags: vec![1],
-                                size: 8,
-                            })
+                            Ok(Fetched::new(100 + i as u64, true, vec![1], 8))
                         }
                     })
                     .await

@@ -535,6 +535,29 @@ pub enum Backend {
     },
 }
 
+/// Where the CDN and edge layers take their lifetimes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// The scenario's windows, applied by the layers themselves.
+    #[default]
+    Scenario,
+    /// The origin states the scenario's windows in its response headers
+    /// (`Cache-Control: s-maxage`, `stale-while-revalidate`,
+    /// `stale-if-error`) and the CDN and edge follow the headers, as a real
+    /// CDN does. Windows are then whole seconds, HTTP's unit.
+    Http,
+}
+
+impl CachePolicy {
+    /// Its name in a scenario.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CachePolicy::Scenario => "scenario",
+            CachePolicy::Http => "http",
+        }
+    }
+}
+
 /// Options of one caching layer, defaults filled in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheOptions {
@@ -559,6 +582,8 @@ pub struct CacheOptions {
     /// Origin replicas a real run starts (1 unless `backend` is Redis, which
     /// they share); the simulator models one origin whatever this says.
     pub origin_replicas: u32,
+    /// Where the CDN and edge take their lifetimes from.
+    pub policy: CachePolicy,
 }
 
 impl Default for CacheOptions {
@@ -574,6 +599,7 @@ impl Default for CacheOptions {
             backend: Backend::Memory,
             key_scope: KeyScope::All,
             origin_replicas: 1,
+            policy: CachePolicy::Scenario,
         }
     }
 }

@@ -235,6 +235,30 @@ pub struct Fetched<V> {
     pub tags: Vec<Tag>,
     /// Its size in bytes.
     pub size: u64,
+    /// How old it already was when it arrived (an upstream cache's `Age`,
+    /// corrected as HTTP says): its age in this layer counts from there,
+    /// so it is stored as if fetched that long ago. Zero for an answer
+    /// the upstream made just now.
+    pub initial_age: Micros,
+    /// Store it under this key instead of the one it was looked up under:
+    /// an HTTP cache learns from the answer which request headers it varies
+    /// on, and so the key its variant belongs under (`Vary`).
+    pub store_as: Option<CacheKey>,
+}
+
+impl<V> Fetched<V> {
+    /// A fresh answer of `size` bytes built from content entries `tags`,
+    /// stored under the key it was looked up with.
+    pub fn new(value: V, cacheable: bool, tags: Vec<Tag>, size: u64) -> Self {
+        Fetched {
+            value,
+            cacheable,
+            tags,
+            size,
+            initial_age: Micros::ZERO,
+            store_as: None,
+        }
+    }
 }
 
 /// An upstream fetch that failed; the layer passes it on when it cannot
@@ -320,7 +344,14 @@ pub struct CacheLayer<V, S> {
     counters: LayerCounters,
     shared: Option<SharedLock>,
     health: Arc<StoreHealth>,
+    /// The windows an entry carries itself (an HTTP cache's, from the
+    /// headers it was stored with), over the layer's.
+    entry_windows: Option<EntryWindows<V>>,
 }
+
+/// Reads the windows a stored value carries, if any (see
+/// [`CacheLayer::with_entry_windows`]).
+pub type EntryWindows<V> = fn(&V) -> Option<Windows>;
 
 impl<V, S> CacheLayer<V, S>
 where
@@ -338,7 +369,25 @@ where
             counters: LayerCounters::default(),
             shared: None,
             health: Arc::default(),
+            entry_windows: None,
         }
+    }
+
+    /// Judges each entry by the windows it carries (`windows_of` reads
+    /// them from the stored value; `None` falls back to the layer's): an
+    /// HTTP cache's lifetimes come from each response's headers. Reading
+    /// them is a field access, so a hit costs what it did.
+    #[must_use]
+    pub fn with_entry_windows(mut self, windows_of: EntryWindows<V>) -> Self {
+        self.entry_windows = Some(windows_of);
+        self
+    }
+
+    /// The windows `value` is judged by.
+    fn windows_of(&self, value: &V) -> Windows {
+        self.entry_windows
+            .and_then(|f| f(value))
+            .unwrap_or(self.options.windows)
     }
 
     /// Coalesces across replicas as well: with `coalesce` on, a fill first
@@ -397,17 +446,38 @@ where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Fetched<V>, FillError>> + Send + 'static,
     {
+        self.serve_with(key, |w| w, move |_| fetch()).await
+    }
+
+    /// [`CacheLayer::serve`] for a cache that revalidates and takes orders
+    /// from the request: `narrow` turns the entry's windows into those this
+    /// request allows (an HTTP request's `max-age`, `min-fresh`, `no-cache`
+    /// narrow them), and `fetch` gets the stored value it replaces, if any,
+    /// so it can ask the upstream whether that value still holds (a
+    /// conditional request) instead of fetching it whole.
+    pub async fn serve_with<N, F, Fut>(
+        &self,
+        key: CacheKey,
+        narrow: N,
+        fetch: F,
+    ) -> Result<Answer<V>, FillError>
+    where
+        N: Fn(Windows) -> Windows,
+        F: Fn(Option<V>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Fetched<V>, FillError>> + Send + 'static,
+    {
         let now = self.clock.now();
         let Some(entry) = self.lookup(key, now).await else {
             self.counters.store_bypass.inc();
-            return self.bypass(fetch).await;
+            return self.bypass(|| fetch(None)).await;
         };
         let fetch = Arc::new(fetch);
-        match decide(
-            entry.as_ref().map(|e| e.stored_at),
-            now,
-            self.options.windows,
-        ) {
+        let windows = narrow(
+            entry
+                .as_ref()
+                .map_or(self.options.windows, |e| self.windows_of(&e.value)),
+        );
+        match decide(entry.as_ref().map(|e| e.stored_at), now, windows) {
             Decision::Hit => {
                 let e = entry.expect("a hit has an entry");
                 self.counters.hits.inc();
@@ -415,7 +485,7 @@ where
             }
             Decision::ServeStaleAndRefresh => {
                 let e = entry.expect("stale has an entry");
-                if self.start_refresh(key, &fetch) {
+                if self.start_refresh(key, &fetch, Some(e.value.clone())) {
                     self.counters.refreshes.inc();
                 }
                 self.counters.stale.inc();
@@ -427,7 +497,8 @@ where
                 ))
             }
             Decision::Fill { stale_on_error } => {
-                let (result, lock) = self.fill(key, &fetch).await;
+                let held = entry.map(|e| e.value);
+                let (result, lock) = self.fill(key, &fetch, held).await;
                 match result {
                     Ok(filled) => {
                         let outcome = if filled.fetched.cacheable {
@@ -440,7 +511,7 @@ where
                         // this request waited for it.
                         let (lock, age) = match filled.found_stored_at {
                             Some(at) => (LockOutcome::Waited, self.clock.now().saturating_sub(at)),
-                            None => (lock, Micros::ZERO),
+                            None => (lock, filled.fetched.initial_age),
                         };
                         Ok(Answer {
                             value: filled.fetched.value,
@@ -467,8 +538,10 @@ where
                         } else {
                             None
                         };
-                        let fallback =
-                            stale_if_error(now_stored, later, self.options.windows, lock);
+                        let fallback = now_stored.and_then(|e| {
+                            let w = narrow(self.windows_of(&e.value));
+                            stale_if_error(Some(e), later, w, lock)
+                        });
                         if let Some(answer) = fallback {
                             self.counters.stale.inc();
                             self.counters.stale_if_error.inc();
@@ -555,14 +628,19 @@ where
 
     /// Fills `key`: as the leader, as a waiter for the leader's fill, or
     /// alone when coalescing is off.
-    async fn fill<F, Fut>(&self, key: CacheKey, fetch: &Arc<F>) -> (FillResult<V>, LockOutcome)
+    async fn fill<F, Fut>(
+        &self,
+        key: CacheKey,
+        fetch: &Arc<F>,
+        held: Option<V>,
+    ) -> (FillResult<V>, LockOutcome)
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: Fn(Option<V>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Fetched<V>, FillError>> + Send + 'static,
     {
         if !self.options.coalesce {
             return (
-                self.spawn_fill(key, fetch, None).await,
+                self.spawn_fill(key, fetch, held, None).await,
                 LockOutcome::Unlocked,
             );
         }
@@ -572,7 +650,10 @@ where
                 (s.clone(), false)
             } else {
                 let id = self.next_fill.fetch_add(1, Ordering::Relaxed);
-                let s = self.spawn_fill(key, fetch, Some(id)).boxed().shared();
+                let s = self
+                    .spawn_fill(key, fetch, held.clone(), Some(id))
+                    .boxed()
+                    .shared();
                 map.insert(key, (id, s.clone()));
                 (s, true)
             }
@@ -587,13 +668,13 @@ where
             }
             // Another request's private or failed answer is not ours to use.
             Ok(_) => (
-                self.spawn_fill(key, fetch, None).await,
+                self.spawn_fill(key, fetch, held, None).await,
                 LockOutcome::Released,
             ),
             Err(_) => {
                 self.counters.lock_timeouts.inc();
                 (
-                    self.spawn_fill(key, fetch, None).await,
+                    self.spawn_fill(key, fetch, held, None).await,
                     LockOutcome::WaitTimeout,
                 )
             }
@@ -601,9 +682,9 @@ where
     }
 
     /// Starts a background refresh unless a fill of `key` is running.
-    fn start_refresh<F, Fut>(&self, key: CacheKey, fetch: &Arc<F>) -> bool
+    fn start_refresh<F, Fut>(&self, key: CacheKey, fetch: &Arc<F>, held: Option<V>) -> bool
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: Fn(Option<V>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Fetched<V>, FillError>> + Send + 'static,
     {
         let mut map = self.inflight.lock().expect("inflight map");
@@ -611,7 +692,7 @@ where
             return false;
         }
         let id = self.next_fill.fetch_add(1, Ordering::Relaxed);
-        let s = self.spawn_fill(key, fetch, Some(id)).boxed().shared();
+        let s = self.spawn_fill(key, fetch, held, Some(id)).boxed().shared();
         map.insert(key, (id, s.clone()));
         drop(map);
         // Drive it to completion even though no request awaits it.
@@ -620,15 +701,17 @@ where
     }
 
     /// Spawns the upstream fetch for `key` and stores a cacheable answer.
+    /// `held` is the stored value the fetch replaces (to revalidate it);
     /// `lock_id` names the in-flight entry to clear when done.
     fn spawn_fill<F, Fut>(
         &self,
         key: CacheKey,
         fetch: &Arc<F>,
+        held: Option<V>,
         lock_id: Option<u64>,
     ) -> impl Future<Output = FillResult<V>> + Send + 'static
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: Fn(Option<V>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Fetched<V>, FillError>> + Send + 'static,
     {
         let fetch = fetch.clone();
@@ -654,12 +737,7 @@ where
                         counters.remote_fills.inc();
                         clear_inflight(&inflight, key, lock_id);
                         return Ok(Filled {
-                            fetched: Fetched {
-                                value: e.value,
-                                cacheable: true,
-                                tags: Vec::new(),
-                                size: 0,
-                            },
+                            fetched: Fetched::new(e.value, true, Vec::new(), 0),
                             found_stored_at: Some(e.stored_at),
                         });
                     }
@@ -668,18 +746,18 @@ where
                 counters.upstream_fetches.inc();
             }
             let fetched_at = clock.now();
-            let result = fetch().await;
+            let result = fetch(held).await;
             match &result {
                 Ok(f) if f.cacheable => {
                     let stored = Stored {
                         value: f.value.clone(),
-                        stored_at: clock.now(),
+                        stored_at: clock.now().saturating_sub(f.initial_age),
                         fetched_at,
                         tags: f.tags.iter().copied().collect(),
                         size: u32::try_from(f.size).unwrap_or(u32::MAX),
                     };
                     let sent = clock.now();
-                    let put = store.put(key, stored).await;
+                    let put = store.put(f.store_as.unwrap_or(key), stored).await;
                     health.record(sent, clock.now(), &put);
                     match put {
                         Ok(PutOutcome::Stored { evicted }) => {

@@ -8,6 +8,7 @@ pub mod key;
 pub mod layer;
 pub mod outcome;
 pub mod redis_store;
+pub mod stated;
 pub mod stepped;
 pub mod store;
 

@@ -445,12 +445,12 @@ pub fn fetched(value: Val, result: FetchResult) -> Result<Fetched<Val>, FillErro
             status: 503,
             message: "upstream failed".to_owned(),
         }),
-        r => Ok(Fetched {
+        r => Ok(Fetched::new(
             value,
-            cacheable: r == FetchResult::Ok,
-            tags: page_tags(page),
-            size: page_size(page),
-        }),
+            r == FetchResult::Ok,
+            page_tags(page),
+            page_size(page),
+        )),
     }
 }
 

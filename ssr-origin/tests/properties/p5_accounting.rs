@@ -174,11 +174,12 @@ where
         let origin_fetch = origin_fetch.clone();
         async move {
             let f = move || (*origin_fetch)();
-            inner.serve(key, f).await.map(|a| Fetched {
-                cacheable: a.outcome != CacheOutcome::Bypass,
-                tags: crate::harness::page_tags(a.value.page),
-                size: crate::harness::page_size(a.value.page),
-                value: a.value,
+            inner.serve(key, f).await.map(|a| {
+                let (tags, size) = (
+                    crate::harness::page_tags(a.value.page),
+                    crate::harness::page_size(a.value.page),
+                );
+                Fetched::new(a.value, a.outcome != CacheOutcome::Bypass, tags, size)
             })
         }
         .boxed()

@@ -527,6 +527,18 @@ pub enum KeyScopeSpec {
     Page,
 }
 
+/// Where a caching layer takes its lifetimes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CachePolicySpec {
+    /// From the scenario's `ttl`, `stale_while_revalidate` and
+    /// `stale_if_error` (default).
+    Scenario,
+    /// From the origin's response headers, as a CDN does: the origin states
+    /// the scenario's windows in `Cache-Control` and the layers follow them.
+    Http,
+}
+
 /// Eviction policy of a bounded cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -579,6 +591,9 @@ pub struct CacheSpec {
     pub origin_replicas: Option<Spanned<u32>>,
     /// Variant keys: "all" aliases (default) or only the "page"'s.
     pub key_scope: Option<KeyScopeSpec>,
+    /// Where the CDN and edge take lifetimes from: the "scenario"'s
+    /// windows (default) or the origin's "http" headers.
+    pub policy: Option<CachePolicySpec>,
 }
 
 /// `[[architectures]]`: one architecture to run.

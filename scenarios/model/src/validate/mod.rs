@@ -251,6 +251,9 @@ impl Cx {
         let global_thresholds = self.thresholds(&f.thresholds);
         let architectures = self.architectures(f, &global_thresholds);
         let sweep = f.sweep.as_ref().and_then(|s| self.sweep(s));
+        if let (Some(s), Some(spec)) = (&sweep, &f.sweep) {
+            self.sweep_whole_seconds(s, sp(spec), &architectures);
+        }
         Scenario {
             name: name.clone(),
             description: meta.description.clone(),

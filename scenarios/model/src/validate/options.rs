@@ -6,12 +6,13 @@ use std::ops::Range;
 use toml::Spanned;
 
 use crate::model::{
-    Architecture, ArchitectureConfig, Backend, CONTENTSTACK_DELIVERY_MISS_RPS, CacheOptions, Cmp,
-    Dist, KeyScope, Measure, Outage, RateLimit, Sweep, Threshold, Unit, UpstreamFaults,
+    Architecture, ArchitectureConfig, Backend, CONTENTSTACK_DELIVERY_MISS_RPS, CacheOptions,
+    CachePolicy, Cmp, Dist, KeyScope, Measure, Outage, RateLimit, Sweep, Threshold, Unit,
+    UpstreamFaults,
 };
 use crate::spec::{
-    BackendSpec, BoundSpec, CacheSpec, HumanDuration, KeyScopeSpec, RateLimitSpec, ScenarioFile,
-    ThresholdsSpec, UpstreamFaultsSpec,
+    BackendSpec, BoundSpec, CachePolicySpec, CacheSpec, HumanDuration, KeyScopeSpec, RateLimitSpec,
+    ScenarioFile, ThresholdsSpec, UpstreamFaultsSpec,
 };
 use crate::time::Micros;
 
@@ -173,6 +174,8 @@ impl Cx {
             Some(s) if o.backend.is_some() || o.redis_url.is_some() => sp(s),
             _ => base.map_or(arch_span, sp),
         };
+        // Window problems point at the innermost cache table.
+        let windows_span = over.or(base).map_or(span.clone(), sp);
         let base = base.map_or(&empty, |s| s.get_ref());
         let d = CacheOptions::default();
         let max_entries = o
@@ -191,7 +194,11 @@ impl Cx {
                 *m.get_ref()
             });
         let (backend, origin_replicas) = self.backend(o, base, span);
-        CacheOptions {
+        let policy = match o.policy.or(base.policy) {
+            None | Some(CachePolicySpec::Scenario) => CachePolicy::Scenario,
+            Some(CachePolicySpec::Http) => CachePolicy::Http,
+        };
+        let options = CacheOptions {
             ttl: o.ttl.or(base.ttl).map_or(d.ttl, |x| x.0),
             stale_while_revalidate: o
                 .stale_while_revalidate
@@ -214,6 +221,30 @@ impl Cx {
                 None | Some(KeyScopeSpec::All) => KeyScope::All,
                 Some(KeyScopeSpec::Page) => KeyScope::Page,
             },
+            policy,
+        };
+        if policy == CachePolicy::Http {
+            for (name, d) in [
+                ("ttl", options.ttl),
+                ("stale_while_revalidate", options.stale_while_revalidate),
+                ("stale_if_error", options.stale_if_error),
+            ] {
+                self.whole_seconds(windows_span.clone(), name, d);
+            }
+        }
+        options
+    }
+
+    /// With `policy = "http"` the origin states windows in HTTP headers,
+    /// whose unit is the second: a window of `d` must be whole seconds.
+    pub(super) fn whole_seconds(&mut self, span: Range<usize>, name: &str, d: Micros) {
+        if !d.0.is_multiple_of(1_000_000) {
+            self.err(
+                span,
+                format!(
+                    "{name} = \"{d}\" is not whole seconds; with policy = \"http\" the origin states it in Cache-Control, whose unit is the second"
+                ),
+            );
         }
     }
 
@@ -439,6 +470,27 @@ impl Cx {
             cmp,
             value,
         })
+    }
+
+    /// A sweep of a window when an architecture has `policy = "http"`:
+    /// every value whole seconds.
+    pub(super) fn sweep_whole_seconds(
+        &mut self,
+        s: &Sweep,
+        span: Range<usize>,
+        architectures: &[ArchitectureConfig],
+    ) {
+        if !architectures
+            .iter()
+            .any(|a| a.cache.policy == CachePolicy::Http)
+        {
+            return;
+        }
+        if let Sweep::Ttl(v) | Sweep::StaleWhileRevalidate(v) | Sweep::StaleIfError(v) = s {
+            for d in v {
+                self.whole_seconds(span.clone(), s.option(), *d);
+            }
+        }
     }
 
     pub(super) fn sweep(&mut self, s: &Spanned<crate::spec::SweepSpec>) -> Option<Sweep> {
