@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod freshness;
+pub mod http;
 pub mod key;
 pub mod layer;
 pub mod outcome;
