@@ -190,6 +190,72 @@ pub enum ServeCommand {
     Origin(ServeOriginArgs),
     /// Everything one architecture runs: mocks, origin, and its CDN or edge.
     Stack(ServeStackArgs),
+    /// A CDN that follows HTTP caching (RFC 9111, 5861, 9213) in front of any origin.
+    Cdn(ServeCdnArgs),
+}
+
+/// What `ttlab serve cdn` keys on beside the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CdnKey {
+    /// The URL and the request fields each answer's Vary names (standard HTTP).
+    Http,
+    /// The URL only; Vary: Cookie is read as "no cookie matters" (ssr-cdn-shared's CDN).
+    Url,
+    /// The URL and the visitor cookie, cs-personalize-user-uid (ssr-cdn-user's CDN).
+    Visitor,
+}
+
+/// `ttlab serve cdn`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every response says what the cache did (x-cache: cdn=HIT|STALE|MISS|BYPASS) and its Age.\n\
+Purge: curl -X POST 'http://ADDR/_ttlab/purge?key=SURROGATE_KEY' or '?url=/path'.\n\
+Counters: http://ADDR/_ttlab/metrics. Paths under /_ttlab/ are the CDN's own, never forwarded."
+)]
+pub struct ServeCdnArgs {
+    /// The origin to forward to (repeatable: fills go to each in turn).
+    #[arg(long, required = true, value_name = "URL")]
+    pub upstream: Vec<String>,
+
+    /// Address to listen on: an IP address, or `localhost` (127.0.0.1).
+    /// The purge endpoint under /_ttlab/ has no authentication: keep it on
+    /// loopback unless the network is yours alone.
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_host)]
+    pub host: std::net::IpAddr,
+
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+
+    /// What the cache keys on beside the URL.
+    #[arg(long, value_enum, default_value_t = CdnKey::Http)]
+    pub key: CdnKey,
+
+    /// Most entries held (least recently used out).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_entries: u64,
+
+    /// Guess a lifetime for answers with Last-Modified and no explicit one:
+    /// this share of the time since Last-Modified (RFC 9111 section 4.2.2),
+    /// at most a day. Off unless given.
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub heuristic: Option<f64>,
+
+    /// Let every request fill on its own instead of waiting for the one
+    /// fill of its key under way (the cache lock).
+    #[arg(long)]
+    pub no_coalesce: bool,
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a number; expected a share such as 0.1"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a share from 0 to 1"))
+    }
 }
 
 /// `ttlab serve origin`.

@@ -47,6 +47,7 @@ where
         Command::Serve(args::ServeCommand::Mocks(a)) => commands::serve::mocks(&a),
         Command::Serve(args::ServeCommand::Origin(a)) => commands::serve::origin(&a),
         Command::Serve(args::ServeCommand::Stack(a)) => commands::serve::stack(&a),
+        Command::Serve(args::ServeCommand::Cdn(a)) => commands::serve::cdn(&a),
         Command::Traffic(args::TrafficCommand::Fit(a)) => commands::traffic::fit(&a),
         Command::Traffic(args::TrafficCommand::Log(a)) => commands::traffic::log(&a),
     };

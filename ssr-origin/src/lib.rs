@@ -3,6 +3,7 @@
 //! composed per architecture by [`stack`].
 
 pub mod cache;
+pub mod http_proxy;
 pub mod origin;
 pub mod proxy;
 pub mod render;

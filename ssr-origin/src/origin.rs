@@ -288,6 +288,7 @@ impl Origin {
             body: Bytes::from(html),
             upstream_cache: None,
             set_cookies: Vec::new(),
+            windows: None,
         };
         let size = page.size();
         Ok(Fetched::new(

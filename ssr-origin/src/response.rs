@@ -6,6 +6,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 
+use crate::cache::Windows;
+
 /// `x-cache`: `layer=OUTCOME` per caching layer, outermost first.
 pub const X_CACHE: &str = "x-cache";
 /// The variants the page was built from, projected to the experiences its
@@ -39,6 +41,9 @@ pub struct PageResponse {
     /// Cookies the layers behind set for the visitor of the fetching request;
     /// sent only to that request, never from a stored copy.
     pub set_cookies: Vec<String>,
+    /// The windows its own headers gave it, when a layer that follows HTTP
+    /// stored it (`None`: the layer's own windows apply).
+    pub windows: Option<Windows>,
 }
 
 impl PageResponse {
@@ -75,7 +80,35 @@ impl PageResponse {
             body,
             upstream_cache,
             set_cookies,
+            windows: None,
         }
+    }
+
+    /// From an upstream response's parts as a cache that follows HTTP
+    /// keeps them: every end-to-end field, `Date` and `Last-Modified`
+    /// included (its freshness is recomputed from them on revalidation);
+    /// hop-by-hop fields (with those named in `Connection`), `Age` (the
+    /// cache sends its own) and the per-response ones left out as in
+    /// [`PageResponse::from_upstream`].
+    pub fn from_http(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
+        let mut page = PageResponse::from_upstream(status, headers, body);
+        // Set-Cookie is part of the answer HTTP stores (the suite's
+        // required `headers-store-Set-Cookie`); an origin that means it
+        // for one visitor says `private`, and such an answer is not stored.
+        page.set_cookies.clear();
+        page.headers = headers
+            .iter()
+            .filter(|(k, _)| {
+                (!PER_RESPONSE.contains(&k.as_str()) || *k == axum::http::header::SET_COOKIE)
+                    && !crate::cache::http::is_hop_by_hop(k, headers)
+                    && *k != axum::http::header::CONTENT_LENGTH
+            })
+            .map(|(k, v)| {
+                let v = HeaderValue::from_bytes(v.as_bytes()).unwrap_or_else(|_| v.clone());
+                (k.clone(), v)
+            })
+            .collect();
+        page
     }
 
     /// A header's value.

@@ -119,6 +119,7 @@ async fn a_page_goes_through_redis_whole() {
         body: bytes::Bytes::from_static(b"<main>hero</main>"),
         upstream_cache: None,
         set_cookies: vec!["cs-personalize-user-uid=u1".to_owned()],
+        windows: None,
     });
     let put = Stored {
         value: page.clone(),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use ttlab_mock_apis::MockConfig;
 use ttlab_scenarios::{SystemClock, World};
 
-use crate::args::{ServeMocksArgs, ServeOriginArgs, ServeStackArgs};
+use crate::args::{CdnKey, ServeCdnArgs, ServeMocksArgs, ServeOriginArgs, ServeStackArgs};
 use crate::exit::EXIT_BAD_INPUT;
 use ttlab_scenarios::model::ArchitectureConfig;
 use ttlab_ssr_origin::stack::{Servers, start_servers};
@@ -225,6 +225,67 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     b.enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Serves a CDN that follows HTTP in front of `--upstream` until Ctrl-C.
+pub fn cdn(args: &ServeCdnArgs) -> anyhow::Result<ExitCode> {
+    use ttlab_ssr_origin::cache::http::Heuristic;
+    use ttlab_ssr_origin::cache::{Bounds, KeyStrategy};
+    use ttlab_ssr_origin::http_proxy::{HttpProxy, HttpProxyOptions, KeyMode};
+
+    for u in &args.upstream {
+        if !(u.starts_with("http://") && u.len() > "http://".len()) {
+            eprintln!(
+                "error: --upstream {u}: expected an http:// URL such as http://127.0.0.1:8080"
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    }
+    warn_if_exposed(args.host);
+    let mut options = HttpProxyOptions::new(&args.upstream[0]);
+    options.upstreams = args
+        .upstream
+        .iter()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .collect();
+    options.key = match args.key {
+        CdnKey::Http => KeyMode::Http,
+        CdnKey::Url => KeyMode::Strategy(KeyStrategy::Url),
+        CdnKey::Visitor => KeyMode::Strategy(KeyStrategy::UrlVisitor),
+    };
+    options.bounds = Bounds::or_defaults(Some(args.max_entries), None);
+    options.coalesce = !args.no_coalesce;
+    options.policy.heuristic = args.heuristic.map(|f| Heuristic {
+        fraction_of_last_modified: f,
+        ..Heuristic::default()
+    });
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr().context("listening address")?;
+        let clock = ttlab_ssr_origin::http_proxy::proxy_clock();
+        let proxy = Arc::new(HttpProxy::new(options.clone(), clock));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = ttlab_ssr_origin::http_proxy::serve(&proxy, listener, async move {
+            let _ = stop_rx.await;
+        });
+        println!(
+            "ttlab cdn (HTTP caching, key: {:?}) on http://{bound}",
+            args.key
+        );
+        println!("  upstream   {}", options.upstreams.join(", "));
+        println!("  purge      curl -X POST 'http://{bound}/_ttlab/purge?key=KEY' (or ?url=/path)");
+        println!("  counters   http://{bound}/_ttlab/metrics");
+        serve_until_ctrl_c().await?;
+        eprintln!("stopping…");
+        let _ = stop_tx.send(());
+        let _ = serving.task.await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints "Serving until Ctrl-C." and waits for it. The handler is in

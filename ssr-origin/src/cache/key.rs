@@ -27,6 +27,16 @@ pub enum Variance<'a> {
     Variants(VariantSet),
 }
 
+/// The key of one variant of `primary`: an HTTP answer's `Vary` names the
+/// request fields it was selected by, and `secondary` hashes the request's
+/// values of them (`cache::http::Vary::secondary`).
+pub fn with_secondary(primary: CacheKey, secondary: u64) -> CacheKey {
+    let mut buf = [0u8; 24];
+    buf[..16].copy_from_slice(&primary.0.to_le_bytes());
+    buf[16..].copy_from_slice(&secondary.to_le_bytes());
+    CacheKey(xxh3_128(&buf))
+}
+
 /// Which variance an architecture's caching layer keys on: defined with
 /// the architectures' topology, which says which layer keys on what.
 pub use ttlab_scenarios::topology::KeyStrategy;

@@ -130,6 +130,10 @@ impl Codec for String {
 /// Version byte of [`PageResponse`]'s encoding, so a later layout is told
 /// apart rather than misread.
 const PAGE_V1: u8 = 1;
+/// [`PAGE_V1`] followed by the windows the page's own headers gave it
+/// (three big-endian `u64` microseconds: ttl, swr, sie), for a layer that
+/// follows HTTP.
+const PAGE_V2: u8 = 2;
 
 /// A page as the origin's layer stores it: status, content headers, the
 /// `x-cache` chain behind, body. The cookies of the request that fetched
@@ -142,7 +146,11 @@ impl Codec for Arc<PageResponse> {
             out.extend_from_slice(&(b.len() as u32).to_be_bytes());
             out.extend_from_slice(b);
         }
-        out.push(PAGE_V1);
+        out.push(if self.windows.is_some() {
+            PAGE_V2
+        } else {
+            PAGE_V1
+        });
         out.extend_from_slice(&self.status.to_be_bytes());
         out.extend_from_slice(&(self.headers.len() as u32).to_be_bytes());
         for (k, v) in &self.headers {
@@ -157,12 +165,17 @@ impl Codec for Arc<PageResponse> {
             None => out.push(0),
         }
         field(out, &self.body);
+        if let Some(w) = self.windows {
+            for d in [w.ttl, w.swr, w.sie] {
+                out.extend_from_slice(&d.0.to_be_bytes());
+            }
+        }
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         let mut r = Reader(bytes);
         let version = r.take(1)?[0];
-        if version != PAGE_V1 {
+        if version != PAGE_V1 && version != PAGE_V2 {
             return Err(CodecError(format!("page encoding version {version}")));
         }
         let status = u16::from_be_bytes(r.take(2)?.try_into().expect("2 bytes"));
@@ -182,6 +195,19 @@ impl Codec for Arc<PageResponse> {
             ),
         };
         let body = Bytes::copy_from_slice(r.field()?);
+        let windows = if version == PAGE_V2 {
+            let mut us = [Micros::ZERO; 3];
+            for d in &mut us {
+                *d = Micros(u64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes")));
+            }
+            Some(Windows {
+                ttl: us[0],
+                swr: us[1],
+                sie: us[2],
+            })
+        } else {
+            None
+        };
         if !r.0.is_empty() {
             return Err(CodecError(format!("{} bytes after the page", r.0.len())));
         }
@@ -191,6 +217,7 @@ impl Codec for Arc<PageResponse> {
             body,
             upstream_cache,
             set_cookies: Vec::new(),
+            windows,
         }))
     }
 }
@@ -774,6 +801,7 @@ mod tests {
             body: Bytes::from_static(b"<html>hello</html>"),
             upstream_cache: Some("cdn=MISS".to_owned()),
             set_cookies: vec!["a=1".to_owned()],
+            windows: None,
         });
         let mut bytes = Vec::new();
         page.encode(&mut bytes);
@@ -793,6 +821,20 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(<Arc<PageResponse>>::decode(&longer).is_err());
+
+        // A page stored by a layer that follows HTTP keeps its windows.
+        let mut own = (*page).clone();
+        own.windows = Some(Windows {
+            ttl: Micros::from_secs(60),
+            swr: Micros(1),
+            sie: Micros(u64::MAX),
+        });
+        let mut bytes = Vec::new();
+        Arc::new(own.clone()).encode(&mut bytes);
+        let back = <Arc<PageResponse>>::decode(&bytes).unwrap();
+        assert_eq!(back.windows, own.windows);
+        assert_eq!(back.body, own.body);
+        assert!(<Arc<PageResponse>>::decode(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod directives;
 pub mod hop;
 pub mod invalidate;
 pub mod policy;
+pub mod precondition;
 pub mod targeted;
 pub mod validate;
 pub mod vary;
