@@ -5,6 +5,7 @@
 //
 //   node scripts/cache-tests-score.mjs --results FILE [--out DIR] [--suite DIR]
 //        [--min-required PCT] [--min-optimal PCT] [--allow-missing] [--title TEXT]
+//        [--expect-no-cache]
 //
 // The tests, their kinds and their dependencies are imported from the pinned suite
 // (`tests/index.mjs` plus `tests/surrogate-control.mjs`, the set its CLI runs), never copied:
@@ -19,6 +20,9 @@
 // and optimal are at or above their bars (defaults 85% and 70%), 1 when below, 2 for bad
 // input — including a results file that lacks a test the CLI runs, which means the run did
 // not finish (--allow-missing accepts that, for older published results).
+// --expect-no-cache is the sanity check of a run against the suite's origin alone: it fails
+// (exit 1) when any test that expects a response from the cache passed, which no run without
+// a cache can do unless the harness is broken.
 // Node only, no dependencies beyond the suite.
 
 import fs from 'node:fs'
@@ -34,7 +38,7 @@ const DEPENDENCY_FAILED = '⚪️'
 function usage (message) {
   if (message) console.error(`cache-tests-score: ${message}`)
   console.error('usage: cache-tests-score.mjs --results FILE [--out DIR] [--suite DIR] ' +
-    '[--min-required PCT] [--min-optimal PCT] [--allow-missing] [--title TEXT]')
+    '[--min-required PCT] [--min-optimal PCT] [--allow-missing] [--title TEXT] [--expect-no-cache]')
   process.exit(2)
 }
 
@@ -46,6 +50,7 @@ function parseArgs (argv) {
     minRequired: 85,
     minOptimal: 70,
     allowMissing: false,
+    expectNoCache: false,
     title: undefined
   }
   const value = (i, name) => {
@@ -67,6 +72,7 @@ function parseArgs (argv) {
       case '--min-optimal': opts.minOptimal = percent(value(i, arg), arg); i++; break
       case '--title': opts.title = value(i, arg); i++; break
       case '--allow-missing': opts.allowMissing = true; break
+      case '--expect-no-cache': opts.expectNoCache = true; break
       case '-h':
       case '--help': usage()
       // falls through (usage exits)
@@ -103,7 +109,8 @@ async function loadSuite (dir) {
         suite: suite.id,
         suiteName: suite.name,
         suiteOrder: order,
-        dependsOn: test.depends_on ?? []
+        dependsOn: test.depends_on ?? [],
+        expectsCached: test.requests.some(request => request.expected_type === 'cached')
       })
     }
   })
@@ -162,7 +169,8 @@ function score (suite, results) {
   failures.sort((a, b) => order(a.id) - order(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   const missing = [...suite.tests.keys()].filter(id => !(id in results))
   const unknown = Object.keys(results).filter(id => !suite.tests.has(id))
-  return { counts, failures, missing, unknown }
+  const cachedPasses = [...suite.tests.values()].filter(t => t.expectsCached && passed(t.id)).map(t => t.id)
+  return { counts, failures, missing, unknown, cachedPasses }
 }
 
 function markdown (suite, scored, opts) {
@@ -210,7 +218,7 @@ async function main () {
     usage(`${opts.results} is not the suite's results object ({test_id: true | [error, message]})`)
   }
   const scored = score(suite, results)
-  const { counts, failures, missing, unknown } = scored
+  const { counts, failures, missing, unknown, cachedPasses } = scored
 
   if (opts.out !== undefined) {
     fs.mkdirSync(opts.out, { recursive: true })
@@ -238,6 +246,14 @@ async function main () {
       process.exit(2)
     }
     console.log(`${msg}; counted as not passed`)
+  }
+  if (opts.expectNoCache) {
+    const expecting = [...suite.tests.values()].filter(t => t.expectsCached).length
+    if (cachedPasses.length > 0) {
+      console.log(`${cachedPasses.length} of the ${expecting} tests that expect a cached response passed without a cache: ${cachedPasses.join(', ')}`)
+      process.exit(1)
+    }
+    console.log(`none of the ${expecting} tests that expect a cached response passed, as none can without a cache`)
   }
   const below = []
   const req = pct(counts.required.passed, counts.required.total)
