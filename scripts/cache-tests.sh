@@ -13,6 +13,7 @@
 #   --id TEST_ID         run one test and print what the client and origin saw (no scoring)
 #   --min-required PCT   bar for required tests (default 85), passed to the scorer
 #   --min-optimal PCT    bar for optimal tests (default 70), passed to the scorer
+#   --title TEXT         heading of conformance.md (default: the suite and its version)
 #   --direct             no proxy: the CLI talks to the suite's server itself
 #
 # PROXY_CMD runs the cache in the foreground, listening on 127.0.0.1:{port} and forwarding
@@ -22,9 +23,12 @@
 #   {port}           the port the cache must listen on (127.0.0.1 only)
 #   {workdir}        an empty directory for the cache's files (DIR/proxy)
 # Examples (the configurations measured in docs/conformance.md):
-#   scripts/cache-tests.sh --out target/ct-nginx -- conformance/nginx/run.sh {upstream} {port} {workdir}
+#   scripts/cache-tests.sh --out target/ct-nginx -- \
+#       conformance/nginx/run.sh {upstream} {port} {workdir}
 #   scripts/cache-tests.sh --out target/ct-varnish -- varnishd -F -n {workdir}/varnish \
-#       -a 127.0.0.1:{port} -b {upstream_addr} -T none -s malloc,256m
+#       -a 127.0.0.1:{port} -b {upstream_addr} -T none -s malloc,64m \
+#       -p default_ttl=0 -p default_grace=0 -p default_keep=3600
+# and ttlab's own cache (its listen flag is whatever `ttlab serve cdn` takes):
 #   scripts/cache-tests.sh --out target/ct-ttlab -- target/release/ttlab serve cdn \
 #       --upstream {upstream} --policy http --listen 127.0.0.1:{port}
 #
@@ -32,8 +36,9 @@
 # suite's server starts on the first, PROXY_CMD on the second; the script waits until the
 # cache answers anything on / (CACHE_TESTS_START_TIMEOUT seconds, default 30), runs the
 # suite's CLI against it (CACHE_TESTS_RUN_TIMEOUT, default 600; a full run takes 13-20 s:
-# 100 tests at a time, some pausing 3 s between requests) and scores DIR/results.json. Both servers run in their own process groups and
-# are stopped on every exit path (TERM, then KILL after 5 s).
+# 100 tests at a time, some pausing 3 s between requests) and scores DIR/results.json.
+# The servers and the CLI run in their own process groups and are stopped on every exit
+# path (TERM, then KILL after 5 s).
 #
 # The suite is installed with `npm ci` in conformance/cache-tests when node_modules is
 # missing or older than the lockfile. http-cache-tests declares npm@6 and liquidjs as
@@ -65,7 +70,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     --id) [ $# -ge 2 ] || usage; test_id=$2; shift 2 ;;
-    --min-required | --min-optimal) [ $# -ge 2 ] || usage; score_args+=("$1" "$2"); shift 2 ;;
+    --min-required | --min-optimal | --title) [ $# -ge 2 ] || usage; score_args+=("$1" "$2"); shift 2 ;;
     --direct) direct=1; shift ;;
     -h | --help) usage 0 ;;
     --) shift; break ;;
