@@ -60,9 +60,23 @@ cargo run -q --locked -p ttlab -- check scenarios/*.toml --out target/ttlab-chec
   --junit target/ttlab-check/junit.xml --markdown target/ttlab-check/summary.md
 check=$?
 set -e
+step "HTTP caching conformance (the cache-tests suite against ttlab serve cdn)"
+# The suite behind cache-tests.fyi, pinned in conformance/cache-tests/, runs
+# offline against the CDN in front of its own origin; below 85% of required
+# or 70% of optimal tests fails the run (docs/conformance.md).
+set +e
+cargo build -q --locked -p ttlab \
+  && scripts/cache-tests.sh --direct --out target/cache-tests-direct \
+  && node --test scripts/cache-tests-score.test.mjs \
+  && scripts/cache-tests.sh --out target/cache-tests -- \
+       "${CARGO_TARGET_DIR:-target}/debug/ttlab" serve cdn --upstream {upstream} --port {port}
+conformance=$?
+set -e
+[ "$conformance" -eq 0 ] || echo "cache-tests: below the bars, or the harness failed (exit $conformance)"
 # One closing line over every test binary and doc-test run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "\nsummary: %d passed, %d failed\n", p, f }' "$log"
 [ "$check" -eq 0 ] || echo "ttlab check: the shipped scenarios breach thresholds (exit $check)"
-[ "$status" -eq 0 ] && exit "$check"
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+[ "$check" -eq 0 ] || exit "$check"
+exit "$conformance"
