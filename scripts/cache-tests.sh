@@ -28,9 +28,9 @@
 #   scripts/cache-tests.sh --out target/ct-varnish -- varnishd -F -n {workdir}/varnish \
 #       -a 127.0.0.1:{port} -b {upstream_addr} -T none -s malloc,64m \
 #       -p default_ttl=0 -p default_grace=0 -p default_keep=3600
-# and ttlab's own cache (its listen flag is whatever `ttlab serve cdn` takes):
-#   scripts/cache-tests.sh --out target/ct-ttlab -- target/release/ttlab serve cdn \
-#       --upstream {upstream} --policy http --listen 127.0.0.1:{port}
+# and ttlab's own cache, as CI runs it:
+#   scripts/cache-tests.sh --out target/ct-ttlab -- target/debug/ttlab serve cdn \
+#       --upstream {upstream} --port {port}
 #
 # How it runs: two free loopback ports are picked (bound to port 0, read, closed); the
 # suite's server starts on the first, PROXY_CMD on the second; the script waits until the

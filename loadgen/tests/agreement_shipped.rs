@@ -2,6 +2,13 @@
 //! for real: hit rate, `stale_variant`, `stale_content` and `wrong_variant` agree
 //! within 2 percentage points for each architecture.
 //!
+//! The real runs follow HTTP (`policy = "http"`: the origin states the
+//! scenario's windows in `Cache-Control` and the CDN and edge obey the
+//! headers), the simulator applies the scenario's windows itself, and the
+//! simulator gives the same report under either policy: so the two policies
+//! give the same numbers, simulated and real. (`agreement.rs` compares real
+//! runs under the scenario policy with the simulator.)
+//!
 //! Shortened to keep CI bounded: each scenario's run is cut to
 //! [`FACTOR`] of its length (but not under [`MIN_SECONDS`], or its own
 //! length if shorter), and its timeline (instants, windows, rate-curve
@@ -24,6 +31,7 @@ use std::sync::Arc;
 use ttlab_loadgen::run::{Quiet, run};
 use ttlab_loadgen::sim::simulate;
 use ttlab_reports::ArchReport;
+use ttlab_scenarios::model::{ArchitectureConfig, CachePolicy};
 use ttlab_scenarios::shipped::SHIPPED;
 use ttlab_scenarios::{World, parse_str};
 use ttlab_test_support::redis::RedisServer;
@@ -93,6 +101,15 @@ fn shortened(source: &str) -> String {
     out
 }
 
+/// `archs` with every cache following HTTP headers.
+fn following_http(archs: &[ArchitectureConfig]) -> Vec<ArchitectureConfig> {
+    let mut out = archs.to_vec();
+    for a in &mut out {
+        a.cache.policy = CachePolicy::Http;
+    }
+    out
+}
+
 fn measures(a: &ArchReport) -> [(&'static str, Option<f64>); 4] {
     [
         ("hit rate", a.layer.as_ref().map(|l| l.hit_rate)),
@@ -115,7 +132,15 @@ async fn every_shipped_scenario_agrees_between_the_simulator_and_a_real_run() {
         let world = Arc::new(World::new(scenario));
         let archs = world.scenario().architectures.clone();
         let sim = simulate(&world, &archs, None);
-        let real = run(world.clone(), &archs, &Quiet).await.expect("real run");
+        let http = following_http(&archs);
+        let sim_http = simulate(&world, &http, None);
+        assert_eq!(
+            serde_json::to_value(&sim_http).expect("report json"),
+            serde_json::to_value(&sim).expect("report json"),
+            "{}: the simulator gives the same report under policy = \"http\"",
+            shipped.name
+        );
+        let real = run(world.clone(), &http, &Quiet).await.expect("real run");
         for (r, s) in real.architectures.iter().zip(&sim.architectures) {
             let mut line = format!(
                 "{:18} {:18} requests real {:5} sim {:5}",

@@ -7,16 +7,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
-use ttlab_scenarios::model::{CacheOptions, PageIdx};
-use ttlab_scenarios::{Clock, VariantSet, World};
+use ttlab_scenarios::model::{CacheOptions, CachePolicy, PageIdx};
+use ttlab_scenarios::{Clock, Micros, VariantSet, World};
 
 use ttlab_scenarios::topology::{Role, Topology};
 
+use crate::cache::http::{Exchange, HttpPolicy, Vary, evaluate};
 use crate::cache::{self, CacheKey, Fetched, FillError, KeyStrategy};
 use crate::origin::{
     PageLayer, UID_COOKIE, VARIANT_PARAM, answer_response, error_response, metrics_text,
@@ -46,6 +47,9 @@ pub struct Proxy {
     pub layer: PageLayer,
     options: CacheOptions,
     pages: std::collections::HashMap<String, PageIdx>,
+    /// Under `policy = "http"`: the rules it follows the origin's headers
+    /// by (what it stores, for how long, from what age).
+    follows: Option<HttpPolicy>,
     /// Requests the proxy answered.
     pub requests: Counter,
     registry: Registry,
@@ -76,7 +80,11 @@ impl Proxy {
             None => panic!("{} has no layer in front of the origin", topology.arch),
         };
         let mut registry = Registry::with_prefix(format!("ttlab_{}", role.name()));
-        let layer = page_layer(options, clock, &mut registry, role.name(), namespace)?;
+        let mut layer = page_layer(options, clock, &mut registry, role.name(), namespace)?;
+        let follows = (options.policy == CachePolicy::Http).then(HttpPolicy::default);
+        if follows.is_some() {
+            layer = layer.with_entry_windows(|p: &Arc<PageResponse>| p.windows);
+        }
         let requests = Counter::default();
         registry.register("requests", "Requests the layer answered", requests.clone());
         if let Some(p) = &personalize {
@@ -112,6 +120,7 @@ impl Proxy {
             layer,
             options: options.clone(),
             pages,
+            follows,
             requests,
             registry,
         })
@@ -147,10 +156,15 @@ impl Proxy {
                 message: "no origin to forward to".to_owned(),
             });
         };
-        let mut req = self.http.get(format!("{origin}{path_and_query}"));
+        let mut sent = HeaderMap::new();
         if let Some(c) = cookie_header {
-            req = req.header("cookie", c);
+            sent.insert(header::COOKIE, c);
         }
+        let request_time = std::time::SystemTime::now();
+        let req = self
+            .http
+            .get(format!("{origin}{path_and_query}"))
+            .headers(sent.clone());
         let resp = req.send().await.map_err(|e| FillError {
             status: if e.is_timeout() { 504 } else { 502 },
             message: format!("origin unreachable: {e}"),
@@ -169,14 +183,49 @@ impl Proxy {
                 message: format!("origin answered {status}: {}", detail.trim()),
             });
         }
-        let page = PageResponse::from_upstream(status, &headers, &body);
-        let cacheable = page.shareable();
+        let mut page = PageResponse::from_upstream(status, &headers, &body);
+        let mut cacheable = page.shareable();
+        let mut initial_age = Micros::ZERO;
+        if let Some(policy) = &self.follows {
+            // The origin's headers decide, as at any CDN that follows HTTP.
+            let verdict = evaluate(
+                policy,
+                &Exchange {
+                    method: &Method::GET,
+                    status,
+                    request: &sent,
+                    response: &headers,
+                    request_time,
+                    response_time: std::time::SystemTime::now(),
+                },
+            );
+            cacheable = verdict.store.is_ok() && self.keys_cover(&verdict.vary);
+            page.windows = Some(verdict.windows);
+            initial_age = verdict.initial_age;
+        }
         let tags = page
             .header(X_CONTENT)
             .map(|c| self.tags(c))
             .unwrap_or_default();
         let size = page.size();
-        Ok(Fetched::new(Arc::new(page), cacheable, tags, size))
+        let mut fetched = Fetched::new(Arc::new(page), cacheable, tags, size);
+        fetched.initial_age = initial_age;
+        Ok(fetched)
+    }
+
+    /// Whether this layer's key holds every request field an answer varies
+    /// on: `Cookie` is read as the key strategy reads it (the visitor
+    /// cookie, the variants it selects, or nothing: the architecture's own
+    /// choice, which is what the run measures), and nothing else is keyed
+    /// on. An answer varying on any other field is not stored, so a stored
+    /// answer never crosses its `Vary` (the standalone `ttlab serve cdn`
+    /// keys on such fields; ttlab's origin never sends them).
+    fn keys_cover(&self, vary: &Vary) -> bool {
+        match vary {
+            Vary::None => true,
+            Vary::Star => false,
+            Vary::Fields(f) => f.iter().all(|n| *n == header::COOKIE),
+        }
     }
 
     /// Entry indices named in an `x-ttlab-content` value.

@@ -21,14 +21,15 @@ use dary_heap::QuaternaryHeap;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad};
-use ttlab_scenarios::model::{ArchitectureConfig, EntryIdx, PageIdx, Scenario};
+use ttlab_scenarios::model::{ArchitectureConfig, CachePolicy, EntryIdx, PageIdx, Scenario};
 use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler, TokenBucket};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, VariantSet, World};
+use ttlab_ssr_origin::cache::stated;
 use ttlab_ssr_origin::cache::{
     self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerCounts, Lookup, Reply, Slab,
-    SteppedLayer,
+    SteppedLayer, Windows,
 };
 
 use super::control::SimControl;
@@ -54,18 +55,33 @@ pub const SIM_MAX_ENTRIES: u64 = 1_000_000;
 /// The caching layer of `arch` on the virtual clock: the scenario's bounds
 /// when it sets any (an LRU store, as the servers'), else a store held to
 /// [`SIM_MAX_ENTRIES`]; both reclaim entries past their lifetime.
-fn sim_layer(arch: &ArchitectureConfig) -> SteppedLayer<PageId, u16> {
+///
+/// Under `policy = "http"` a CDN or edge takes its windows from what the
+/// origin states in its headers, read back by the same parser the servers
+/// run (`stated::followed`); the second value is false when those headers
+/// let it store nothing.
+fn sim_layer(arch: &ArchitectureConfig) -> (SteppedLayer<PageId, u16>, bool) {
     let c = &arch.cache;
     let bounds = Bounds {
         max_entries: c.max_entries,
         max_bytes: c.max_bytes,
     };
-    let layer = SteppedLayer::new(c.into(), c.coalesce, bounds);
-    if bounds.any() {
+    let mut windows: Windows = c.into();
+    let mut stores = true;
+    let front_caches = arch.topology().front.is_some_and(|f| f.key.is_some());
+    if c.policy == CachePolicy::Http && front_caches {
+        match stated::followed(windows) {
+            Some(w) => windows = w,
+            None => stores = false,
+        }
+    }
+    let layer = SteppedLayer::new(windows, c.coalesce, bounds);
+    let layer = if bounds.any() {
         layer
     } else {
         layer.with_ceiling(SIM_MAX_ENTRIES)
-    }
+    };
+    (layer, stores)
 }
 
 /// One visitor request in flight.
@@ -193,6 +209,8 @@ struct Sim<'w> {
     /// Visits the schedule gave out (all sent: the simulator's pool has no bound).
     visits: u64,
     layer: SteppedLayer<PageId, u16>,
+    /// Whether the layer may store pages at all (see [`sim_layer`]).
+    stores: bool,
     reqs: Slab<Req>,
     pages: Pages,
     /// Scratch for a fill's entries.
@@ -266,6 +284,7 @@ pub(super) fn simulate_arch_live(
     if live.is_some() {
         recorder.start_tap();
     }
+    let (layer, stores) = sim_layer(arch);
     let mut sim = Sim {
         world: w,
         s,
@@ -287,7 +306,8 @@ pub(super) fn simulate_arch_live(
         seq: 0,
         schedule: Schedule::of(w),
         visits: 0,
-        layer: sim_layer(arch),
+        layer,
+        stores,
         reqs: Slab::new(),
         pages: Pages::default(),
         served: Vec::new(),
@@ -672,7 +692,7 @@ impl Sim<'_> {
                 Ok(self.pages.intern(&self.served, greets, fallback))
             }
         };
-        let cacheable = !fallback && !visitor_fragment && result.is_ok();
+        let cacheable = self.stores && !fallback && !visitor_fragment && result.is_ok();
         self.push(
             Micros(t.0 + lat.0),
             Ev::FillDone {

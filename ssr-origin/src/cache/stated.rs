@@ -41,6 +41,37 @@ pub fn etag(body: &[u8]) -> String {
     format!("\"{:016x}\"", xxh3_64(body))
 }
 
+/// The windows a cache that follows HTTP reads back from what the origin
+/// states for `w` ([`cache_control`], parsed by the same
+/// [`evaluate`](super::http::evaluate) the CDN and edge run), or `None`
+/// when that statement does not let it store the page at all. The
+/// simulator's CDN and edge take their windows from here under
+/// `policy = "http"`, so a window the headers cannot carry shows in
+/// simulated runs as it does in real ones.
+pub fn followed(w: Windows) -> Option<Windows> {
+    use axum::http::{HeaderMap, HeaderValue, Method, header};
+    use std::time::SystemTime;
+
+    let mut response = HeaderMap::new();
+    response.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&cache_control(w)).ok()?,
+    );
+    let now = SystemTime::now();
+    let verdict = super::http::evaluate(
+        &super::http::HttpPolicy::default(),
+        &super::http::Exchange {
+            method: &Method::GET,
+            status: 200,
+            request: &HeaderMap::new(),
+            response: &response,
+            request_time: now,
+            response_time: now,
+        },
+    );
+    verdict.store.ok().map(|()| verdict.windows)
+}
+
 fn secs(d: Micros) -> u64 {
     d.0 / 1_000_000
 }
@@ -68,5 +99,20 @@ mod tests {
         assert_eq!(etag(b"x"), etag(b"x"));
         assert_ne!(etag(b"x"), etag(b"y"));
         assert!(etag(b"").starts_with('"') && etag(b"").ends_with('"'));
+    }
+
+    #[test]
+    fn whole_second_windows_survive_the_round_trip() {
+        for (ttl, swr, sie) in [(30, 0, 0), (1, 2, 3), (0, 5, 0), (0, 0, 60), (86_400, 600, 0)] {
+            assert_eq!(followed(w(ttl, swr, sie)), Some(w(ttl, swr, sie)));
+        }
+        // Nothing to serve, ever: a cache that follows HTTP stores nothing.
+        assert_eq!(followed(w(0, 0, 0)), None);
+        // HTTP's unit is the second: a fraction is cut, as validation warns.
+        let fraction = Windows {
+            ttl: Micros(1_500_000),
+            ..w(0, 0, 0)
+        };
+        assert_eq!(followed(fraction), Some(w(1, 0, 0)));
     }
 }

@@ -340,9 +340,21 @@ fn heuristic(
 
 /// §4.2.3: `corrected_initial_age = max(apparent_age, age_value +
 /// response_delay)`, `apparent_age = max(0, response_time − date_value)`.
+///
+/// `Date` has a resolution of one second, so the apparent age compares it
+/// with the response time cut to the second: a response dated this second
+/// has apparent age 0, not the fraction of a second that has passed since
+/// the second began (which would age every fresh answer by up to a second).
 fn initial_age(ex: &Exchange, date: Option<SystemTime>) -> Micros {
     let apparent = date.map_or(Micros::ZERO, |d| {
-        micros(ex.response_time.duration_since(d).unwrap_or_default())
+        let received = ex
+            .response_time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |t| t.as_secs());
+        let dated = d
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |t| t.as_secs());
+        secs(received.saturating_sub(dated))
     });
     let delay = micros(
         ex.response_time
