@@ -83,7 +83,10 @@ pub fn freshens(stored: &HeaderMap, not_modified: &HeaderMap) -> bool {
             .iter()
             .any(|(_, t)| old_tags.iter().any(|(_, o)| o == t));
     }
-    old_tags.is_empty() && stored.get(header::LAST_MODIFIED).is_none()
+    // A junk ETag is still an ETag field: not "no validator".
+    let bare =
+        |h: &HeaderMap| !h.contains_key(header::ETAG) && !h.contains_key(header::LAST_MODIFIED);
+    bare(not_modified) && bare(stored)
 }
 
 fn tags(h: &HeaderMap) -> Vec<(bool, &[u8])> {
