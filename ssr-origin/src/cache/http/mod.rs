@@ -12,6 +12,7 @@ pub mod dates;
 pub mod directives;
 pub mod hop;
 pub mod invalidate;
+mod lex;
 pub mod policy;
 pub mod targeted;
 pub mod validate;
