@@ -1,7 +1,8 @@
 //! The HTTP caching rules of `cache::http`, one test (or more) per rule,
-//! named by the RFC section they check; cases taken from the cache-tests.fyi
-//! suite say its test id. Malformed and hostile values each have a test, and
-//! a proptest feeds arbitrary bytes to every parser.
+//! named by the RFC section they check; cases taken from the HTTP caching
+//! test suite (npm `http-cache-tests`) say its test id. Malformed and
+//! hostile values each have a test, and a proptest feeds arbitrary bytes to
+//! every parser.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
