@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use axum::http::{HeaderMap, header};
 
-use super::directives::trim_ows;
+use super::lex::trim_ows;
 
 /// The largest delta-seconds a cache must represent: 2^31 (RFC 9111
 /// §1.2.2). Larger values, `99999999999` or `10^100`, saturate to it, so

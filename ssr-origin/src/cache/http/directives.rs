@@ -14,6 +14,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::dates::{DELTA_MAX, delta_seconds};
+use super::lex::{for_each_directive, trim_ows};
 
 /// The fields named by a qualified `no-cache` or `private`, or the whole
 /// response when unqualified.
@@ -251,114 +252,4 @@ fn lower<'b>(name: &[u8], buf: &'b mut [u8; 24]) -> &'b str {
         *d = s.to_ascii_lowercase();
     }
     std::str::from_utf8(&buf[..name.len()]).unwrap_or("")
-}
-
-pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
-}
-
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Call `f(name, argument)` for each well-formed member of a
-/// comma-separated directive list over every line. A quoted argument is
-/// unescaped into a buffer; a member that is not `token [= token /
-/// quoted-string]` is skipped whole.
-pub(crate) fn for_each_directive<'a>(
-    lines: impl IntoIterator<Item = &'a HeaderValue>,
-    mut f: impl FnMut(&[u8], Option<&[u8]>),
-) {
-    let mut unescaped = Vec::new();
-    for line in lines {
-        for_each_member(line.as_bytes(), |member| {
-            if let Some((name, arg)) = split_member(member, &mut unescaped) {
-                f(name, arg);
-            }
-        });
-    }
-}
-
-/// Split a line into comma-separated members, honouring quoted strings
-/// (with `\` escapes), each trimmed of OWS; empty members skipped.
-pub(crate) fn for_each_member<'l>(line: &'l [u8], mut f: impl FnMut(&'l [u8])) {
-    let mut start = 0;
-    let mut in_quotes = false;
-    let mut escaped = false;
-    for (i, &b) in line.iter().enumerate() {
-        if in_quotes {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_quotes = false;
-            }
-        } else if b == b'"' {
-            in_quotes = true;
-        } else if b == b',' {
-            let m = trim_ows(&line[start..i]);
-            if !m.is_empty() {
-                f(m);
-            }
-            start = i + 1;
-        }
-    }
-    let m = trim_ows(&line[start..]);
-    if !m.is_empty() {
-        f(m);
-    }
-}
-
-/// `token [ "=" ( token / quoted-string ) ]`, or None when malformed.
-pub(crate) fn split_member<'m>(
-    member: &'m [u8],
-    buf: &'m mut Vec<u8>,
-) -> Option<(&'m [u8], Option<&'m [u8]>)> {
-    let (name, arg) = match member.iter().position(|&b| b == b'=') {
-        Some(eq) => (&member[..eq], Some(&member[eq + 1..])),
-        None => (member, None),
-    };
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-        return None;
-    }
-    let Some(arg) = arg else {
-        return Some((name, None));
-    };
-    if let Some(inner) = arg.strip_prefix(b"\"") {
-        buf.clear();
-        let mut escaped = false;
-        let mut closed = None;
-        for (i, &b) in inner.iter().enumerate() {
-            if escaped {
-                buf.push(b);
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                closed = Some(i);
-                break;
-            } else {
-                buf.push(b);
-            }
-        }
-        // Closed, and nothing after the closing quote.
-        match closed {
-            Some(i) if i + 1 == inner.len() => Some((name, Some(&buf[..]))),
-            _ => None,
-        }
-    } else if !arg.is_empty() && arg.iter().all(|&b| is_tchar(b)) {
-        Some((name, Some(arg)))
-    } else if arg.is_empty() {
-        // `max-age=`: a directive with an empty (invalid) value.
-        Some((name, Some(arg)))
-    } else {
-        None
-    }
 }

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderName, header};
 
-use super::directives::for_each_member;
+use super::lex::for_each_member;
 
 /// The fields that are hop-by-hop whatever `Connection` says: the ones RFC
 /// 9110 §7.6.1 names, plus `Proxy-Connection` and `Keep-Alive` (HTTP/1.0

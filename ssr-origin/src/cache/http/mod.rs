@@ -4,14 +4,15 @@
 //! standalone `ttlab serve cdn --upstream` proxy and the simulator all call
 //! these, so a rule is written once.
 //!
-//! Where the RFCs leave a choice, the choice is what the cache-tests.fyi
-//! suite's required and optimal tests expect, said at the item and listed
-//! in `docs/decisions.md`.
+//! Where the RFCs leave a choice, the choice is what the HTTP caching test
+//! suite's (npm `http-cache-tests`) required and optimal tests expect, said
+//! at the item and listed in `docs/decisions.md`.
 
 pub mod dates;
 pub mod directives;
 pub mod hop;
 pub mod invalidate;
+mod lex;
 pub mod policy;
 pub mod precondition;
 pub mod targeted;

@@ -8,10 +8,10 @@ use axum::http::{HeaderMap, HeaderName, Method, header};
 use ttlab_scenarios::Micros;
 
 use super::dates::{DELTA_MAX, age, http_date};
-use super::directives::{FieldList, MaxStale, RequestDirectives};
+use super::directives::{FieldList, MaxStale, RequestDirectives, ResponseDirectives};
 use super::targeted::{Selected, Targets};
 use super::vary::Vary;
-use crate::cache::freshness::Windows;
+use crate::cache::freshness::{self, Windows};
 
 const US: u64 = 1_000_000;
 
@@ -265,7 +265,7 @@ pub fn evaluate(policy: &HttpPolicy, ex: &Exchange) -> Verdict {
 fn storable(
     policy: &HttpPolicy,
     ex: &Exchange,
-    d: &super::ResponseDirectives,
+    d: &ResponseDirectives,
     vary: &Vary,
     explicit: bool,
     validators: bool,
@@ -307,7 +307,7 @@ fn storable(
         || d.public
         || !matches!(d.private, FieldList::Absent)
         || policy.heuristic_statuses.contains(&ex.status);
-    let servable = super::super::freshness::lifetime(w) > Micros::ZERO || validators;
+    let servable = freshness::lifetime(w) > Micros::ZERO || validators;
     if !cacheable_kind || !servable {
         return Err(NotStored::NoLifetime);
     }

@@ -12,7 +12,8 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::dates::DELTA_MAX;
-use super::directives::{ResponseDirectives, for_each_member, split_member};
+use super::directives::{FieldList, ResponseDirectives};
+use super::lex::{for_each_member, is_tchar, split_member};
 
 /// `CDN-Cache-Control` (RFC 9213).
 pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
@@ -210,8 +211,8 @@ fn dictionary<'a>(lines: impl Iterator<Item = &'a HeaderValue>) -> Option<Respon
             b"stale-if-error" => d.stale_if_error = secs(),
             _ if !flag => {}
             b"no-store" => d.no_store = true,
-            b"no-cache" => d.no_cache = super::FieldList::All,
-            b"private" => d.private = super::FieldList::All,
+            b"no-cache" => d.no_cache = FieldList::All,
+            b"private" => d.private = FieldList::All,
             b"public" => d.public = true,
             b"must-revalidate" => d.must_revalidate = true,
             b"proxy-revalidate" => d.proxy_revalidate = true,
@@ -362,7 +363,7 @@ fn bare_item(v: &[u8], i: usize) -> Option<(Item, usize)> {
         b if b.is_ascii_alphabetic() || b == b'*' => {
             let mut j = i + 1;
             while let Some(&b) = v.get(j) {
-                if super::directives::is_tchar(b) || b == b':' || b == b'/' {
+                if is_tchar(b) || b == b':' || b == b'/' {
                     j += 1;
                 } else {
                     break;

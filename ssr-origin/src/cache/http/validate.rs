@@ -35,7 +35,7 @@ pub fn conditional(stored: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
 /// An entity tag split into (weak, opaque-tag with quotes); None when not
 /// one (RFC 9110 §8.8.3).
 fn entity_tag(v: &[u8]) -> Option<(bool, &[u8])> {
-    let v = super::directives::trim_ows(v);
+    let v = super::lex::trim_ows(v);
     let (weak, tag) = match v.strip_prefix(b"W/") {
         Some(rest) => (true, rest),
         None => (false, v),
@@ -83,13 +83,16 @@ pub fn freshens(stored: &HeaderMap, not_modified: &HeaderMap) -> bool {
             .iter()
             .any(|(_, t)| old_tags.iter().any(|(_, o)| o == t));
     }
-    old_tags.is_empty() && stored.get(header::LAST_MODIFIED).is_none()
+    // A junk ETag is still an ETag field: not "no validator".
+    let bare =
+        |h: &HeaderMap| !h.contains_key(header::ETAG) && !h.contains_key(header::LAST_MODIFIED);
+    bare(not_modified) && bare(stored)
 }
 
 fn tags(h: &HeaderMap) -> Vec<(bool, &[u8])> {
     let mut out = Vec::new();
     for v in h.get_all(header::ETAG) {
-        super::directives::for_each_member(v.as_bytes(), |m| {
+        super::lex::for_each_member(v.as_bytes(), |m| {
             if let Some(t) = entity_tag(m) {
                 out.push(t);
             }

@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::directives::{for_each_member, trim_ows};
+use super::lex::{for_each_member, trim_ows};
 
 /// A caller's normalisation of one selecting field: given the field and its
 /// request lines, the bytes to key on, or None for [`normalise_default`].
