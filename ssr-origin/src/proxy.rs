@@ -199,7 +199,7 @@ impl Proxy {
                     response_time: std::time::SystemTime::now(),
                 },
             );
-            cacheable = verdict.store.is_ok() && self.keys_cover(&verdict.vary);
+            cacheable = verdict.store.is_ok() && Self::keys_cover(&verdict.vary);
             page.windows = Some(verdict.windows);
             initial_age = verdict.initial_age;
         }
@@ -220,7 +220,7 @@ impl Proxy {
     /// on. An answer varying on any other field is not stored, so a stored
     /// answer never crosses its `Vary` (the standalone `ttlab serve cdn`
     /// keys on such fields; ttlab's origin never sends them).
-    fn keys_cover(&self, vary: &Vary) -> bool {
+    fn keys_cover(vary: &Vary) -> bool {
         match vary {
             Vary::None => true,
             Vary::Star => false,

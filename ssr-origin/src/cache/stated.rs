@@ -103,7 +103,13 @@ mod tests {
 
     #[test]
     fn whole_second_windows_survive_the_round_trip() {
-        for (ttl, swr, sie) in [(30, 0, 0), (1, 2, 3), (0, 5, 0), (0, 0, 60), (86_400, 600, 0)] {
+        for (ttl, swr, sie) in [
+            (30, 0, 0),
+            (1, 2, 3),
+            (0, 5, 0),
+            (0, 0, 60),
+            (86_400, 600, 0),
+        ] {
             assert_eq!(followed(w(ttl, swr, sie)), Some(w(ttl, swr, sie)));
         }
         // Nothing to serve, ever: a cache that follows HTTP stores nothing.

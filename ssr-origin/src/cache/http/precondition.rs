@@ -5,7 +5,7 @@
 use axum::http::{HeaderMap, header};
 
 use super::dates::http_date;
-use super::directives::{for_each_member, trim_ows};
+use super::lex::{for_each_member, trim_ows};
 
 /// Whether a GET or HEAD with fields `request`, answered by a response with
 /// fields `response`, gets `304 Not Modified`: `If-None-Match` decides when
