@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 
-use crate::cache::Windows;
+use crate::cache::freshness::Windows;
 
 /// `x-cache`: `layer=OUTCOME` per caching layer, outermost first.
 pub const X_CACHE: &str = "x-cache";
@@ -100,7 +100,7 @@ impl PageResponse {
             .iter()
             .filter(|(k, _)| {
                 (!PER_RESPONSE.contains(&k.as_str()) || *k == axum::http::header::SET_COOKIE)
-                    && !crate::cache::http::is_hop_by_hop(k, headers)
+                    && !crate::cache::http::hop::is_hop_by_hop(k, headers)
                     && *k != axum::http::header::CONTENT_LENGTH
             })
             .map(|(k, v)| {

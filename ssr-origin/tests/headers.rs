@@ -137,3 +137,44 @@ async fn the_shared_cdn_still_serves_a_variant_to_the_wrong_visitor() {
     );
     lab.stop().await;
 }
+
+#[tokio::test]
+async fn under_policy_http_the_origin_states_the_windows_and_the_layers_follow() {
+    let http = "[cache]\npolicy = \"http\"\nttl = \"30s\"\nstale_while_revalidate = \"10s\"\nstale_if_error = \"1m\"\n";
+    for arch in ["ssr-cdn-shared", "ssr-cdn-user", "ssr-edge"] {
+        let lab = lab(&lab_of(arch, http), 0).await;
+        let known = uid(&lab, 0);
+        let first = lab.get("/about", Some(&known)).await;
+        assert_eq!(
+            directives(&first, "cache-control"),
+            [
+                "public",
+                "s-maxage=30",
+                "stale-while-revalidate=10",
+                "stale-if-error=60"
+            ],
+            "{arch}: {:?}",
+            first.headers
+        );
+        assert_eq!(first.header("surrogate-key"), "footer", "{arch}");
+        let etag = first.header("etag").to_owned();
+        assert!(etag.starts_with('"') && etag.len() > 2, "{arch}: {etag}");
+        let second = lab.get("/about", Some(&known)).await;
+        assert!(
+            second.header("x-cache").ends_with("=HIT"),
+            "{arch}: the layer in front follows the origin's lifetime: {:?}",
+            second.headers
+        );
+        assert_eq!(
+            second.header("etag"),
+            etag,
+            "{arch}: the same page, the same tag"
+        );
+        // Answers for one visitor stay theirs: not public, never stored.
+        let account = lab.get("/account", Some(&known)).await;
+        assert!(private(&account), "{arch}: {:?}", account.headers);
+        let again = lab.get("/account", Some(&known)).await;
+        assert!(!again.header("x-cache").contains("HIT"), "{arch}");
+        lab.stop().await;
+    }
+}

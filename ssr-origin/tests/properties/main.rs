@@ -27,6 +27,7 @@ mod p5_accounting;
 mod p6_metamorphic;
 mod p7_ttl_zero_and_real_time;
 mod p8_bounded_memory;
+mod p9_http;
 mod timed;
 
 use std::fmt::Debug;
