@@ -7,8 +7,13 @@
 #   (c) ssr-origin-variant on a hit (one Personalize call per request),
 #   (d) a bare axum handler making that same one Personalize call per request
 #       (the origin's own client, to the same mock) and answering stored bytes,
-# and prints requests/s with (b)/(a), (c)/(a) and (c)/(d). Targets: (b) >= 70%,
-# (c) >= 85% of (d): the cache layer costs at most 15% over the call it must make.
+#   (e) the CDN layer of (b) under policy = "http" (windows from the origin's
+#       headers, parsed when the page is stored), on a hit,
+#   (f) `ttlab serve cdn --key url` in front of (e)'s origin, on a hit,
+# and prints requests/s with (b)/(a), (c)/(a), (c)/(d), (e)/(a), (e)/(b), (f)/(a).
+# Targets: (b) >= 70%, (c) >= 85% of (d): the cache layer costs at most 15% over
+# the call it must make; (e) >= 85% of (a), and (e) as (b): following HTTP costs
+# nothing on a hit.
 # Usage: scripts/bench-origin.sh [DURATION] [CONNECTIONS]   (defaults 10s, 64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,13 +38,15 @@ wait_line() { # FILE PATTERN
   cat "$1"; echo "timed out waiting for '$2'" >&2; exit 1
 }
 
-start_stack() { # ARCH -> sets entry, uid
-  local log=$work/$1.log
-  ./target/release/ttlab serve stack --scenario "$scenario" --arch "$1" >"$log" 2>&1 &
+start_stack() { # ARCH [SCENARIO] -> sets entry, uid, origin_of_stack
+  local file=${2:-$scenario}
+  local log=$work/$1-$(basename "$file" .toml).log
+  ./target/release/ttlab serve stack --scenario "$file" --arch "$1" >"$log" 2>&1 &
   pids+=($!)
   wait_line "$log" "Serving until Ctrl-C"
   entry=$(awk '/^  try/ {print $NF}' "$log" | sed 's:/$::')
   uid=$(awk '/^  try/ {print $(NF-1)}' "$log" | sed 's/.*=//')
+  origin_of_stack=$(awk '/^  origin/ {print $NF}' "$log")
 }
 
 rps() { # URL [COOKIE]
@@ -82,17 +89,39 @@ wait_line "$work/floor.log" "listening on"
 floor=$(awk '{print $3}' "$work/floor.log")
 curl -sf -b "cs-personalize-user-uid=$uid" "$floor/" -o /dev/null
 
+# (e) the same stack and lab following HTTP: the origin states the lab's
+# windows in Cache-Control, the CDN follows them.
+sed 's/^\[cache\]$/[cache]\npolicy = "http"/' "$scenario" >"$work/lab-http.toml"
+start_stack ssr-cdn-shared "$work/lab-http.toml"
+cdn_http=$entry
+curl -sf -b "cs-personalize-user-uid=$uid" "$cdn_http/" -o /dev/null
+curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$cdn_http/" | grep -qi '^cache-control: public, s-maxage=' || { echo "the origin did not state its windows" >&2; exit 1; }
+curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$cdn_http/" | grep -qi '^x-cache: cdn=HIT' || { echo "the CDN under policy http did not hit" >&2; exit 1; }
+# (f) the standalone cache in front of (e)'s origin.
+./target/release/ttlab serve cdn --upstream "$origin_of_stack" --key url >"$work/cdn.log" 2>&1 &
+pids+=($!)
+wait_line "$work/cdn.log" "Serving until Ctrl-C"
+standalone=$(awk '/^ttlab cdn/ {print $NF}' "$work/cdn.log")
+curl -sf -b "cs-personalize-user-uid=$uid" "$standalone/" -o /dev/null
+curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$standalone/" | grep -qi '^x-cache: cdn=HIT' || { echo "ttlab serve cdn did not hit" >&2; exit 1; }
+
 a=$(rps "$bare/")
 b=$(rps "$cdn/" "$uid")
 c=$(rps "$origin/" "$uid")
 d=$(rps "$floor/" "$uid")
+e=$(rps "$cdn_http/" "$uid")
+f=$(rps "$standalone/" "$uid")
 echo
 printf '%-46s %12s %8s %8s\n' "target" "requests/s" "of (a)" "of (d)"
 printf '%-46s %12.0f %8s\n' "(a) bare axum handler, same bytes" "$a" "100%"
 printf '%-46s %12.0f %7.1f%%\n' "(b) CDN layer (ssr-cdn-shared), hit" "$b" "$(echo "$b*100/$a" | bc -l)"
 printf '%-46s %12.0f %7.1f%% %7.1f%%\n' "(c) ssr-origin-variant, hit" "$c" "$(echo "$c*100/$a" | bc -l)" "$(echo "$c*100/$d" | bc -l)"
 printf '%-46s %12.0f %7.1f%% %8s\n' "(d) bare handler + the one Personalize call" "$d" "$(echo "$d*100/$a" | bc -l)" "100%"
+printf '%-46s %12.0f %7.1f%% %8s %7.1f%% of (b)\n' "(e) CDN layer under policy http, hit" "$e" "$(echo "$e*100/$a" | bc -l)" "" "$(echo "$e*100/$b" | bc -l)"
+printf '%-46s %12.0f %7.1f%%\n' "(f) ttlab serve cdn --key url, hit" "$f" "$(echo "$f*100/$a" | bc -l)"
 echo
 echo "cache counters after the runs:"
 curl -sf "$cdn/metrics" | grep -E 'cache_(hits|misses)_total'
+curl -sf "$cdn_http/metrics" | grep -E 'cache_(hits|misses)_total'
+curl -sf "$standalone/_ttlab/metrics" | grep -E 'cache_(hits|misses)_total'
 curl -sf "${origin}/metrics" | grep -E 'cache_(hits|misses)_total|personalize_calls_total'

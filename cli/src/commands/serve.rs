@@ -180,8 +180,9 @@ fn serve_arch(
         let c = &arch.cache;
         if stack.topology.caches() {
             println!(
-                "  cache        key {}, ttl {}, swr {}, sie {}, coalesce {}, purge on publish {}",
+                "  cache        key {}, policy {}, ttl {}, swr {}, sie {}, coalesce {}, purge on publish {}",
                 stack.topology.key_description(),
+                c.policy.as_str(),
                 c.ttl,
                 c.stale_while_revalidate,
                 c.stale_if_error,

@@ -15,6 +15,7 @@ pub mod invalidate;
 mod lex;
 pub mod policy;
 pub mod precondition;
+pub mod range;
 pub mod targeted;
 pub mod validate;
 pub mod vary;
