@@ -10,6 +10,9 @@
 #   (e) the CDN layer of (b) under policy = "http" (windows from the origin's
 #       headers, parsed when the page is stored), on a hit,
 #   (f) `ttlab serve cdn --key url` in front of (e)'s origin, on a hit,
+#   (g) the bare handler of (a) through ttlab's own accept loop (limits, error
+#       shapes, header read timeout): what every ttlab server pays before its
+#       handler runs,
 # and prints requests/s with (b)/(a), (c)/(a), (c)/(d), (e)/(a), (e)/(b), (f)/(a).
 # Targets: (b) >= 70%, (c) >= 85% of (d): the cache layer costs at most 15% over
 # the call it must make; (e) >= 85% of (a), and (e) as (b): following HTTP costs
@@ -26,7 +29,7 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 cargo build --release --locked -q -p ttlab
-cargo build --release --locked -q -p ttlab-ssr-origin --example bare_page --example bare_personalize
+cargo build --release --locked -q -p ttlab-ssr-origin --example bare_page --example bare_personalize --example bare_served
 
 work=$(mktemp -d)
 pids=()
@@ -66,6 +69,10 @@ curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$cdn/" | grep -qi 
 pids+=($!)
 wait_line "$work/bare.log" "listening on"
 bare=$(awk '{print $3}' "$work/bare.log")
+./target/release/examples/bare_served "$work/page.html" >"$work/served.log" 2>&1 &
+pids+=($!)
+wait_line "$work/served.log" "listening on"
+served=$(awk '{print $3}' "$work/served.log")
 
 # (c) and (d) alike: one process of their own calling the same mocks, which run
 # in a third (`ttlab serve stack` would put the mocks in the origin's process).
@@ -111,6 +118,7 @@ c=$(rps "$origin/" "$uid")
 d=$(rps "$floor/" "$uid")
 e=$(rps "$cdn_http/" "$uid")
 f=$(rps "$standalone/" "$uid")
+g=$(rps "$served/")
 echo
 printf '%-46s %12s %8s %8s\n' "target" "requests/s" "of (a)" "of (d)"
 printf '%-46s %12.0f %8s\n' "(a) bare axum handler, same bytes" "$a" "100%"
@@ -119,6 +127,7 @@ printf '%-46s %12.0f %7.1f%% %7.1f%%\n' "(c) ssr-origin-variant, hit" "$c" "$(ec
 printf '%-46s %12.0f %7.1f%% %8s\n' "(d) bare handler + the one Personalize call" "$d" "$(echo "$d*100/$a" | bc -l)" "100%"
 printf '%-46s %12.0f %7.1f%% %8s %7.1f%% of (b)\n' "(e) CDN layer under policy http, hit" "$e" "$(echo "$e*100/$a" | bc -l)" "" "$(echo "$e*100/$b" | bc -l)"
 printf '%-46s %12.0f %7.1f%%\n' "(f) ttlab serve cdn --key url, hit" "$f" "$(echo "$f*100/$a" | bc -l)"
+printf '%-46s %12.0f %7.1f%%\n' "(g) (a) through ttlab's accept loop" "$g" "$(echo "$g*100/$a" | bc -l)"
 echo
 echo "cache counters after the runs:"
 curl -sf "$cdn/metrics" | grep -E 'cache_(hits|misses)_total'

@@ -381,18 +381,37 @@ pub fn answer_response(
     layer: Option<&str>,
     cookies: &[String],
 ) -> Response {
-    let part = layer.map(|l| format!("{l}={}", answer.outcome.as_str()));
+    let part = layer.map(|l| cache_part(l, answer.outcome));
     let fetched_here = !matches!(answer.lock, Some(cache::LockOutcome::Waited))
         && matches!(
             answer.outcome,
             cache::CacheOutcome::Miss | cache::CacheOutcome::Bypass
         );
-    answer.value.to_response(
-        part.as_deref(),
-        fetched_here,
-        answer.age.0 / 1_000_000,
-        cookies,
-    )
+    answer
+        .value
+        .to_response(part, fetched_here, answer.age.0 / 1_000_000, cookies)
+}
+
+/// `layer=OUTCOME`, this layer's part of `x-cache`: a static string for
+/// ttlab's own layers (no allocation on a hit), formatted for any other.
+fn cache_part(layer: &str, outcome: cache::CacheOutcome) -> std::borrow::Cow<'static, str> {
+    use cache::CacheOutcome::{Bypass, Hit, Miss, Stale};
+    let known = match (layer, outcome) {
+        ("cdn", Hit) => "cdn=HIT",
+        ("cdn", Stale) => "cdn=STALE",
+        ("cdn", Miss) => "cdn=MISS",
+        ("cdn", Bypass) => "cdn=BYPASS",
+        ("edge", Hit) => "edge=HIT",
+        ("edge", Stale) => "edge=STALE",
+        ("edge", Miss) => "edge=MISS",
+        ("edge", Bypass) => "edge=BYPASS",
+        ("origin", Hit) => "origin=HIT",
+        ("origin", Stale) => "origin=STALE",
+        ("origin", Miss) => "origin=MISS",
+        ("origin", Bypass) => "origin=BYPASS",
+        _ => return format!("{layer}={}", outcome.as_str()).into(),
+    };
+    known.into()
 }
 
 /// An error answer with a body that says what failed.

@@ -145,8 +145,11 @@ impl Proxy {
     async fn fetch(
         self: Arc<Self>,
         path_and_query: String,
-        cookie_header: Option<HeaderValue>,
+        uid: Option<String>,
     ) -> Result<Fetched<Arc<PageResponse>>, FillError> {
+        let cookie_header = uid
+            .as_ref()
+            .and_then(|u| HeaderValue::from_str(&format!("{UID_COOKIE}={u}")).ok());
         let n = self
             .next_origin
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -245,29 +248,28 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         return (StatusCode::METHOD_NOT_ALLOWED, "pages answer GET only\n").into_response();
     }
     p.requests.inc();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().map(str::to_owned);
+    // The URI's bytes are shared, not copied.
+    let uri = req.uri().clone();
+    let (path, query) = (uri.path(), uri.query());
     let headers = req.headers();
     let uid = cookie(headers, UID_COOKIE).map(str::to_owned);
-    let cookie_header = uid
-        .as_ref()
-        .and_then(|u| HeaderValue::from_str(&format!("{UID_COOKIE}={u}")).ok());
     let layer_name = p.role.name();
     let world = &p.world;
     let page_mask = p
         .pages
-        .get(&path)
+        .get(path)
         .map_or(0, |i| world.page_experience_mask(*i));
     let mut cookies = Vec::new();
     let (key, target, cacheable_request) = if p.personalizes {
-        edge_key(&p, uid.as_deref(), &path, page_mask, &mut cookies).await
+        edge_key(&p, uid.as_deref(), path, page_mask, &mut cookies).await
     } else {
-        cdn_key(&p, uid.as_deref(), &path, query.as_deref(), page_mask)
+        cdn_key(&p, uid.as_deref(), path, query, page_mask)
     };
     let fallback = p.personalizes && !cacheable_request;
     let fetch = {
         let p = p.clone();
-        move || p.clone().fetch(target.clone(), cookie_header.clone())
+        // The visitor cookie passed on is made only when a fill runs.
+        move || p.clone().fetch(target.clone(), uid.clone())
     };
     let result = if cacheable_request {
         p.layer.serve(key, fetch).await

@@ -5,11 +5,14 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
+use std::borrow::Cow;
 
 use crate::cache::freshness::Windows;
 
 /// `x-cache`: `layer=OUTCOME` per caching layer, outermost first.
 pub const X_CACHE: &str = "x-cache";
+/// [`X_CACHE`] as a header name, made once.
+const X_CACHE_NAME: HeaderName = HeaderName::from_static(X_CACHE);
 /// The variants the page was built from, projected to the experiences its
 /// entries use: `0_1,a_0`, or `-` for none.
 pub const X_VARIANTS: &str = "x-ttlab-variants";
@@ -150,7 +153,7 @@ impl PageResponse {
     /// them (`fetched_here`), the age, and this layer's own cookies.
     pub fn to_response(
         &self,
-        cache_part: Option<&str>,
+        cache_part: Option<Cow<'static, str>>,
         fetched_here: bool,
         age_secs: u64,
         cookies: &[String],
@@ -158,19 +161,25 @@ impl PageResponse {
         let mut resp = Response::new(Body::from(self.body.clone()));
         *resp.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_GATEWAY);
         let h = resp.headers_mut();
+        h.reserve(self.headers.len() + 2);
         for (k, v) in &self.headers {
             h.append(k.clone(), v.clone());
         }
-        let chain: Vec<&str> = cache_part
-            .into_iter()
-            .chain(self.upstream_cache.as_deref().filter(|_| fetched_here))
-            .collect();
-        if !chain.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&chain.join(", "))
-        {
-            h.insert(X_CACHE, v);
+        // A hit's part is a static string: no allocation, no copy.
+        let chain = match (
+            cache_part,
+            self.upstream_cache.as_deref().filter(|_| fetched_here),
+        ) {
+            (Some(Cow::Borrowed(part)), None) => Some(HeaderValue::from_static(part)),
+            (Some(part), None) => HeaderValue::from_str(&part).ok(),
+            (Some(part), Some(behind)) => HeaderValue::from_str(&format!("{part}, {behind}")).ok(),
+            (None, Some(behind)) => HeaderValue::from_str(behind).ok(),
+            (None, None) => None,
+        };
+        if let Some(v) = chain {
+            h.insert(X_CACHE_NAME, v);
         }
-        h.insert("age", HeaderValue::from(age_secs));
+        h.insert(axum::http::header::AGE, HeaderValue::from(age_secs));
         let upstream_cookies = self.set_cookies.iter().filter(|_| fetched_here);
         let mut sets_cookies = false;
         for c in cookies.iter().chain(upstream_cookies) {
@@ -262,7 +271,7 @@ mod tests {
         );
         assert_eq!(p.header(X_VARIANTS), Some("0_1"));
         assert!(p.shareable());
-        let r = p.to_response(Some("cdn=HIT"), false, 7, &[]);
+        let r = p.to_response(Some("cdn=HIT".into()), false, 7, &[]);
         assert_eq!(r.headers()["x-cache"], "cdn=HIT");
         assert_eq!(r.headers()["age"], "7");
         assert!(
@@ -270,7 +279,7 @@ mod tests {
             "a stored copy never sets another visitor's cookie"
         );
         assert_eq!(r.headers()["cache-control"], "public");
-        let r = p.to_response(Some("cdn=MISS"), true, 0, &["c=d".into()]);
+        let r = p.to_response(Some("cdn=MISS".into()), true, 0, &["c=d".into()]);
         assert_eq!(r.headers()["x-cache"], "cdn=MISS, origin=MISS");
         let set: Vec<_> = r.headers().get_all("set-cookie").iter().collect();
         assert_eq!(set, ["c=d", "a=1"]);
