@@ -327,7 +327,7 @@ impl HttpProxy {
         primary: CacheKey,
         held: Option<Arc<PageResponse>>,
     ) -> Result<cache::Fetched<Arc<PageResponse>>, FillError> {
-        let stored = held.as_ref().map(|h| header_map(&h.headers));
+        let stored = held.as_ref().map(|h| h.header_map());
         let mut headers = forwarded(request);
         for name in &CLIENT_CONDITIONALS {
             headers.remove(name);
@@ -489,7 +489,7 @@ impl HttpProxy {
             && (request.contains_key(header::IF_NONE_MATCH)
                 || request.contains_key(header::IF_MODIFIED_SINCE)
                 || request.contains_key(header::RANGE));
-        let fields = conditional.then(|| header_map(&page.headers));
+        let fields = conditional.then(|| page.header_map());
         let not_modified = fields
             .as_ref()
             .is_some_and(|f| http::precondition::not_modified(request, f));
@@ -668,14 +668,6 @@ fn forwarded(request: &HeaderMap) -> HeaderMap {
         }
     }
     out
-}
-
-fn header_map(fields: &[(HeaderName, HeaderValue)]) -> HeaderMap {
-    let mut m = HeaderMap::with_capacity(fields.len());
-    for (k, v) in fields {
-        m.append(k.clone(), v.clone());
-    }
-    m
 }
 
 /// A URL in one spelling (as `invalidated_targets` gives them), so the tag

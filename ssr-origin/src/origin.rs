@@ -516,7 +516,19 @@ async fn page(State(o): State<Arc<Origin>>, req: Request) -> Response {
         }),
     };
     match result {
-        Ok((answer, layer)) => answer_response(&answer, layer, &cookies),
+        Ok((answer, layer)) => {
+            let mut resp = answer_response(&answer, layer, &cookies);
+            // Under `policy = "http"` a cache in front revalidates with the
+            // page's ETag: an unchanged page is a 304, no body.
+            if o.stated.is_some()
+                && resp.status() == StatusCode::OK
+                && cache::http::precondition::not_modified(headers, resp.headers())
+            {
+                *resp.status_mut() = StatusCode::NOT_MODIFIED;
+                *resp.body_mut() = axum::body::Body::empty();
+            }
+            resp
+        }
         Err(e) => {
             o.counters.errors.inc();
             error_response(&e, "delivery")

@@ -17,7 +17,7 @@ use ttlab_scenarios::{Clock, Micros, VariantSet, World};
 
 use ttlab_scenarios::topology::{Role, Topology};
 
-use crate::cache::http::{Exchange, HttpPolicy, Vary, evaluate};
+use crate::cache::http::{Exchange, HttpPolicy, Vary, conditional, evaluate, update_headers};
 use crate::cache::{self, CacheKey, Fetched, FillError, KeyStrategy};
 use crate::origin::{
     PageLayer, UID_COOKIE, VARIANT_PARAM, answer_response, error_response, metrics_text,
@@ -52,6 +52,9 @@ pub struct Proxy {
     follows: Option<HttpPolicy>,
     /// Requests the proxy answered.
     pub requests: Counter,
+    /// Fills the origin answered `304 Not Modified` (under `policy =
+    /// "http"`): the page held was freshened, not fetched again.
+    pub revalidated: Counter,
     registry: Registry,
 }
 
@@ -87,6 +90,12 @@ impl Proxy {
         }
         let requests = Counter::default();
         registry.register("requests", "Requests the layer answered", requests.clone());
+        let revalidated = Counter::default();
+        registry.register(
+            "revalidated",
+            "Fills answered 304 Not Modified: the page held, freshened",
+            revalidated.clone(),
+        );
         if let Some(p) = &personalize {
             p.counters.register(&mut registry);
         }
@@ -122,6 +131,7 @@ impl Proxy {
             pages,
             follows,
             requests,
+            revalidated,
             registry,
         })
     }
@@ -141,11 +151,15 @@ impl Proxy {
         webhook::routes::<ProxyPurge, _, _>(self.clone(), handle)
     }
 
-    /// GETs `path_and_query` from the origin, passing the visitor cookie only.
+    /// GETs `path_and_query` from the origin, passing the visitor cookie
+    /// only. Under `policy = "http"`, a fill that replaces a stored page
+    /// (`held`) with an `ETag` asks whether it still holds
+    /// (`If-None-Match`), and a `304` freshens it.
     async fn fetch(
         self: Arc<Self>,
         path_and_query: String,
         uid: Option<String>,
+        held: Option<Arc<PageResponse>>,
     ) -> Result<Fetched<Arc<PageResponse>>, FillError> {
         let cookie_header = uid
             .as_ref()
@@ -163,6 +177,12 @@ impl Proxy {
         if let Some(c) = cookie_header {
             sent.insert(header::COOKIE, c);
         }
+        let held = held.filter(|_| self.follows.is_some());
+        if let Some(h) = &held {
+            for (k, v) in conditional(&h.header_map()) {
+                sent.insert(k, v);
+            }
+        }
         let request_time = std::time::SystemTime::now();
         let req = self
             .http
@@ -178,6 +198,21 @@ impl Proxy {
             status: 502,
             message: format!("origin body: {e}"),
         })?;
+        // A 304 for the page held: that page, its fields freshened.
+        let (status, headers, body) = match held {
+            Some(h) if status == 304 => {
+                self.revalidated.inc();
+                let mut merged = h.header_map();
+                update_headers(&mut merged, &headers);
+                for name in [header::AGE, header::DATE] {
+                    if let Some(v) = headers.get(&name) {
+                        merged.insert(name, v.clone());
+                    }
+                }
+                (h.status, merged, h.body.clone())
+            }
+            _ => (status, headers, body),
+        };
         if status >= 500 {
             // An origin failure is a failed fill: stale-if-error may answer.
             let detail = String::from_utf8_lossy(&body);
@@ -269,12 +304,12 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     let fetch = {
         let p = p.clone();
         // The visitor cookie passed on is made only when a fill runs.
-        move || p.clone().fetch(target.clone(), uid.clone())
+        move |held| p.clone().fetch(target.clone(), uid.clone(), held)
     };
     let result = if cacheable_request {
-        p.layer.serve(key, fetch).await
+        p.layer.serve_with(key, |w| w, fetch).await
     } else {
-        p.layer.bypass(fetch).await
+        p.layer.bypass(|| fetch(None)).await
     };
     match result {
         Ok(answer) => {

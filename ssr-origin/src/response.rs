@@ -114,6 +114,16 @@ impl PageResponse {
         page
     }
 
+    /// Its fields as a header map, for the HTTP rules (on a fill or a
+    /// conditional request, never on a plain hit).
+    pub fn header_map(&self) -> HeaderMap {
+        let mut m = HeaderMap::with_capacity(self.headers.len());
+        for (k, v) in &self.headers {
+            m.append(k.clone(), v.clone());
+        }
+        m
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

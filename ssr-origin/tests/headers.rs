@@ -178,3 +178,39 @@ async fn under_policy_http_the_origin_states_the_windows_and_the_layers_follow()
         lab.stop().await;
     }
 }
+
+#[tokio::test]
+async fn under_policy_http_the_cdn_revalidates_with_the_etag() {
+    let http = "[cache]\npolicy = \"http\"\nttl = \"30s\"\n";
+    let lab = lab(&lab_of("ssr-cdn-shared", http), 0).await;
+    let known = uid(&lab, 0);
+    let first = lab.get("/about", Some(&known)).await;
+    assert_eq!(first.header("x-cache"), "cdn=MISS");
+    let etag = first.header("etag").to_owned();
+    // The origin answers a matching If-None-Match with a 304 and no body.
+    let origin = &lab.stack.origin_urls[0];
+    let r = lab
+        .http
+        .get(format!("{origin}/about"))
+        .header("cookie", format!("cs-personalize-user-uid={known}"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.text().await.unwrap(), "");
+    // Past its lifetime the CDN fills again, conditionally: the 304
+    // freshens the page it holds, served whole and stored again.
+    lab.clock.advance(Micros::from_secs(31));
+    let again = lab.get("/about", Some(&known)).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("x-cache"), "cdn=MISS");
+    assert_eq!(again.body, first.body, "the page held, freshened");
+    assert_eq!(again.header("etag"), etag);
+    let proxy = lab.stack.proxy.as_ref().expect("a CDN");
+    assert_eq!(proxy.revalidated.get(), 1, "the fill was a 304");
+    let hit = lab.get("/about", Some(&known)).await;
+    assert_eq!(hit.header("x-cache"), "cdn=HIT", "{:?}", hit.headers);
+    assert_eq!(hit.body, first.body);
+    lab.stop().await;
+}
