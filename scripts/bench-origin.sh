@@ -29,7 +29,7 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 cargo build --release --locked -q -p ttlab
-cargo build --release --locked -q -p ttlab-ssr-origin --example bare_page --example bare_personalize --example bare_served
+cargo build --release --locked -q -p ttlab-ssr-origin --example bare_page --example bare_personalize
 
 work=$(mktemp -d)
 pids=()
@@ -69,7 +69,7 @@ curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$cdn/" | grep -qi 
 pids+=($!)
 wait_line "$work/bare.log" "listening on"
 bare=$(awk '{print $3}' "$work/bare.log")
-./target/release/examples/bare_served "$work/page.html" >"$work/served.log" 2>&1 &
+./target/release/examples/bare_page "$work/page.html" --ttlab-loop >"$work/served.log" 2>&1 &
 pids+=($!)
 wait_line "$work/served.log" "listening on"
 served=$(awk '{print $3}' "$work/served.log")

@@ -1,8 +1,12 @@
 //! The benchmark baseline: a bare axum handler answering every GET with the
 //! same bytes (a page saved from the stack), so a benchmark can compare the
-//! cache layers against the cost of HTTP alone.
+//! cache layers against the cost of HTTP alone — served by `axum::serve`,
+//! or with `--ttlab-loop` by ttlab's own accept loop
+//! (`ttlab_http_serve::serve`: the limits, error shapes and header read
+//! timeout every ttlab server has), to tell that loop's cost from a cache
+//! layer's.
 //!
-//! Usage: `cargo run --release -p ttlab-ssr-origin --example bare_page -- PAGE.html`
+//! Usage: `cargo run --release -p ttlab-ssr-origin --example bare_page -- PAGE.html [--ttlab-loop]`
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
@@ -15,9 +19,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let Some(path) = std::env::args().nth(1) else {
-        eprintln!("usage: bare_page PAGE.html");
+        eprintln!("usage: bare_page PAGE.html [--ttlab-loop]");
         std::process::exit(2);
     };
+    let ttlab_loop = std::env::args().nth(2).as_deref() == Some("--ttlab-loop");
     let body = Bytes::from(
         std::fs::read(&path).map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?,
     );
@@ -27,9 +32,22 @@ async fn main() -> std::io::Result<()> {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if ttlab_loop {
+        let serving = ttlab_http_serve::serve(
+            listener,
+            app,
+            ttlab_http_serve::Limits::default(),
+            ttlab_ssr_origin::stack::LayerShape,
+            stop,
+        );
+        let _ = serving.task.await;
+        Ok(())
+    } else {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+    }
 }

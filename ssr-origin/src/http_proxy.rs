@@ -46,11 +46,11 @@ use crate::cache::http::{
     self, Exchange, HttpPolicy, RequestDirectives, Vary, constrained, evaluate,
 };
 use crate::cache::{
-    self, Answer, AnyStore, Bounds, CacheKey, CacheOutcome, FillError, KeyStrategy, LayerOptions,
-    MemoryStore, StoreMetrics, Tag, Windows,
+    self, Answer, AnyStore, Bounds, CacheKey, FillError, KeyStrategy, LayerOptions, MemoryStore,
+    StoreMetrics, Tag, Windows,
 };
 use crate::origin::{PageLayer, UID_COOKIE, metrics_text};
-use crate::response::{PageResponse, X_CACHE, cookie};
+use crate::response::{PageResponse, cookie};
 
 /// Largest request body passed upstream (the accept loop's own limit is the
 /// same).
@@ -184,14 +184,7 @@ impl HttpProxy {
             "Answers to unsafe methods that invalidated stored responses",
             invalidations.clone(),
         );
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(options.upstream_timeout)
-            .build()
-            .expect("an HTTP client without TLS builds");
+        let http = crate::proxy::upstream_client(options.upstream_timeout);
         HttpProxy {
             options,
             layer,
@@ -477,77 +470,52 @@ impl HttpProxy {
         Ok((status, headers, body, (request_time, SystemTime::now())))
     }
 
-    /// An answer as the response to a client: the stored fields without
-    /// those targeted at this cache, `Age`, `x-cache`, and a 304 when the
-    /// client's own precondition holds.
+    /// An answer as the response to a client: as every layer answers
+    /// (`origin::answer_response`: the stored fields, `x-cache`, `Age`),
+    /// without the fields targeted at this cache, and a 304 or a part when
+    /// the client's own precondition or `Range` asks for one.
     fn respond(&self, answer: &Answer<Arc<PageResponse>>, request: &HeaderMap) -> Response {
         let page = &answer.value;
-        let fetched_here = matches!(answer.outcome, CacheOutcome::Miss | CacheOutcome::Bypass);
+        let mut resp = crate::origin::answer_response(answer, Some(self.options.name), &[]);
+        let h = resp.headers_mut();
+        for name in self.options.policy.targets.fields() {
+            if http::is_targeted(name, &self.options.policy.targets) {
+                h.remove(name);
+            }
+        }
         // A client's preconditions and ranges are judged against a whole
         // 200; the rest of the time (every plain hit) nothing is read here.
         let conditional = page.status == 200
             && (request.contains_key(header::IF_NONE_MATCH)
                 || request.contains_key(header::IF_MODIFIED_SINCE)
                 || request.contains_key(header::RANGE));
-        let fields = conditional.then(|| page.header_map());
-        let not_modified = fields
-            .as_ref()
-            .is_some_and(|f| http::precondition::not_modified(request, f));
-        let len = page.body.len() as u64;
-        let ranged = match &fields {
-            Some(f) if !not_modified => http::range::requested(request, f, len),
-            _ => http::range::Ranged::Whole,
-        };
-        let (status, body) = match ranged {
-            _ if not_modified => (StatusCode::NOT_MODIFIED, Body::empty()),
-            http::range::Ranged::Part { start, end } => (
-                StatusCode::PARTIAL_CONTENT,
-                Body::from(page.body.slice(start as usize..=end as usize)),
-            ),
-            http::range::Ranged::Unsatisfiable => {
-                (StatusCode::RANGE_NOT_SATISFIABLE, Body::empty())
-            }
-            http::range::Ranged::Whole => (
-                StatusCode::from_u16(page.status).unwrap_or(StatusCode::BAD_GATEWAY),
-                Body::from(page.body.clone()),
-            ),
-        };
-        let mut resp = Response::new(body);
-        *resp.status_mut() = status;
-        let h = resp.headers_mut();
-        for (k, v) in &page.headers {
-            if !http::is_targeted(k, &self.options.policy.targets) {
-                h.append(k.clone(), v.clone());
-            }
-        }
-        let part = format!("{}={}", self.options.name, answer.outcome.as_str());
-        let chain = match page.upstream_cache.as_deref().filter(|_| fetched_here) {
-            Some(behind) => format!("{part}, {behind}"),
-            None => part,
-        };
-        if let Ok(v) = HeaderValue::from_str(&chain) {
-            h.insert(X_CACHE, v);
-        }
-        h.insert(header::AGE, HeaderValue::from(answer.age.0 / 1_000_000));
-        match ranged {
-            http::range::Ranged::Part { start, end } if !not_modified => {
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                    h.insert(header::CONTENT_RANGE, v);
+        if conditional {
+            let fields = page.header_map();
+            let len = page.body.len() as u64;
+            let (status, body, range) = if http::precondition::not_modified(request, &fields) {
+                (StatusCode::NOT_MODIFIED, Body::empty(), None)
+            } else {
+                match http::range::requested(request, &fields, len) {
+                    http::range::Ranged::Part { start, end } => (
+                        StatusCode::PARTIAL_CONTENT,
+                        Body::from(page.body.slice(start as usize..=end as usize)),
+                        Some(format!("bytes {start}-{end}/{len}")),
+                    ),
+                    http::range::Ranged::Unsatisfiable => (
+                        StatusCode::RANGE_NOT_SATISFIABLE,
+                        Body::empty(),
+                        Some(format!("bytes */{len}")),
+                    ),
+                    http::range::Ranged::Whole => {
+                        (StatusCode::OK, Body::from(page.body.clone()), None)
+                    }
                 }
+            };
+            if let Some(v) = range.and_then(|r| HeaderValue::from_str(&r).ok()) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
             }
-            http::range::Ranged::Unsatisfiable if !not_modified => {
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                    h.insert(header::CONTENT_RANGE, v);
-                }
-            }
-            _ => {}
-        }
-        if fetched_here {
-            for c in &page.set_cookies {
-                if let Ok(v) = HeaderValue::from_str(c) {
-                    h.append(header::SET_COOKIE, v);
-                }
-            }
+            *resp.status_mut() = status;
+            *resp.body_mut() = body;
         }
         resp.extensions_mut().insert(Passed);
         resp

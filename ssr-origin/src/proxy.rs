@@ -99,13 +99,7 @@ impl Proxy {
         if let Some(p) = &personalize {
             p.counters.register(&mut registry);
         }
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .tcp_nodelay(true)
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client without TLS builds");
+        let http = upstream_client(std::time::Duration::from_secs(30));
         let pages = world
             .scenario()
             .content
@@ -424,4 +418,23 @@ impl webhook::Purger for ProxyPurge {
     fn metrics_text(state: &Proxy) -> String {
         state.metrics_text()
     }
+}
+
+/// The HTTP client a caching layer fills with: many idle connections to
+/// few hosts, no Nagle delay, redirects passed on to the client (a cache
+/// stores what the origin answered, not where it led), each exchange
+/// bounded by `timeout`.
+///
+/// # Panics
+///
+/// Never in practice: a client without TLS always builds.
+pub fn upstream_client(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client without TLS builds")
 }
