@@ -13,6 +13,8 @@
 #   (g) the bare handler of (a) through ttlab's own accept loop (limits, error
 #       shapes, header read timeout): what every ttlab server pays before its
 #       handler runs,
+#   (h) the bare handler of (a) answering with the very headers (e) sends on a
+#       hit (saved with curl -D): the bytes of a hit with no work behind them,
 # and prints requests/s with (b)/(a), (c)/(a), (c)/(d), (e)/(a), (e)/(b), (f)/(a).
 # Targets: (b) >= 70%, (c) >= 85% of (d): the cache layer costs at most 15% over
 # the call it must make; (e) >= 85% of (a), and (e) as (b): following HTTP costs
@@ -104,6 +106,11 @@ cdn_http=$entry
 curl -sf -b "cs-personalize-user-uid=$uid" "$cdn_http/" -o /dev/null
 curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$cdn_http/" | grep -qi '^cache-control: public, s-maxage=' || { echo "the origin did not state its windows" >&2; exit 1; }
 curl -sf -b "cs-personalize-user-uid=$uid" -D - -o /dev/null "$cdn_http/" | grep -qi '^x-cache: cdn=HIT' || { echo "the CDN under policy http did not hit" >&2; exit 1; }
+curl -sf -b "cs-personalize-user-uid=$uid" -D "$work/hit-headers.txt" -o /dev/null "$cdn_http/"
+./target/release/examples/bare_page "$work/page.html" --headers "$work/hit-headers.txt" >"$work/same.log" 2>&1 &
+pids+=($!)
+wait_line "$work/same.log" "listening on"
+same=$(awk '{print $3}' "$work/same.log")
 # (f) the standalone cache in front of (e)'s origin.
 ./target/release/ttlab serve cdn --upstream "$origin_of_stack" --key url >"$work/cdn.log" 2>&1 &
 pids+=($!)
@@ -119,6 +126,7 @@ d=$(rps "$floor/" "$uid")
 e=$(rps "$cdn_http/" "$uid")
 f=$(rps "$standalone/" "$uid")
 g=$(rps "$served/")
+h=$(rps "$same/")
 echo
 printf '%-46s %12s %8s %8s\n' "target" "requests/s" "of (a)" "of (d)"
 printf '%-46s %12.0f %8s\n' "(a) bare axum handler, same bytes" "$a" "100%"
@@ -128,6 +136,7 @@ printf '%-46s %12.0f %7.1f%% %8s\n' "(d) bare handler + the one Personalize call
 printf '%-46s %12.0f %7.1f%% %8s %7.1f%% of (b)\n' "(e) CDN layer under policy http, hit" "$e" "$(echo "$e*100/$a" | bc -l)" "" "$(echo "$e*100/$b" | bc -l)"
 printf '%-46s %12.0f %7.1f%%\n' "(f) ttlab serve cdn --key url, hit" "$f" "$(echo "$f*100/$a" | bc -l)"
 printf '%-46s %12.0f %7.1f%%\n' "(g) (a) through ttlab's accept loop" "$g" "$(echo "$g*100/$a" | bc -l)"
+printf '%-46s %12.0f %7.1f%% %8s %7.1f%% (e) of (h)\n' "(h) (a) sending (e)'s hit headers" "$h" "$(echo "$h*100/$a" | bc -l)" "" "$(echo "$e*100/$h" | bc -l)"
 echo
 echo "cache counters after the runs:"
 curl -sf "$cdn/metrics" | grep -E 'cache_(hits|misses)_total'
