@@ -344,13 +344,9 @@ impl HttpProxy {
             // required tests freshen it from a 304 without a validator, or
             // with a different `ETag`, which the stored response keeps.)
             if let (Some(held), Some(mut merged)) = (held.as_ref(), stored) {
+                // The 304's Age and Date replace the held ones too: the
+                // freshened page's age counts from this validation.
                 http::update_headers(&mut merged, &response);
-                // The 304's own Age and Date say how old the validation is.
-                for name in [header::AGE, header::DATE] {
-                    if let Some(v) = response.get(&name) {
-                        merged.insert(name, v.clone());
-                    }
-                }
                 return Ok(self.judged(
                     held.status,
                     &merged,

@@ -197,12 +197,9 @@ impl Proxy {
             Some(h) if status == 304 => {
                 self.revalidated.inc();
                 let mut merged = h.header_map();
+                // The 304's Age and Date replace the held ones too: the
+                // freshened page's age counts from this validation.
                 update_headers(&mut merged, &headers);
-                for name in [header::AGE, header::DATE] {
-                    if let Some(v) = headers.get(&name) {
-                        merged.insert(name, v.clone());
-                    }
-                }
                 (h.status, merged, h.body.clone())
             }
             _ => (status, headers, body),
