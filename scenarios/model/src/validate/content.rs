@@ -199,6 +199,7 @@ impl Cx {
             locale: c.locale.clone(),
             entries,
             pages,
+            export: None,
         }
     }
 
