@@ -21,16 +21,19 @@
 // answer; boxing it would buy nothing on this path.
 #![allow(clippy::result_large_err)]
 
+pub mod assets;
 mod config;
 mod control;
 pub mod delivery;
 mod errors;
+pub mod export_query;
+pub mod export_render;
 mod faults;
 mod inject;
 pub mod metrics;
 pub mod personalize;
 mod publish;
-mod query;
+pub mod query;
 pub mod render;
 mod server;
 mod state;

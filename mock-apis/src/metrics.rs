@@ -43,6 +43,18 @@ pub enum Endpoint {
     Entry,
     /// `GET /v3/content_types/{ct}/entries`.
     Entries,
+    /// `GET /v3/content_types/{ct}`.
+    ContentType,
+    /// `GET /v3/content_types`.
+    ContentTypes,
+    /// `GET /v3/assets/{uid}`.
+    Asset,
+    /// `GET /v3/assets`.
+    Assets,
+    /// An asset's file, at the URL entries and assets carry
+    /// (`/v3/assets/{api_key}/{uid}/{version}/{filename}`): what an images
+    /// host answers, apart from the API's calls.
+    AssetFile,
     /// Any path the APIs do not have.
     Unknown,
 }
@@ -57,6 +69,11 @@ impl Endpoint {
             Endpoint::Merge => "merge",
             Endpoint::Entry => "entry",
             Endpoint::Entries => "entries",
+            Endpoint::ContentType => "content_type",
+            Endpoint::ContentTypes => "content_types",
+            Endpoint::Asset => "asset",
+            Endpoint::Assets => "assets",
+            Endpoint::AssetFile => "asset_file",
             Endpoint::Unknown => "unknown",
         }
     }
@@ -109,13 +126,18 @@ pub const OTHER_EVENT_KEY: &str = "other";
 pub const UNKNOWN_LABEL: &str = "unknown";
 
 /// Every endpoint, for the pre-made request counters.
-const ENDPOINTS: [Endpoint; 7] = [
+const ENDPOINTS: [Endpoint; 12] = [
     Endpoint::Manifest,
     Endpoint::UserAttributes,
     Endpoint::Events,
     Endpoint::Merge,
     Endpoint::Entry,
     Endpoint::Entries,
+    Endpoint::ContentType,
+    Endpoint::ContentTypes,
+    Endpoint::Asset,
+    Endpoint::Assets,
+    Endpoint::AssetFile,
     Endpoint::Unknown,
 ];
 

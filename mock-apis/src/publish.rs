@@ -1,16 +1,21 @@
 //! Entry-publish webhooks, shaped like Contentstack's, sent as the run clock
 //! passes each publish of the scenario's timeline, so caches can purge by tag.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use ttlab_scenarios::Micros;
 use ttlab_scenarios::model::{EntryIdx, VariantRef};
 use ttlab_scenarios::world::EventKind;
 
-use crate::render::{environment_uid, render_entry, variant_uid};
+use crate::export_render::{Ask, find, render};
+use crate::render::{render_entry, served_environment_uid, variant_uid};
 use crate::state::MockState;
 use crate::webhooks::Webhook;
 
-/// The payload of an entry-publish webhook.
+/// The payload of an entry-publish webhook. The entry is rendered as the
+/// Delivery mock answers it — in full, from the export, when the scenario
+/// serves one — and the content type is the export's.
 pub fn publish_payload(
     state: &MockState,
     entry: EntryIdx,
@@ -19,7 +24,30 @@ pub fn publish_payload(
 ) -> Value {
     let world = &state.world;
     let e = &world.scenario().content.entries[entry as usize];
-    let mut doc = render_entry(state, entry, variant, at);
+    let locale = &world.scenario().content.locale;
+    let exported = state.export().and_then(|export| {
+        let requested: Vec<VariantRef> = variant.into_iter().collect();
+        let projections = BTreeMap::new();
+        let ask = Ask {
+            locale,
+            fallback: false,
+            includes: &[],
+            projections: &projections,
+            reference_content_type_uid: false,
+            metadata: false,
+            requested: &requested,
+            t: at,
+        };
+        let found = find(state, export, &e.content_type, &e.uid, &ask)?;
+        let content_type = export.content_type(&e.content_type)?.raw.clone();
+        Some((render(state, export, found, &ask), content_type))
+    });
+    let (mut doc, content_type) = exported.unwrap_or_else(|| {
+        (
+            render_entry(state, entry, variant, at),
+            json!({ "uid": e.content_type, "title": e.content_type }),
+        )
+    });
     if let Some(v) = variant {
         // A variant publish names the variant in the entry's publish details.
         let alias = world.alias(v);
@@ -30,12 +58,12 @@ pub fn publish_payload(
         "api_key": state.config.api_key,
         "event": "publish",
         "data": {
-            "locale": world.scenario().content.locale,
+            "locale": locale,
             "status": "success",
             "action": "publish",
             "entry": doc,
-            "content_type": { "uid": e.content_type, "title": e.content_type },
-            "environment": { "uid": environment_uid(&state.config.environment), "name": state.config.environment },
+            "content_type": content_type,
+            "environment": { "uid": served_environment_uid(state), "name": state.config.environment },
         },
         "triggered_at": state.timestamp(at),
     })

@@ -22,7 +22,7 @@ use crate::metrics::{Api, Endpoint};
 use crate::publish::deliver_due;
 use crate::state::MockState;
 use crate::webhooks::delivery_task;
-use crate::{control, delivery, errors, inject, personalize};
+use crate::{assets, control, delivery, errors, inject, personalize};
 
 /// Why the mocks could not start.
 #[derive(Debug, Error)]
@@ -86,6 +86,13 @@ pub async fn start(
     let d_listener = bind("Delivery", config.delivery_addr).await?;
     let p_addr = p_listener.local_addr().expect("bound");
     let d_addr = d_listener.local_addr().expect("bound");
+    // Asset URLs in answers point at the Delivery mock; an unspecified
+    // address (listening on every interface) is reached on loopback.
+    let mut reachable = d_addr;
+    if reachable.ip().is_unspecified() {
+        reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let _ = state.delivery_base.set(format!("http://{reachable}"));
 
     let mut tasks = vec![
         serve(
@@ -258,10 +265,20 @@ fn delivery_router(state: &Arc<MockState>) -> Router {
     Router::new()
         .route("/v3/content_types/{ct}/entries/{uid}", get(delivery::entry))
         .route("/v3/content_types/{ct}/entries", get(delivery::entries))
+        .route("/v3/content_types/{ct}", get(delivery::content_type))
+        .route("/v3/content_types", get(delivery::content_types))
+        .route("/v3/assets/{uid}", get(delivery::asset))
+        .route("/v3/assets", get(delivery::assets))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             public_delivery,
         ))
+        // Asset files: the images host's path, counted by the handler and
+        // not faulted (the scenario's faults describe the API).
+        .route(
+            "/v3/assets/{api_key}/{uid}/{version}/{filename}",
+            get(assets::asset_file),
+        )
         .fallback(unknown_delivery)
         // The public API answers browsers (the SDKs run there); the
         // control surface under /_ttlab/ does not, so no web page a user
@@ -279,6 +296,10 @@ fn endpoint(path: Option<&MatchedPath>) -> Endpoint {
         Some("/user-attributes/actions/merge") => Endpoint::Merge,
         Some("/v3/content_types/{ct}/entries/{uid}") => Endpoint::Entry,
         Some("/v3/content_types/{ct}/entries") => Endpoint::Entries,
+        Some("/v3/content_types/{ct}") => Endpoint::ContentType,
+        Some("/v3/content_types") => Endpoint::ContentTypes,
+        Some("/v3/assets/{uid}") => Endpoint::Asset,
+        Some("/v3/assets") => Endpoint::Assets,
         _ => Endpoint::Unknown,
     }
 }

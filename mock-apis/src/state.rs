@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use lru::LruCache;
-use ttlab_scenarios::model::{AttrIdx, ValueIdx};
+use ttlab_export::Export;
+use ttlab_scenarios::model::{AttrIdx, EntryIdx, ValueIdx};
 use ttlab_scenarios::world::visitor_uid;
 use ttlab_scenarios::{Clock, Micros, VariantSet, World};
 
@@ -102,6 +103,11 @@ pub struct MockState {
     /// Index into the world's events of the next publish to deliver.
     pub(crate) timeline_cursor: Mutex<usize>,
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The world's entries by uid (entry uids are unique in a stack).
+    entry_index: HashMap<String, EntryIdx>,
+    /// The Delivery mock's own base URL (`http://host:port`), once it
+    /// listens: asset URLs in entries point at it.
+    pub(crate) delivery_base: OnceLock<String>,
 }
 
 /// Seed offset of minted user uids, so they never collide with the population's.
@@ -123,6 +129,13 @@ impl MockState {
                 .iter()
                 .map(|e| (e.uid.as_str(), e.variants.as_slice())),
         );
+        let entry_index = scenario
+            .content
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.uid.clone(), i as EntryIdx))
+            .collect();
         MockState {
             personalize_faults: FaultInjector::new(
                 Api::Personalize,
@@ -147,7 +160,29 @@ impl MockState {
             webhooks,
             timeline_cursor: Mutex::new(0),
             shutdown,
+            entry_index,
+            delivery_base: OnceLock::new(),
         }
+    }
+
+    /// The stack export the scenario serves, if it names one.
+    pub fn export(&self) -> Option<&Export> {
+        self.world.scenario().content.export.as_deref()
+    }
+
+    /// The world's entry `uid` of content type `ct`.
+    pub fn entry_index(&self, ct: &str, uid: &str) -> Option<EntryIdx> {
+        let idx = *self.entry_index.get(uid)?;
+        (self.world.scenario().content.entries[idx as usize].content_type == ct).then_some(idx)
+    }
+
+    /// The Delivery mock's base URL, as the asset URLs in its answers use
+    /// it (loopback before it listens, which only a test building a state
+    /// by hand sees).
+    pub fn delivery_base(&self) -> &str {
+        self.delivery_base
+            .get()
+            .map_or("http://127.0.0.1", String::as_str)
     }
 
     /// Run time now.

@@ -156,9 +156,23 @@ async fn queries_filter_page_and_count() {
             .unwrap()
             .contains("query must be URL-encoded JSON")
     );
-    let filter = serde_urlencoded::to_string([("query", r#"{"uid":{"$regex":"^p"}}"#)]).unwrap();
+    // $regex is matched; an operator the mock does not know is an error
+    // naming it, even where no entry would be looked at.
+    let filter = serde_urlencoded::to_string([(
+        "query",
+        r#"{"uid":{"$regex":"^PRODUCT_1_","$options":"i"}}"#,
+    )])
+    .unwrap();
+    let (s, b) = q(&filter).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["entries"][0]["uid"], "product_1_0");
+    let filter = serde_urlencoded::to_string([("query", r#"{"uid":{"$near":"p"}}"#)]).unwrap();
     let (s, b) = q(&filter).await;
     assert_eq!((s, b["error_code"].as_u64()), (422, Some(141)));
+    assert!(
+        b["error_message"].as_str().unwrap().contains("$near"),
+        "{b}"
+    );
     assert_eq!(q("limit=lots").await.0, 400);
     h.mocks.shutdown().await;
 }

@@ -113,3 +113,68 @@ impl Harness {
         .await
     }
 }
+
+/// The stack export under `tests/fixtures/export/`, in the layout the CLI
+/// writes: every field type, a global field (also as a block), groups,
+/// modular blocks, references two levels deep, two assets with their files,
+/// three locales (`fr-fr` falls back to `en-us`, `de-de` to `fr-fr`).
+pub fn fixture_export() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export")
+}
+
+/// A scenario over the fixture export: an A/B test `0` (every page and
+/// author varies by it), a segment `s` whose variant `0` is named
+/// "Germans" (pages vary by it), a publish of the home page at 10 s and of
+/// its variant `0_1` at 20 s.
+pub fn export_scenario() -> ScenarioToml {
+    let germans = format!("{}\nname = \"Germans\"", audience_in("country", &["DE"]));
+    ScenarioToml::new("export-tests", 11, "60s")
+        .traffic(50, 2)
+        .attribute("country", &[("US", 50), ("DE", 50)])
+        .ab("0", &[("0", 50), ("1", 50)])
+        .segmented("s", &[("0", &germans)])
+        .entry("blt_p_about", "page", &["0", "s"])
+        .entry("blt_p_home", "page", &["0", "s"])
+        .entry("blt_p_blog", "page", &["0", "s"])
+        .entry("blt_a_ada", "author", &["0"])
+        .entry("blt_a_alan", "author", &["0"])
+        .entry("blt_b_notes", "book", &[])
+        .entry("blt_b_paper", "book", &[])
+        .page("/", &["blt_p_home"])
+        .page("/about", &["blt_p_about", "blt_a_alan"])
+        .publish("blt_p_home", "10s")
+        .event("action = \"publish\"\nentry = \"blt_p_home\"\nvariant = \"0_1\"\nat = \"20s\"")
+        .archs(&["ssr-origin-variant"])
+}
+
+/// The world of [`export_scenario`] serving the fixture export.
+pub fn export_world() -> Arc<World> {
+    let toml = export_scenario().build();
+    let mut scenario =
+        ttlab_scenarios::parse_str("export.toml", &toml).unwrap_or_else(|e| panic!("{e}"));
+    let export = ttlab_export::Export::open(&fixture_export()).expect("the fixture export reads");
+    scenario.content.export = Some(Arc::new(export));
+    Arc::new(World::new(scenario))
+}
+
+/// Both mocks serving [`export_world`], no timeline ticker (tests pass
+/// publishes with `/_ttlab/timeline/advance`).
+pub async fn start_export(config: MockConfig) -> Harness {
+    let world = export_world();
+    let clock = Arc::new(ManualClock::at(Micros::ZERO));
+    let mocks = start_mocks(
+        &world,
+        clock.clone(),
+        MockConfig {
+            auto_timeline: false,
+            ..config
+        },
+    )
+    .await;
+    Harness {
+        mocks,
+        clock,
+        world,
+        http: reqwest::Client::new(),
+    }
+}
