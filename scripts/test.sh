@@ -60,6 +60,14 @@ cargo run -q --locked -p ttlab -- check scenarios/*.toml --out target/ttlab-chec
   --junit target/ttlab-check/junit.xml --markdown target/ttlab-check/summary.md
 check=$?
 set -e
+step "the example app's stack export (examples/personalized-app/check-export.mjs)"
+# Plain Node, no packages: every reference, file and field of the export, and
+# every uid scenario.toml names, exists.
+set +e
+node --test examples/personalized-app/check-export.mjs >/dev/null
+example=$?
+set -e
+[ "$example" -eq 0 ] || echo "examples/personalized-app: the export is inconsistent (run: node --test examples/personalized-app/check-export.mjs)"
 step "HTTP caching conformance (the cache-tests suite against ttlab serve cdn)"
 # The suite behind cache-tests.fyi, pinned in conformance/cache-tests/, runs
 # offline against the CDN in front of its own origin; below 85% of required
@@ -84,4 +92,5 @@ awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += 
 [ "$check" -eq 0 ] || echo "ttlab check: the shipped scenarios breach thresholds (exit $check)"
 [ "$status" -eq 0 ] || exit "$status"
 [ "$check" -eq 0 ] || exit "$check"
+[ "$example" -eq 0 ] || exit "$example"
 exit "$conformance"
