@@ -2,7 +2,8 @@
 # Runs every check and test ttlab has, on a fresh machine or a used one.
 #
 # It installs what the tests need when it is missing — Node.js and npm, the
-# pinned Contentstack SDKs of the compatibility suite (npm ci), and
+# pinned Contentstack SDKs of the compatibility suite and of the example app
+# (npm ci), and
 # redis-server for the Redis store's tests — then
 # runs formatting, the module-structure check, lints and the whole
 # workspace's tests. CI calls this same
@@ -24,6 +25,10 @@ fi
 node --version
 if [ ! -d mock-apis/sdk-tests/node_modules/@contentstack/delivery-sdk ]; then
   (cd mock-apis/sdk-tests && npm ci --no-audit --no-fund)
+fi
+# The example app (examples/personalized-app) runs through ttlab in the tests.
+if [ ! -d examples/personalized-app/node_modules/@contentstack/delivery-sdk ]; then
+  (cd examples/personalized-app && npm ci --no-audit --no-fund)
 fi
 # The Redis store's tests start their own redis-server on a free port.
 if ! command -v redis-server >/dev/null; then
