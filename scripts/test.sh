@@ -2,7 +2,8 @@
 # Runs every check and test ttlab has, on a fresh machine or a used one.
 #
 # It installs what the tests need when it is missing — Node.js and npm, the
-# pinned Contentstack SDKs of the compatibility suite (npm ci), and
+# pinned Contentstack SDKs of the compatibility suite and of the example app
+# (npm ci), and
 # redis-server for the Redis store's tests — then
 # runs formatting, the module-structure check, lints and the whole
 # workspace's tests. CI calls this same
@@ -24,6 +25,10 @@ fi
 node --version
 if [ ! -d mock-apis/sdk-tests/node_modules/@contentstack/delivery-sdk ]; then
   (cd mock-apis/sdk-tests && npm ci --no-audit --no-fund)
+fi
+# The example app (examples/personalized-app) runs through ttlab in the tests.
+if [ ! -d examples/personalized-app/node_modules/@contentstack/delivery-sdk ]; then
+  (cd examples/personalized-app && npm ci --no-audit --no-fund)
 fi
 # The Redis store's tests start their own redis-server on a free port.
 if ! command -v redis-server >/dev/null; then
@@ -60,6 +65,14 @@ cargo run -q --locked -p ttlab -- check scenarios/*.toml --out target/ttlab-chec
   --junit target/ttlab-check/junit.xml --markdown target/ttlab-check/summary.md
 check=$?
 set -e
+step "the example app's stack export (examples/personalized-app/check-export.mjs)"
+# Plain Node, no packages: every reference, file and field of the export, and
+# every uid scenario.toml names, exists.
+set +e
+node --test examples/personalized-app/check-export.mjs >/dev/null
+example=$?
+set -e
+[ "$example" -eq 0 ] || echo "examples/personalized-app: the export is inconsistent (run: node --test examples/personalized-app/check-export.mjs)"
 step "HTTP caching conformance (the cache-tests suite against ttlab serve cdn)"
 # The suite behind cache-tests.fyi, pinned in conformance/cache-tests/, runs
 # offline against the CDN in front of its own origin; below 85% of required
@@ -84,4 +97,5 @@ awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += 
 [ "$check" -eq 0 ] || echo "ttlab check: the shipped scenarios breach thresholds (exit $check)"
 [ "$status" -eq 0 ] || exit "$status"
 [ "$check" -eq 0 ] || exit "$check"
+[ "$example" -eq 0 ] || exit "$example"
 exit "$conformance"

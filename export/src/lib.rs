@@ -54,7 +54,7 @@ pub struct Environment {
 }
 
 /// A content type and its fields.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ContentType {
     /// Its uid.
     pub uid: String,
@@ -68,7 +68,7 @@ pub struct ContentType {
 }
 
 /// One entry in one locale, as exported (management API shape).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     /// Its content type's uid.
     pub content_type: String,
@@ -91,7 +91,7 @@ impl Entry {
 }
 
 /// Where an asset's bytes are.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum AssetFile {
     /// A file on disk, read when served.
     Path(PathBuf),
@@ -110,7 +110,7 @@ impl AssetFile {
 }
 
 /// An asset: its metadata and, when the export has it, its file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Asset {
     /// Its uid.
     pub uid: String,
@@ -143,7 +143,7 @@ pub struct Unsupported {
 }
 
 /// A whole stack export.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Export {
     /// The export as the user named it, for messages.
     pub source: String,

@@ -316,34 +316,39 @@ fn push_entries(
     Ok(())
 }
 
-/// Assets: `assets/index.json` naming chunk files of `uid → metadata`
-/// (files under `assets/files/<uid>/`), or the older `assets/assets.json`
-/// (files under `assets/<uid>/`).
+/// Assets. The CLI writes `assets/assets.json` as an index of chunk files
+/// (`{"1": "<uuid>-assets.json"}`, each chunk `uid → metadata`) with the
+/// files under `assets/files/<uid>/`; older versions wrote `assets.json` as
+/// the metadata itself (`uid → metadata`) with the files under
+/// `assets/<uid>/`. An object whose values are all file names is an index.
 fn assets(tree: &Tree) -> Result<Vec<Asset>, ExportError> {
     let mut metas: Vec<Value> = Vec::new();
-    let index_rel = "assets/index.json";
-    if let Some(index) = json_opt(tree, index_rel)? {
-        let Value::Object(index) = index else {
-            return Err(ExportError::shape(
-                &tree.shown(index_rel),
-                "expected an object of chunk number → chunk file name",
-            ));
+    for rel in ["assets/assets.json", "assets/index.json"] {
+        let Some(v) = json_opt(tree, rel)? else {
+            continue;
+        };
+        let index = match &v {
+            Value::Object(m) if !m.is_empty() && m.values().all(Value::is_string) => Some(m),
+            _ => None,
+        };
+        let Some(index) = index else {
+            metas.extend(items(v, tree, rel)?);
+            break;
         };
         let mut chunks: Vec<(u64, String)> = index
-            .into_iter()
+            .iter()
             .filter_map(|(k, v)| Some((k.parse().unwrap_or(u64::MAX), v.as_str()?.to_owned())))
             .collect();
         chunks.sort();
         for (_, file) in chunks {
-            let rel = format!("assets/{file}");
+            let chunk = format!("assets/{file}");
             metas.extend(items(
-                json(tree, &rel, "a chunk file assets/index.json names")?,
+                json(tree, &chunk, &format!("a chunk file {rel} names"))?,
                 tree,
-                &rel,
+                &chunk,
             )?);
         }
-    } else if let Some(v) = json_opt(tree, "assets/assets.json")? {
-        metas = items(v, tree, "assets/assets.json")?;
+        break;
     }
     let mut out = Vec::with_capacity(metas.len());
     for m in metas {

@@ -62,8 +62,9 @@ fn files() -> Vec<(String, Vec<u8>)> {
         ("entries/page/fr-fr/c-entries.json".into(), json!({"p1": page("p1", "fr-fr", 2)}).to_string().into()),
         ("entries/author/en-us/index.json".into(), json!({"1": "d-entries.json"}).to_string().into()),
         ("entries/author/en-us/d-entries.json".into(), json!({"au1": {"uid": "au1", "title": "Ada"}}).to_string().into()),
-        ("assets/index.json".into(), json!({"1": "e-assets.json"}).to_string().into()),
+        ("assets/assets.json".into(), json!({"1": "e-assets.json"}).to_string().into()),
         ("assets/e-assets.json".into(), json!({"asset1": {"uid": "asset1", "filename": "dot.svg", "content_type": "image/svg+xml", "file_size": "5"}}).to_string().into()),
+        ("assets/metadata.json".into(), b"{}".to_vec()),
         ("assets/files/asset1/dot.svg".into(), b"<svg/>".to_vec()),
     ];
     // Pretty-print one chunk, as a person editing an export would, so a

@@ -16,6 +16,7 @@ pub mod alias;
 pub mod arrivals;
 pub mod bounds;
 pub mod error;
+pub mod export_notes;
 pub mod layer_counts;
 pub mod model;
 pub mod pool;

@@ -336,6 +336,9 @@ pub type PageIdx = u32;
 pub struct Content {
     /// Locale of every entry.
     pub locale: String,
+    /// The stack export the mock Delivery API serves, when the scenario
+    /// names one: the team's own content model, in its full shapes.
+    pub export: Option<std::sync::Arc<ttlab_export::Export>>,
     /// Entries.
     pub entries: Vec<Entry>,
     /// Pages, page sets expanded, in popularity rank order.

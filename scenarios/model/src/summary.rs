@@ -54,6 +54,10 @@ pub struct Summary {
     pub events: (usize, usize, usize),
     /// Key cardinality per architecture.
     pub keys: Vec<KeyCardinality>,
+    /// What the stack export holds, when the scenario serves one.
+    pub export: Option<String>,
+    /// What to look at before a run (see `export_notes`).
+    pub warnings: Vec<String>,
 }
 
 /// Summarizes a world.
@@ -215,6 +219,12 @@ pub fn summarize(world: &World) -> Summary {
             .count(),
         events,
         keys,
+        export: s
+            .content
+            .export
+            .as_deref()
+            .map(crate::export_notes::describe),
+        warnings: crate::export_notes::warnings(&s.content),
     }
 }
 
@@ -251,6 +261,9 @@ impl fmt::Display for Summary {
             "  content      {} pages, {} entries ({} with variants)",
             self.pages, self.entries, self.entries_with_variants
         )?;
+        if let Some(x) = &self.export {
+            writeln!(f, "  export       {x}")?;
+        }
         writeln!(
             f,
             "  timeline     {} attribute changes, {} experience changes, {} publishes",
@@ -274,6 +287,9 @@ impl fmt::Display for Summary {
                     k.deployment
                 )?;
             }
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
         }
         Ok(())
     }

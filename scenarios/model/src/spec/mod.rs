@@ -228,6 +228,16 @@ pub struct ExperienceSpec {
     #[serde(default)]
     #[schemars(with = "Vec<SegmentSpec>")]
     pub variants: Vec<Spanned<SegmentSpec>>,
+    /// With `[content] export`: every entry of these content types has a
+    /// variant for each variant of this experience.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub content_types: Vec<Spanned<String>>,
+    /// With `[content] export`: these entries (by uid) have a variant for
+    /// each variant of this experience.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub entries: Vec<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -278,9 +288,13 @@ pub struct AudienceSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContentSpec {
-    /// Locale of every entry (default "en-us").
-    #[serde(default = "default_locale")]
-    pub locale: String,
+    /// Locale of every entry (default: the export's master locale, else "en-us").
+    pub locale: Option<String>,
+    /// A Contentstack CLI stack export (folder or `.zip`, relative to the
+    /// scenario file) whose entries the mock Delivery API serves in their
+    /// full shapes; its entries replace `[[content.entries]]`.
+    #[schemars(with = "Option<String>")]
+    pub export: Option<Spanned<String>>,
     /// Entries, each with the experiences it has variants for.
     #[serde(default)]
     #[schemars(with = "Vec<EntrySpec>")]
@@ -293,10 +307,6 @@ pub struct ContentSpec {
     #[serde(default)]
     #[schemars(with = "Vec<PageSetSpec>")]
     pub page_sets: Vec<Spanned<PageSetSpec>>,
-}
-
-fn default_locale() -> String {
-    "en-us".to_owned()
 }
 
 /// `[[content.entries]]`: one entry.

@@ -23,15 +23,42 @@ impl Cx {
     pub(super) fn content(&mut self, f: &ScenarioFile, exps: &[Experience]) -> Content {
         let content_span = sp(&f.content);
         let c = f.content.get_ref();
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut by_uid: HashMap<String, EntryIdx> = HashMap::new();
+        let export = c.export.as_ref().and_then(|file| self.read_export(file));
+        self.export_named = c.export.is_some();
+        let (mut entries, mut by_uid) = match &export {
+            Some(x) => {
+                if let Some(e) = c.entries.first() {
+                    self.err(sp(e), "with [content] export, the entries come from the export: remove [[content.entries]] (say what varies with content_types or entries in [[experiences]])");
+                }
+                if let Some(s) = c.page_sets.first() {
+                    self.err(sp(s), "page sets make entries of their own; with [content] export, list pages with [[content.pages]] naming the export's entries");
+                }
+                self.export_entries(f, x, exps)
+            }
+            None => {
+                if c.export.is_none() {
+                    self.no_export_names(f);
+                }
+                (Vec::new(), HashMap::new())
+            }
+        };
+        let locale = c
+            .locale
+            .clone()
+            .or_else(|| export.as_ref().and_then(|x| x.master_locale.clone()))
+            .unwrap_or_else(|| "en-us".to_owned());
         if let Some(e) = c.entries.get(MAX_ENTRIES as usize) {
             self.err(
                 sp(e),
                 format!("at most {MAX_ENTRIES} entries are supported"),
             );
         }
-        for e in c.entries.iter().take(MAX_ENTRIES as usize) {
+        let declared = if export.is_some() {
+            0
+        } else {
+            MAX_ENTRIES as usize
+        };
+        for e in c.entries.iter().take(declared) {
             let e = e.get_ref();
             let uid = e.uid.get_ref();
             if uid.is_empty()
@@ -106,7 +133,7 @@ impl Cx {
                 visitor_fragment: p.visitor_fragment,
             });
         }
-        for set in &c.page_sets {
+        for set in c.page_sets.iter().filter(|_| export.is_none()) {
             let s = set.get_ref();
             let pattern = s.path.get_ref();
             if !pattern.contains("{i}") {
@@ -196,7 +223,8 @@ impl Cx {
             );
         }
         Content {
-            locale: c.locale.clone(),
+            locale,
+            export,
             entries,
             pages,
             export: None,
@@ -288,13 +316,19 @@ impl Cx {
         by_uid: &HashMap<String, EntryIdx>,
     ) -> Option<EntryIdx> {
         let found = by_uid.get(e.get_ref()).copied();
-        if found.is_none() {
+        // An export that could not be read has been reported; its entries
+        // are not missing one by one.
+        if found.is_none() && !(self.export_named && by_uid.is_empty()) {
             self.err(
                 sp(e),
-                format!(
-                    "unknown entry \"{}\"; declare it in [[content.entries]]",
-                    e.get_ref()
-                ),
+                if self.export_named {
+                    format!("unknown entry \"{}\": not in the export", e.get_ref())
+                } else {
+                    format!(
+                        "unknown entry \"{}\"; declare it in [[content.entries]]",
+                        e.get_ref()
+                    )
+                },
             );
         }
         found

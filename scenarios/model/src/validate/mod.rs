@@ -7,6 +7,7 @@
 //! file under `scenarios/tests/bad/`.
 
 mod content;
+mod export;
 mod options;
 mod population;
 mod timeline;
@@ -133,6 +134,8 @@ struct Cx {
     /// `[traffic] visitors` and `[scenario] seed`, for mapping a trace.
     visitors: u32,
     seed: u64,
+    /// `[content] export` is set: pages name the export's entries.
+    export_named: bool,
 }
 
 fn sp<T>(s: &Spanned<T>) -> Range<usize> {
