@@ -332,7 +332,7 @@ pub type EntryIdx = u32;
 pub type PageIdx = u32;
 
 /// Entries and pages.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Content {
     /// Locale of every entry.
     pub locale: String,
@@ -343,21 +343,6 @@ pub struct Content {
     pub entries: Vec<Entry>,
     /// Pages, page sets expanded, in popularity rank order.
     pub pages: Vec<Page>,
-    /// The stack export the mocks serve, when the scenario names one.
-    pub export: Option<std::sync::Arc<ttlab_export::Export>>,
-}
-
-impl PartialEq for Content {
-    fn eq(&self, other: &Self) -> bool {
-        self.locale == other.locale
-            && self.entries == other.entries
-            && self.pages == other.pages
-            && match (&self.export, &other.export) {
-                (None, None) => true,
-                (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
-                _ => false,
-            }
-    }
 }
 
 /// A content entry.

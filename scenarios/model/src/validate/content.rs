@@ -227,7 +227,6 @@ impl Cx {
             export,
             entries,
             pages,
-            export: None,
         }
     }
 
