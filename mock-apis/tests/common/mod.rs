@@ -122,24 +122,25 @@ pub fn fixture_export() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export")
 }
 
-/// A scenario over the fixture export: an A/B test `0` (every page and
-/// author varies by it), a segment `s` whose variant `0` is named
-/// "Germans" (pages vary by it), a publish of the home page at 10 s and of
-/// its variant `0_1` at 20 s.
+/// A scenario over the fixture export: an A/B test `0` every page and
+/// author varies by, a segment `s` whose variant `0` is named "Germans"
+/// (pages vary by it), a publish of the home page at 10 s and of its
+/// variant `0_1` at 20 s.
 pub fn export_scenario() -> ScenarioToml {
     let germans = format!("{}\nname = \"Germans\"", audience_in("country", &["DE"]));
     ScenarioToml::new("export-tests", 11, "60s")
         .traffic(50, 2)
         .attribute("country", &[("US", 50), ("DE", 50)])
-        .ab("0", &[("0", 50), ("1", 50)])
-        .segmented("s", &[("0", &germans)])
-        .entry("blt_p_about", "page", &["0", "s"])
-        .entry("blt_p_home", "page", &["0", "s"])
-        .entry("blt_p_blog", "page", &["0", "s"])
-        .entry("blt_a_ada", "author", &["0"])
-        .entry("blt_a_alan", "author", &["0"])
-        .entry("blt_b_notes", "book", &[])
-        .entry("blt_b_paper", "book", &[])
+        .ab_with(
+            "0",
+            &[("0", 50), ("1", 50)],
+            r#"content_types = ["page", "author"]"#,
+        )
+        .segmented_with("s", &[("0", &germans)], r#"content_types = ["page"]"#)
+        .content(&format!(
+            "export = {:?}",
+            fixture_export().display().to_string()
+        ))
         .page("/", &["blt_p_home"])
         .page("/about", &["blt_p_about", "blt_a_alan"])
         .publish("blt_p_home", "10s")
@@ -147,14 +148,10 @@ pub fn export_scenario() -> ScenarioToml {
         .archs(&["ssr-origin-variant"])
 }
 
-/// The world of [`export_scenario`] serving the fixture export.
+/// The world of [`export_scenario`]: the fixture export, read by the
+/// scenario's `[content] export`.
 pub fn export_world() -> Arc<World> {
-    let toml = export_scenario().build();
-    let mut scenario =
-        ttlab_scenarios::parse_str("export.toml", &toml).unwrap_or_else(|e| panic!("{e}"));
-    let export = ttlab_export::Export::open(&fixture_export()).expect("the fixture export reads");
-    scenario.content.export = Some(Arc::new(export));
-    Arc::new(World::new(scenario))
+    world(&export_scenario().build())
 }
 
 /// Both mocks serving [`export_world`], no timeline ticker (tests pass
