@@ -1,7 +1,11 @@
 //! The official Contentstack JavaScript SDKs, pinned in
 //! `mock-apis/sdk-tests/package.json`, driven against the mocks on loopback
-//! by `sdk-tests/sdk.test.mjs` (node's test runner). Installs the packages
-//! with `npm ci` first when they are missing.
+//! by `sdk-tests/sdk.test.mjs` (node's test runner): the shipped quickstart
+//! scenario's synthetic entries, and the stack export under
+//! `tests/fixtures/export/` served by a second pair of mocks. Installs the
+//! packages with `npm ci` first when they are missing.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,7 +57,10 @@ async fn official_sdks_accept_the_mocks() {
         parse_str(quickstart.path, quickstart.source).unwrap(),
     ));
     let clock = Arc::new(ManualClock::at(Micros::ZERO));
-    let mocks = ttlab_mock_apis::start(world.clone(), clock, MockConfig::default())
+    let mocks = ttlab_mock_apis::start(world.clone(), clock.clone(), MockConfig::default())
+        .await
+        .unwrap();
+    let export = ttlab_mock_apis::start(common::export_world(), clock, MockConfig::default())
         .await
         .unwrap();
 
@@ -63,6 +70,7 @@ async fn official_sdks_accept_the_mocks() {
         .env("TTLAB_PERSONALIZE_URL", &mocks.personalize_url)
         .env("TTLAB_DELIVERY_URL", &mocks.delivery_url)
         .env("TTLAB_VISITOR_UID", &world.visitors()[0].uid)
+        .env("TTLAB_EXPORT_DELIVERY_URL", &export.delivery_url)
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(120), child)
@@ -70,6 +78,7 @@ async fn official_sdks_accept_the_mocks() {
         .expect("the SDK suite finishes within 2 minutes")
         .expect("node must be installed to run the SDK compatibility suite");
     mocks.shutdown().await;
+    export.shutdown().await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     assert!(
@@ -77,5 +86,8 @@ async fn official_sdks_accept_the_mocks() {
         "the official SDKs rejected the mocks:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("pass 8"), "all 8 SDK tests ran:\n{stdout}");
+    assert!(
+        stdout.contains("pass 16"),
+        "all 16 SDK tests ran:\n{stdout}"
+    );
 }
