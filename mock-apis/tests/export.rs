@@ -821,3 +821,38 @@ async fn content_types_schemas_and_assets_have_their_endpoints() {
     assert_eq!(m.requests(Api::Delivery, Endpoint::ContentTypes), 1);
     h.mocks.shutdown().await;
 }
+
+#[tokio::test]
+async fn ttlabs_origin_renders_export_pages_with_the_truths_tokens() {
+    // The reference origin in front of the mocks (ssr-origin-variant):
+    // pages name export entries; what it renders carries their tokens.
+    let lab = ttlab_test_support::mocks::Lab::start(&common::export_scenario().build(), 0).await;
+    for v in 0..4 {
+        let uid = lab.uid(v);
+        let page = lab.get("/about", Some(&uid)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        // The origin asks with the visitor's aliases in experience order:
+        // the A/B test's comes first and every entry here has it.
+        let truth = lab.world.variants_of(v as u32, Micros::ZERO);
+        let exp0 = truth.get(0).map(|var| format!("cs_personalize_0_{var}"));
+        assert!(exp0.is_some(), "everyone is in the A/B test");
+        let expected = vec![
+            EntryToken {
+                entry: "blt_p_about".into(),
+                variant: exp0.clone(),
+                version: 1,
+            },
+            EntryToken {
+                entry: "blt_a_alan".into(),
+                variant: exp0.clone(),
+                version: 1,
+            },
+        ];
+        // Title and body of one entry carry the same token.
+        let mut found = token::parse(&page.body).entries;
+        found.dedup();
+        assert_eq!(found, expected, "visitor {v}: {}", page.body);
+        assert!(page.body.contains("About us"), "{}", page.body);
+    }
+    lab.stop().await;
+}
