@@ -304,6 +304,8 @@ impl Render<'_> {
             return Value::Array(items.iter().map(|x| self.value(f, x, path, top)).collect());
         }
         match &f.kind {
+            // A field named `uid` is an identifier, whatever its type says.
+            FieldKind::Text(_) if f.uid == "uid" => v.clone(),
             FieldKind::Text(_) => match v {
                 Value::String(s) => Value::String(self.mark(s, top)),
                 other => other.clone(),

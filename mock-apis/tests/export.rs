@@ -231,6 +231,13 @@ async fn files_are_assets_on_this_mock_and_their_files_are_served() {
     );
     assert_eq!(image["file_size"], on_disk.len().to_string());
     assert_eq!(resp.bytes().await.unwrap().as_ref(), on_disk.as_slice());
+    let head = h.http.head(url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        on_disk.len().to_string().as_str()
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
     let svg = h
         .http
         .get(gallery[1]["url"].as_str().unwrap())
@@ -250,7 +257,8 @@ async fn files_are_assets_on_this_mock_and_their_files_are_served() {
     let m = &h.mocks.state.metrics;
     assert_eq!(
         m.requests_with(Api::Delivery, Endpoint::AssetFile, "2xx"),
-        2
+        3,
+        "two GETs and a HEAD"
     );
     assert_eq!(
         m.requests_with(Api::Delivery, Endpoint::AssetFile, "4xx"),
