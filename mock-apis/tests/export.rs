@@ -153,7 +153,14 @@ async fn text_fields_of_every_style_carry_the_token_and_the_rest_do_not() {
     let keywords = e["seo"]["keywords"].as_array().unwrap();
     assert_eq!(keywords.len(), 2);
     assert!(keywords.iter().all(|k| token_of(k) == t));
-    // A multiple group.
+    // A group, and a multiple one.
+    assert_eq!(text_of(&e["banner"]["heading"]), "Spring sale");
+    assert_eq!(token_of(&e["banner"]["heading"]), t);
+    assert_eq!(e["banner"]["height"], 300);
+    assert_eq!(
+        e["banner"]["link"],
+        serde_json::json!({ "title": "Shop", "href": "/shop" })
+    );
     let boxes = e["box"].as_array().unwrap();
     assert_eq!(text_of(&boxes[1]["label"]), "Second box");
     assert_eq!(token_of(&boxes[1]["label"]), t);
@@ -544,6 +551,7 @@ async fn query_operators_match_the_exports_values_without_tokens() {
         ["blt_p_about"]
     );
     assert_eq!(q(r#"{"box.label":"Second box"}"#).await, ["blt_p_home"]);
+    assert_eq!(q(r#"{"banner.height":{"$lt":200}}"#).await, ["blt_p_about"]);
     assert_eq!(
         q(r#"{"sections.hero.heading":"Big hero"}"#).await,
         ["blt_p_home"]
