@@ -250,3 +250,42 @@ async fn error_paths_have_the_real_shapes_and_are_not_401() {
     assert_eq!(s, 404);
     h.mocks.shutdown().await;
 }
+
+#[tokio::test]
+async fn without_an_export_content_types_describe_the_synthetic_entries_and_there_are_no_assets() {
+    let h = start(&SCENARIO, MockConfig::default()).await;
+    let (s, hero) = h
+        .cda_json("/v3/content_types/hero?environment=production")
+        .await;
+    assert_eq!(s, 200);
+    let fields: Vec<&str> = hero["content_type"]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["title", "body"]);
+    let (s, none) = h
+        .cda_json("/v3/content_types/nope?environment=production")
+        .await;
+    assert_eq!((s, none["error_code"].as_u64()), (422, Some(118)));
+    let (_, all) = h
+        .cda_json("/v3/content_types?environment=production&include_count=true")
+        .await;
+    assert_eq!(all["count"], 4, "hero, banner, footer, product");
+    let (_, assets) = h
+        .cda_json("/v3/assets?environment=production&include_count=true")
+        .await;
+    assert_eq!(assets["assets"], serde_json::json!([]));
+    assert_eq!(assets["count"], 0);
+    let (s, asset) = h.cda_json("/v3/assets/blt1?environment=production").await;
+    assert_eq!((s, asset["error_code"].as_u64()), (422, Some(145)));
+    let file = h
+        .http
+        .get(h.d("/v3/assets/blt-ttlab-api-key/blt1/v1/a.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 404);
+    h.mocks.shutdown().await;
+}
