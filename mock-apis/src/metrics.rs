@@ -60,6 +60,18 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The Delivery API's calls a report counts as origin load: entries,
+    /// content types and assets asked of the API. Asset files are not
+    /// among them: a site loads those from the images host, not its server.
+    pub const DELIVERY_CALLS: [Endpoint; 6] = [
+        Endpoint::Entry,
+        Endpoint::Entries,
+        Endpoint::ContentType,
+        Endpoint::ContentTypes,
+        Endpoint::Asset,
+        Endpoint::Assets,
+    ];
+
     /// Label value.
     pub const fn as_str(self) -> &'static str {
         match self {

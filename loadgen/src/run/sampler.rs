@@ -98,7 +98,9 @@ pub(super) fn origin_load(stack: &StackView, mocks: &MockState) -> OriginLoad {
         requests: stack.origin_requests(),
         renders: stack.origin_renders(),
         personalize_calls: m.requests(Api::Personalize, Endpoint::Manifest),
-        delivery_calls: m.requests(Api::Delivery, Endpoint::Entry)
-            + m.requests(Api::Delivery, Endpoint::Entries),
+        delivery_calls: Endpoint::DELIVERY_CALLS
+            .iter()
+            .map(|e| m.requests(Api::Delivery, *e))
+            .sum(),
     }
 }

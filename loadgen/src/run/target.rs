@@ -41,7 +41,10 @@ async fn mock_load(http: &reqwest::Client, mocks_url: &str) -> OriginLoad {
         requests: 0,
         renders: 0,
         personalize_calls: sum("personalize", &["manifest"]),
-        delivery_calls: sum("delivery", &["entry", "entries"]),
+        delivery_calls: sum(
+            "delivery",
+            &ttlab_mock_apis::metrics::Endpoint::DELIVERY_CALLS.map(|e| e.as_str()),
+        ),
     }
 }
 
