@@ -43,7 +43,8 @@ async fn mock_load(http: &reqwest::Client, mocks_url: &str) -> OriginLoad {
         personalize_calls: sum("personalize", &["manifest"]),
         delivery_calls: sum(
             "delivery",
-            &ttlab_mock_apis::metrics::Endpoint::DELIVERY_CALLS.map(|e| e.as_str()),
+            &ttlab_mock_apis::metrics::Endpoint::DELIVERY_CALLS
+                .map(ttlab_mock_apis::metrics::Endpoint::as_str),
         ),
     }
 }
