@@ -6,6 +6,7 @@
 //! one pass. Rules are listed in `docs/scenario-format.md`; each has a broken
 //! file under `scenarios/tests/bad/`.
 
+mod app;
 mod content;
 mod options;
 mod population;
@@ -59,6 +60,7 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf),
+        source: source.to_owned(),
         ..Cx::default()
     };
     let mut scenario = cx.scenario(&spec);
@@ -133,6 +135,8 @@ struct Cx {
     /// `[traffic] visitors` and `[scenario] seed`, for mapping a trace.
     visitors: u32,
     seed: u64,
+    /// The file's text, to point inside a string value (a placeholder).
+    source: String,
 }
 
 fn sp<T>(s: &Spanned<T>) -> Range<usize> {
@@ -248,6 +252,7 @@ impl Cx {
                 .as_ref()
                 .map_or(Dist::Fixed(Micros::from_millis(2)), |d| self.dist(d)),
         };
+        let app = self.app(f.app.as_ref());
         let global_thresholds = self.thresholds(&f.thresholds);
         let architectures = self.architectures(f, &global_thresholds);
         let sweep = f.sweep.as_ref().and_then(|s| self.sweep(s));
@@ -269,6 +274,7 @@ impl Cx {
             origin,
             architectures,
             sweep,
+            app,
             source_hash: 0,
         }
     }
