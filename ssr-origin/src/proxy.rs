@@ -401,9 +401,8 @@ async fn edge_key(
         Ok(m) => {
             *cookies = state_cookies(&m, uid);
             let param = variant_param(&p.world, &m.variants);
-            let encoded =
-                serde_urlencoded::to_string([(p.variant_param.as_str(), param.as_str())])
-                    .unwrap_or_default();
+            let encoded = serde_urlencoded::to_string([(p.variant_param.as_str(), param.as_str())])
+                .unwrap_or_default();
             let variance = cache::variance(p.key, Some(&m.uid), m.variants, page_mask);
             let key: CacheKey = cache::key(path, variance);
             (key, format!("{path}?{encoded}"), true)

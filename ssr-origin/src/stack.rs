@@ -381,8 +381,10 @@ pub async fn start_front(
     };
     view.connect_shared_store().await;
     let topology = arch.topology();
-    let webhook_url =
-        arch.cache.purge_on_publish.then(|| format!("{url}/_ttlab/webhook/publish"));
+    let webhook_url = arch
+        .cache
+        .purge_on_publish
+        .then(|| format!("{url}/_ttlab/webhook/publish"));
     Ok(RunningFront {
         topology,
         url,

@@ -46,11 +46,11 @@ pub(super) async fn run_arch(
         ttlab_mock_apis::start(world.clone(), shared_clock.clone(), mock_config.clone()).await?;
     let (servers, app) =
         start_servers(&world, &shared_clock, arch, opts, &mocks, &mock_config).await?;
-    if let Some(url) = servers.webhook_url() {
-        mocks.state.webhook_urls_add(url);
-    }
     let topology = servers.topology(arch);
     let view = servers.view();
+    // What came before the visitors (an app's calls as it started, its
+    // readiness poll) is not the run's load.
+    let baseline = origin_load(&view, &mocks.state);
     let ctx = Arc::new(RunContext {
         world: world.clone(),
         clock: shared_clock.clone(),
@@ -87,6 +87,7 @@ pub(super) async fn run_arch(
         tick_live.clone(),
         gate.clone(),
         warmup_s,
+        baseline.clone(),
     );
     let generated = generate(servers.entry_url(), plan, ctx.clone()).await;
     let (outcome, cpu) = (generated.outcome, generated.cpu);
@@ -101,7 +102,7 @@ pub(super) async fn run_arch(
     sampler.task.abort();
     // Let in-flight webhook deliveries and refreshes settle before reading counters.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let origin = origin_load(&view, &mocks.state);
+    let origin = origin_load(&view, &mocks.state).combine(&baseline, u64::saturating_sub);
     {
         let mut samples = sampler.samples.lock().expect("samples");
         tick_live.tick(&samples, &origin);
@@ -227,7 +228,7 @@ async fn start_servers<'a>(
     let host = "127.0.0.1".parse().expect("loopback");
     let Some(app) = &s.app else {
         let stack = start_stack(world.clone(), clock.clone(), arch, upstream, host).await?;
-        return Ok((Servers::Stack(stack), None));
+        return Ok((Servers::Stack(stack).webhooks_from(mocks), None));
     };
     let port = super::app::free_port()?;
     let values = super::app::values(mocks, mock_config, &s.content.locale, port);
@@ -258,7 +259,7 @@ async fn start_servers<'a>(
         app,
         logged: log.is_some(),
     };
-    Ok((servers, Some(run)))
+    Ok((servers.webhooks_from(mocks), Some(run)))
 }
 
 /// The app's log file's name in the report's folder.
@@ -295,13 +296,18 @@ impl Servers {
         }
     }
 
-    /// Where publish webhooks go, when the caching layer purges on them.
-    fn webhook_url(&self) -> Option<&str> {
-        match self {
+    /// The servers, with `mocks` sending publish webhooks to the caching
+    /// layer when it purges on them.
+    fn webhooks_from(self, mocks: &RunningMocks) -> Self {
+        let url = match &self {
             Servers::Stack(s) => s.webhook_url.as_deref(),
             Servers::Front(f) => f.webhook_url.as_deref(),
             Servers::AppAlone(_) => None,
+        };
+        if let Some(url) = url {
+            mocks.state.webhook_urls_add(url);
         }
+        self
     }
 
     /// The architecture's topology, as its servers were built.
