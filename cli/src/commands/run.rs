@@ -321,6 +321,12 @@ fn app_fits(
     let Some(_) = &scenario.app else {
         return Ok(());
     };
+    if let Some(a) = archs.iter().find(|a| a.cache.origin_replicas > 1) {
+        return Err(format!(
+            "--app: {} has origin_replicas = {}, copies of ttlab's origin; with your app ttlab starts one copy of it per architecture",
+            a.arch, a.cache.origin_replicas
+        ));
+    }
     let misfits: Vec<&str> = archs
         .iter()
         .filter(|a| !a.arch.takes_app())

@@ -57,6 +57,12 @@ fn app_fits(app: bool, archs: &[ArchitectureConfig]) -> Result<(), RunError> {
                 ttlab_scenarios::Architecture::with_app().join(", ")
             )));
         }
+        if app && a.cache.origin_replicas > 1 {
+            return Err(RunError::Scenario(format!(
+                "{}: origin_replicas starts copies of ttlab's origin; with the team's app ttlab starts one copy of it",
+                a.arch
+            )));
+        }
         if !app && a.arch.needs_app() {
             return Err(RunError::Scenario(format!(
                 "{} judges the team's own app: the scenario needs an [app] table",

@@ -379,6 +379,23 @@ impl Cx {
                 );
             }
             let cache = self.cache(f.cache.as_ref(), spec.cache.as_ref(), sp(a));
+            if f.app.is_some() {
+                let replicas = spec
+                    .cache
+                    .as_ref()
+                    .and_then(|c| c.get_ref().origin_replicas.as_ref())
+                    .or(f
+                        .cache
+                        .as_ref()
+                        .and_then(|c| c.get_ref().origin_replicas.as_ref()))
+                    .filter(|r| *r.get_ref() > 1);
+                if let Some(r) = replicas {
+                    self.err(
+                        sp(r),
+                        "origin_replicas starts copies of ttlab's origin; with [app] ttlab starts one copy of your app per architecture",
+                    );
+                }
+            }
             let mut thresholds = global.to_vec();
             if let Some(t) = &spec.thresholds {
                 for own in self.thresholds(t) {
