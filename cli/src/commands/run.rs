@@ -270,7 +270,8 @@ fn run_options(args: &RunArgs, users: u32) -> anyhow::Result<RunOptions> {
 
 /// `--app` and `--app-url` over the scenario's `[app]`: `--app` sets its
 /// command (an app with every other default when the scenario has none,
-/// run in the scenario's folder), `--app-url` its URL.
+/// run in the scenario file's folder, or the current one for a shipped
+/// scenario named by name), `--app-url` its URL.
 fn apply_app_flags(
     scenario: &mut ttlab_scenarios::Scenario,
     args: &RunArgs,
@@ -287,9 +288,12 @@ fn apply_app_flags(
         match &mut scenario.app {
             Some(app) => command.clone_into(&mut app.command),
             None => {
-                let dir = std::path::Path::new(shown)
+                // The scenario file's folder; a shipped scenario named by
+                // name has none here: the current folder.
+                let file = std::path::Path::new(shown);
+                let dir = file
                     .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
+                    .filter(|p| !p.as_os_str().is_empty() && file.is_file())
                     .unwrap_or(std::path::Path::new("."));
                 scenario.app = Some(ttlab_scenarios::app::App::with_command(
                     command,
