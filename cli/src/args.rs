@@ -370,7 +370,12 @@ sent late.\n\
 Ctrl-C stops the run and still writes the report.\n\
 Several load machines: run --worker-id 0 --workers 2 on one and --worker-id 1 --workers 2 on the\n\
 other, then `ttlab merge` their report.json files.\n\
-Example: ttlab run scenarios/quickstart.toml --arch ssr-cdn-shared,ssr-edge"
+Your own app: --app starts it for each architecture (after that architecture's mocks, with\n\
+TTLAB_* variables pointing at them and PORT), puts ttlab's CDN or edge in front of it and\n\
+stops its whole process group afterwards; its output goes to app-<architecture>.log in the\n\
+report folder. A scenario's [app] table says the same with more (url, ready, env).\n\
+Example: ttlab run scenarios/quickstart.toml --arch ssr-cdn-shared,ssr-edge\n\
+Example: ttlab run site.toml --app 'node server.mjs' --app-url 'http://127.0.0.1:{port}'"
 )]
 pub struct RunArgs {
     /// Scenario file, or the name of a shipped scenario.
@@ -402,6 +407,16 @@ pub struct RunArgs {
     /// With --target: the Personalize URL that `ttlab serve mocks` printed.
     #[arg(long, value_name = "URL", requires = "target")]
     pub mocks: Option<String>,
+
+    /// Start your own app with this command (`sh -c`, in the scenario's folder) for each
+    /// architecture and judge it behind ttlab's CDN or edge (sets [app] command).
+    #[arg(long, value_name = "CMD", conflicts_with = "target")]
+    pub app: Option<String>,
+
+    /// Where the app answers (default http://127.0.0.1:{port}, {port} being a free port
+    /// also given in PORT); needs --app or an [app] table (sets [app] url).
+    #[arg(long, value_name = "URL", conflicts_with = "target")]
+    pub app_url: Option<String>,
 
     /// This load machine's number, 0..N: it runs the users u with u % N == K, each
     /// with the same visitors and pages as in a single run (needs --workers).

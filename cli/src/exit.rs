@@ -11,3 +11,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// ended by Ctrl-C, so a script or CI step can tell a partial report from a
 /// finished one.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit status of a `run` that could not be made for a reason outside its
+/// input: the team's app (`[app]`) exited or did not answer in time.
+pub const EXIT_RUN_FAILED: u8 = 1;

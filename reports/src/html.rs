@@ -166,8 +166,10 @@ const UNSEEN_WITH_A_TARGET: [&str; 3] = ["origin requests/s", "renders/s", "offl
 
 fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     let s = &a.series;
-    // An external origin's requests and renders are not seen: no line for them.
+    // An external origin's requests and renders are not seen: no line for
+    // them; nor for the renders of the team's app behind ttlab's layer.
     let seen = a.origin_seen();
+    let renders_seen = a.renders_seen();
     let line = |name, f: &dyn Fn(&SecondPoint) -> Option<f64>| Line {
         name,
         points: per_second(s, f),
@@ -230,6 +232,9 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     for (kind, what, y_label, mut lines) in charts {
         if !seen {
             lines.retain(|l| !UNSEEN_WITH_A_TARGET.contains(&l.name));
+        }
+        if !renders_seen {
+            lines.retain(|l| l.name != "renders/s");
         }
         figure(
             out,

@@ -189,6 +189,10 @@ pub struct ArchReport {
     /// user of the pool was busy when they were due (absent for a closed loop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrivals: Option<ArrivalCounts>,
+    /// The team's own app this architecture ran in place of ttlab's origin
+    /// (`[app]`); absent for ttlab's origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppReport>,
     /// Warnings about the run itself (the generator as a bottleneck, say).
     pub warnings: Vec<String>,
     /// The scenario's thresholds for this architecture, evaluated.
@@ -200,6 +204,23 @@ pub struct ArchReport {
     /// reports merge exactly (absent before version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histograms: Option<Histograms>,
+}
+
+/// The team's own app an architecture ran (`ttlab run` with `[app]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppReport {
+    /// The command that started it.
+    pub command: String,
+    /// Where it answered.
+    pub url: String,
+    /// Its output (stdout and stderr), as a file name in the report's
+    /// folder (`app-ssr-edge.log`); absent when it was not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Whether ttlab counted the requests the app was sent: its CDN or edge
+    /// stood in front of the app; not for `as-is`, which ttlab cannot see
+    /// into. An app's renders are never seen.
+    pub requests_seen: bool,
 }
 
 /// What an open-loop run planned and what it could not send.
@@ -271,7 +292,13 @@ impl ArchReport {
     /// an external origin (see [`target_name`]), whose requests and renders
     /// it cannot count. What it cannot know is shown as "-", never as 0.
     pub fn origin_seen(&self) -> bool {
-        !is_target(&self.name)
+        !is_target(&self.name) && self.app.as_ref().is_none_or(|a| a.requests_seen)
+    }
+
+    /// Whether ttlab counted the origin's renders: its own origin only
+    /// (neither an external one nor the team's app).
+    pub fn renders_seen(&self) -> bool {
+        !is_target(&self.name) && self.app.is_none()
     }
 
     /// The offload, if ttlab could measure it ([`ArchReport::origin_seen`]).
@@ -281,7 +308,7 @@ impl ArchReport {
 
     /// Pages the origin rendered, if ttlab could count them.
     pub fn known_renders(&self) -> Option<u64> {
-        self.origin_seen().then_some(self.origin.renders)
+        self.renders_seen().then_some(self.origin.renders)
     }
 
     /// Count of a class.

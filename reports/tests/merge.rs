@@ -133,6 +133,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
         generator_cpu: 0.0,
         process_cpu: 0.0,
         arrivals: None,
+        app: None,
         warnings: Vec::new(),
         thresholds: Vec::new(),
         series: series_of(&per_second),

@@ -36,7 +36,7 @@ pub const UID_COOKIE: &str = "cs-personalize-user-uid";
 /// The SDK's cookie with the manifest.
 pub const MANIFEST_COOKIE: &str = "cs-personalize-manifest";
 /// The SDK's URL param with the variants (behind an edge).
-pub const VARIANT_PARAM: &str = "personalize_variants";
+pub const VARIANT_PARAM: &str = ttlab_scenarios::alias::VARIANT_PARAM;
 
 /// Where the origin gets a visitor's variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

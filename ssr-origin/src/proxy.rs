@@ -13,7 +13,7 @@ use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use ttlab_scenarios::model::{CacheOptions, CachePolicy, PageIdx};
-use ttlab_scenarios::{Clock, Micros, VariantSet, World};
+use ttlab_scenarios::{Clock, Micros, VariantSet, World, token};
 
 use ttlab_scenarios::topology::{Role, Topology};
 
@@ -43,6 +43,8 @@ pub struct Proxy {
     http: reqwest::Client,
     /// The edge's Personalize client (the edge only).
     personalize: Option<Upstreams>,
+    /// The query parameter the edge passes the variants to the origin in.
+    variant_param: String,
     /// Its cache layer.
     pub layer: PageLayer,
     options: CacheOptions,
@@ -120,6 +122,7 @@ impl Proxy {
             next_origin: std::sync::atomic::AtomicUsize::new(0),
             http,
             personalize,
+            variant_param: VARIANT_PARAM.to_owned(),
             layer,
             options: options.clone(),
             pages,
@@ -128,6 +131,14 @@ impl Proxy {
             revalidated,
             registry,
         })
+    }
+
+    /// The proxy passing an edge's variants in `name` instead of ttlab's
+    /// origin's `personalize_variants`: the team's app reads its own.
+    #[must_use]
+    pub fn with_variant_param(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.variant_param);
+        self
     }
 
     /// What it is in the topology (its name is `role().name()`).
@@ -232,10 +243,12 @@ impl Proxy {
             page.windows = Some(verdict.windows);
             initial_age = verdict.initial_age;
         }
-        let tags = page
-            .header(X_CONTENT)
-            .map(|c| self.tags(c))
-            .unwrap_or_default();
+        // ttlab's origin names the entries in a header; any other origin's
+        // page names them in its content tokens.
+        let tags = match page.header(X_CONTENT) {
+            Some(c) => self.tags(c),
+            None => self.token_tags(&page.body),
+        };
         let size = page.size();
         let mut fetched = Fetched::new(Arc::new(page), cacheable, tags, size);
         fetched.initial_age = initial_age;
@@ -255,6 +268,20 @@ impl Proxy {
             Vary::Star => false,
             Vary::Fields(f) => f.iter().all(|n| *n == header::COOKIE),
         }
+    }
+
+    /// Entry indices of the content tokens in a page's body.
+    fn token_tags(&self, body: &[u8]) -> Vec<u32> {
+        let entries = &self.world.scenario().content.entries;
+        let mut tags: Vec<u32> = token::parse(&String::from_utf8_lossy(body))
+            .entries
+            .iter()
+            .filter_map(|t| entries.iter().position(|e| e.uid == t.entry))
+            .map(|i| i as u32)
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        tags
     }
 
     /// Entry indices named in an `x-ttlab-content` value.
@@ -374,8 +401,8 @@ async fn edge_key(
         Ok(m) => {
             *cookies = state_cookies(&m, uid);
             let param = variant_param(&p.world, &m.variants);
-            let encoded =
-                serde_urlencoded::to_string([(VARIANT_PARAM, param.as_str())]).unwrap_or_default();
+            let encoded = serde_urlencoded::to_string([(p.variant_param.as_str(), param.as_str())])
+                .unwrap_or_default();
             let variance = cache::variance(p.key, Some(&m.uid), m.variants, page_mask);
             let key: CacheKey = cache::key(path, variance);
             (key, format!("{path}?{encoded}"), true)

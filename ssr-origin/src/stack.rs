@@ -91,12 +91,20 @@ pub struct StackView {
 }
 
 impl StackView {
-    /// Page requests that reached the origin replicas.
+    /// Page requests that reached the origin replicas; with no origin of
+    /// ttlab's (the team's app behind the CDN or edge), the requests the
+    /// layer sent to the app.
     pub fn origin_requests(&self) -> u64 {
+        if self.origins.is_empty() {
+            return self
+                .proxy
+                .as_ref()
+                .map_or(0, |p| p.layer.counters().upstream_fetches.get());
+        }
         self.origins.iter().map(|o| o.counters.requests.get()).sum()
     }
 
-    /// Pages the origin replicas rendered.
+    /// Pages the origin replicas rendered (none seen of an app's).
     pub fn origin_renders(&self) -> u64 {
         self.origins.iter().map(|o| o.counters.renders.get()).sum()
     }
@@ -268,6 +276,126 @@ impl ErrorShape for LayerShape {
     }
 }
 
+/// Makes the front layer (CDN or edge) of `arch` over the origins at
+/// `origin_urls` and serves it; `variant_param` names the query parameter
+/// an edge passes the variants in (ttlab's origin's own by default).
+#[allow(clippy::too_many_arguments)]
+async fn start_proxy(
+    world: &Arc<World>,
+    clock: &Arc<dyn Clock>,
+    arch: &ArchitectureConfig,
+    upstream: &UpstreamConfig,
+    addr: SocketAddr,
+    origin_urls: &[String],
+    variant_param: Option<&str>,
+    namespace: &str,
+    stop: &watch::Receiver<bool>,
+) -> Result<(Arc<Proxy>, String, JoinHandle<()>), StackError> {
+    let topology = arch.topology();
+    let front = topology.front.expect("a front layer to start");
+    let personalize = topology
+        .front_personalizes()
+        .then(|| Upstreams::new(upstream.clone(), world.clone()));
+    let mut proxy = Proxy::new(
+        topology,
+        world.clone(),
+        clock.clone(),
+        origin_urls,
+        &arch.cache,
+        personalize,
+        namespace,
+    )
+    .map_err(|source| StackError::Store {
+        layer: front.role.name(),
+        source,
+    })?;
+    if let Some(name) = variant_param {
+        proxy = proxy.with_variant_param(name);
+    }
+    let proxy = Arc::new(proxy);
+    let (url, task) = serve(front.role.name(), addr, proxy.router(), stop).await?;
+    Ok((proxy, url, task))
+}
+
+/// ttlab's CDN or edge, running in front of an origin ttlab did not start:
+/// the team's own app (`[app]`).
+pub struct RunningFront {
+    /// Its topology (the app plays the origin).
+    pub topology: Topology,
+    /// Where visitors send requests.
+    pub url: String,
+    /// Where the Delivery mock should send publish webhooks, when the
+    /// layer purges on publish.
+    pub webhook_url: Option<String>,
+    /// The layer.
+    pub proxy: Arc<Proxy>,
+    /// The layer, for counters (no origin of ttlab's in it).
+    pub view: StackView,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningFront {
+    /// Stops the layer; in-flight requests finish. A Redis backend's keys
+    /// of this layer are deleted.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.view.clear_shared_store().await;
+    }
+}
+
+/// Starts the front layer of `arch` (its CDN or edge, with its cache
+/// options) on `host` in front of the origin at `origin_url` — an app ttlab
+/// did not start — passing an edge's variants in `variant_param`.
+///
+/// # Panics
+///
+/// When `arch` has no front layer (validation allows an app only behind one,
+/// or as-is, which starts nothing).
+pub async fn start_front(
+    world: Arc<World>,
+    clock: Arc<dyn Clock>,
+    arch: &ArchitectureConfig,
+    upstream: UpstreamConfig,
+    host: std::net::IpAddr,
+    origin_url: &str,
+    variant_param: &str,
+) -> Result<RunningFront, StackError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let (proxy, url, task) = start_proxy(
+        &world,
+        &clock,
+        arch,
+        &upstream,
+        SocketAddr::new(host, 0),
+        &[origin_url.to_owned()],
+        Some(variant_param),
+        &fresh_namespace(),
+        &stop_rx,
+    )
+    .await?;
+    let view = StackView {
+        origins: Vec::new(),
+        proxy: Some(proxy.clone()),
+    };
+    view.connect_shared_store().await;
+    let topology = arch.topology();
+    let webhook_url = arch
+        .cache
+        .purge_on_publish
+        .then(|| format!("{url}/_ttlab/webhook/publish"));
+    Ok(RunningFront {
+        topology,
+        url,
+        webhook_url,
+        proxy,
+        view,
+        stop,
+        task,
+    })
+}
+
 /// Which servers of an architecture to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Servers {
@@ -331,26 +459,19 @@ pub async fn start_servers(
     }
     let front = topology.front.filter(|_| which == Servers::All);
     let (proxy, proxy_url) = match front {
-        Some(front) => {
-            let personalize = topology
-                .front_personalizes()
-                .then(|| Upstreams::new(upstream.clone(), world.clone()));
-            let proxy = Arc::new(
-                Proxy::new(
-                    topology,
-                    world.clone(),
-                    clock.clone(),
-                    &origin_urls,
-                    &arch.cache,
-                    personalize,
-                    &namespace,
-                )
-                .map_err(|source| StackError::Store {
-                    layer: front.role.name(),
-                    source,
-                })?,
-            );
-            let (url, task) = serve(front.role.name(), any, proxy.router(), &stop_rx).await?;
+        Some(_) => {
+            let (proxy, url, task) = start_proxy(
+                &world,
+                &clock,
+                arch,
+                &upstream,
+                any,
+                &origin_urls,
+                None,
+                &namespace,
+                &stop_rx,
+            )
+            .await?;
             tasks.push(task);
             (Some(proxy), Some(url))
         }

@@ -8,6 +8,8 @@
 //! - [`mocks`]: a world's mock APIs (and an architecture's servers) on port 0
 //!   with a clock the test moves by hand.
 //! - [`process`]: the lines a child process writes, read without blocking.
+//! - [`tiny_app`]: the path of the tiny stand-in for a team's own app
+//!   (`src/bin/tiny_app.rs`), built on first use.
 //!
 //! A dev-dependency only: no library crate of the workspace may depend on it
 //! otherwise, and it is never published.
@@ -16,7 +18,9 @@ pub mod mocks;
 pub mod process;
 pub mod redis;
 pub mod scenario;
+pub mod tiny_app;
 pub mod wait;
 
 pub use scenario::ScenarioToml;
+pub use tiny_app::tiny_app;
 pub use wait::{wait_until, wait_until_async};

@@ -37,16 +37,22 @@ impl Progress for Quiet {
     }
 }
 
-/// Runs the gate.
-pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    // Every file must be valid before anything runs: a typo should not
-    // cost a long real run first.
+/// Every file's scenario, or `None` having said what is wrong with each
+/// that is not one: every file must be valid before anything runs, so a
+/// typo does not cost a long real run first.
+fn load_all(args: &CheckArgs) -> Option<Vec<(String, ttlab_scenarios::Scenario)>> {
     let mut scenarios = Vec::new();
     let mut bad = false;
     for f in &args.files {
         let (shown, loaded) = super::load_scenario(f);
         match loaded {
             Ok(s) => {
+                if !args.real
+                    && let Some(e) = super::refuse_app(&s, &shown)
+                {
+                    eprintln!("error: {e} (or `ttlab check --real`)");
+                    bad = true;
+                }
                 scenarios.push((shown, s));
             }
             Err(e) => {
@@ -55,9 +61,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if bad {
+    (!bad).then_some(scenarios)
+}
+
+/// Runs the gate.
+pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let Some(scenarios) = load_all(args) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
-    }
+    };
     super::output::check_out_dir(&args.out)?;
     let runtime = if args.real {
         Some(tokio::runtime::Runtime::new().context("cannot start the async runtime")?)

@@ -56,6 +56,18 @@ fn skipped_trace_lines(shown: &str, s: &Scenario) -> Option<String> {
     ))
 }
 
+/// Why a scenario with the team's own app (`[app]`) cannot be simulated:
+/// the simulator models ttlab's origin, and the app is not ttlab's, so
+/// there is nothing to simulate; `ttlab run` starts and judges it.
+pub fn refuse_app(scenario: &Scenario, shown: &str) -> Option<String> {
+    scenario.app.as_ref().map(|app| {
+        format!(
+            "{shown} has an [app] (`{}`): the team's own app runs for real only — the simulator models ttlab's origin, not an app it did not write; run it with `ttlab run {shown}`",
+            app.command
+        )
+    })
+}
+
 /// Loads the scenario a command is about, or prints why it cannot be loaded
 /// and gives the exit code for bad input: the first step of every command
 /// that runs one scenario.

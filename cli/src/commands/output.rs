@@ -24,16 +24,7 @@ pub fn write_report(out: &Path, name: &str, report: &Report) -> anyhow::Result<P
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)
         .with_context(|| format!("cannot create the report folder {}", partial.display()))?;
-    write(
-        &partial.join("report.json"),
-        &(serde_json::to_string_pretty(report)? + "\n"),
-    )?;
-    write(&partial.join("report.html"), &html::render(report))?;
-    write(&partial.join("summary.md"), &markdown::render(report))?;
-    write(
-        &partial.join("junit.xml"),
-        &junit::render(std::slice::from_ref(report)),
-    )?;
+    write_files(&partial, report)?;
     std::fs::rename(&partial, &dir).with_context(|| {
         format!(
             "cannot move the finished report from {} to {}",
@@ -42,6 +33,49 @@ pub fn write_report(out: &Path, name: &str, report: &Report) -> anyhow::Result<P
         )
     })?;
     Ok(dir.join("report.json"))
+}
+
+/// Makes the folder a run's report will go into, `<out>/<name>-<UTC time>`,
+/// before the run, for what the run writes as it goes (the team's app's
+/// output); [`write_report_in`] adds the report at the end.
+pub fn reserve_report_dir(out: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let dir = report_dir(out, name);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Writes the report's four files into `dir`, a folder made before the run
+/// ([`reserve_report_dir`]); returns the JSON report's path. They are
+/// written into a hidden folder inside it first and moved in when all four
+/// are complete, `report.json` last, so the folder never holds a truncated
+/// report and a `report.json` found there is a whole run's.
+pub fn write_report_in(dir: &Path, report: &Report) -> anyhow::Result<PathBuf> {
+    let partial = dir.join(".report.partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    std::fs::create_dir_all(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    write_files(&partial, report)?;
+    for name in ["report.html", "summary.md", "junit.xml", "report.json"] {
+        std::fs::rename(partial.join(name), dir.join(name))
+            .with_context(|| format!("cannot move {name} into {}", dir.display()))?;
+    }
+    let _ = std::fs::remove_dir(&partial);
+    Ok(dir.join("report.json"))
+}
+
+/// The report's four files, in `dir`.
+fn write_files(dir: &Path, report: &Report) -> anyhow::Result<()> {
+    write(
+        &dir.join("report.json"),
+        &(serde_json::to_string_pretty(report)? + "\n"),
+    )?;
+    write(&dir.join("report.html"), &html::render(report))?;
+    write(&dir.join("summary.md"), &markdown::render(report))?;
+    write(
+        &dir.join("junit.xml"),
+        &junit::render(std::slice::from_ref(report)),
+    )
 }
 
 /// Checks, before a run starts, that reports can be written under `out`:

@@ -10,14 +10,14 @@ use anyhow::Context;
 use ttlab_dashboard::state::Status;
 use ttlab_dashboard::{DashState, Facts, Mode, RunControl};
 use ttlab_loadgen::live::Live;
-use ttlab_loadgen::run::{Progress, RunOptions, run_target_with, run_with};
+use ttlab_loadgen::run::{Progress, RunError, RunOptions, run_target_with, run_with};
 use ttlab_loadgen::script::Share;
 use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::World;
 use ttlab_scenarios::model::Architecture;
 
 use crate::args::RunArgs;
-use crate::exit::EXIT_BAD_INPUT;
+use crate::exit::{EXIT_BAD_INPUT, EXIT_RUN_FAILED};
 
 struct Lines {
     total: usize,
@@ -98,23 +98,13 @@ fn pct(x: f64) -> String {
 
 /// Runs the scenario and writes the report.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let (shown, scenario) = match super::scenario_or_exit(&args.scenario) {
-        Ok(loaded) => loaded,
+    let (shown, scenario, archs) = match prepare(args) {
+        Ok(p) => p,
         Err(code) => return Ok(code),
-    };
-    let Some(archs) = pick_archs(&scenario, &args.arch, &shown) else {
-        return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
     // Goose users: a closed loop's, or the pool an open loop's arrivals take.
     let users = ttlab_scenarios::pool::goose_users(&scenario.traffic);
-    if scenario.traffic.users().is_none() && args.page_views.is_some() {
-        eprintln!(
-            "error: {shown}: --page-views counts a closed loop's page views per user; this scenario is open-loop ([traffic] {}), whose run sends the visits its schedule plans",
-            scenario.traffic.load.key()
-        );
-        return Ok(ExitCode::from(EXIT_BAD_INPUT));
-    }
-    let opts = match run_options(args, users) {
+    let mut opts = match run_options(args, users) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {shown}: {e}");
@@ -128,6 +118,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Some(s) => format!("{}-worker{}of{}", scenario.name, s.id(), s.of()),
         None => scenario.name.clone(),
     };
+    // The team's app writes its output as it runs: its folder is made now.
+    let app_dir = match (&scenario.app, &args.target) {
+        (Some(_), None) => Some(super::output::reserve_report_dir(&args.out, &name)?),
+        _ => None,
+    };
+    opts.app_logs.clone_from(&app_dir);
     let world = Arc::new(World::new(scenario));
     // The dashboard where someone watches (stdout a terminal, not asked
     // away); elsewhere a line a second. An external target has no seconds
@@ -184,16 +180,70 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             let _ = w.join();
         }
         report
-    })?;
-    let path = super::output::write_report(&args.out, &name, &report)?;
+    });
+    let report = match report {
+        Ok(r) => r,
+        // Not bad input: the team's app did not come up; its output says why.
+        Err(e @ RunError::App(_)) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_RUN_FAILED));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let path = match &app_dir {
+        Some(dir) => super::output::write_report_in(dir, &report)?,
+        None => super::output::write_report(&args.out, &name, &report)?,
+    };
     if !args.quiet {
         println!("{}", summary(&report));
+        print_app_logs(&report, &path);
     }
     if report.interrupted {
         super::say_interrupted(args.quiet, "the report holds what ran before Ctrl-C");
     }
     println!("report: {}", path.display());
     Ok(super::finished(&report))
+}
+
+/// The scenario with `--app` and `--app-url` applied, and the architectures
+/// to run; or the exit code, having said why not.
+fn prepare(
+    args: &RunArgs,
+) -> Result<
+    (
+        String,
+        ttlab_scenarios::Scenario,
+        Vec<ttlab_scenarios::model::ArchitectureConfig>,
+    ),
+    ExitCode,
+> {
+    let (shown, mut scenario) = super::scenario_or_exit(&args.scenario)?;
+    let bad = |e: String| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    apply_app_flags(&mut scenario, args, &shown).map_err(bad)?;
+    let archs = pick_archs(&scenario, &args.arch, &shown).ok_or(ExitCode::from(EXIT_BAD_INPUT))?;
+    if args.target.is_none() {
+        app_fits(&scenario, &archs, &shown).map_err(bad)?;
+    }
+    if scenario.traffic.users().is_none() && args.page_views.is_some() {
+        return Err(bad(format!(
+            "{shown}: --page-views counts a closed loop's page views per user; this scenario is open-loop ([traffic] {}), whose run sends the visits its schedule plans",
+            scenario.traffic.load.key()
+        )));
+    }
+    Ok((shown, scenario, archs))
+}
+
+/// Where each architecture's app wrote its output, beside the report.
+fn print_app_logs(report: &Report, report_json: &std::path::Path) {
+    let dir = report_json.parent().unwrap_or(std::path::Path::new("."));
+    for a in &report.architectures {
+        if let Some(log) = a.app.as_ref().and_then(|app| app.log.as_ref()) {
+            println!("app output ({}): {}", a.name, dir.join(log).display());
+        }
+    }
 }
 
 /// This machine's share and the page-view bound from the flags, checked
@@ -214,7 +264,100 @@ fn run_options(args: &RunArgs, users: u32) -> anyhow::Result<RunOptions> {
     Ok(RunOptions {
         share,
         page_views: args.page_views,
+        app_logs: None,
     })
+}
+
+/// `--app` and `--app-url` over the scenario's `[app]`: `--app` sets its
+/// command (an app with every other default when the scenario has none,
+/// run in the scenario file's folder, or the current one for a shipped
+/// scenario named by name), `--app-url` its URL.
+fn apply_app_flags(
+    scenario: &mut ttlab_scenarios::Scenario,
+    args: &RunArgs,
+    shown: &str,
+) -> Result<(), String> {
+    if let Some(command) = &args.app {
+        let command = command.trim();
+        if command.is_empty() {
+            return Err(
+                "--app needs the command that starts your app, e.g. --app 'node server.mjs'"
+                    .to_owned(),
+            );
+        }
+        match &mut scenario.app {
+            Some(app) => command.clone_into(&mut app.command),
+            None => {
+                // The scenario file's folder; a shipped scenario named by
+                // name has none here: the current folder.
+                let file = std::path::Path::new(shown);
+                let dir = file
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty() && file.is_file())
+                    .unwrap_or(std::path::Path::new("."));
+                scenario.app = Some(ttlab_scenarios::app::App::with_command(
+                    command,
+                    dir.to_path_buf(),
+                ));
+            }
+        }
+    }
+    if let Some(url) = &args.app_url {
+        let Some(app) = &mut scenario.app else {
+            return Err(format!(
+                "--app-url says where your app answers, but there is no app to start: give --app CMD, or an [app] table in {shown}"
+            ));
+        };
+        app.url = ttlab_scenarios::app::parse_url(url)
+            .map_err(|e| format!("--app-url: {}", e.message))?;
+    }
+    Ok(())
+}
+
+/// With the team's app, only the architectures that can run in front of
+/// it; without one, none that needs it. A scenario's own `[app]` was
+/// checked at validation; `--app` is checked here, before anything starts.
+fn app_fits(
+    scenario: &ttlab_scenarios::Scenario,
+    archs: &[ttlab_scenarios::model::ArchitectureConfig],
+    shown: &str,
+) -> Result<(), String> {
+    let Some(_) = &scenario.app else {
+        return Ok(());
+    };
+    if let Some(a) = archs.iter().find(|a| a.cache.origin_replicas > 1) {
+        return Err(format!(
+            "--app: {} has origin_replicas = {}, copies of ttlab's origin; with your app ttlab starts one copy of it per architecture",
+            a.arch, a.cache.origin_replicas
+        ));
+    }
+    let misfits: Vec<&str> = archs
+        .iter()
+        .filter(|a| !a.arch.takes_app())
+        .map(|a| a.arch.as_str())
+        .collect();
+    if misfits.is_empty() {
+        return Ok(());
+    }
+    let fit: Vec<&str> = archs
+        .iter()
+        .filter(|a| a.arch.takes_app())
+        .map(|a| a.arch.as_str())
+        .collect();
+    let hint = if fit.is_empty() {
+        format!(
+            "{shown} names none of {}: add one to its [[architectures]]",
+            Architecture::with_app().join(", ")
+        )
+    } else {
+        format!("pick those with --arch {}", fit.join(","))
+    };
+    Err(format!(
+        "--app: {} {} a behaviour of ttlab's own origin, which your app cannot take on (with an app ttlab runs {}); {hint}",
+        misfits.join(", "),
+        if misfits.len() == 1 { "is" } else { "are" },
+        Architecture::with_app().join(", ")
+    ))
 }
 
 /// The dashboard stops a real run as Ctrl-C does.

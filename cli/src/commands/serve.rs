@@ -69,7 +69,7 @@ fn pick_arch<'a>(
     scenario: &'a ttlab_scenarios::Scenario,
     name: Option<&str>,
 ) -> anyhow::Result<&'a ArchitectureConfig> {
-    match name {
+    let picked = match name {
         None => Ok(&scenario.architectures[0]),
         Some(n) => scenario
             .architectures
@@ -87,7 +87,14 @@ fn pick_arch<'a>(
                     names.join(", ")
                 )
             }),
+    }?;
+    if picked.arch.needs_app() {
+        anyhow::bail!(
+            "{} is the team's own app with nothing of ttlab's in front: there is no server of ttlab's to serve (start your app, with `ttlab serve mocks` for it to call)",
+            picked.arch
+        );
     }
+    Ok(picked)
 }
 
 /// Serves one architecture's origin (and mocks unless upstreams are given).

@@ -109,6 +109,10 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    if let Some(e) = super::refuse_app(&scenario, &shown) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
     let Some(archs) = super::run::pick_archs(&scenario, &args.arch, &shown) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };

@@ -65,6 +65,7 @@ pub(crate) fn arch_report(
         process_cpu: cpu.process,
 
         arrivals: None,
+        app: None,
         warnings,
         thresholds: Vec::new(),
         series: series(rec, samples),

@@ -22,6 +22,9 @@ pub enum RunError {
     /// This load machine's share of the users is not one.
     #[error(transparent)]
     Share(#[from] ShareError),
+    /// The team's app could not be started, or did not answer.
+    #[error(transparent)]
+    App(#[from] super::app::AppError),
     /// `--page-views 0`.
     #[error("--page-views must be at least 1")]
     NoPageViews,

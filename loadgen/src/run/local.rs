@@ -5,13 +5,14 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ttlab_mock_apis::MockConfig;
-use ttlab_reports::{ArchReport, LayerCounts, LayerReport, StoreOutage};
-use ttlab_scenarios::model::ArchitectureConfig;
-use ttlab_scenarios::{GateClock, Micros, World};
-use ttlab_ssr_origin::stack::{StackView, start_stack};
+use ttlab_mock_apis::{MockConfig, RunningMocks};
+use ttlab_reports::{AppReport, ArchReport, LayerCounts, LayerReport, StoreOutage};
+use ttlab_scenarios::model::{App, ArchitectureConfig};
+use ttlab_scenarios::{Clock, GateClock, Micros, Topology, World};
+use ttlab_ssr_origin::stack::{RunningFront, RunningStack, StackView, start_front, start_stack};
 use ttlab_ssr_origin::upstream::UpstreamConfig;
 
+use super::app::RunningApp;
 use super::context::RunContext;
 use super::error::RunError;
 use super::generate::generate;
@@ -39,23 +40,17 @@ pub(super) async fn run_arch(
     let warmup_s = ttlab_reports::markers::warmup_seconds(s.warmup);
     // The timeline starts when goose's users are up: the users start it.
     let gate = Arc::new(GateClock::default());
-    let shared_clock: Arc<dyn ttlab_scenarios::Clock> = gate.clone();
+    let shared_clock: Arc<dyn Clock> = gate.clone();
+    let mock_config = MockConfig::default();
     let mocks =
-        ttlab_mock_apis::start(world.clone(), shared_clock.clone(), MockConfig::default()).await?;
-    let upstream =
-        UpstreamConfig::for_mocks(&mocks.personalize_url, &mocks.delivery_url, &s.origin);
-    let stack = start_stack(
-        world.clone(),
-        shared_clock.clone(),
-        arch,
-        upstream,
-        "127.0.0.1".parse().expect("loopback"),
-    )
-    .await?;
-    if let Some(url) = &stack.webhook_url {
-        mocks.state.webhook_urls_add(url);
-    }
-    let cache_layer = stack.topology.cache_name();
+        ttlab_mock_apis::start(world.clone(), shared_clock.clone(), mock_config.clone()).await?;
+    let (servers, app) =
+        start_servers(&world, &shared_clock, arch, opts, &mocks, &mock_config).await?;
+    let topology = servers.topology(arch);
+    let view = servers.view();
+    // What came before the visitors (an app's calls as it started, its
+    // readiness poll) is not the run's load.
+    let baseline = origin_load(&view, &mocks.state);
     let ctx = Arc::new(RunContext {
         world: world.clone(),
         clock: shared_clock.clone(),
@@ -67,8 +62,8 @@ pub(super) async fn run_arch(
             .map(|_| AtomicUsize::new(0))
             .collect(),
         personalize_url: mocks.personalize_url.clone(),
-        cache_layer,
-        entry_urls: stack.entry_urls.clone(),
+        cache_layer: servers.cache_layer(topology),
+        entry_urls: servers.entry_urls(),
         users,
         share: opts.share.unwrap_or(Share::ALL),
         http: reqwest::Client::new(),
@@ -80,20 +75,21 @@ pub(super) async fn run_arch(
     let tick_live = Arc::new(LiveTick {
         live,
         ctx: ctx.clone(),
-        view: stack.view.clone(),
+        view: view.clone(),
         before: Mutex::default(),
     });
     tick_live.start();
     // Origin load sampled each second, cumulative, for the series; and
     // the layer's counters when warm-up ended, to take off the headline.
     let sampler = Sampler::spawn(
-        stack.view.clone(),
+        view.clone(),
         mocks.state.clone(),
         tick_live.clone(),
         gate.clone(),
         warmup_s,
+        baseline.clone(),
     );
-    let generated = generate(stack.entry_url.clone(), plan, ctx.clone()).await;
+    let generated = generate(servers.entry_url(), plan, ctx.clone()).await;
     let (outcome, cpu) = (generated.outcome, generated.cpu);
     // The run's length on its clock (from when the users were up), as the
     // simulator counts it: goose idles a little past the end, and a
@@ -106,7 +102,7 @@ pub(super) async fn run_arch(
     sampler.task.abort();
     // Let in-flight webhook deliveries and refreshes settle before reading counters.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let origin = origin_load(&stack.view, &mocks.state);
+    let origin = origin_load(&view, &mocks.state).combine(&baseline, u64::saturating_sub);
     {
         let mut samples = sampler.samples.lock().expect("samples");
         tick_live.tick(&samples, &origin);
@@ -117,9 +113,15 @@ pub(super) async fn run_arch(
         .lock()
         .expect("warm layer")
         .unwrap_or_default();
-    let layer = stack_layer_report(&stack.view, cache_layer.unwrap_or("origin"), &warm_layer);
-    let replicas = stack.origin_urls.len() as u32;
-    stack.shutdown().await;
+    let layer = stack_layer_report(
+        &view,
+        topology.cache_name().unwrap_or("origin"),
+        &warm_layer,
+    );
+    let replicas = servers.replicas();
+    servers.shutdown().await;
+    // The app after the layer in front of it, before the mocks it calls.
+    let app_part = stop_app(app, arch, topology).await;
     mocks.shutdown().await;
     outcome?;
     let rec = ctx.recorder.lock().expect("recorder");
@@ -135,6 +137,7 @@ pub(super) async fn run_arch(
         &samples,
     );
     report.origin_replicas = replicas;
+    AppPart::apply(app_part, &mut report);
     if let Some(open) = &ctx.open {
         let counts = open.finish(&world, ctx.clock_now());
         if let Some(w) = super::pool::drop_warning(&counts) {
@@ -143,6 +146,215 @@ pub(super) async fn run_arch(
         report.arrivals = Some(counts);
     }
     Ok(report)
+}
+
+/// The team's app of one architecture's run.
+struct AppRun<'a> {
+    running: RunningApp,
+    app: &'a App,
+    /// Whether its output went to a log file.
+    logged: bool,
+}
+
+impl AppRun<'_> {
+    /// Stops it; its part of the report.
+    async fn stop(&mut self, arch: &ArchitectureConfig, topology: Topology) -> AppPart {
+        let mut warnings = vec![if topology.front.is_some() {
+            "the team's app plays the origin: origin requests are those ttlab's layer sent it; its renders are not seen".to_owned()
+        } else {
+            format!(
+                "{}: the team's app is requested directly: ttlab sees no origin requests, renders or cache counters of it, only its answers and the mocks' calls",
+                arch.arch
+            )
+        }];
+        warnings.extend(self.running.ended_early());
+        self.running.stop().await;
+        let report = AppReport {
+            command: self.app.command.clone(),
+            url: self.running.url().to_owned(),
+            log: self.logged.then(|| app_log_name(arch)),
+            requests_seen: topology.front.is_some(),
+        };
+        AppPart { report, warnings }
+    }
+}
+
+/// The app's part of an architecture's report.
+struct AppPart {
+    report: AppReport,
+    /// What the report should warn of.
+    warnings: Vec<String>,
+}
+
+impl AppPart {
+    /// Adds the app's part (if any) to the architecture's report.
+    fn apply(part: Option<AppPart>, report: &mut ArchReport) {
+        let Some(part) = part else {
+            return;
+        };
+        if !part.report.requests_seen {
+            // As a target's: nothing of ttlab's saw the app's requests.
+            report.offload = 0.0;
+        }
+        report.warnings.extend(part.warnings);
+        report.app = Some(part.report);
+    }
+}
+
+/// Stops the architecture's app, if it ran one; its part of the report.
+async fn stop_app(
+    app: Option<AppRun<'_>>,
+    arch: &ArchitectureConfig,
+    topology: Topology,
+) -> Option<AppPart> {
+    let mut app = app?;
+    Some(app.stop(arch, topology).await)
+}
+
+/// Starts what an architecture's visitors are sent to, pointed at `mocks`:
+/// ttlab's origin and its layers; or the team's app with ttlab's CDN or
+/// edge in front of it (or nothing: `as-is`).
+async fn start_servers<'a>(
+    world: &'a Arc<World>,
+    clock: &Arc<dyn Clock>,
+    arch: &ArchitectureConfig,
+    opts: &RunOptions,
+    mocks: &RunningMocks,
+    mock_config: &MockConfig,
+) -> Result<(Servers, Option<AppRun<'a>>), RunError> {
+    let s = world.scenario();
+    let upstream =
+        UpstreamConfig::for_mocks(&mocks.personalize_url, &mocks.delivery_url, &s.origin);
+    let host = "127.0.0.1".parse().expect("loopback");
+    let Some(app) = &s.app else {
+        let stack = start_stack(world.clone(), clock.clone(), arch, upstream, host).await?;
+        return Ok((Servers::Stack(stack).webhooks_from(mocks), None));
+    };
+    let port = super::app::free_port()?;
+    let values = super::app::values(mocks, mock_config, &s.content.locale, port);
+    let log = opts
+        .app_logs
+        .as_ref()
+        .map(|dir| dir.join(app_log_name(arch)));
+    // Dropped on any error below: its whole group is stopped.
+    let mut running = RunningApp::start(app, &values, log.as_deref())?;
+    running.wait_ready(app).await?;
+    let servers = if arch.topology().front.is_some() {
+        let front = start_front(
+            world.clone(),
+            clock.clone(),
+            arch,
+            upstream,
+            host,
+            running.url(),
+            &app.variant_param,
+        )
+        .await?;
+        Servers::Front(front)
+    } else {
+        Servers::AppAlone(running.url().to_owned())
+    };
+    let run = AppRun {
+        running,
+        app,
+        logged: log.is_some(),
+    };
+    Ok((servers.webhooks_from(mocks), Some(run)))
+}
+
+/// The app's log file's name in the report's folder.
+fn app_log_name(arch: &ArchitectureConfig) -> String {
+    format!("app-{}.log", arch.arch)
+}
+
+/// What an architecture's run requests pages of.
+enum Servers {
+    /// ttlab's origin, and its CDN or edge if the topology has one.
+    Stack(RunningStack),
+    /// ttlab's CDN or edge in front of the team's app.
+    Front(RunningFront),
+    /// The team's app alone, at this URL (`as-is`).
+    AppAlone(String),
+}
+
+impl Servers {
+    /// Every URL visitors may be sent to (origin replicas, or one).
+    fn entry_urls(&self) -> Vec<String> {
+        match self {
+            Servers::Stack(s) => s.entry_urls.clone(),
+            Servers::Front(f) => vec![f.url.clone()],
+            Servers::AppAlone(url) => vec![url.clone()],
+        }
+    }
+
+    /// Where goose sends visitors.
+    fn entry_url(&self) -> String {
+        match self {
+            Servers::Stack(s) => s.entry_url.clone(),
+            Servers::Front(f) => f.url.clone(),
+            Servers::AppAlone(url) => url.clone(),
+        }
+    }
+
+    /// The servers, with `mocks` sending publish webhooks to the caching
+    /// layer when it purges on them.
+    fn webhooks_from(self, mocks: &RunningMocks) -> Self {
+        let url = match &self {
+            Servers::Stack(s) => s.webhook_url.as_deref(),
+            Servers::Front(f) => f.webhook_url.as_deref(),
+            Servers::AppAlone(_) => None,
+        };
+        if let Some(url) = url {
+            mocks.state.webhook_urls_add(url);
+        }
+        self
+    }
+
+    /// The architecture's topology, as its servers were built.
+    fn topology(&self, arch: &ArchitectureConfig) -> Topology {
+        match self {
+            Servers::Stack(s) => s.topology,
+            Servers::Front(f) => f.topology,
+            Servers::AppAlone(_) => arch.topology(),
+        }
+    }
+
+    /// ttlab's servers, for counters (none for the app alone).
+    fn view(&self) -> StackView {
+        match self {
+            Servers::Stack(s) => s.view.clone(),
+            Servers::Front(f) => f.view.clone(),
+            Servers::AppAlone(_) => StackView {
+                origins: Vec::new(),
+                proxy: None,
+            },
+        }
+    }
+
+    /// The caching layer's name in `x-cache`: ttlab's; for the app alone,
+    /// any layer of its own that says so (as a target's).
+    fn cache_layer(&self, topology: Topology) -> Option<&'static str> {
+        match self {
+            Servers::AppAlone(_) => Some("*"),
+            _ => topology.cache_name(),
+        }
+    }
+
+    /// Origin replicas ttlab started (the app counts as one).
+    fn replicas(&self) -> u32 {
+        match self {
+            Servers::Stack(s) => s.origin_urls.len() as u32,
+            _ => 1,
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Servers::Stack(s) => s.shutdown().await,
+            Servers::Front(f) => f.shutdown().await,
+            Servers::AppAlone(_) => {}
+        }
+    }
 }
 
 /// The caching layer's part of the report (none for `ssr-nocache`): its

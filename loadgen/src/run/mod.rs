@@ -9,8 +9,10 @@
 //! architecture on loopback and `target` a run against an external origin;
 //! `generate` runs goose (`attack`) on a runtime of its own and measures its
 //! CPU (`procfs`); `context` is what one run's goose users share, `visitor`
-//! one page view, `live_tick` the live view's seconds.
+//! one page view, `live_tick` the live view's seconds, `app` the team's
+//! own app (`[app]`) that `local` starts in place of ttlab's origin.
 
+mod app;
 mod attack;
 mod context;
 mod error;
@@ -26,6 +28,7 @@ mod sampler;
 mod target;
 mod visitor;
 
+pub use app::{AppError, STOP_GRACE, running_members};
 pub use error::RunError;
 pub use options::RunOptions;
 pub use progress::{Progress, Quiet};
@@ -41,6 +44,34 @@ use ttlab_scenarios::model::ArchitectureConfig;
 use crate::report::{RunHeader, run_report};
 use local::run_arch;
 use options::users_of;
+
+/// Refuses architectures that cannot run with (or without) the team's app,
+/// as validation does for the scenario's own: a caller may have set or
+/// dropped the app, or picked the architectures.
+fn app_fits(app: bool, archs: &[ArchitectureConfig]) -> Result<(), RunError> {
+    for a in archs {
+        if app && !a.arch.takes_app() {
+            return Err(RunError::Scenario(format!(
+                "{} is a behaviour of ttlab's own origin; with the team's app run {}",
+                a.arch,
+                ttlab_scenarios::Architecture::with_app().join(", ")
+            )));
+        }
+        if app && a.cache.origin_replicas > 1 {
+            return Err(RunError::Scenario(format!(
+                "{}: origin_replicas starts copies of ttlab's origin; with the team's app ttlab starts one copy of it",
+                a.arch
+            )));
+        }
+        if !app && a.arch.needs_app() {
+            return Err(RunError::Scenario(format!(
+                "{} judges the team's own app: the scenario needs an [app] table",
+                a.arch
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// Stops the run under way as Ctrl-C does (the dashboard's `q`): the
 /// current architecture's attack ends through goose's kill switch, the
@@ -72,6 +103,7 @@ pub async fn run_with(
     let s = world.scenario();
     let users = users_of(&world, opts)?;
     let plan = opts.plan(users, s.duration.to_duration())?;
+    app_fits(s.app.is_some(), archs)?;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     goose::reset_killswitch();
     let mut reports = Vec::new();

@@ -10,7 +10,7 @@ use super::error::RunError;
 use crate::script::Share;
 
 /// How much of the scenario's load this run generates, and until when.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// This load machine's share of the users (`--worker-id K --workers
     /// N`); `None` runs them all and writes no `worker` in the report.
@@ -20,6 +20,10 @@ pub struct RunOptions {
     /// scenario's duration: the visitor script, and so every count that
     /// depends only on it, is then the same on every run.
     pub page_views: Option<u32>,
+    /// With the team's app (`[app]`): the folder its output goes to, one
+    /// `app-<architecture>.log` per architecture (the report's folder, made
+    /// if needed); `None` keeps only its last lines, for errors.
+    pub app_logs: Option<std::path::PathBuf>,
 }
 
 impl RunOptions {

@@ -25,13 +25,15 @@ pub(super) struct Sampler {
 
 impl Sampler {
     /// Starts reading once the run clock `gate` starts (seconds count
-    /// from it), ticking the live view on each read.
+    /// from it), ticking the live view on each read; the load counts from
+    /// `baseline` (what the servers had done before the visitors came).
     pub fn spawn(
         view: StackView,
         mocks: Arc<MockState>,
         tick_live: Arc<LiveTick>,
         gate: Arc<GateClock>,
         warmup_s: usize,
+        baseline: OriginLoad,
     ) -> Sampler {
         let samples: Arc<Mutex<Vec<OriginLoad>>> = Arc::default();
         let warm_layer: Arc<Mutex<Option<LayerCounts>>> = Arc::default();
@@ -43,7 +45,7 @@ impl Sampler {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let load = origin_load(&view, &mocks);
+                let load = origin_load(&view, &mocks).combine(&baseline, u64::saturating_sub);
                 let mut samples = s.lock().expect("samples");
                 if warmup_s > 0 && samples.len() == warmup_s {
                     *w.lock().expect("warm layer") = Some(

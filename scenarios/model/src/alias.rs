@@ -12,6 +12,11 @@
 //! borrows from its input: the checker reads an alias per content token, on
 //! the simulator's hot path, and must not allocate.
 
+/// The query parameter the SDK's `getVariantParam()` value travels in, and
+/// ttlab's edge passes the visitor's variants to the origin in (an app's
+/// `[app] variant_param` by default).
+pub const VARIANT_PARAM: &str = "personalize_variants";
+
 /// What every alias starts with.
 pub const PREFIX: &str = "cs_personalize_";
 

@@ -38,6 +38,11 @@ pub const MAX_ANY_DURATION: Micros = Micros::from_secs(365 * 24 * 3600);
 /// histograms stop at one hour, so a longer value could not be measured.
 pub const MAX_LATENCY: Micros = Micros::from_secs(3600);
 
+/// Longest `[app] ready_timeout`: a team's app that builds and starts
+/// within it is slow but real; one that has not answered by then is not
+/// starting, and a run should say so rather than wait.
+pub const MAX_READY_TIMEOUT: Micros = Micros::from_secs(10 * 60);
+
 /// Shortest mean think time of a closed loop: with no pause, a user whose
 /// pages come from the cache in zero simulated time asks again at the same
 /// instant, and the simulator turns over millions of requests without

@@ -1,7 +1,8 @@
 //! The scenario model of ttlab: the TOML format ([`spec`]), its validation
 //! ([`validate`]), the validated model ([`model`]), what each architecture
 //! is made of ([`topology`]), the world whose truth every
-//! other part judges by ([`world`]), and the scenarios ttlab ships
+//! other part judges by ([`world`]), the team's own app and the
+//! placeholders of its settings ([`app`]), and the scenarios ttlab ships
 //! ([`shipped`]).
 //!
 //! ```
@@ -13,6 +14,7 @@
 //! ```
 
 pub mod alias;
+pub mod app;
 pub mod arrivals;
 pub mod bounds;
 pub mod error;

@@ -9,6 +9,7 @@ use crate::time::Micros;
 
 // The architectures and key scopes live with the topology they name, so an
 // architecture is one module; the model keeps their old paths.
+pub use crate::app::App;
 pub use crate::arrivals::{RateCurve, Shape as RateShape};
 pub use crate::topology::{Architecture, KeyScope};
 
@@ -44,6 +45,9 @@ pub struct Scenario {
     pub architectures: Vec<ArchitectureConfig>,
     /// A sweep over one cache option, if any.
     pub sweep: Option<Sweep>,
+    /// The team's own app (`[app]`), which real runs start and put ttlab's
+    /// CDN or edge in front of; `None`: ttlab's own origin.
+    pub app: Option<App>,
     /// XXH3-64 of the scenario's text as read (0 for one built in code):
     /// two processes that read "the same scenario" — the mocks and a run
     /// against them — compare it, with the seed, to know they read the same

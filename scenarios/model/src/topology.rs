@@ -10,7 +10,9 @@
 //! [`Architecture`] with its name, one arm in [`Topology::of`], and its row
 //! in the table test below.
 
-/// The five architectures of `docs/architecture.md`.
+/// The architectures of `docs/architecture.md`: five made of ttlab's own
+/// servers, and `as-is`, the team's own app judged with nothing of ttlab's
+/// in front of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Architecture {
     /// No cache; Personalize on every request.
@@ -23,16 +25,19 @@ pub enum Architecture {
     OriginVariant,
     /// Edge calls Personalize; cache keyed by URL + variant param.
     Edge,
+    /// The team's own app (`[app]`), requested directly: no ttlab layer.
+    AsIs,
 }
 
 impl Architecture {
     /// Every architecture, in the order `docs/architecture.md` lists them.
-    pub const ALL: [Architecture; 5] = [
+    pub const ALL: [Architecture; 6] = [
         Architecture::NoCache,
         Architecture::CdnShared,
         Architecture::CdnUser,
         Architecture::OriginVariant,
         Architecture::Edge,
+        Architecture::AsIs,
     ];
 
     /// The name scenario files and reports use.
@@ -43,6 +48,7 @@ impl Architecture {
             Architecture::CdnUser => "ssr-cdn-user",
             Architecture::OriginVariant => "ssr-origin-variant",
             Architecture::Edge => "ssr-edge",
+            Architecture::AsIs => "as-is",
         }
     }
 
@@ -81,6 +87,26 @@ impl Architecture {
     /// Whether the architecture has a caching layer.
     pub const fn caches(self) -> bool {
         self.topology().caches()
+    }
+
+    /// Whether the architecture may run in front of the team's own app
+    /// (`[app]`) instead of ttlab's origin.
+    pub const fn takes_app(self) -> bool {
+        self.topology().origin_by.takes_app()
+    }
+
+    /// Whether the architecture is nothing without the team's own app.
+    pub const fn needs_app(self) -> bool {
+        self.topology().origin_by.needs_app()
+    }
+
+    /// The architectures that may run with `[app]`, by name, for messages.
+    pub fn with_app() -> Vec<&'static str> {
+        Architecture::ALL
+            .into_iter()
+            .filter(|a| a.takes_app())
+            .map(Architecture::as_str)
+            .collect()
     }
 
     /// What its cache key holds, for summaries.
@@ -153,6 +179,34 @@ pub struct Layer {
     pub key: Option<KeyStrategy>,
 }
 
+/// Whose server plays the origin role.
+///
+/// ttlab's CDN and edge only forward to an origin and cache what it
+/// answers, so they stand in front of any origin; an origin cache, or no
+/// layer at all, is a behaviour of ttlab's own origin, which the team's app
+/// cannot take on. `as-is` is the app with nothing in front.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginBy {
+    /// ttlab's reference origin only.
+    Ttlab,
+    /// ttlab's origin, or the team's own app (`[app]`).
+    TtlabOrApp,
+    /// The team's own app only.
+    App,
+}
+
+impl OriginBy {
+    /// Whether the team's app may play the origin.
+    pub const fn takes_app(self) -> bool {
+        !matches!(self, OriginBy::Ttlab)
+    }
+
+    /// Whether only the team's app can play it.
+    pub const fn needs_app(self) -> bool {
+        matches!(self, OriginBy::App)
+    }
+}
+
 /// When Personalize answers, relative to the caching layer's lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PersonalizeAt {
@@ -178,6 +232,8 @@ pub struct Topology {
     pub personalize_by: Role,
     /// When that answer comes, relative to the cache lookup.
     pub personalize_at: PersonalizeAt,
+    /// Whose server the origin is: ttlab's, the team's app, or either.
+    pub origin_by: OriginBy,
 }
 
 impl Topology {
@@ -192,36 +248,49 @@ impl Topology {
                 key: Some(key),
             }
         }
-        let (front, origin, personalize_by, personalize_at) = match arch {
+        let (front, origin, personalize_by, personalize_at, origin_by) = match arch {
             Architecture::NoCache => (
                 None,
                 plain(Role::Origin),
                 Role::Origin,
                 PersonalizeAt::BeforeLookup,
+                OriginBy::Ttlab,
             ),
             Architecture::CdnShared => (
                 Some(caching(Role::Cdn, KeyStrategy::Url)),
                 plain(Role::Origin),
                 Role::Origin,
                 PersonalizeAt::OnFill,
+                OriginBy::TtlabOrApp,
             ),
             Architecture::CdnUser => (
                 Some(caching(Role::Cdn, KeyStrategy::UrlVisitor)),
                 plain(Role::Origin),
                 Role::Origin,
                 PersonalizeAt::OnFill,
+                OriginBy::TtlabOrApp,
             ),
             Architecture::OriginVariant => (
                 None,
                 caching(Role::Origin, KeyStrategy::UrlVariants(scope)),
                 Role::Origin,
                 PersonalizeAt::BeforeLookup,
+                OriginBy::Ttlab,
             ),
             Architecture::Edge => (
                 Some(caching(Role::Edge, KeyStrategy::UrlVariants(scope))),
                 plain(Role::Origin),
                 Role::Edge,
                 PersonalizeAt::BeforeLookup,
+                OriginBy::TtlabOrApp,
+            ),
+            // The app asks Personalize itself (its own SDK) on every request.
+            Architecture::AsIs => (
+                None,
+                plain(Role::Origin),
+                Role::Origin,
+                PersonalizeAt::BeforeLookup,
+                OriginBy::App,
             ),
         };
         Topology {
@@ -230,6 +299,7 @@ impl Topology {
             origin,
             personalize_by,
             personalize_at,
+            origin_by,
         }
     }
 
@@ -310,6 +380,7 @@ mod tests {
         origin_sees_every_request: bool,
         origin_personalizes: bool,
         front_personalizes: bool,
+        origin_by: OriginBy,
     }
 
     fn row(t: Topology) -> Row {
@@ -322,6 +393,7 @@ mod tests {
             origin_sees_every_request: t.origin_sees_every_request(),
             origin_personalizes: t.origin_personalizes(),
             front_personalizes: t.front_personalizes(),
+            origin_by: t.origin_by,
         }
     }
 
@@ -340,6 +412,7 @@ mod tests {
                     origin_sees_every_request: true,
                     origin_personalizes: true,
                     front_personalizes: false,
+                    origin_by: OriginBy::Ttlab,
                 },
                 Architecture::CdnShared => Row {
                     layers: vec![("cdn", Some(Url)), ("origin", None)],
@@ -350,6 +423,7 @@ mod tests {
                     origin_sees_every_request: false,
                     origin_personalizes: true,
                     front_personalizes: false,
+                    origin_by: OriginBy::TtlabOrApp,
                 },
                 Architecture::CdnUser => Row {
                     layers: vec![("cdn", Some(UrlVisitor)), ("origin", None)],
@@ -360,6 +434,7 @@ mod tests {
                     origin_sees_every_request: false,
                     origin_personalizes: true,
                     front_personalizes: false,
+                    origin_by: OriginBy::TtlabOrApp,
                 },
                 Architecture::OriginVariant => Row {
                     layers: vec![("origin", Some(UrlVariants(scope)))],
@@ -370,6 +445,7 @@ mod tests {
                     origin_sees_every_request: true,
                     origin_personalizes: true,
                     front_personalizes: false,
+                    origin_by: OriginBy::Ttlab,
                 },
                 Architecture::Edge => Row {
                     layers: vec![("edge", Some(UrlVariants(scope))), ("origin", None)],
@@ -380,6 +456,18 @@ mod tests {
                     origin_sees_every_request: false,
                     origin_personalizes: false,
                     front_personalizes: true,
+                    origin_by: OriginBy::TtlabOrApp,
+                },
+                Architecture::AsIs => Row {
+                    layers: vec![("origin", None)],
+                    cache: None,
+                    key: "no cache",
+                    personalize_by: "origin",
+                    personalize_at: BeforeLookup,
+                    origin_sees_every_request: true,
+                    origin_personalizes: true,
+                    front_personalizes: false,
+                    origin_by: OriginBy::App,
                 },
             };
             for arch in Architecture::ALL {
@@ -396,8 +484,31 @@ mod tests {
                 );
                 assert_eq!(t.caches(), arch.caches(), "{arch}");
                 assert_eq!(t.key_description(), arch.key_description(), "{arch}");
+                // The team's app stands behind a front layer, or alone.
+                assert!(
+                    !t.origin_by.takes_app() || t.front.is_some() || t.origin_by.needs_app(),
+                    "{arch}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn the_app_runs_behind_ttlabs_cdn_or_edge_or_as_is() {
+        assert_eq!(
+            Architecture::with_app(),
+            ["ssr-cdn-shared", "ssr-cdn-user", "ssr-edge", "as-is"]
+        );
+        let needs: Vec<_> = Architecture::ALL
+            .into_iter()
+            .filter(|a| a.needs_app())
+            .map(Architecture::as_str)
+            .collect();
+        assert_eq!(needs, ["as-is"]);
+        assert_eq!(
+            Architecture::parse("as-is").map(Architecture::needs_app),
+            Some(true)
+        );
     }
 
     #[test]

@@ -194,7 +194,8 @@ fn at(source: &str, needle: &str) -> String {
 fn every_bound_holds_at_its_value_and_is_refused_just_past_it() {
     use ttlab_scenarios::bounds::{
         MAX_ATTRIBUTES, MAX_CACHE_BYTES, MAX_CACHE_ENTRIES, MAX_ENTRIES_PER_PAGE, MAX_PAGES,
-        MAX_PAGES_PER_SESSION, MAX_RATE, MAX_RUN, MAX_SWEEP_VALUES, MAX_USERS, MAX_VISITORS,
+        MAX_PAGES_PER_SESSION, MAX_RATE, MAX_READY_TIMEOUT, MAX_RUN, MAX_SWEEP_VALUES, MAX_USERS,
+        MAX_VISITORS,
     };
     let page_set = |count: u64, per_page: u64| {
         format!(
@@ -336,6 +337,14 @@ fn every_bound_holds_at_its_value_and_is_refused_just_past_it() {
             format!("name = \"ssr-edge\"\ncache = {{ max_bytes = {} }}", MAX_CACHE_BYTES + 1),
             (MAX_CACHE_BYTES + 1).to_string(),
             "is more than 1099511627776 bytes (1 TiB)",
+        ),
+        (
+            "ready_timeout",
+            "name = \"ssr-nocache\"",
+            format!("name = \"as-is\"\n\n[app]\ncommand = \"x\"\nready_timeout = \"{MAX_READY_TIMEOUT}\""),
+            format!("name = \"as-is\"\n\n[app]\ncommand = \"x\"\nready_timeout = \"{MAX_READY_TIMEOUT} 1s\""),
+            "\"10m 1s\"".into(),
+            "ready_timeout must be at most 10m",
         ),
         (
             "sweep values",

@@ -6,12 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-const VARIANTS: [&str; 5] = [
+const VARIANTS: [&str; 6] = [
     "Architecture::NoCache",
     "Architecture::CdnShared",
     "Architecture::CdnUser",
     "Architecture::OriginVariant",
     "Architecture::Edge",
+    "Architecture::AsIs",
 ];
 
 fn workspace() -> PathBuf {

@@ -68,6 +68,52 @@ pub struct ScenarioFile {
     /// Vary one cache option over several values and compare the runs.
     #[schemars(with = "Option<SweepSpec>")]
     pub sweep: Option<Spanned<SweepSpec>>,
+    /// The team's own app: `ttlab run` starts it for each architecture,
+    /// pointed at that architecture's mocks, and puts ttlab's CDN or edge in
+    /// front of it (or judges it as-is).
+    #[schemars(with = "Option<AppSpec>")]
+    pub app: Option<Spanned<AppSpec>>,
+}
+
+/// `[app]`: the team's own app. Every text but `command`, `dir` and `ready`
+/// may hold placeholders: {api_key}, {delivery_token}, {environment},
+/// {project_uid}, {personalize_url}, {delivery_url}, {delivery_host},
+/// {delivery_port}, {port}, {locale}.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// The command that starts the app, run with `sh -c` in its own process
+    /// group, e.g. "node server.mjs" or "npm start".
+    #[schemars(with = "String")]
+    pub command: Spanned<String>,
+    /// The folder it runs in, relative to the scenario file (default: the
+    /// scenario's folder).
+    #[schemars(with = "Option<String>")]
+    pub dir: Option<Spanned<String>>,
+    /// Where it answers (default "http://127.0.0.1:{port}"; {port} is a free
+    /// port ttlab picked, also in the PORT variable).
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+    /// The path polled until the app answers with any status below 500
+    /// (default "/").
+    #[schemars(with = "Option<String>")]
+    pub ready: Option<Spanned<String>>,
+    /// How long the app may take to answer `ready` (default "30s").
+    #[schemars(with = "Option<HumanDuration>")]
+    pub ready_timeout: Option<Spanned<HumanDuration>>,
+    /// The query parameter ttlab's edge passes the visitor's variants in,
+    /// as the Personalize SDK's getVariantParam() writes them (default
+    /// "personalize_variants").
+    #[schemars(with = "Option<String>")]
+    pub variant_param: Option<Spanned<String>>,
+    /// More environment variables for the app, each a text with
+    /// placeholders, e.g. CONTENTSTACK_API_KEY = "{api_key}". The app always
+    /// gets TTLAB_API_KEY, TTLAB_DELIVERY_TOKEN, TTLAB_ENVIRONMENT,
+    /// TTLAB_PROJECT_UID, TTLAB_PERSONALIZE_URL, TTLAB_DELIVERY_URL,
+    /// TTLAB_DELIVERY_HOST, TTLAB_DELIVERY_PORT, TTLAB_LOCALE and PORT.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// `[scenario]`: name, seed and length of the run.
@@ -610,7 +656,8 @@ pub struct CacheSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchitectureSpec {
-    /// One of: ssr-nocache, ssr-cdn-shared, ssr-cdn-user, ssr-origin-variant, ssr-edge.
+    /// One of: ssr-nocache, ssr-cdn-shared, ssr-cdn-user, ssr-origin-variant,
+    /// ssr-edge; with [app]: ssr-cdn-shared, ssr-cdn-user, ssr-edge or as-is.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Overrides of `[cache]` for this architecture.

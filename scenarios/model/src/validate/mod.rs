@@ -6,6 +6,7 @@
 //! one pass. Rules are listed in `docs/scenario-format.md`; each has a broken
 //! file under `scenarios/tests/bad/`.
 
+mod app;
 mod content;
 mod export;
 mod options;
@@ -60,6 +61,7 @@ pub fn parse_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf),
+        source: source.to_owned(),
         ..Cx::default()
     };
     let mut scenario = cx.scenario(&spec);
@@ -136,6 +138,8 @@ struct Cx {
     seed: u64,
     /// `[content] export` is set: pages name the export's entries.
     export_named: bool,
+    /// The file's text, to point inside a string value (a placeholder).
+    source: String,
 }
 
 fn sp<T>(s: &Spanned<T>) -> Range<usize> {
@@ -251,6 +255,7 @@ impl Cx {
                 .as_ref()
                 .map_or(Dist::Fixed(Micros::from_millis(2)), |d| self.dist(d)),
         };
+        let app = self.app(f.app.as_ref());
         let global_thresholds = self.thresholds(&f.thresholds);
         let architectures = self.architectures(f, &global_thresholds);
         let sweep = f.sweep.as_ref().and_then(|s| self.sweep(s));
@@ -272,6 +277,7 @@ impl Cx {
             origin,
             architectures,
             sweep,
+            app,
             source_hash: 0,
         }
     }

@@ -23,6 +23,15 @@ use crate::bounds::{MAX_BURST, MAX_CACHE_ENTRIES, MAX_OUTAGES, MAX_RATE, MAX_SWE
 /// loopback in the one process, so more only measure the machine.
 pub const MAX_ORIGIN_REPLICAS: u32 = 16;
 
+/// `a, b, c or d`.
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
 /// The problem of a `max_entries` past [`MAX_CACHE_ENTRIES`].
 pub(crate) fn over_max_entries(m: u64) -> String {
     format!(
@@ -347,15 +356,46 @@ impl Cx {
                     format!("architecture \"{name}\" is listed twice"),
                 );
             }
+            if f.app.is_some() && !arch.takes_app() {
+                self.err(
+                    sp(&spec.name),
+                    format!(
+                        "{name} is a behaviour of ttlab's own origin; with [app] use {}",
+                        or_list(&Architecture::with_app())
+                    ),
+                );
+            } else if f.app.is_none() && arch.needs_app() {
+                self.err(
+                    sp(&spec.name),
+                    format!("{name} judges the team's own app as it is: add an [app] table saying how to start it"),
+                );
+            }
             if !arch.caches()
                 && let Some(c) = &spec.cache
             {
                 self.err(
                     sp(c),
-                    "ssr-nocache has no cache, so it takes no cache options",
+                    format!("{name} has no cache, so it takes no cache options"),
                 );
             }
             let cache = self.cache(f.cache.as_ref(), spec.cache.as_ref(), sp(a));
+            if f.app.is_some() {
+                let replicas = spec
+                    .cache
+                    .as_ref()
+                    .and_then(|c| c.get_ref().origin_replicas.as_ref())
+                    .or(f
+                        .cache
+                        .as_ref()
+                        .and_then(|c| c.get_ref().origin_replicas.as_ref()))
+                    .filter(|r| *r.get_ref() > 1);
+                if let Some(r) = replicas {
+                    self.err(
+                        sp(r),
+                        "origin_replicas starts copies of ttlab's origin; with [app] ttlab starts one copy of your app per architecture",
+                    );
+                }
+            }
             let mut thresholds = global.to_vec();
             if let Some(t) = &spec.thresholds {
                 for own in self.thresholds(t) {
