@@ -7,12 +7,19 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::ExportError;
+use crate::model::{Asset, ContentType, Entry, Environment, Export, Locale, Unsupported};
 use crate::schema::{self, Field, FieldKind};
 use crate::tree::Tree;
-use crate::{Asset, ContentType, Entry, Environment, Export, Locale, Unsupported};
+
+impl Export {
+    /// Reads the export at `path`: a folder or a `.zip`.
+    pub fn open(path: &Path) -> Result<Export, ExportError> {
+        read(path)
+    }
+}
 
 /// Reads the whole export at `path`.
-pub(crate) fn read(path: &Path) -> Result<Export, ExportError> {
+fn read(path: &Path) -> Result<Export, ExportError> {
     let tree = Tree::open(path)?;
     let (master, mut locales) = locales(&tree)?;
     if let Some(m) = &master {

@@ -85,15 +85,15 @@ impl Tree {
 
     /// Where the file `rel` can be read later without holding it now: a
     /// path on disk, or the bytes already in memory.
-    pub(crate) fn file(&self, rel: &str) -> Option<crate::AssetFile> {
+    pub(crate) fn file(&self, rel: &str) -> Option<crate::model::AssetFile> {
         match self {
             Tree::Dir { root, .. } => {
                 let p = root.join(rel);
-                p.is_file().then_some(crate::AssetFile::Path(p))
+                p.is_file().then_some(crate::model::AssetFile::Path(p))
             }
             Tree::Zip { files, prefix, .. } => files
                 .get(&format!("{prefix}{rel}"))
-                .map(|b| crate::AssetFile::Bytes(b.clone())),
+                .map(|b| crate::model::AssetFile::Bytes(b.clone())),
         }
     }
 
