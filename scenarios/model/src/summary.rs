@@ -56,6 +56,8 @@ pub struct Summary {
     pub keys: Vec<KeyCardinality>,
     /// What the stack export holds, when the scenario serves one.
     pub export: Option<String>,
+    /// The team's app ttlab starts, when the scenario has `[app]`.
+    pub app: Option<String>,
     /// What to look at before a run (see `export_notes`).
     pub warnings: Vec<String>,
 }
@@ -224,6 +226,17 @@ pub fn summarize(world: &World) -> Summary {
             .export
             .as_deref()
             .map(crate::export_notes::describe),
+        app: s.app.as_ref().map(|a| {
+            format!(
+                "`{}` in {}, at {} (ready when {} answers, within {}), {} environment variables of its own",
+                a.command,
+                a.dir.display(),
+                a.url,
+                a.ready,
+                a.ready_timeout,
+                a.env.len()
+            )
+        }),
         warnings: crate::export_notes::warnings(&s.content),
     }
 }
@@ -263,6 +276,9 @@ impl fmt::Display for Summary {
         )?;
         if let Some(x) = &self.export {
             writeln!(f, "  export       {x}")?;
+        }
+        if let Some(x) = &self.app {
+            writeln!(f, "  app          {x}")?;
         }
         writeln!(
             f,
