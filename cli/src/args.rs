@@ -434,6 +434,11 @@ pub struct RunArgs {
     /// after the scenario's duration: the same requests on every run.
     #[arg(long, value_name = "N")]
     pub page_views: Option<u32>,
+
+    /// The CDN or edge cache of ssr-cdn-shared, ssr-cdn-user and ssr-edge: ttlab's own, or
+    /// varnishd with VCL generated from the scenario (`ttlab vcl`; sets [cdn] engine).
+    #[arg(long, value_name = "ENGINE", value_parser = ["ttlab", "varnish"], conflicts_with = "target")]
+    pub cdn: Option<String>,
 }
 
 /// `ttlab merge`.

@@ -16,7 +16,7 @@ pub const INSTALL_HINT: &str = "install Varnish and its modules (for xkey): `apt
 pub enum BinaryError {
     /// No `varnishd` on `PATH` or in the system folders.
     #[error(
-        "varnishd was not found (looked on PATH and in /usr/sbin, /usr/local/sbin): {INSTALL_HINT}"
+        "varnishd was not found (looked at $TTLAB_VARNISHD, else on PATH and in /usr/sbin, /usr/local/sbin): {INSTALL_HINT}"
     )]
     Missing,
     /// `varnishd` could not be run.
@@ -53,9 +53,17 @@ fn vmod_hint(message: &str) -> String {
     }
 }
 
-/// The `varnishd` binary: on `PATH`, or where Debian installs it
-/// (`/usr/sbin`, often not on a user's `PATH`).
+/// The variable that names the `varnishd` to use, when it is not the one
+/// on `PATH` (a build of one's own, another version).
+pub const VARNISHD_VAR: &str = "TTLAB_VARNISHD";
+
+/// The `varnishd` binary: the one [`VARNISHD_VAR`] names, else on `PATH`,
+/// or where Debian installs it (`/usr/sbin`, often not on a user's `PATH`).
 pub fn installed() -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os(VARNISHD_VAR) {
+        let path = PathBuf::from(named);
+        return path.is_file().then_some(path);
+    }
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default();
