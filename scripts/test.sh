@@ -4,7 +4,8 @@
 # It installs what the tests need when it is missing — Node.js and npm, the
 # pinned Contentstack SDKs of the compatibility suite and of the example app
 # (npm ci), and
-# redis-server for the Redis store's tests — then
+# redis-server for the Redis store's tests, Varnish and varnish-modules (xkey)
+# for the runs with Varnish as the CDN — then
 # runs formatting, the module-structure check, lints and the whole
 # workspace's tests. CI calls this same
 # script through .ci/run.
@@ -36,6 +37,17 @@ if ! command -v redis-server >/dev/null; then
   apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
 redis-server --version
+# Runs with --cdn varnish (and their tests) start varnishd with generated VCL
+# that imports xkey from varnish-modules. Debian puts varnishd in /usr/sbin.
+have_varnish() {
+  { command -v varnishd >/dev/null || [ -x /usr/sbin/varnishd ]; } \
+    && ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1
+}
+if ! have_varnish; then
+  echo "installing varnish and varnish-modules…"
+  apt-get update -qq && apt-get install -y -qq varnish varnish-modules >/dev/null
+fi
+PATH=$PATH:/usr/sbin varnishd -V 2>&1 | head -1
 # The module-structure check is a small Python script.
 if ! command -v python3 >/dev/null; then
   echo "installing python3…"

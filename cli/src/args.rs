@@ -53,6 +53,8 @@ pub enum Command {
     Scenarios(ScenariosArgs),
     /// Print the JSON Schema of the scenario format (for editor completion).
     Schema(SchemaArgs),
+    /// Print the Varnish configuration (VCL) of a scenario's CDN or edge cache, to adapt.
+    Vcl(VclArgs),
     /// Serve parts of the lab on loopback for your own origin or SDKs to use.
     #[command(subcommand)]
     Serve(ServeCommand),
@@ -432,6 +434,11 @@ pub struct RunArgs {
     /// after the scenario's duration: the same requests on every run.
     #[arg(long, value_name = "N")]
     pub page_views: Option<u32>,
+
+    /// The CDN or edge cache of ssr-cdn-shared, ssr-cdn-user and ssr-edge: ttlab's own, or
+    /// varnishd with VCL generated from the scenario (`ttlab vcl`; sets [cdn] engine).
+    #[arg(long, value_name = "ENGINE", value_parser = ["ttlab", "varnish"], conflicts_with = "target")]
+    pub cdn: Option<String>,
 }
 
 /// `ttlab merge`.
@@ -619,6 +626,33 @@ your scenarios (ttlab schema -o ttlab.schema.json) and put at the top of each:\n
 )]
 pub struct SchemaArgs {
     /// Write the schema to this file instead of stdout.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// `ttlab vcl`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The VCL is what `ttlab run --cdn varnish` runs: the architecture's cache key, the scenario's \
+windows (or the origin's headers under policy = \"http\"), stale-if-error, coalescing, purge on publish \
+through xkey, and x-cache as ttlab writes it, each part commented. It needs Varnish 7.1 or later and \
+varnish-modules (xkey). docs/cdn.md maps it to Fastly.\n\
+Example: ttlab vcl quickstart --arch ssr-cdn-user --origin 127.0.0.1:3000 -o default.vcl"
+)]
+pub struct VclArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(value_name = "FILE")]
+    pub scenario: String,
+
+    /// The architecture whose cache Varnish is: ssr-cdn-shared, ssr-cdn-user or ssr-edge.
+    #[arg(long, value_name = "NAME")]
+    pub arch: String,
+
+    /// The origin Varnish forwards to, HOST:PORT; repeat it for several (taken in turn).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub origin: Vec<String>,
+
+    /// Write the VCL to this file instead of stdout.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 }

@@ -44,6 +44,7 @@ where
         Command::Validate(a) => commands::validate::run(&a),
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),
+        Command::Vcl(a) => commands::vcl::run(&a),
         Command::Serve(args::ServeCommand::Mocks(a)) => commands::serve::mocks(&a),
         Command::Serve(args::ServeCommand::Origin(a)) => commands::serve::origin(&a),
         Command::Serve(args::ServeCommand::Stack(a)) => commands::serve::stack(&a),

@@ -116,7 +116,7 @@ fn table(s: &mut String, archs: &[ArchReport]) {
     });
     row(s, "hit rate", &|a| {
         a.layer.as_ref().map_or("-".to_owned(), |l| {
-            format!("{} ({})", pct(l.hit_rate), l.name)
+            format!("{} ({})", pct(l.hit_rate), a.layer_label(l))
         })
     });
     row(s, "origin renders", &|a| {

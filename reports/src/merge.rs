@@ -325,6 +325,7 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
                 pool: a.pool.zip(b.pool).map(|(x, y)| x + y).or(a.pool).or(b.pool),
             }),
         app: first.app.clone(),
+        cdn: first.cdn.clone(),
         warnings,
         thresholds: first.thresholds.clone(),
         series: merge_series(parts)?,

@@ -193,6 +193,10 @@ pub struct ArchReport {
     /// (`[app]`); absent for ttlab's origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<AppReport>,
+    /// The software that was the CDN or edge cache, when it was not ttlab's
+    /// own (`[cdn] engine = "varnish"`); absent for ttlab's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdn: Option<CdnReport>,
     /// Warnings about the run itself (the generator as a bottleneck, say).
     pub warnings: Vec<String>,
     /// The scenario's thresholds for this architecture, evaluated.
@@ -221,6 +225,41 @@ pub struct AppReport {
     /// stood in front of the app; not for `as-is`, which ttlab cannot see
     /// into. An app's renders are never seen.
     pub requests_seen: bool,
+}
+
+/// The CDN engine an architecture ran with, when it was not ttlab's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CdnReport {
+    /// `varnish`.
+    pub engine: String,
+    /// What the engine says it is (`varnishd -V`'s first line).
+    pub version: String,
+    /// Where the layer's counts came from: `x-cache` of the answers (hit,
+    /// stale, miss, bypass), the engine's own counters for the rest.
+    pub counts_from: String,
+}
+
+impl CdnReport {
+    /// The engine and its release, short, for tables: `varnish-7.1.1` from
+    /// `varnishd (varnish-7.1.1 revision …)`; the engine's name otherwise.
+    pub fn short(&self) -> String {
+        self.version
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split([' ', ')']).next())
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| self.engine.clone(), str::to_owned)
+    }
+}
+
+impl ArchReport {
+    /// The caching layer's name as tables show it: `cdn`, or `cdn,
+    /// varnish-7.1.1` when the layer was not ttlab's.
+    pub fn layer_label(&self, layer: &LayerReport) -> String {
+        match &self.cdn {
+            Some(c) => format!("{}, {}", layer.name, c.short()),
+            None => layer.name.clone(),
+        }
+    }
 }
 
 /// What an open-loop run planned and what it could not send.

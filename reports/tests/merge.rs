@@ -134,6 +134,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
         process_cpu: 0.0,
         arrivals: None,
         app: None,
+        cdn: None,
         warnings: Vec::new(),
         thresholds: Vec::new(),
         series: series_of(&per_second),

@@ -10,4 +10,5 @@ pub mod render;
 pub mod response;
 pub mod stack;
 pub mod upstream;
+pub mod varnish;
 pub mod webhook;

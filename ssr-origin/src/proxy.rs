@@ -52,6 +52,10 @@ pub struct Proxy {
     /// Under `policy = "http"`: the rules it follows the origin's headers
     /// by (what it stores, for how long, from what age).
     follows: Option<HttpPolicy>,
+    /// Its cache is Varnish behind it (`[cdn] engine = "varnish"`): the
+    /// edge asks Personalize and forwards every request to its one
+    /// upstream, Varnish, naming the variants it keys on; it stores nothing.
+    behind: bool,
     /// Requests the proxy answered.
     pub requests: Counter,
     /// Fills the origin answered `304 Not Modified` (under `policy =
@@ -127,10 +131,20 @@ impl Proxy {
             options: options.clone(),
             pages,
             follows,
+            behind: false,
             requests,
             revalidated,
             registry,
         })
+    }
+
+    /// The proxy with its cache in Varnish at its upstream: it stores
+    /// nothing and passes on Varnish's `x-cache` and `Age`. An edge names
+    /// the variants it keys on in [`VARIANT_KEY_HEADER`] for the VCL.
+    #[must_use]
+    pub fn with_cache_behind(mut self) -> Self {
+        self.behind = true;
+        self
     }
 
     /// The proxy passing an edge's variants in `name` instead of ttlab's
@@ -313,12 +327,32 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         .get(path)
         .map_or(0, |i| world.page_experience_mask(*i));
     let mut cookies = Vec::new();
+    let mut variant_key = None;
     let (key, target, cacheable_request) = if p.personalizes {
-        edge_key(&p, uid.as_deref(), path, page_mask, &mut cookies).await
+        edge_key(
+            &p,
+            uid.as_deref(),
+            path,
+            page_mask,
+            &mut cookies,
+            &mut variant_key,
+        )
+        .await
     } else {
         cdn_key(&p, uid.as_deref(), path, query, page_mask)
     };
     let fallback = p.personalizes && !cacheable_request;
+    if p.behind {
+        let resp = forward_behind(
+            &p,
+            &target,
+            uid.as_deref(),
+            variant_key.as_deref(),
+            &cookies,
+        )
+        .await;
+        return mark_edge_answer(&p, resp, fallback, page_mask);
+    }
     let fetch = {
         let p = p.clone();
         // The visitor cookie passed on is made only when a fill runs.
@@ -331,24 +365,83 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     };
     match result {
         Ok(answer) => {
-            let mut resp = answer_response(&answer, Some(layer_name), &cookies);
-            let h = resp.headers_mut();
-            if fallback {
-                // Base content for this request only, as the origin marks
-                // its own fallbacks: a cache in front must not keep it.
-                h.insert(X_FALLBACK, HeaderValue::from_static("personalize"));
-                h.insert(
-                    "cache-control",
-                    HeaderValue::from_static("private, no-store"),
-                );
-            } else if p.personalizes && page_mask != 0 {
-                // The edge chose the variants from the visitor's cookie; the
-                // origin behind it saw them in the URL and could not say so.
-                h.append("vary", HeaderValue::from_static("cookie"));
-            }
-            resp
+            let resp = answer_response(&answer, Some(layer_name), &cookies);
+            mark_edge_answer(&p, resp, fallback, page_mask)
         }
         Err(e) => error_response(&e, "origin"),
+    }
+}
+
+/// What an edge adds to the answer it passes on: a fallback's marks, or
+/// `Vary: Cookie` on a page whose variants it chose by the cookie.
+fn mark_edge_answer(p: &Proxy, mut resp: Response, fallback: bool, page_mask: u64) -> Response {
+    let h = resp.headers_mut();
+    if fallback {
+        // Base content for this request only, as the origin marks
+        // its own fallbacks: a cache in front must not keep it.
+        h.insert(X_FALLBACK, HeaderValue::from_static("personalize"));
+        h.insert(
+            "cache-control",
+            HeaderValue::from_static("private, no-store"),
+        );
+    } else if p.personalizes && page_mask != 0 {
+        // The edge chose the variants from the visitor's cookie; the
+        // origin behind it saw them in the URL and could not say so.
+        h.append("vary", HeaderValue::from_static("cookie"));
+    }
+    resp
+}
+
+/// Forwards a request to the cache behind (Varnish) and passes its answer
+/// on as it came — its `x-cache` and `Age` — with this layer's cookies.
+async fn forward_behind(
+    p: &Proxy,
+    target: &str,
+    uid: Option<&str>,
+    variant_key: Option<&str>,
+    cookies: &[String],
+) -> Response {
+    let Some(upstream) = p.origin_urls.first() else {
+        return error_response(
+            &FillError {
+                status: 502,
+                message: "no cache to forward to".to_owned(),
+            },
+            "origin",
+        );
+    };
+    let mut req = p.http.get(format!("{upstream}{target}"));
+    if let Some(u) = uid {
+        req = req.header(header::COOKIE, format!("{UID_COOKIE}={u}"));
+    }
+    if let Some(k) = variant_key {
+        req = req.header(crate::varnish::VARIANT_KEY_HEADER, k);
+    }
+    let fetched = async {
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?;
+        Ok::<_, reqwest::Error>((status, headers, body))
+    }
+    .await;
+    match fetched {
+        Ok((status, headers, body)) => {
+            let age = headers
+                .get(header::AGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            PageResponse::from_upstream(status, &headers, &body)
+                .to_response(None, true, age, cookies)
+        }
+        Err(e) => error_response(
+            &FillError {
+                status: if e.is_timeout() { 504 } else { 502 },
+                message: format!("the cache behind the edge is unreachable: {e}"),
+            },
+            "origin",
+        ),
     }
 }
 
@@ -392,6 +485,7 @@ async fn edge_key(
     path: &str,
     page_mask: u64,
     cookies: &mut Vec<String>,
+    variant_key: &mut Option<String>,
 ) -> (CacheKey, String, bool) {
     let personalize = p
         .personalize
@@ -404,6 +498,18 @@ async fn edge_key(
             let encoded = serde_urlencoded::to_string([(p.variant_param.as_str(), param.as_str())])
                 .unwrap_or_default();
             let variance = cache::variance(p.key, Some(&m.uid), m.variants, page_mask);
+            if p.behind {
+                // The variants the key holds, for the cache behind to key on.
+                let keyed = match variance {
+                    cache::Variance::Variants(set) => variant_param(&p.world, &set),
+                    _ => String::new(),
+                };
+                *variant_key = Some(if keyed.is_empty() {
+                    "-".to_owned()
+                } else {
+                    keyed
+                });
+            }
             let key: CacheKey = cache::key(path, variance);
             (key, format!("{path}?{encoded}"), true)
         }

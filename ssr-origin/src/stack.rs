@@ -23,6 +23,7 @@ use crate::cache::{LayerCounters, StoreError, StoreOutage};
 use crate::origin::{Origin, PageLayer};
 use crate::proxy::Proxy;
 use crate::upstream::{UpstreamConfig, Upstreams};
+use crate::varnish::PurgeReceiver;
 
 /// Why a stack could not start.
 #[derive(Debug, Error)]
@@ -88,6 +89,10 @@ pub struct StackView {
     pub origins: Vec<Arc<Origin>>,
     /// The CDN or edge.
     pub proxy: Option<Arc<Proxy>>,
+    /// The caching layer's counts when it is not ttlab's (Varnish): kept
+    /// by the run from the answers' `x-cache`, and read here in place of
+    /// ttlab's layer's.
+    pub tally: Option<LayerCounters>,
 }
 
 impl StackView {
@@ -112,6 +117,9 @@ impl StackView {
     /// The caching layer's counters, added up over the replicas that hold
     /// it (none for `ssr-nocache`).
     pub fn cache_counters(&self) -> Option<LayerCounters> {
+        if let Some(t) = &self.tally {
+            return Some(t.clone());
+        }
         match &self.proxy {
             Some(p) => Some(LayerCounters::sum([p.layer.counters()])),
             None => {
@@ -378,6 +386,7 @@ pub async fn start_front(
     let view = StackView {
         origins: Vec::new(),
         proxy: Some(proxy.clone()),
+        tally: None,
     };
     view.connect_shared_store().await;
     let topology = arch.topology();
@@ -393,6 +402,94 @@ pub async fn start_front(
         view,
         stop,
         task,
+    })
+}
+
+/// What runs beside Varnish when it is an architecture's cache
+/// (`[cdn] engine = "varnish"`): the edge in front of it (for `ssr-edge`:
+/// it asks Personalize and passes the variants on; Varnish is its cache)
+/// and the receiver that turns publish webhooks into purges.
+pub struct RunningBehind {
+    /// Where visitors send requests: the edge, or Varnish itself.
+    pub entry_url: String,
+    /// Where the Delivery mock should send publish webhooks, when the
+    /// architecture purges on publish.
+    pub webhook_url: Option<String>,
+    /// The edge in front of Varnish, if the topology has one.
+    pub proxy: Option<Arc<Proxy>>,
+    /// The purge receiver.
+    pub receiver: Arc<PurgeReceiver>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningBehind {
+    /// Stops the edge and the receiver; in-flight requests finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts, on `host`, what stands beside Varnish at `varnish_url` as the
+/// cache of `arch`: the edge in front of it when the topology's front layer
+/// asks Personalize (its cache behind it, [`Proxy::with_cache_behind`]),
+/// and the publish receiver that purges in Varnish.
+pub async fn start_behind(
+    world: Arc<World>,
+    clock: Arc<dyn Clock>,
+    arch: &ArchitectureConfig,
+    upstream: UpstreamConfig,
+    host: std::net::IpAddr,
+    varnish_url: &str,
+) -> Result<RunningBehind, StackError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let any = SocketAddr::new(host, 0);
+    let topology = arch.topology();
+    let mut tasks = Vec::new();
+    let (proxy, entry_url) = if topology.front_personalizes() {
+        let front = topology.front.expect("an edge is a front layer");
+        let proxy = Proxy::new(
+            topology,
+            world.clone(),
+            clock,
+            &[varnish_url.to_owned()],
+            &arch.cache,
+            Some(Upstreams::new(upstream, world.clone())),
+            &fresh_namespace(),
+        )
+        .map_err(|source| StackError::Store {
+            layer: front.role.name(),
+            source,
+        })?
+        .with_cache_behind();
+        let proxy = Arc::new(proxy);
+        let (url, task) = serve(front.role.name(), any, proxy.router(), &stop_rx).await?;
+        tasks.push(task);
+        (Some(proxy), url)
+    } else {
+        (None, varnish_url.trim_end_matches('/').to_owned())
+    };
+    let receiver = Arc::new(PurgeReceiver::new(
+        world,
+        varnish_url,
+        arch.cache.purge_on_publish,
+    ));
+    let (receiver_url, task) = serve("purge receiver", any, receiver.router(), &stop_rx).await?;
+    tasks.push(task);
+    let webhook_url = arch
+        .cache
+        .purge_on_publish
+        .then(|| format!("{receiver_url}/_ttlab/webhook/publish"));
+    Ok(RunningBehind {
+        entry_url,
+        webhook_url,
+        proxy,
+        receiver,
+        stop,
+        tasks,
     })
 }
 
@@ -480,6 +577,7 @@ pub async fn start_servers(
     let view = StackView {
         origins: origins.clone(),
         proxy: proxy.clone(),
+        tally: None,
     };
     view.connect_shared_store().await;
     let entry_urls = match &proxy_url {

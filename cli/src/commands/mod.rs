@@ -11,6 +11,7 @@ pub mod serve;
 pub mod sim;
 pub mod traffic;
 pub mod validate;
+pub mod vcl;
 
 use ttlab_scenarios::{Scenario, ScenarioError, shipped};
 

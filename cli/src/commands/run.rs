@@ -14,7 +14,7 @@ use ttlab_loadgen::run::{Progress, RunError, RunOptions, run_target_with, run_wi
 use ttlab_loadgen::script::Share;
 use ttlab_reports::{ArchReport, Report};
 use ttlab_scenarios::World;
-use ttlab_scenarios::model::Architecture;
+use ttlab_scenarios::model::{Architecture, CdnEngine};
 
 use crate::args::RunArgs;
 use crate::exit::{EXIT_BAD_INPUT, EXIT_RUN_FAILED};
@@ -184,7 +184,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let report = match report {
         Ok(r) => r,
         // Not bad input: the team's app did not come up; its output says why.
-        Err(e @ RunError::App(_)) => {
+        Err(e @ (RunError::App(_) | RunError::Varnish(_))) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(EXIT_RUN_FAILED));
         }
@@ -223,7 +223,13 @@ fn prepare(
         ExitCode::from(EXIT_BAD_INPUT)
     };
     apply_app_flags(&mut scenario, args, &shown).map_err(bad)?;
+    if let Some(engine) = args.cdn.as_deref().and_then(CdnEngine::parse) {
+        scenario.cdn = engine;
+    }
     let archs = pick_archs(&scenario, &args.arch, &shown).ok_or(ExitCode::from(EXIT_BAD_INPUT))?;
+    if args.target.is_none() {
+        varnish_fits(&scenario, &archs, &shown)?;
+    }
     if args.target.is_none() {
         app_fits(&scenario, &archs, &shown).map_err(bad)?;
     }
@@ -234,6 +240,31 @@ fn prepare(
         )));
     }
     Ok((shown, scenario, archs))
+}
+
+/// With Varnish as the cache: no team's app (the VCL tags pages by what
+/// ttlab's origin names), and `varnishd` installed — checked before
+/// anything starts, so a run that cannot use Varnish says at once why and
+/// how to install it. Architectures without a CDN or edge run as usual.
+fn varnish_fits(
+    scenario: &ttlab_scenarios::Scenario,
+    archs: &[ttlab_scenarios::model::ArchitectureConfig],
+    shown: &str,
+) -> Result<(), ExitCode> {
+    if scenario.cdn != CdnEngine::Varnish || !archs.iter().any(|a| a.topology().front.is_some()) {
+        return Ok(());
+    }
+    if scenario.app.is_some() {
+        eprintln!(
+            "error: {shown}: Varnish runs in front of ttlab's origin; with the team's app the CDN or edge is ttlab's (--cdn ttlab)"
+        );
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    if let Err(e) = ttlab_ssr_origin::varnish::binary::require() {
+        eprintln!("error: --cdn varnish: {e}");
+        return Err(ExitCode::from(EXIT_RUN_FAILED));
+    }
+    Ok(())
 }
 
 /// Where each architecture's app wrote its output, beside the report.
@@ -419,9 +450,9 @@ fn summary_rows() -> Vec<Row> {
         (
             "hit rate",
             Box::new(|a: &ArchReport| {
-                a.layer
-                    .as_ref()
-                    .map_or("-".into(), |l| format!("{} ({})", pct(l.hit_rate), l.name))
+                a.layer.as_ref().map_or("-".into(), |l| {
+                    format!("{} ({})", pct(l.hit_rate), a.layer_label(l))
+                })
             }),
         ),
         (

@@ -116,6 +116,13 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let Some(archs) = super::run::pick_archs(&scenario, &args.arch, &shown) else {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     };
+    if scenario.cdn != ttlab_scenarios::model::CdnEngine::Ttlab {
+        // The model is what is simulated; Varnish runs for real only.
+        eprintln!(
+            "note: {shown}: [cdn] engine = \"{}\" is for real runs (ttlab run); the simulator models ttlab's CDN and edge",
+            scenario.cdn.as_str()
+        );
+    }
     let sweep = match args.sweep.as_deref().map(parse_sweep) {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {

@@ -66,6 +66,7 @@ pub(crate) fn arch_report(
 
         arrivals: None,
         app: None,
+        cdn: None,
         warnings,
         thresholds: Vec::new(),
         series: series(rec, samples),

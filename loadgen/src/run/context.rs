@@ -32,6 +32,9 @@ pub struct RunContext {
     pub personalize_url: String,
     /// The name of the outermost caching layer in `x-cache`, if any.
     pub cache_layer: Option<&'static str>,
+    /// When the cache is not ttlab's (Varnish): its counts, kept from the
+    /// answers' `x-cache` as each answer comes.
+    pub tally: Option<ttlab_ssr_origin::cache::LayerCounters>,
     /// Origin replicas to spread visitors over (visitor k goes to
     /// replica k mod n, as a sticky load balancer would); empty or one
     /// URL: goose's base URL for everyone.

@@ -25,6 +25,10 @@ pub enum RunError {
     /// The team's app could not be started, or did not answer.
     #[error(transparent)]
     App(#[from] super::app::AppError),
+    /// Varnish (`[cdn] engine = "varnish"`) could not run: not installed,
+    /// a VCL it refuses, a daemon that does not come up.
+    #[error(transparent)]
+    Varnish(#[from] super::varnish::VarnishError),
     /// `--page-views 0`.
     #[error("--page-views must be at least 1")]
     NoPageViews,

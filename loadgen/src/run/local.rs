@@ -6,11 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ttlab_mock_apis::{MockConfig, RunningMocks};
-use ttlab_reports::{AppReport, ArchReport, LayerCounts, LayerReport, StoreOutage};
-use ttlab_scenarios::model::{App, ArchitectureConfig};
+use ttlab_reports::{AppReport, ArchReport, CdnReport, LayerCounts, LayerReport, StoreOutage};
+use ttlab_scenarios::model::{App, ArchitectureConfig, CdnEngine};
 use ttlab_scenarios::{Clock, GateClock, Micros, Topology, World};
-use ttlab_ssr_origin::stack::{RunningFront, RunningStack, StackView, start_front, start_stack};
+use ttlab_ssr_origin::cache::LayerCounters;
+use ttlab_ssr_origin::stack::{
+    RunningBehind, RunningFront, RunningStack, StackView, start_behind, start_front,
+    start_servers as start_some, start_stack,
+};
 use ttlab_ssr_origin::upstream::UpstreamConfig;
+use ttlab_ssr_origin::varnish::{Backend, VclSpec};
 
 use super::app::RunningApp;
 use super::context::RunContext;
@@ -20,6 +25,7 @@ use super::live_tick::LiveTick;
 use super::options::{Plan, RunOptions};
 use super::pool::OpenState;
 use super::sampler::{Sampler, after_warmup, origin_load};
+use super::varnish::Varnishd;
 use crate::check::Checker;
 use crate::live::Live;
 use crate::record::Recorder;
@@ -63,6 +69,7 @@ pub(super) async fn run_arch(
             .collect(),
         personalize_url: mocks.personalize_url.clone(),
         cache_layer: servers.cache_layer(topology),
+        tally: view.tally.clone(),
         entry_urls: servers.entry_urls(),
         users,
         share: opts.share.unwrap_or(Share::ALL),
@@ -108,16 +115,9 @@ pub(super) async fn run_arch(
         tick_live.tick(&samples, &origin);
         samples.push(origin.clone());
     }
-    let warm_layer = sampler
-        .warm_layer
-        .lock()
-        .expect("warm layer")
-        .unwrap_or_default();
-    let layer = stack_layer_report(
-        &view,
-        topology.cache_name().unwrap_or("origin"),
-        &warm_layer,
-    );
+    let warm_layer = *sampler.warm_layer.lock().expect("warm layer");
+    let mut layer = stack_layer_report(&view, topology, &warm_layer.unwrap_or_default());
+    let engine = servers.engine_part(layer.as_mut());
     let replicas = servers.replicas();
     servers.shutdown().await;
     // The app after the layer in front of it, before the mocks it calls.
@@ -137,6 +137,8 @@ pub(super) async fn run_arch(
         &samples,
     );
     report.origin_replicas = replicas;
+    report.warnings.extend(engine.1);
+    report.cdn = engine.0;
     AppPart::apply(app_part, &mut report);
     if let Some(open) = &ctx.open {
         let counts = open.finish(&world, ctx.clock_now());
@@ -227,6 +229,10 @@ async fn start_servers<'a>(
         UpstreamConfig::for_mocks(&mocks.personalize_url, &mocks.delivery_url, &s.origin);
     let host = "127.0.0.1".parse().expect("loopback");
     let Some(app) = &s.app else {
+        if s.cdn == CdnEngine::Varnish && arch.topology().front.is_some() {
+            let servers = start_varnish(world, clock, arch, upstream, host).await?;
+            return Ok((servers.webhooks_from(mocks), None));
+        }
         let stack = start_stack(world.clone(), clock.clone(), arch, upstream, host).await?;
         return Ok((Servers::Stack(stack).webhooks_from(mocks), None));
     };
@@ -262,6 +268,56 @@ async fn start_servers<'a>(
     Ok((servers.webhooks_from(mocks), Some(run)))
 }
 
+/// ttlab's origin (its replicas) with Varnish in front of it as the
+/// architecture's cache, and the edge in front of Varnish when the topology
+/// has one; the publish receiver that purges in Varnish.
+async fn start_varnish(
+    world: &Arc<World>,
+    clock: &Arc<dyn Clock>,
+    arch: &ArchitectureConfig,
+    upstream: UpstreamConfig,
+    host: std::net::IpAddr,
+) -> Result<Servers, RunError> {
+    use ttlab_ssr_origin::stack::Servers as Which;
+    let stack = start_some(
+        world.clone(),
+        clock.clone(),
+        arch,
+        upstream.clone(),
+        host,
+        Which::OriginOnly,
+    )
+    .await?;
+    let origins: Vec<Backend> = stack
+        .origin_urls
+        .iter()
+        .filter_map(|u| Backend::parse(u))
+        .collect();
+    let vcl = ttlab_ssr_origin::varnish::generate(&VclSpec {
+        scenario: &world.scenario().name,
+        arch,
+        origins: &origins,
+        variant_param: ttlab_scenarios::alias::VARIANT_PARAM,
+    })
+    .map_err(|e| RunError::Scenario(e.to_string()))?;
+    let varnishd = Varnishd::start(&vcl, arch.cache.max_bytes).await?;
+    let behind = start_behind(
+        world.clone(),
+        clock.clone(),
+        arch,
+        upstream,
+        host,
+        varnishd.url(),
+    )
+    .await?;
+    Ok(Servers::Varnish(Box::new(VarnishServers {
+        stack,
+        varnishd,
+        behind,
+        tally: LayerCounters::default(),
+    })))
+}
+
 /// The app's log file's name in the report's folder.
 fn app_log_name(arch: &ArchitectureConfig) -> String {
     format!("app-{}.log", arch.arch)
@@ -275,6 +331,19 @@ enum Servers {
     Front(RunningFront),
     /// The team's app alone, at this URL (`as-is`).
     AppAlone(String),
+    /// ttlab's origin behind Varnish (`[cdn] engine = "varnish"`).
+    Varnish(Box<VarnishServers>),
+}
+
+/// ttlab's origin, Varnish as the cache in front of it, and what stands
+/// beside Varnish (the edge in front of it, the purge receiver).
+struct VarnishServers {
+    /// ttlab's origin replicas.
+    stack: RunningStack,
+    varnishd: Varnishd,
+    behind: RunningBehind,
+    /// The layer's counts, from the answers' `x-cache`.
+    tally: LayerCounters,
 }
 
 impl Servers {
@@ -284,6 +353,7 @@ impl Servers {
             Servers::Stack(s) => s.entry_urls.clone(),
             Servers::Front(f) => vec![f.url.clone()],
             Servers::AppAlone(url) => vec![url.clone()],
+            Servers::Varnish(v) => vec![v.behind.entry_url.clone()],
         }
     }
 
@@ -293,6 +363,7 @@ impl Servers {
             Servers::Stack(s) => s.entry_url.clone(),
             Servers::Front(f) => f.url.clone(),
             Servers::AppAlone(url) => url.clone(),
+            Servers::Varnish(v) => v.behind.entry_url.clone(),
         }
     }
 
@@ -303,6 +374,7 @@ impl Servers {
             Servers::Stack(s) => s.webhook_url.as_deref(),
             Servers::Front(f) => f.webhook_url.as_deref(),
             Servers::AppAlone(_) => None,
+            Servers::Varnish(v) => v.behind.webhook_url.as_deref(),
         };
         if let Some(url) = url {
             mocks.state.webhook_urls_add(url);
@@ -316,6 +388,7 @@ impl Servers {
             Servers::Stack(s) => s.topology,
             Servers::Front(f) => f.topology,
             Servers::AppAlone(_) => arch.topology(),
+            Servers::Varnish(v) => v.stack.topology,
         }
     }
 
@@ -327,6 +400,12 @@ impl Servers {
             Servers::AppAlone(_) => StackView {
                 origins: Vec::new(),
                 proxy: None,
+                tally: None,
+            },
+            Servers::Varnish(v) => StackView {
+                origins: v.stack.view.origins.clone(),
+                proxy: None,
+                tally: Some(v.tally.clone()),
             },
         }
     }
@@ -353,14 +432,60 @@ impl Servers {
             Servers::Stack(s) => s.shutdown().await,
             Servers::Front(f) => f.shutdown().await,
             Servers::AppAlone(_) => {}
+            Servers::Varnish(v) => {
+                let v = *v;
+                v.behind.shutdown().await;
+                v.varnishd.stop().await;
+                v.stack.shutdown().await;
+            }
         }
+    }
+
+    /// With Varnish as the cache: the report's engine part and warnings,
+    /// and the published counts Varnish keeps itself (coalesced: requests
+    /// that waited on another's fetch; evicted: objects nuked for room;
+    /// whole-run) and the purge receiver's (objects purged). `None` for
+    /// ttlab's own layers.
+    fn engine_part(&self, layer: Option<&mut LayerReport>) -> (Option<CdnReport>, Vec<String>) {
+        let Servers::Varnish(v) = self else {
+            return (None, Vec::new());
+        };
+        let tally = &v.behind.receiver.tally;
+        let stats = v.varnishd.stats();
+        if let Some(l) = layer {
+            let c = &mut l.counts;
+            c.purged = tally.purged.load(std::sync::atomic::Ordering::Relaxed);
+            if let Some(st) = stats {
+                c.coalesced = st.busy_sleep;
+                c.evicted = st.lru_nuked;
+            }
+        }
+        let mut warnings = Vec::new();
+        warnings.extend(tally.warning());
+        if stats.is_none() {
+            warnings.push(
+                "varnish: varnishstat gave no counters; coalesced and evicted are not reported"
+                    .to_owned(),
+            );
+        }
+        let cdn = CdnReport {
+            engine: CdnEngine::Varnish.as_str().to_owned(),
+            version: v.varnishd.version().to_owned(),
+            counts_from: "x-cache (hit, stale, miss, bypass); varnishstat (coalesced: MAIN.busy_sleep, evicted: MAIN.n_lru_nuked; whole run); the purge receiver (purged)".to_owned(),
+        };
+        (Some(cdn), warnings)
     }
 }
 
 /// The caching layer's part of the report (none for `ssr-nocache`): its
 /// counters over every replica since `warm` (the end of warm-up), its
 /// backend and the store's outages.
-fn stack_layer_report(view: &StackView, name: &str, warm: &LayerCounts) -> Option<LayerReport> {
+fn stack_layer_report(
+    view: &StackView,
+    topology: Topology,
+    warm: &LayerCounts,
+) -> Option<LayerReport> {
+    let name = topology.cache_name().unwrap_or("origin");
     let c = view.cache_counters()?;
     let mut l = LayerReport::new(name, c.snapshot().since(warm));
     l.backend = view.backend().filter(|b| *b != "memory").map(str::to_owned);

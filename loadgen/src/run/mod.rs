@@ -22,10 +22,12 @@ mod local;
 mod open;
 mod options;
 mod pool;
+mod process;
 mod procfs;
 mod progress;
 mod sampler;
 mod target;
+pub mod varnish;
 mod visitor;
 
 pub use app::{AppError, STOP_GRACE, running_members};
@@ -104,6 +106,12 @@ pub async fn run_with(
     let users = users_of(&world, opts)?;
     let plan = opts.plan(users, s.duration.to_duration())?;
     app_fits(s.app.is_some(), archs)?;
+    // Varnish that is not installed fails the run before anything starts.
+    if s.cdn == ttlab_scenarios::model::CdnEngine::Varnish
+        && archs.iter().any(|a| a.topology().front.is_some())
+    {
+        ttlab_ssr_origin::varnish::binary::require().map_err(varnish::VarnishError::from)?;
+    }
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     goose::reset_killswitch();
     let mut reports = Vec::new();

@@ -174,6 +174,7 @@ pub async fn run_target_with(
             .collect(),
         personalize_url: mocks_url.to_owned(),
         cache_layer: Some("*"),
+        tally: None,
         entry_urls: Vec::new(),
         users,
         share: opts.share.unwrap_or(Share::ALL),

@@ -129,6 +129,9 @@ pub(super) async fn view(
                         first == format!("{layer}=HIT") || first == format!("{layer}=STALE")
                     })
             });
+            if let (Some(tally), Some(layer)) = (&ctx.tally, ctx.cache_layer) {
+                count_outcome(tally, layer, resp.headers());
+            }
             let body = resp.text().await.unwrap_or_default();
             (status, fallback, from_cache, body)
         }
@@ -160,5 +163,24 @@ pub(super) async fn view(
             verdict.detail.as_deref().unwrap_or("")
         );
         user.set_failure(&tag, &mut goose.request, None, None)
+    }
+}
+
+/// Counts one answer of a cache that is not ttlab's (Varnish) by its
+/// `x-cache` part for `layer`, as ttlab's layers count their own answers:
+/// the counts come from what visitors were served.
+fn count_outcome(
+    tally: &ttlab_ssr_origin::cache::LayerCounters,
+    layer: &str,
+    headers: &reqwest::header::HeaderMap,
+) {
+    let outcome = headers
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|first| first.trim().strip_prefix(layer)?.strip_prefix('='))
+        .and_then(ttlab_ssr_origin::cache::CacheOutcome::parse);
+    if let Some(o) = outcome {
+        tally.count(o);
     }
 }

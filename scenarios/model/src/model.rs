@@ -48,6 +48,9 @@ pub struct Scenario {
     /// The team's own app (`[app]`), which real runs start and put ttlab's
     /// CDN or edge in front of; `None`: ttlab's own origin.
     pub app: Option<App>,
+    /// Which software is the CDN or edge cache in real runs (`[cdn]
+    /// engine`); the simulator models ttlab's whatever it says.
+    pub cdn: CdnEngine,
     /// XXH3-64 of the scenario's text as read (0 for one built in code):
     /// two processes that read "the same scenario" — the mocks and a run
     /// against them — compare it, with the seed, to know they read the same
@@ -540,6 +543,35 @@ pub enum Backend {
         /// Its URL.
         url: String,
     },
+}
+
+/// Which software is the CDN or edge cache of a real run: ttlab's own
+/// model, or Varnish with VCL generated from the same topology and cache
+/// options, to show that the model's numbers hold for software teams run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CdnEngine {
+    /// ttlab's own CDN and edge (`ssr_origin::proxy`).
+    #[default]
+    Ttlab,
+    /// `varnishd` with generated VCL (`ssr_origin::varnish`).
+    Varnish,
+}
+
+impl CdnEngine {
+    /// Its name in a scenario, on the command line and in reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CdnEngine::Ttlab => "ttlab",
+            CdnEngine::Varnish => "varnish",
+        }
+    }
+
+    /// By name.
+    pub fn parse(name: &str) -> Option<CdnEngine> {
+        [CdnEngine::Ttlab, CdnEngine::Varnish]
+            .into_iter()
+            .find(|e| e.as_str() == name)
+    }
 }
 
 /// Where the CDN and edge layers take their lifetimes from.

@@ -3,10 +3,9 @@
 //! process group of its own; polled until it answers; stopped with its
 //! whole group when the architecture's run ends, fails or is dropped.
 //!
-//! `output` keeps what it writes (the log file and its last lines), `group`
-//! signals its process group.
+//! `output` keeps what it writes (the log file and its last lines);
+//! `super::process` signals its process group.
 
-mod group;
 mod output;
 
 use std::fmt::Write as _;
@@ -20,7 +19,8 @@ use thiserror::Error;
 use ttlab_mock_apis::{MockConfig, RunningMocks};
 use ttlab_scenarios::app::{App, Values};
 
-pub use group::running_members;
+use super::process as group;
+pub use super::process::running_members;
 use output::Output;
 
 /// How long the app has to stop after `SIGTERM` before its group is killed.
@@ -119,15 +119,9 @@ pub fn values(mocks: &RunningMocks, config: &MockConfig, locale: &str, port: u16
     }
 }
 
-/// A port nothing listens on now: bound on 127.0.0.1 with port 0, read,
-/// and let go for the app to take. Another process could take it between,
-/// which on loopback in a test or a developer's machine does not happen in
-/// practice; the app then fails to start and the run says so.
+/// A port for the app ([`super::process::free_port`]).
 pub fn free_port() -> Result<u16, AppError> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(AppError::Port)?;
-    let port = listener.local_addr().map_err(AppError::Port)?.port();
-    drop(listener);
-    Ok(port)
+    group::free_port().map_err(AppError::Port)
 }
 
 /// The team's app, running.

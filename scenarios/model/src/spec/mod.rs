@@ -73,6 +73,32 @@ pub struct ScenarioFile {
     /// front of it (or judges it as-is).
     #[schemars(with = "Option<AppSpec>")]
     pub app: Option<Spanned<AppSpec>>,
+    /// Which software is the CDN or edge cache in real runs: ttlab's own
+    /// model (default) or Varnish with VCL generated from the scenario.
+    #[serde(default)]
+    pub cdn: CdnSpec,
+}
+
+/// `[cdn]`: which software is the CDN or edge cache in real runs.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CdnSpec {
+    /// "ttlab" (default): ttlab's own CDN and edge; "varnish": varnishd
+    /// (7.1 or later, with varnish-modules) runs the cache of ssr-cdn-shared,
+    /// ssr-cdn-user and ssr-edge with VCL ttlab generates (`ttlab vcl`).
+    /// Simulated runs model ttlab's cache whatever this says.
+    #[schemars(with = "Option<CdnEngineSpec>")]
+    pub engine: Option<Spanned<CdnEngineSpec>>,
+}
+
+/// The CDN engine's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CdnEngineSpec {
+    /// ttlab's own CDN and edge.
+    Ttlab,
+    /// Varnish, with generated VCL.
+    Varnish,
 }
 
 /// `[app]`: the team's own app. Every text but `command`, `dir` and `ready`

@@ -180,17 +180,7 @@ impl Cx {
 
     pub(super) fn scenario(&mut self, f: &ScenarioFile) -> Scenario {
         let meta = &f.scenario;
-        let name = meta.name.get_ref();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            self.err(
-                sp(&meta.name),
-                format!("scenario name \"{name}\" must be letters, digits, '-' or '_' (it names report folders)"),
-            );
-        }
+        let name = self.scenario_name(meta);
         let duration = meta.duration.get_ref().0;
         if duration == Micros::ZERO {
             self.err(sp(&meta.duration), "duration must be longer than 0s");
@@ -256,6 +246,7 @@ impl Cx {
                 .map_or(Dist::Fixed(Micros::from_millis(2)), |d| self.dist(d)),
         };
         let app = self.app(f.app.as_ref());
+        let cdn = self.cdn(&f.cdn, f.app.is_some());
         let global_thresholds = self.thresholds(&f.thresholds);
         let architectures = self.architectures(f, &global_thresholds);
         let sweep = f.sweep.as_ref().and_then(|s| self.sweep(s));
@@ -278,7 +269,47 @@ impl Cx {
             architectures,
             sweep,
             app,
+            cdn,
             source_hash: 0,
+        }
+    }
+
+    /// The scenario's name: it names report folders.
+    fn scenario_name<'a>(&mut self, meta: &'a crate::spec::ScenarioMeta) -> &'a String {
+        let name = meta.name.get_ref();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.err(
+                sp(&meta.name),
+                format!("scenario name \"{name}\" must be letters, digits, '-' or '_' (it names report folders)"),
+            );
+        }
+        name
+    }
+
+    /// `[cdn] engine`. Varnish stands in front of ttlab's origin only: the
+    /// generated VCL tags pages by the entries ttlab's origin names in its
+    /// headers, which a team's app does not send.
+    fn cdn(&mut self, spec: &crate::spec::CdnSpec, app: bool) -> crate::model::CdnEngine {
+        use crate::model::CdnEngine;
+        use crate::spec::CdnEngineSpec;
+        let Some(e) = &spec.engine else {
+            return CdnEngine::Ttlab;
+        };
+        match e.get_ref() {
+            CdnEngineSpec::Ttlab => CdnEngine::Ttlab,
+            CdnEngineSpec::Varnish => {
+                if app {
+                    self.err(
+                        sp(e),
+                        "engine = \"varnish\" runs Varnish in front of ttlab's origin; with [app] the CDN or edge is ttlab's (drop [app], or use engine = \"ttlab\")",
+                    );
+                }
+                CdnEngine::Varnish
+            }
         }
     }
 

@@ -1,9 +1,11 @@
-//! The app's process group: signals to every process of it, and whether any
-//! is still running.
+//! Processes a real run starts beside its own servers — the team's app
+//! (`app`), `varnishd` (`varnish`) — each in a process group of its own:
+//! signals to every process of a group, whether any still runs, and a free
+//! loopback port to start one on.
 //!
-//! The app's command runs in a group of its own, so that what it starts
-//! (`npm` starting `node`, a shell's children) is stopped with it and the
-//! terminal's Ctrl-C reaches ttlab only, which then stops the app in order.
+//! A group of its own means that what the command starts (`npm` starting
+//! `node`, varnishd's manager starting its child) is stopped with it, and
+//! the terminal's Ctrl-C reaches ttlab only, which then stops it in order.
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
@@ -50,4 +52,16 @@ pub fn running_members(pgid: i32) -> Option<usize> {
         }
     }
     Some(n)
+}
+
+/// A port nothing listens on now: bound on 127.0.0.1 with port 0, read,
+/// and let go for a process ttlab starts to take. Another process could
+/// take it between, which on loopback in a test or a developer's machine
+/// does not happen in practice; the process then fails to start and the
+/// run says so.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    Ok(port)
 }
