@@ -583,8 +583,9 @@ fn deliver(v: &mut String, layer: &str) {
 sub vcl_deliver {{
     # x-cache as ttlab's layers write it, this layer's part first; the
     # parts of the layers behind only when this request went through them.
-    if (req.http.X-Ttlab-Vcl-Outcome == "MISS" && obj.uncacheable) {{
-        # Went upstream and the answer was not stored.
+    if (req.http.X-Ttlab-Vcl-Outcome == "MISS" && obj.uncacheable && resp.status < 500) {{
+        # Went upstream and the answer was not for storing. (A failed fill
+        # stays a miss, as ttlab's layer counts it.)
         set req.http.X-Ttlab-Vcl-Outcome = "BYPASS";
     }}
     if (req.http.X-Ttlab-Vcl-Outcome == "COALESCED") {{
