@@ -481,8 +481,9 @@ sub vcl_backend_response {
         }
     }
 
-    # What a shared cache may store: an answer that is not private, sets
-    # no cookie (it would be this visitor's) and is not an error.
+    # What a shared cache may store: an answer that is not private (nor
+    # Surrogate-Control: no-store), sets no cookie (it would be this
+    # visitor's) and is not an error.
     # Varnish's built-in VCL would mark the others hit-for-miss for two
     # minutes; here they are just not stored.
 "#,
@@ -496,7 +497,8 @@ sub vcl_backend_response {
         ),
     }
     v.push_str(
-        r#"    if (beresp.http.Cache-Control ~ "(?i)(^|,)\s*(private|no-store)\b" || beresp.http.Set-Cookie) {
+        r#"    if (beresp.http.Cache-Control ~ "(?i)(^|,)\s*(private|no-store)\b" || beresp.http.Set-Cookie
+        || beresp.http.Surrogate-Control ~ "(?i)no-store") {
         set beresp.http.X-Ttlab-Vcl-Uncacheable = "private";
     }
 "#,
@@ -527,7 +529,7 @@ sub vcl_backend_response {
             "    # ttlab's layer does not revalidate under policy = \"scenario\": it fetches anew.\n    set beresp.keep = 0s;\n",
         ),
         CachePolicy::Http => v.push_str(
-            "    # Kept past its windows for a conditional fill (If-None-Match / If-Modified-Since),\n    # as ttlab's layer revalidates a page it still holds.\n    set beresp.keep = beresp.ttl;\n",
+            "    # Kept an hour past its windows for a conditional fill (If-None-Match /\n    # If-Modified-Since), as ttlab's layer revalidates a page it still holds;\n    # storage is bounded by -s malloc and evicts least recently used first.\n    set beresp.keep = 1h;\n",
         ),
     }
     v.push_str("    return (deliver);\n}\n");
@@ -559,6 +561,10 @@ fn windows(v: &mut String, policy: CachePolicy, ttl: Micros, swr: Micros, sie: M
     # windows are read here (Varnish reads no stale-if-error).
     if (beresp.http.Cache-Control ~ "(?i)no-cache") {
         set beresp.ttl = 0s;
+    }
+    # A request with credentials: shared only when the answer says so.
+    if (bereq.http.Authorization && beresp.http.Cache-Control !~ "(?i)(public|s-maxage|must-revalidate)") {
+        set beresp.http.X-Ttlab-Vcl-Uncacheable = "authorization";
     }
     set beresp.http.X-Ttlab-Vcl-Swr = "0s";
     set beresp.http.X-Ttlab-Vcl-Sie = "0s";
