@@ -321,7 +321,12 @@ sub vcl_recv {{
         r#"
     # Restarted to fetch past the stale-while-revalidate window (vcl_hit):
     # look up with only that much grace, so the stale copy is not taken.
-    if (req.http.X-Ttlab-Vcl-Grace && !req.http.X-Ttlab-Vcl-Sie) {{
+    # Restarted after that fetch failed (vcl_synth): the object's whole grace
+    # again (req.grace outlives a restart and cannot be unset; a cap this
+    # long leaves the object's own).
+    if (req.http.X-Ttlab-Vcl-Sie) {{
+        set req.grace = 3650d;
+    }} elsif (req.http.X-Ttlab-Vcl-Grace) {{
         set req.grace = std.duration(req.http.X-Ttlab-Vcl-Grace, 0s);
     }}
 
