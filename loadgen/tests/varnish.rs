@@ -128,7 +128,13 @@ impl VarnishLab {
 
     async fn stop(self) {
         self.behind.shutdown().await;
+        let pgid = self.varnishd.pgid().expect("running");
         self.varnishd.stop().await;
+        assert_eq!(
+            ttlab_loadgen::run::running_members(pgid),
+            Some(0),
+            "no process of varnishd's group runs after stop"
+        );
         self.stack.shutdown().await;
         self.mocks.shutdown().await;
     }
