@@ -124,6 +124,60 @@ fn run_prints_a_side_by_side_summary_and_writes_the_report() {
 }
 
 #[test]
+fn run_with_cdn_varnish_names_the_engine_and_leaves_no_varnishd() {
+    let dir = fresh_dir("cli-run-varnish");
+    let file = scenario_file(&dir, "1s");
+    let child = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--cdn",
+            "varnish",
+            "--out",
+            dir.join("reports").to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The summary's hit rate row names the cache that was not ttlab's.
+    assert!(stdout.contains("(cdn, varnish-"), "{stdout}");
+    assert!(stdout.contains("(edge, varnish-"), "{stdout}");
+    let report = report_in(&dir.join("reports"));
+    for a in report["architectures"].as_array().unwrap() {
+        assert_eq!(a["cdn"]["engine"], "varnish", "{a}");
+        assert!(a["cdn"]["version"].as_str().unwrap().contains("varnish-"));
+    }
+    let run_dir = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("varnish-"), "{summary}");
+    // Each architecture's varnishd was stopped and its working folder
+    // (named after the run's process) removed.
+    let ours = format!("ttlab-varnish-{pid}-");
+    let leftover: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&ours))
+        .map(|e| e.path())
+        .collect();
+    assert!(leftover.is_empty(), "left behind: {leftover:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn ctrl_c_stops_the_run_and_still_writes_a_valid_report() {
     let dir = fresh_dir("cli-sigint");
     let file = scenario_file(&dir, "30s");

@@ -35,6 +35,7 @@ use ttlab_scenarios::model::{ArchitectureConfig, CachePolicy};
 use ttlab_scenarios::shipped::SHIPPED;
 use ttlab_scenarios::{World, parse_str};
 use ttlab_test_support::redis::RedisServer;
+use ttlab_test_support::shorten::shortened;
 
 /// How much of each scenario's length the shortened run keeps.
 const FACTOR: f64 = 0.3;
@@ -44,62 +45,6 @@ const MIN_SECONDS: f64 = 6.0;
 
 /// The largest difference allowed on each measure.
 const TOLERANCE: f64 = 0.02;
-
-/// `"30s"`, `"2m"`: seconds.
-fn seconds(text: &str) -> Option<f64> {
-    humantime::parse_duration(text)
-        .ok()
-        .map(|d| d.as_secs_f64())
-}
-
-/// The scenario `source` shortened by [`FACTOR`], its timeline scaled to fit:
-/// every `duration`, `at`, `from`, `until` and `over` given as a duration.
-fn shortened(source: &str) -> String {
-    let duration = source
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("duration = "))
-        .and_then(|v| seconds(v.trim_matches('"')))
-        .expect("a scenario has a duration");
-    let length = (duration * FACTOR).max(duration.min(MIN_SECONDS));
-    let factor = length / duration;
-    let mut out = String::with_capacity(source.len());
-    let mut rest = source;
-    // Each `KEY = "VALUE"` whose KEY is one of these and starts a word.
-    while let Some((i, key)) = ["duration", "at", "from", "until", "over"]
-        .iter()
-        .filter_map(|k| {
-            let pat = format!("{k} = \"");
-            let mut from = 0;
-            while let Some(j) = rest[from..].find(&pat) {
-                let at = from + j;
-                let word_start = at == 0
-                    || !rest[..at]
-                        .chars()
-                        .next_back()
-                        .is_some_and(|c| c.is_alphanumeric() || c == '_');
-                if word_start {
-                    return Some((at, *k));
-                }
-                from = at + pat.len();
-            }
-            None
-        })
-        .min()
-    {
-        let value_start = i + key.len() + 4;
-        let value_end = value_start + rest[value_start..].find('"').expect("closing quote");
-        out.push_str(&rest[..value_start]);
-        match seconds(&rest[value_start..value_end]) {
-            Some(s) => {
-                let _ = write!(out, "{}ms", (s * factor * 1000.0).round() as u64);
-            }
-            None => out.push_str(&rest[value_start..value_end]),
-        }
-        rest = &rest[value_end..];
-    }
-    out.push_str(rest);
-    out
-}
 
 /// `archs` with every cache following HTTP headers.
 fn following_http(archs: &[ArchitectureConfig]) -> Vec<ArchitectureConfig> {
@@ -126,7 +71,8 @@ async fn every_shipped_scenario_agrees_between_the_simulator_and_a_real_run() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for shipped in SHIPPED {
-        let text = shortened(shipped.source).replace("redis://127.0.0.1:6379", &redis.url());
+        let text = shortened(shipped.source, FACTOR, MIN_SECONDS)
+            .replace("redis://127.0.0.1:6379", &redis.url());
         let scenario = parse_str(shipped.path, &text)
             .unwrap_or_else(|e| panic!("{}: shortened: {e}", shipped.name));
         let world = Arc::new(World::new(scenario));
@@ -172,20 +118,5 @@ async fn every_shipped_scenario_agrees_between_the_simulator_and_a_real_run() {
         failures.len(),
         TOLERANCE * 100.0,
         failures.join("\n")
-    );
-}
-
-#[test]
-fn shortening_scales_the_run_and_its_timeline_and_nothing_else() {
-    let text = "[scenario]\nduration = \"40s\"\n[traffic]\nthink_time = { mean = \"250ms\" }\nsession_rate = { from = 20, stages = [{ to = 120, over = \"10s\" }] }\n[[timeline]]\nfrom = \"20s\"\nuntil = \"22s\"\nat = \"2m\"\n[cache]\nttl = \"30s\"\nformat = \"x\"\n";
-    let s = shortened(text);
-    assert!(s.contains("duration = \"12000ms\""), "{s}");
-    assert!(s.contains("over = \"3000ms\""), "{s}");
-    assert!(s.contains("from = \"6000ms\"") && s.contains("until = \"6600ms\""));
-    assert!(s.contains("at = \"36000ms\""));
-    assert!(s.contains("mean = \"250ms\"") && s.contains("ttl = \"30s\""));
-    assert!(
-        s.contains("format = \"x\""),
-        "a key ending in `at` is not `at`: {s}"
     );
 }

@@ -128,7 +128,13 @@ impl VarnishLab {
 
     async fn stop(self) {
         self.behind.shutdown().await;
+        let pgid = self.varnishd.pgid().expect("running");
         self.varnishd.stop().await;
+        assert_eq!(
+            ttlab_loadgen::run::running_members(pgid),
+            Some(0),
+            "no process of varnishd's group runs after stop"
+        );
         self.stack.shutdown().await;
         self.mocks.shutdown().await;
     }
@@ -283,4 +289,41 @@ async fn a_run_with_varnish_reports_the_engine_and_counts_that_add_up() {
     assert!(cdn.warnings.is_empty(), "{:?}", cdn.warnings);
     // No CDN, no Varnish: ttlab's origin cache, as before.
     assert!(report.architectures[1].cdn.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_if_error_serves_the_stored_page_when_the_origin_fails() {
+    // TTL 1 s, no SWR, SIE 1 m; Delivery fails from 5 s on.
+    let toml =
+        |sie: &str| {
+            ScenarioToml::new("varnish-sie", 7, "1m")
+            .traffic(10, 2)
+            .entry("footer", "footer", &[])
+            .page("/about", &["footer"])
+            .raw("[[faults.delivery.outages]]\nfrom = \"5s\"\nuntil = \"60s\"\nerror_status = 502")
+            .table("cache", &format!("ttl = \"1s\"\nstale_if_error = \"{sie}\""))
+            .archs(&["ssr-cdn-shared"])
+            .build()
+        };
+    for (sie, served) in [("1m", true), ("0s", false)] {
+        let lab = VarnishLab::start(&toml(sie)).await;
+        let first = lab.get("/about", 0).await;
+        assert_eq!(first.header("x-cache"), "cdn=MISS");
+        // Varnish's clock is the system's: let the object expire, then fail
+        // the origin's Delivery calls.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        lab.clock.set(Micros::from_secs(10));
+        let after = lab.get("/about", 1).await;
+        if served {
+            assert_eq!(after.status, 200, "sie {sie}: {}", after.body);
+            assert_eq!(after.header("x-cache"), "cdn=STALE");
+            assert_eq!(after.body, first.body, "the stored page");
+        } else {
+            assert!(
+                after.status >= 500,
+                "sie {sie}: no stale copy may be served"
+            );
+        }
+        lab.stop().await;
+    }
 }

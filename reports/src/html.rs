@@ -486,7 +486,11 @@ fn summary_table(out: &mut String, report: &Report) {
         ("requests", &|a| a.requests.to_string()),
         ("offload", &|a| a.known_offload().map_or("-".into(), pct)),
         ("hit rate", &|a| {
-            a.layer.as_ref().map_or("-".into(), |l| pct(l.hit_rate))
+            a.layer.as_ref().map_or("-".into(), |l| match &a.cdn {
+                // A cache that was not ttlab's says which it was.
+                Some(c) => format!("{} ({})", pct(l.hit_rate), c.short()),
+                None => pct(l.hit_rate),
+            })
         }),
         ("origin renders", &|a| {
             a.known_renders().map_or("-".into(), |r| r.to_string())

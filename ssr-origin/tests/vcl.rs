@@ -183,7 +183,8 @@ fn the_windows_come_from_the_scenario_or_the_headers() {
     );
     assert!(resp.contains("stale-while-revalidate"));
     assert!(resp.contains("stale-if-error"));
-    assert!(resp.contains("set beresp.keep = beresp.ttl;"));
+    assert!(resp.contains("set beresp.keep = 1h;"));
+    assert!(resp.contains("bereq.http.Authorization"));
 }
 
 #[test]

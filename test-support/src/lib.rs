@@ -8,6 +8,7 @@
 //! - [`mocks`]: a world's mock APIs (and an architecture's servers) on port 0
 //!   with a clock the test moves by hand.
 //! - [`process`]: the lines a child process writes, read without blocking.
+//! - [`shorten`]: a shipped scenario cut short with its timeline scaled.
 //! - [`tiny_app`]: the path of the tiny stand-in for a team's own app
 //!   (`src/bin/tiny_app.rs`), built on first use.
 //!
@@ -18,6 +19,7 @@ pub mod mocks;
 pub mod process;
 pub mod redis;
 pub mod scenario;
+pub mod shorten;
 pub mod tiny_app;
 pub mod wait;
 

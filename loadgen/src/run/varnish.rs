@@ -207,6 +207,11 @@ impl Varnishd {
         &self.url
     }
 
+    /// Its process group (varnishd's manager and child), until it is stopped.
+    pub fn pgid(&self) -> Option<i32> {
+        self.pgid
+    }
+
     /// `varnishd -V`'s first line.
     pub fn version(&self) -> &str {
         &self.version
