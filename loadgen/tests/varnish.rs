@@ -15,8 +15,8 @@ use ttlab_scenarios::model::CdnEngine;
 use ttlab_scenarios::{ManualClock, Micros, World};
 use ttlab_ssr_origin::stack::{RunningBehind, RunningStack, Servers, start_behind, start_servers};
 use ttlab_ssr_origin::upstream::UpstreamConfig;
-use ttlab_ssr_origin::varnish::{Backend, PurgeReceiver, VclSpec, generate};
-use ttlab_test_support::mocks::{fetch, start_mocks, world};
+use ttlab_ssr_origin::varnish::PurgeReceiver;
+use ttlab_test_support::mocks::{fetch, register_webhook, start_mocks, world};
 use ttlab_test_support::{ScenarioToml, wait_until};
 
 /// A site of one A/B-tested hero on `/` and a plain page, published at 1 s.
@@ -69,19 +69,7 @@ impl VarnishLab {
         )
         .await
         .unwrap();
-        let origins: Vec<Backend> = stack
-            .origin_urls
-            .iter()
-            .map(|u| Backend::parse(u).unwrap())
-            .collect();
-        let vcl = generate(&VclSpec {
-            scenario: "varnish",
-            arch,
-            origins: &origins,
-            variant_param: "personalize_variants",
-        })
-        .unwrap();
-        let varnishd = Varnishd::start(&vcl, None)
+        let varnishd = Varnishd::in_front_of("varnish", arch, &stack.origin_urls)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let behind = start_behind(
@@ -96,13 +84,7 @@ impl VarnishLab {
         .unwrap();
         let http = reqwest::Client::new();
         if let Some(url) = &behind.webhook_url {
-            let r = http
-                .post(format!("{}/_ttlab/webhooks", mocks.delivery_url))
-                .json(&serde_json::json!({ "url": url }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 204);
+            register_webhook(&http, &mocks, url).await;
         }
         VarnishLab {
             world,

@@ -82,6 +82,18 @@ impl Page {
     }
 }
 
+/// Registers `url` for the mock Delivery API's publish webhooks, as a
+/// run does for an architecture that purges on publish.
+pub async fn register_webhook(http: &reqwest::Client, mocks: &RunningMocks, url: &str) {
+    let r = http
+        .post(format!("{}/_ttlab/webhooks", mocks.delivery_url))
+        .json(&serde_json::json!({ "url": url }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "registering the webhook {url}");
+}
+
 impl Lab {
     /// Starts the mocks and the servers of the scenario's architecture
     /// number `arch`, the run clock at zero; registers the architecture's
@@ -96,13 +108,7 @@ impl Lab {
             .build()
             .unwrap();
         if let Some(url) = &stack.webhook_url {
-            let r = http
-                .post(format!("{}/_ttlab/webhooks", mocks.delivery_url))
-                .json(&serde_json::json!({ "url": url }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 204);
+            register_webhook(&http, &mocks, url).await;
         }
         Lab {
             world,

@@ -1,7 +1,7 @@
 //! A shipped scenario shortened for a test: its run cut to a share of its
 //! length and its timeline scaled by the same factor, so every change still
-//! happens inside the run (`loadgen/tests/agreement_shipped.rs`,
-//! `loadgen/tests/varnish_agreement.rs`).
+//! happens inside the run (`loadgen/tests/agreement_shipped/simulator.rs`
+//! and `varnish.rs`).
 
 use std::fmt::Write as _;
 

@@ -12,11 +12,6 @@ use super::open::open_visit;
 use super::options::Plan;
 use super::visitor::page_view;
 
-/// Seconds goose's run time gets beyond the scenario's duration, for its
-/// users to start (about 1.2 s measured in debug builds; users idle once the
-/// clock passes the duration).
-const GOOSE_STARTUP_ALLOWANCE: u64 = 2;
-
 /// The plan's users against `host` for its duration (or its page views
 /// each), all started within the first second, no controllers, no report
 /// of its own; every page view judged and recorded in `ctx`.
@@ -33,27 +28,21 @@ pub(super) async fn attack(host: &str, plan: Plan, ctx: Arc<RunContext>) -> Resu
         users.max(1)
     };
     config.increase_rate = Some(per_second.to_string());
-    if let Some(n) = plan.page_views {
-        // One iteration of the scenario is one page view; goose ends the
-        // attack when every user has made its `n` (it refuses `run_time`
-        // and `no_reset_metrics` with iterations; its metrics are unused).
-        config.iterations = Some(n as usize);
+    // Each user's whole run is one goose iteration whenever the run has an
+    // end of its own: `n` page views, or the scenario's duration on the
+    // run's clock (which starts when the users are up). Goose then ends the
+    // attack as the last user finishes, instead of idling out a run time
+    // counted in whole seconds from before the users were up (two seconds
+    // per architecture, measured). Goose refuses `run_time` and
+    // `no_reset_metrics` with iterations; its metrics are unused.
+    // A target's run (no stop on the clock) lasts the duration from the
+    // users' start, which takes about a second.
+    let whole_run = plan.page_views.is_some() || ctx.stop_at.is_some();
+    if whole_run {
+        config.iterations = Some(1);
     } else {
-        // goose starts users over the first second and then runs `run_time`:
-        // together they make the scenario's duration, as the simulator models it.
-        // A local run's clock starts when its users are up (goose takes
-        // about a second to start them) and its users stop sending at the
-        // scenario's end on that clock; goose's run time, counted from
-        // about the attack's start, only needs to outlast both.
-        // A target's run (no stop on the clock) lasts the duration from
-        // the users' start, which takes about a second.
         let secs = plan.duration.as_secs();
-        let run_time = if ctx.stop_at.is_some() {
-            secs + GOOSE_STARTUP_ALLOWANCE
-        } else {
-            secs.saturating_sub(1).max(1)
-        };
-        config.run_time = Some(run_time.to_string());
+        config.run_time = Some(secs.saturating_sub(1).max(1).to_string());
         config.no_reset_metrics = true;
     }
 
@@ -64,9 +53,10 @@ pub(super) async fn attack(host: &str, plan: Plan, ctx: Arc<RunContext>) -> Resu
     config.no_autostart = false;
     let attack = GooseAttack::initialize_with_config(config)
         .map_err(|e| RunError::Goose(format!("{e:?}")))?;
-    let attack = attack.register_scenario(
-        scenario!("visitors").register_transaction(transaction(ctx).set_name("page view")),
-    );
+    let attack = attack
+        .register_scenario(scenario!("visitors").register_transaction(
+            transaction(ctx, plan.page_views, whole_run).set_name("visitor"),
+        ));
     Box::pin(attack.execute())
         .await
         .map_err(|e| RunError::Goose(format!("{e:?}")))?;
@@ -74,18 +64,41 @@ pub(super) async fn attack(host: &str, plan: Plan, ctx: Arc<RunContext>) -> Resu
 }
 
 /// The transaction of the run whose context is `ctx`: a closed-loop
-/// user's page view, or an open pool's visit. A closure over `ctx` (a goose
-/// transaction is any shared `Fn` returning a boxed future), so each run's
-/// users reach their own run without a registry.
-fn transaction(ctx: Arc<RunContext>) -> Transaction {
-    if ctx.open.is_some() {
-        return Transaction::new(Arc::new(move |user| {
-            let ctx = ctx.clone();
-            Box::pin(async move { open_visit(&ctx, user).await })
-        }));
-    }
+/// user's page view, or an open pool's visit; with `whole_run`, the user's
+/// whole run in one transaction: `page_views` of them when given, else
+/// until the scenario's end, or until the run is stopped. A closure over
+/// `ctx` (a goose transaction is any shared `Fn` returning a boxed future),
+/// so each run's users reach their own run without a registry.
+fn transaction(ctx: Arc<RunContext>, page_views: Option<u32>, whole_run: bool) -> Transaction {
     Transaction::new(Arc::new(move |user| {
         let ctx = ctx.clone();
-        Box::pin(async move { page_view(&ctx, user).await })
+        Box::pin(async move {
+            if !whole_run {
+                return step(&ctx, user).await;
+            }
+            let mut result = Ok(());
+            let mut done = 0;
+            while page_views.is_none_or(|n| done < n)
+                && !ctx.over()
+                && !goose::is_killswitch_triggered()
+            {
+                let outcome = step(&ctx, user).await;
+                if result.is_ok() {
+                    result = outcome;
+                }
+                done += 1;
+            }
+            result
+        })
     }))
+}
+
+/// One step of a user: a closed-loop user's page view, or an open pool's
+/// visit.
+async fn step(ctx: &RunContext, user: &mut GooseUser) -> TransactionResult {
+    if ctx.open.is_some() {
+        open_visit(ctx, user).await
+    } else {
+        page_view(ctx, user).await
+    }
 }

@@ -60,6 +60,21 @@ impl RunContext {
         self.clock.now()
     }
 
+    /// Waits `span` of real time, or less once the run is stopped (Ctrl-C),
+    /// so a user idling to its next visit or thinking ends with the run:
+    /// goose waits for every user's transaction before it ends.
+    pub async fn pause(&self, span: Micros) {
+        const SLICE: std::time::Duration = std::time::Duration::from_millis(100);
+        let until = std::time::Instant::now() + span.to_duration();
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || goose::is_killswitch_triggered() {
+                return;
+            }
+            tokio::time::sleep(left.min(SLICE)).await;
+        }
+    }
+
     /// Whether the scenario's duration is over on the run clock: users
     /// send nothing after it, as the simulator stops there.
     pub fn over(&self) -> bool {

@@ -15,7 +15,6 @@ use ttlab_ssr_origin::stack::{
     start_servers as start_some, start_stack,
 };
 use ttlab_ssr_origin::upstream::UpstreamConfig;
-use ttlab_ssr_origin::varnish::{Backend, VclSpec};
 
 use super::app::RunningApp;
 use super::context::RunContext;
@@ -99,7 +98,7 @@ pub(super) async fn run_arch(
     let generated = generate(servers.entry_url(), plan, ctx.clone()).await;
     let (outcome, cpu) = (generated.outcome, generated.cpu);
     // The run's length on its clock (from when the users were up), as the
-    // simulator counts it: goose idles a little past the end, and a
+    // simulator counts it: the last users may finish a little past the end, and a
     // `--page-views` run ends when its users are done.
     let elapsed = match ctx.stop_at {
         Some(end) => ctx.clock_now().min(end).to_duration(),
@@ -288,19 +287,7 @@ async fn start_varnish(
         Which::OriginOnly,
     )
     .await?;
-    let origins: Vec<Backend> = stack
-        .origin_urls
-        .iter()
-        .filter_map(|u| Backend::parse(u))
-        .collect();
-    let vcl = ttlab_ssr_origin::varnish::generate(&VclSpec {
-        scenario: &world.scenario().name,
-        arch,
-        origins: &origins,
-        variant_param: ttlab_scenarios::alias::VARIANT_PARAM,
-    })
-    .map_err(|e| RunError::Scenario(e.to_string()))?;
-    let varnishd = Varnishd::start(&vcl, arch.cache.max_bytes).await?;
+    let varnishd = Varnishd::in_front_of(&world.scenario().name, arch, &stack.origin_urls).await?;
     let behind = start_behind(
         world.clone(),
         clock.clone(),

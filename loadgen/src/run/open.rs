@@ -32,12 +32,16 @@ pub(super) async fn open_visit(ctx: &RunContext, user: &mut GooseUser) -> Transa
     let Some(visit) = open.take(&ctx.world, ctx.clock_now()) else {
         let end = ctx.world.scenario().duration;
         let left = end.saturating_sub(ctx.clock_now());
-        tokio::time::sleep(left.to_duration() + std::time::Duration::from_millis(100)).await;
+        ctx.pause(left.saturating_add(Micros::from_millis(100)))
+            .await;
         return Ok(());
     };
     let wait = visit.at.saturating_sub(ctx.clock_now());
     if wait > Micros::ZERO {
-        tokio::time::sleep(wait.to_duration()).await;
+        ctx.pause(wait).await;
+    }
+    if goose::is_killswitch_triggered() {
+        return Ok(());
     }
     let mut session = visit.session;
     let mut planned = visit.at;
@@ -56,7 +60,10 @@ pub(super) async fn open_visit(ctx: &RunContext, user: &mut GooseUser) -> Transa
         if planned >= end {
             break;
         }
-        tokio::time::sleep(think.to_duration()).await;
+        ctx.pause(think).await;
+        if goose::is_killswitch_triggered() {
+            break;
+        }
     }
     result
 }

@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use thiserror::Error;
+use ttlab_scenarios::model::ArchitectureConfig;
 use ttlab_ssr_origin::varnish::binary::{self, BinaryError, TempDir};
-use ttlab_ssr_origin::varnish::{PURGE_KEY_HEADER, PURGED_HEADER};
+use ttlab_ssr_origin::varnish::{
+    Backend, PURGE_KEY_HEADER, PURGED_HEADER, VclError, VclSpec, generate,
+};
 
 use super::process;
 
@@ -34,6 +37,9 @@ pub enum VarnishError {
     /// No varnishd, a VCL it refuses, a folder that cannot be written.
     #[error(transparent)]
     Binary(#[from] BinaryError),
+    /// The architecture cannot be written as VCL.
+    #[error(transparent)]
+    Vcl(#[from] VclError),
     /// No free port.
     #[error("cannot find a free port on 127.0.0.1 for varnishd: {0}")]
     Port(std::io::Error),
@@ -68,6 +74,34 @@ pub struct Varnishd {
 }
 
 impl Varnishd {
+    /// Generates the VCL for `arch` forwarding to `origin_urls` (the
+    /// edge's variants in ttlab's own query parameter) and starts varnishd
+    /// with it, storage bounded by the architecture's `max_bytes`. The one
+    /// way a run, and a test standing in for one, puts Varnish in front of
+    /// ttlab's origin.
+    ///
+    /// # Errors
+    ///
+    /// As [`Varnishd::start`], and an architecture with no cache for
+    /// Varnish to be.
+    pub async fn in_front_of(
+        scenario: &str,
+        arch: &ArchitectureConfig,
+        origin_urls: &[String],
+    ) -> Result<Varnishd, VarnishError> {
+        let origins: Vec<Backend> = origin_urls
+            .iter()
+            .filter_map(|u| Backend::parse(u))
+            .collect();
+        let vcl = generate(&VclSpec {
+            scenario,
+            arch,
+            origins: &origins,
+            variant_param: ttlab_scenarios::alias::VARIANT_PARAM,
+        })?;
+        Varnishd::start(&vcl, arch.cache.max_bytes).await
+    }
+
     /// Compiles `vcl` and starts varnishd with it, storage bounded by
     /// `max_bytes`; returns once it answers.
     ///

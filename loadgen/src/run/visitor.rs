@@ -49,8 +49,7 @@ async fn send_attribute_changes(ctx: &RunContext, visitor: u32) {
 /// then its think time.
 pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> TransactionResult {
     if ctx.over() {
-        // The scenario's time is up: idle until goose ends the attack.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // The scenario's time is up: the user's run is over.
         return Ok(());
     }
     if user.get_session_data::<Session>().is_none() {
@@ -68,8 +67,14 @@ pub(super) async fn page_view(ctx: &RunContext, user: &mut GooseUser) -> Transac
         .expect("set above")
         .next(&ctx.world, &ctx.pages);
     let result = view(ctx, user, visitor, page, None).await;
+    // No think past the scenario's end: nothing is sent after it, and the
+    // user's run ends there.
+    let think = match ctx.stop_at {
+        Some(end) => think.min(end.saturating_sub(ctx.clock_now())),
+        None => think,
+    };
     if think > ttlab_scenarios::Micros::ZERO {
-        tokio::time::sleep(think.to_duration()).await;
+        ctx.pause(think).await;
     }
     result
 }

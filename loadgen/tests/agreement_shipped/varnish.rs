@@ -9,7 +9,7 @@
 //! plans, the same visits with either engine (`--page-views` fixes a
 //! closed loop's count, and an open loop's is fixed already). Each run is
 //! cut to [`FACTOR`] of its length (at least [`MIN_SECONDS`]) with its
-//! timeline scaled to fit, as `agreement_shipped.rs` does, to keep CI
+//! timeline scaled to fit, as `simulator.rs` does, to keep CI
 //! bounded. A scenario whose pair of runs differs is run once more (see
 //! [`ATTEMPTS`]): one real run is noisy on a shared machine, in either
 //! engine. Where Varnish differs by design, `docs/cdn.md` says why.
@@ -36,7 +36,7 @@ const MIN_SECONDS: f64 = 5.0;
 /// origin into a storm of 429s whose end is chaotic run to run, whatever
 /// the cache (at 8 s one pair of runs measured 62% and 81% hit rates; at
 /// 12 s 95.0% and 94.9%). It keeps 0.3 of its 40 s, as in
-/// `agreement_shipped.rs`.
+/// `simulator.rs`.
 const CALM: &[(&str, f64)] = &[("flash-sale", 0.3)];
 
 /// Tries of a scenario's pair of runs before a difference fails the test.
