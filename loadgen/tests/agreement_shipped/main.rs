@@ -8,3 +8,26 @@
 
 mod simulator;
 mod varnish;
+
+use std::fmt::Write as _;
+
+/// One measure of one architecture as two engines measured it: written to
+/// the line printed for the architecture (`; what a% / b%`), and returned
+/// as a difference (`what A a% vs B b%`, the engines named) when the two
+/// are further apart than `tolerance`.
+fn compare(
+    line: &mut String,
+    what: &str,
+    (a, b): (f64, f64),
+    (name_a, name_b): (&str, &str),
+    tolerance: f64,
+) -> Option<String> {
+    let _ = write!(line, "; {what} {:.1}% / {:.1}%", a * 100.0, b * 100.0);
+    ((a - b).abs() > tolerance).then(|| {
+        format!(
+            "{what} {name_a} {:.2}% vs {name_b} {:.2}%",
+            a * 100.0,
+            b * 100.0
+        )
+    })
+}

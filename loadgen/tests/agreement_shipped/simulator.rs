@@ -25,7 +25,6 @@
 //! stays out of the storm, and real runs agree with each other and with
 //! the simulator within a point.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use ttlab_loadgen::run::{Quiet, run};
@@ -36,6 +35,8 @@ use ttlab_scenarios::shipped::SHIPPED;
 use ttlab_scenarios::{World, parse_str};
 use ttlab_test_support::redis::RedisServer;
 use ttlab_test_support::shorten::shortened;
+
+use super::compare;
 
 /// How much of each scenario's length the shortened run keeps.
 const FACTOR: f64 = 0.3;
@@ -97,15 +98,8 @@ async fn every_shipped_scenario_agrees_between_the_simulator_and_a_real_run() {
                     continue;
                 };
                 compared += 1;
-                let _ = write!(line, "; {what} {:.1}% / {:.1}%", rv * 100.0, sv * 100.0);
-                if (rv - sv).abs() > TOLERANCE {
-                    failures.push(format!(
-                        "{} {}: {what} real {:.2}% vs sim {:.2}%",
-                        shipped.name,
-                        r.name,
-                        rv * 100.0,
-                        sv * 100.0
-                    ));
+                if let Some(d) = compare(&mut line, what, (rv, sv), ("real", "sim"), TOLERANCE) {
+                    failures.push(format!("{} {}: {d}", shipped.name, r.name));
                 }
             }
             println!("{line}");

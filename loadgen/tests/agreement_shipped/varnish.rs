@@ -25,6 +25,8 @@ use ttlab_scenarios::{World, parse_str};
 use ttlab_test_support::redis::RedisServer;
 use ttlab_test_support::shorten::shortened;
 
+use super::compare;
+
 /// How much of each scenario's length the shortened run keeps.
 const FACTOR: f64 = 0.12;
 
@@ -111,15 +113,10 @@ async fn the_ttlab_model_and_varnish_agree_on_every_shipped_scenario() {
                     shipped.name, t.name, t.requests, v.requests
                 );
                 for ((what, tv), (_, vv)) in measures(t).into_iter().zip(measures(v)) {
-                    let _ = write!(line, "; {what} {:.1}% / {:.1}%", tv * 100.0, vv * 100.0);
-                    if (tv - vv).abs() > TOLERANCE {
-                        differ.push(format!(
-                            "{} {}: {what} ttlab {:.2}% vs varnish {:.2}% (try {attempt})",
-                            shipped.name,
-                            t.name,
-                            tv * 100.0,
-                            vv * 100.0
-                        ));
+                    if let Some(d) =
+                        compare(&mut line, what, (tv, vv), ("ttlab", "varnish"), TOLERANCE)
+                    {
+                        differ.push(format!("{} {}: {d} (try {attempt})", shipped.name, t.name));
                     }
                 }
                 for w in &v.warnings {
