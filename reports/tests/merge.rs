@@ -137,6 +137,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
         cdn: None,
         warnings: Vec::new(),
         thresholds: Vec::new(),
+        series_width_s: 1,
         series: series_of(&per_second),
         histograms: Some(Histograms {
             latency_hit: hdr::encode(&hit),

@@ -1,31 +1,35 @@
-//! The per-second series of an architecture's report.
+//! The series of an architecture's report: one point per second, or per
+//! bucket of seconds for a long run (see [`crate::record::Series`]).
 
 use ttlab_reports::{ClassCounts, OriginLoad, SecondPoint};
 
+use crate::live::load_since;
 use crate::record::Recorder;
 
-/// The per-second series from the recorder and the cumulative samples.
-pub(super) fn series(rec: &Recorder, samples: &[OriginLoad]) -> Vec<SecondPoint> {
-    let n = rec.seconds.len().max(samples.len().saturating_sub(1));
-    (0..n)
-        .map(|i| {
-            let second = rec.seconds.get(i);
-            let c = second.map_or([0; 7], |s| s.classes);
-            let origin = match (samples.get(i), samples.get(i + 1)) {
-                (Some(a), Some(b)) => OriginLoad {
-                    requests: b.requests - a.requests,
-                    renders: b.renders - a.renders,
-                    personalize_calls: b.personalize_calls - a.personalize_calls,
-                    delivery_calls: b.delivery_calls - a.delivery_calls,
-                },
-                _ => OriginLoad::default(),
-            };
-            let latency = second.map(|s| &s.latency).filter(|h| !h.is_empty());
+/// The series from the recorder, with the origin load between the
+/// cumulative `samples` a real run takes at each second boundary added to
+/// its buckets (the simulator counts its origin load into the recorder's
+/// series directly and passes none). Returns the bucket width and points.
+pub(super) fn series(rec: &Recorder, samples: &[OriginLoad]) -> (u32, Vec<SecondPoint>) {
+    let mut series = rec.series.clone();
+    for (i, pair) in samples.windows(2).enumerate() {
+        let load = load_since(&pair[1], &pair[0]);
+        let origin = &mut series.at(i).origin;
+        *origin = origin.combine(&load, |a, b| a + b);
+    }
+    let width = series.width_s();
+    let points = series
+        .buckets()
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let c = b.classes;
+            let latency = (!b.latency.is_empty()).then_some(&b.latency);
             let q = |p: f64| latency.map_or(0.0, |h| h.value_at_quantile(p) as f64 / 1000.0);
             SecondPoint {
-                t_s: i as u32,
+                t_s: i as u32 * width,
                 requests: c.iter().sum(),
-                from_cache: second.map_or(0, |s| s.from_cache),
+                from_cache: b.from_cache,
                 classes: ClassCounts {
                     fresh: c[0],
                     stale_variant: c[1],
@@ -37,26 +41,12 @@ pub(super) fn series(rec: &Recorder, samples: &[OriginLoad]) -> Vec<SecondPoint>
                 },
                 p50_ms: q(0.5),
                 p99_ms: q(0.99),
-                origin,
-                latency_hdr: latency.map(ttlab_reports::hdr::encode),
+                origin: b.origin.clone(),
+                latency_hdr: latency
+                    .is_some()
+                    .then(|| ttlab_reports::hdr::encode(&b.latency_bounded())),
             }
         })
-        .collect()
-}
-
-/// Cumulative samples at each second boundary, from 0, out of each
-/// second's load: what a real run's once-a-second sampler reads, for a
-/// run (the simulator) that counts per second.
-pub(crate) fn cumulative(per_second: &[OriginLoad]) -> Vec<OriginLoad> {
-    let mut samples = vec![OriginLoad::default()];
-    for l in per_second {
-        let last = samples.last().expect("starts with zero").clone();
-        samples.push(OriginLoad {
-            requests: last.requests + l.requests,
-            renders: last.renders + l.renders,
-            personalize_calls: last.personalize_calls + l.personalize_calls,
-            delivery_calls: last.delivery_calls + l.delivery_calls,
-        });
-    }
-    samples
+        .collect();
+    (width, points)
 }
