@@ -116,7 +116,8 @@ fn v_equally_likely_variants_divide_lambda_t_by_v() {
 #[test]
 fn a_long_run_has_a_bounded_series_that_adds_up_to_the_headline() {
     use ttlab_reports::series::MAX_POINTS;
-    let w = world(&one_key(4.0, 30.0, 2, 3000));
+    let publishes = "\n[[timeline]]\naction = \"publish\"\nrate = 2.0\n";
+    let w = world(&(one_key(4.0, 30.0, 2, 3000) + publishes));
     let report = simulate(&w, &w.scenario().architectures, None);
     let a = &report.architectures[0];
     assert!(a.requests > 10_000, "{}", a.requests);
@@ -145,6 +146,10 @@ fn a_long_run_has_a_bounded_series_that_adds_up_to_the_headline() {
         recorded, a.requests,
         "every response in one point's histogram"
     );
+    // Publishes (about 6,000) are marked per point, not per second.
+    assert!(report.markers.len() > 700, "{}", report.markers.len());
+    assert!(report.markers.len() <= a.series.len());
+    assert!(report.markers.iter().all(|m| m.t_s % 4.0 == 0.0));
     let json = serde_json::to_string(&report).unwrap();
     assert!(json.contains("\"series_width_s\":4"));
 }

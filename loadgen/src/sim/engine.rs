@@ -754,6 +754,15 @@ impl Sim<'_> {
     }
 
     fn report(self) -> ArchReport {
+        let series = &self.recorder.series;
+        tracing::debug!(
+            arch = self.arch.arch.as_str(),
+            points = series.buckets().len(),
+            width_s = series.width_s(),
+            bytes = series.heap_bytes(),
+            bytes_per_point = series.heap_bytes() / series.buckets().len().max(1),
+            "series held"
+        );
         // Headline counts leave warm-up out (`warm` is zero without one).
         let (c, w) = (&self.counts, &self.warm.0);
         let origin = OriginLoad {
