@@ -58,13 +58,8 @@ fn thresholds() -> Vec<Threshold> {
 
 /// The architecture report a recorder of `responses` writes, as a real run
 /// builds it (3 significant digits overall, 2 per second); the origin takes
-/// what the cache did not answer.
-fn arch_of(responses: &[Response]) -> ArchReport {
-    arch_at(responses, 1)
-}
-
-/// [`arch_of`] with a series of `width` seconds a point, as a long run's
-/// recorder writes it: each point recorded straight at that width.
+/// what the cache did not answer. Its series has `width` seconds a point
+/// (1 for a short run), each recorded straight at that width.
 fn arch_at(responses: &[Response], width: usize) -> ArchReport {
     let (mut hit, mut miss, mut stale) = (histogram(3), histogram(3), histogram(3));
     let mut classes = [0_u64; 7];
