@@ -31,13 +31,15 @@ cargo build --release -q -p ttlab
 echo "ttlab sim: ${hours} h at ${rate} requests/s over ${visitors} visitors"
 start=$(date +%s)
 RUST_LOG=ttlab_loadgen::sim=debug /usr/bin/time -v "$target/release/ttlab" sim "$work/day.toml" \
-  -q --no-tui -o "$work/out" >"$work/stdout.txt" 2>"$work/stderr.txt"
+  -q --no-tui -o "$work/out" >"$work/stdout.txt" 2>"$work/stderr.txt" ||
+  { cat "$work/stderr.txt"; exit 2; }
 end=$(date +%s)
 
 rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/stderr.txt")
-json=$(stat -c %s "$work/out/report.json")
-html=$(stat -c %s "$work/out/report.html")
-requests=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(a["requests"] for a in r["architectures"]))' "$work/out/report.json")
+report=$(dirname "$(find "$work/out" -name report.json)")
+json=$(stat -c %s "$report/report.json")
+html=$(stat -c %s "$report/report.html")
+requests=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(a["requests"] for a in r["architectures"]))' "$report/report.json")
 grep -o 'series held.*' "$work/stderr.txt" | sed 's/\x1b\[[0-9;]*m//g' || true
 printf 'requests simulated: %s in %s s\n' "$requests" "$((end - start))"
 printf 'peak RSS: %d MB\nreport.json: %.2f MB\nreport.html: %.2f MB\n' \

@@ -15,12 +15,13 @@
 //! The recorder of every run (real or simulated) and `ttlab merge` follow
 //! this one rule.
 
-/// The most points a series holds: 1,024, so a 17-minute run keeps one
-/// point per second (every shipped scenario and sweep lasts at most a
-/// minute), and a day is drawn at 128 s a point (675 points), finer than a
-/// report's charts can show. Memory and report size are bounded by it, not
-/// by the run's length.
-pub const MAX_POINTS: usize = 1024;
+/// The most points a series holds: 1,024
+/// ([`ttlab_scenarios::bounds::MAX_SERIES_POINTS`], where the memory
+/// estimate reads it), so a 17-minute run keeps one point per second (every
+/// shipped scenario and sweep lasts at most a minute), and a day is drawn
+/// at 128 s a point (675 points), finer than a report's charts can show.
+/// Memory and report size are bounded by it, not by the run's length.
+pub const MAX_POINTS: usize = ttlab_scenarios::bounds::MAX_SERIES_POINTS;
 
 /// Whether second `second` of a run falls within the series' bound at
 /// buckets of `2^shift` seconds.
