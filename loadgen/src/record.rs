@@ -2,8 +2,8 @@
 //! histograms (never a list of samples), attribute updates sent.
 
 use hdrhistogram::Histogram;
-use ttlab_reports::Histograms;
 use ttlab_reports::hdr;
+use ttlab_reports::{Histograms, OriginLoad};
 
 use crate::check::Class;
 use crate::live::Tap;
@@ -20,8 +20,9 @@ pub struct Recorder {
     pub staleness: Histogram<u64>,
     /// Attribute updates sent to Personalize.
     pub attribute_updates: u64,
-    /// Per second of the run.
-    pub seconds: Vec<Second>,
+    /// Per second of the run, or per bucket of seconds for a long run:
+    /// bounded whatever the run's length.
+    pub series: Series,
     /// What the live view gets at the next frame; `None` (one branch per
     /// response) when nobody watches.
     pub tap: Option<Box<Tap>>,
@@ -30,14 +31,88 @@ pub struct Recorder {
     pub warmup_s: usize,
 }
 
-/// What one second of the run recorded.
+/// A run's series: what each second recorded, or each bucket of
+/// `2^shift` seconds once the run is longer than
+/// [`ttlab_reports::series::MAX_POINTS`] seconds. When a second falls past
+/// the bound, adjacent buckets merge pairwise and the width doubles (the
+/// rule of [`ttlab_reports::series`]): counts add and histograms add
+/// exactly, so the series' memory is bounded by design, not by the clock.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    /// Buckets are `2^shift` seconds wide.
+    shift: u32,
+    buckets: Vec<Second>,
+}
+
+impl Series {
+    /// The bucket that second `second` falls in, coarsening the series
+    /// first when the second lies past its bound.
+    #[inline]
+    pub fn at(&mut self, second: usize) -> &mut Second {
+        if !ttlab_reports::series::fits(second, self.shift) {
+            self.coarsen_to(second);
+        }
+        let i = second >> self.shift;
+        if self.buckets.len() <= i {
+            self.buckets.resize_with(i + 1, Second::default);
+        }
+        &mut self.buckets[i]
+    }
+
+    #[cold]
+    fn coarsen_to(&mut self, second: usize) {
+        while !ttlab_reports::series::fits(second, self.shift) {
+            let mut merged = Vec::with_capacity(self.buckets.len().div_ceil(2));
+            let mut pairs = std::mem::take(&mut self.buckets).into_iter();
+            while let Some(mut a) = pairs.next() {
+                if let Some(b) = pairs.next() {
+                    a.add(&b);
+                }
+                merged.push(a);
+            }
+            self.buckets = merged;
+            self.shift += 1;
+        }
+    }
+
+    /// Seconds each bucket covers.
+    pub fn width_s(&self) -> u32 {
+        1 << self.shift
+    }
+
+    /// The buckets, in time order; bucket `k` covers seconds
+    /// `k * width_s .. (k + 1) * width_s`.
+    pub fn buckets(&self) -> &[Second] {
+        &self.buckets
+    }
+
+    /// Bytes the series holds in memory (the buckets, their histograms'
+    /// counts), for measuring.
+    pub fn heap_bytes(&self) -> usize {
+        self.buckets.capacity() * std::mem::size_of::<Second>()
+            + self
+                .buckets
+                .iter()
+                .map(|b| b.latency.distinct_values() * std::mem::size_of::<u64>())
+                .sum::<usize>()
+    }
+}
+
+/// What one second (or one bucket of seconds) of the run recorded.
+#[derive(Clone, Debug)]
 pub struct Second {
     /// Responses per class, in `Class::ALL` order.
     pub classes: [u64; 7],
     /// Responses from the cache.
     pub from_cache: u64,
-    /// Latency, µs (2 significant digits: a series wants shape, not precision).
+    /// Latency, µs (2 significant digits: a series wants shape, not
+    /// precision). Sized to the largest latency recorded rather than to
+    /// the 1 h bound (about 27 KB), so a bucket costs what its latencies
+    /// need; [`Second::latency_bounded`] is the same histogram at the bound,
+    /// which the report encodes.
     pub latency: Histogram<u64>,
+    /// Origin load in this second (or bucket).
+    pub origin: OriginLoad,
 }
 
 impl Default for Second {
@@ -45,8 +120,35 @@ impl Default for Second {
         Second {
             classes: [0; 7],
             from_cache: 0,
-            latency: Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds"),
+            latency: Histogram::new(SECOND_SIGFIG).expect("valid precision"),
+            origin: OriginLoad::default(),
         }
+    }
+}
+
+/// Significant digits of a series point's latency histogram.
+const SECOND_SIGFIG: u8 = 2;
+
+impl Second {
+    /// `other`, exactly: counts added, histograms added bucket by bucket.
+    fn add(&mut self, other: &Second) {
+        for (a, b) in self.classes.iter_mut().zip(other.classes) {
+            *a += b;
+        }
+        self.from_cache += other.from_cache;
+        self.latency.add(&other.latency).expect("auto-resizing");
+        self.origin = self.origin.combine(&other.origin, |a, b| a + b);
+    }
+
+    /// The latency histogram with the range every report's series
+    /// histogram has (1 µs .. 1 h): the same counts, so the same
+    /// percentiles, and the encoding reports have always carried.
+    pub fn latency_bounded(&self) -> Histogram<u64> {
+        let mut h =
+            Histogram::new_with_bounds(1, 3_600_000_000, SECOND_SIGFIG).expect("valid bounds");
+        h.add(&self.latency)
+            .expect("values are clamped to the bounds");
+        h
     }
 }
 
@@ -63,7 +165,7 @@ impl Default for Recorder {
             latency_miss: histogram(),
             staleness: histogram(),
             attribute_updates: 0,
-            seconds: Vec::new(),
+            series: Series::default(),
             tap: None,
             warmup_s: 0,
         }
@@ -81,10 +183,7 @@ impl Recorder {
         staleness_us: Option<u64>,
     ) {
         let l = latency_us.clamp(1, 3_600_000_000);
-        if self.seconds.len() <= second {
-            self.seconds.resize_with(second + 1, Second::default);
-        }
-        let s = &mut self.seconds[second];
+        let s = self.series.at(second);
         s.classes[class.index()] += 1;
         s.from_cache += u64::from(from_cache);
         s.latency.record(l).expect("clamped");

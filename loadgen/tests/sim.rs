@@ -109,3 +109,47 @@ fn v_equally_likely_variants_divide_lambda_t_by_v() {
         agrees(4.0, 0.5, v, 10_000); // 0.667, 0.333, 0.111
     }
 }
+
+/// A simulated run longer than the series' bound: at most the bound's
+/// points, each `series_width_s` seconds wide, whose counts, origin load
+/// and histograms add up exactly to the run's headline ones.
+#[test]
+fn a_long_run_has_a_bounded_series_that_adds_up_to_the_headline() {
+    use ttlab_reports::series::MAX_POINTS;
+    let publishes = "\n[[timeline]]\naction = \"publish\"\nrate = 2.0\n";
+    let w = world(&(one_key(4.0, 30.0, 2, 3000) + publishes));
+    let report = simulate(&w, &w.scenario().architectures, None);
+    let a = &report.architectures[0];
+    assert!(a.requests > 10_000, "{}", a.requests);
+    assert_eq!(a.series_width_s, 4, "3,000 s over at most 1,024 points");
+    assert_eq!(a.series.len(), 750);
+    assert!(a.series.len() <= MAX_POINTS);
+    for (i, p) in a.series.iter().enumerate() {
+        assert_eq!(p.t_s, i as u32 * 4);
+    }
+    let sum = |f: &dyn Fn(&ttlab_reports::SecondPoint) -> u64| a.series.iter().map(f).sum::<u64>();
+    assert_eq!(sum(&|p| p.requests), a.requests);
+    assert_eq!(sum(&|p| p.classes.fresh), a.class("fresh"));
+    assert_eq!(sum(&|p| p.origin.requests), a.origin.requests);
+    assert_eq!(sum(&|p| p.origin.renders), a.origin.renders);
+    let layer = a.layer.as_ref().expect("a caching layer");
+    assert_eq!(
+        sum(&|p| p.from_cache),
+        layer.counts.hits + layer.counts.stale
+    );
+    let recorded = sum(&|p| {
+        p.latency_hdr
+            .as_deref()
+            .map_or(0, |t| ttlab_reports::hdr::decode(t).unwrap().len())
+    });
+    assert_eq!(
+        recorded, a.requests,
+        "every response in one point's histogram"
+    );
+    // Publishes (about 6,000) are marked per point, not per second.
+    assert!(report.markers.len() > 700, "{}", report.markers.len());
+    assert!(report.markers.len() <= a.series.len());
+    assert!(report.markers.iter().all(|m| m.t_s % 4.0 == 0.0));
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("\"series_width_s\":4"));
+}

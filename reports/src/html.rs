@@ -134,10 +134,16 @@ fn svg_chart(
     svg
 }
 
-fn per_second(series: &[SecondPoint], f: impl Fn(&SecondPoint) -> Option<f64>) -> Vec<(f64, f64)> {
+/// A line's points: each at the end of its second (or bucket of `width`
+/// seconds).
+fn per_second(
+    series: &[SecondPoint],
+    width: u32,
+    f: impl Fn(&SecondPoint) -> Option<f64>,
+) -> Vec<(f64, f64)> {
     series
         .iter()
-        .filter_map(|p| f(p).map(|v| (f64::from(p.t_s) + 1.0, v)))
+        .filter_map(|p| f(p).map(|v| (f64::from(p.t_s) + f64::from(width), v)))
         .collect()
 }
 
@@ -170,10 +176,14 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     // them; nor for the renders of the team's app behind ttlab's layer.
     let seen = a.origin_seen();
     let renders_seen = a.renders_seen();
+    let width = a.series_width_s.max(1);
     let line = |name, f: &dyn Fn(&SecondPoint) -> Option<f64>| Line {
         name,
-        points: per_second(s, f),
+        points: per_second(s, width, f),
     };
+    // A point of a long run's series covers `width` seconds: its counts,
+    // divided by the width, are still per second.
+    let rate = |n: u64| n as f64 / f64::from(width);
     // (chart kind, what it shows, y axis, lines)
     let charts = [
         (
@@ -181,15 +191,13 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
             "origin load",
             "per second",
             vec![
-                line("visitor requests/s", &|p| Some(p.requests as f64)),
-                line("origin requests/s", &|p| Some(p.origin.requests as f64)),
-                line("renders/s", &|p| Some(p.origin.renders as f64)),
+                line("visitor requests/s", &|p| Some(rate(p.requests))),
+                line("origin requests/s", &|p| Some(rate(p.origin.requests))),
+                line("renders/s", &|p| Some(rate(p.origin.renders))),
                 line("Personalize calls/s", &|p| {
-                    Some(p.origin.personalize_calls as f64)
+                    Some(rate(p.origin.personalize_calls))
                 }),
-                line("Delivery calls/s", &|p| {
-                    Some(p.origin.delivery_calls as f64)
-                }),
+                line("Delivery calls/s", &|p| Some(rate(p.origin.delivery_calls))),
             ],
         ),
         (
@@ -241,7 +249,11 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
             kind,
             Some(&a.name),
             s.len(),
-            &format!("{}: {what} per second", a.name),
+            &if width == 1 {
+                format!("{}: {what} per second", a.name)
+            } else {
+                format!("{}: {what} per second, each point {width} s", a.name)
+            },
             &time_chart(&format!("{} — {what}", a.name), y_label, &lines, markers),
         );
     }

@@ -17,5 +17,6 @@ pub mod markdown;
 pub mod markers;
 pub mod merge;
 pub mod model;
+pub mod series;
 
 pub use model::*;

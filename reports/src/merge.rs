@@ -4,7 +4,8 @@
 //! Exact by construction: counters are summed, histograms are added bucket
 //! by bucket (so percentiles of the merged report are those of every
 //! response of every worker), per-second points are added second by
-//! second, and thresholds are evaluated again on the merged numbers.
+//! second (or bucket by bucket, at the widest worker's width, for long
+//! runs: see [`crate::series`]), and thresholds are evaluated again on the merged numbers.
 //! What is not a sum is said where it is merged (`elapsed_s` is the
 //! longest worker's, CPU is the total over the machines).
 
@@ -297,6 +298,7 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
     let mut all = hit.clone();
     hdr::add(&mut all, &miss).map_err(|e| wrong(parts[0].0, e.to_string()))?;
     let offload = offload_of(&first.name, requests, &origin);
+    let (series_width_s, series) = merge_series(parts)?;
     let mut merged = ArchReport {
         name: first.name.clone(),
         origin_replicas: first.origin_replicas,
@@ -328,7 +330,8 @@ fn merge_arch(parts: &[(&str, &ArchReport, u32)]) -> Result<ArchReport, MergeErr
         cdn: first.cdn.clone(),
         warnings,
         thresholds: first.thresholds.clone(),
-        series: merge_series(parts)?,
+        series_width_s,
+        series,
         histograms: Some(Histograms {
             latency_hit: hdr::encode(&hit),
             latency_miss: hdr::encode(&miss),
@@ -440,56 +443,105 @@ fn add_classes(into: &mut ClassCounts, c: &ClassCounts) {
     into.fallback += c.fallback;
 }
 
-/// Second `t` of the merged series is second `t` of every worker's run (each
+/// Point `t` of the merged series is point `t` of every worker's run (each
 /// counted from its own start), added up; its percentiles come from the
-/// added histograms. A second some worker recorded without its histogram
-/// (reports from before schema 3 are refused earlier, so only a hand-made
-/// report) gets the request-weighted mean of the workers' percentiles.
-fn merge_series(parts: &[(&str, &ArchReport, u32)]) -> Result<Vec<SecondPoint>, MergeError> {
-    let len = parts.iter().map(|p| p.1.series.len()).max().unwrap_or(0);
-    let mut out = Vec::with_capacity(len);
-    for t in 0..len {
-        let mut point = SecondPoint {
-            t_s: t as u32,
-            ..SecondPoint::default()
-        };
-        let mut histogram: Option<Histogram<u64>> = None;
-        let mut exact = true;
-        let (mut p50, mut p99) = (0.0, 0.0);
-        for &(file, a, _) in parts {
-            let Some(p) = a.series.get(t) else { continue };
-            point.requests += p.requests;
-            point.from_cache += p.from_cache;
-            add_classes(&mut point.classes, &p.classes);
-            add_load(&mut point.origin, &p.origin);
-            p50 += p.p50_ms * p.requests as f64;
-            p99 += p.p99_ms * p.requests as f64;
+/// added histograms. Workers whose series have different widths (runs of
+/// different lengths) are first brought to the widest, by the one rule of
+/// [`crate::series`]: a point of width `w` falls in the merged point that
+/// covers its first second, which it lies within whole as widths are powers
+/// of two. A point some worker recorded without its histogram (reports
+/// from before schema 3 are refused earlier, so only a hand-made report)
+/// gets the request-weighted mean of the workers' percentiles. Returns the
+/// merged width and points.
+fn merge_series(parts: &[(&str, &ArchReport, u32)]) -> Result<(u32, Vec<SecondPoint>), MergeError> {
+    let mut width = 1u32;
+    let mut last_s = 0usize;
+    for &(file, a, _) in parts {
+        let w = a.series_width_s;
+        if !w.is_power_of_two() {
+            return Err(wrong(
+                file,
+                format!(
+                    "{}: series_width_s {w} is not a power of two (1, 2, 4, ...)",
+                    a.name
+                ),
+            ));
+        }
+        width = width.max(w);
+        last_s = last_s.max(a.series.len().saturating_sub(1) * w as usize);
+    }
+    let width = width.max(1 << crate::series::shift_for(last_s));
+    let len = if parts.iter().all(|p| p.1.series.is_empty()) {
+        0
+    } else {
+        last_s / width as usize + 1
+    };
+    let mut acc: Vec<Acc> = (0..len)
+        .map(|t| Acc {
+            point: SecondPoint {
+                t_s: (t as u32) * width,
+                ..SecondPoint::default()
+            },
+            histogram: None,
+            exact: true,
+            p50: 0.0,
+            p99: 0.0,
+        })
+        .collect();
+    for &(file, a, _) in parts {
+        let w = a.series_width_s as usize;
+        for (i, p) in a.series.iter().enumerate() {
+            let into = &mut acc[i * w / width as usize];
+            into.point.requests += p.requests;
+            into.point.from_cache += p.from_cache;
+            add_classes(&mut into.point.classes, &p.classes);
+            add_load(&mut into.point.origin, &p.origin);
+            into.p50 += p.p50_ms * p.requests as f64;
+            into.p99 += p.p99_ms * p.requests as f64;
             match &p.latency_hdr {
                 Some(text) => {
                     let h = hdr::decode(text).map_err(|e| {
-                        wrong(file, format!("{} second {t}: latency_hdr {e}", a.name))
+                        wrong(file, format!("{} point {i}: latency_hdr {e}", a.name))
                     })?;
-                    match &mut histogram {
-                        None => histogram = Some(h),
+                    match &mut into.histogram {
+                        None => into.histogram = Some(h),
                         Some(m) => hdr::add(m, &h).map_err(|e| wrong(file, e.to_string()))?,
                     }
                 }
-                None => exact &= p.requests == 0,
+                None => into.exact &= p.requests == 0,
             }
         }
-        match histogram.filter(|h| exact && !h.is_empty()) {
-            Some(h) => {
-                point.p50_ms = h.value_at_quantile(0.5) as f64 / 1000.0;
-                point.p99_ms = h.value_at_quantile(0.99) as f64 / 1000.0;
-                point.latency_hdr = Some(hdr::encode(&h));
-            }
-            None if point.requests > 0 => {
-                point.p50_ms = p50 / point.requests as f64;
-                point.p99_ms = p99 / point.requests as f64;
-            }
-            None => {}
-        }
-        out.push(point);
     }
-    Ok(out)
+    let out = acc
+        .into_iter()
+        .map(|a| {
+            let mut point = a.point;
+            match a.histogram.filter(|h| a.exact && !h.is_empty()) {
+                Some(h) => {
+                    point.p50_ms = h.value_at_quantile(0.5) as f64 / 1000.0;
+                    point.p99_ms = h.value_at_quantile(0.99) as f64 / 1000.0;
+                    point.latency_hdr = Some(hdr::encode(&h));
+                }
+                None if point.requests > 0 => {
+                    point.p50_ms = a.p50 / point.requests as f64;
+                    point.p99_ms = a.p99 / point.requests as f64;
+                }
+                None => {}
+            }
+            point
+        })
+        .collect();
+    Ok((width, out))
+}
+
+/// One merged point as it is added up.
+struct Acc {
+    point: SecondPoint,
+    histogram: Option<Histogram<u64>>,
+    /// Whether every part with responses brought its histogram.
+    exact: bool,
+    /// Request-weighted sums of the parts' percentiles, for a point without
+    /// histograms.
+    p50: f64,
+    p99: f64,
 }

@@ -202,7 +202,13 @@ pub struct ArchReport {
     /// The scenario's thresholds for this architecture, evaluated.
     #[serde(default)]
     pub thresholds: Vec<ThresholdCheck>,
-    /// Each measure per second of the run.
+    /// Seconds each point of `series` covers, a power of two: 1 (and
+    /// absent) for a run of up to [`crate::series::MAX_POINTS`] seconds,
+    /// more for a longer one, whose series is bounded to that many points
+    /// (see [`crate::series`]).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub series_width_s: u32,
+    /// Each measure per second of the run, or per `series_width_s` seconds.
     pub series: Vec<SecondPoint>,
     /// The histograms behind `latency` and `staleness`, serialized, so that
     /// reports merge exactly (absent before version 3).
@@ -289,12 +295,14 @@ pub struct Histograms {
     pub staleness: String,
 }
 
-/// The measures of one second of a run.
+/// The measures of one second of a run, or of one bucket of
+/// `series_width_s` seconds (counts added, histogram merged).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondPoint {
-    /// Second of the run (0-based).
+    /// Second of the run (0-based) the point starts at: a multiple of the
+    /// series' width.
     pub t_s: u32,
-    /// Visitor requests answered in this second.
+    /// Visitor requests answered in this second (or bucket).
     pub requests: u64,
     /// Of those, answered from the cache.
     pub from_cache: u64,
@@ -306,9 +314,9 @@ pub struct SecondPoint {
     pub p99_ms: f64,
     /// Origin load in this second.
     pub origin: OriginLoad,
-    /// This second's latency histogram (µs, V2 encoding, base64), so that
-    /// merged reports recompute `p50_ms` and `p99_ms` exactly; absent for a
-    /// second without responses and before version 3.
+    /// This second's (or bucket's) latency histogram (µs, V2 encoding,
+    /// base64), so that merged reports recompute `p50_ms` and `p99_ms`
+    /// exactly; absent for a point without responses and before version 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_hdr: Option<String>,
 }

@@ -58,11 +58,12 @@ fn thresholds() -> Vec<Threshold> {
 
 /// The architecture report a recorder of `responses` writes, as a real run
 /// builds it (3 significant digits overall, 2 per second); the origin takes
-/// what the cache did not answer.
-fn arch_of(responses: &[Response]) -> ArchReport {
+/// what the cache did not answer. Its series has `width` seconds a point
+/// (1 for a short run), each recorded straight at that width.
+fn arch_at(responses: &[Response], width: usize) -> ArchReport {
     let (mut hit, mut miss, mut stale) = (histogram(3), histogram(3), histogram(3));
     let mut classes = [0_u64; 7];
-    let seconds = responses.iter().map(|r| r.4 + 1).max().unwrap_or(0);
+    let seconds = responses.iter().map(|r| r.4 / width + 1).max().unwrap_or(0);
     let mut per_second: Vec<(ClassCounts, u64, Histogram<u64>)> = (0..seconds)
         .map(|_| (ClassCounts::default(), 0, histogram(2)))
         .collect();
@@ -74,7 +75,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
         if let Some(s) = staleness {
             stale.record(s).unwrap();
         }
-        let (c, cached, h) = &mut per_second[second];
+        let (c, cached, h) = &mut per_second[second / width];
         let counts = [
             &mut c.fresh,
             &mut c.stale_variant,
@@ -137,7 +138,8 @@ fn arch_of(responses: &[Response]) -> ArchReport {
         cdn: None,
         warnings: Vec::new(),
         thresholds: Vec::new(),
-        series: series_of(&per_second),
+        series_width_s: width as u32,
+        series: series_of(&per_second, width),
         histograms: Some(Histograms {
             latency_hit: hdr::encode(&hit),
             latency_miss: hdr::encode(&miss),
@@ -150,7 +152,7 @@ fn arch_of(responses: &[Response]) -> ArchReport {
 
 /// The per-second points of a recorder's seconds: classes, answers from
 /// the cache and latency.
-fn series_of(per_second: &[(ClassCounts, u64, Histogram<u64>)]) -> Vec<SecondPoint> {
+fn series_of(per_second: &[(ClassCounts, u64, Histogram<u64>)], width: usize) -> Vec<SecondPoint> {
     per_second
         .iter()
         .enumerate()
@@ -164,7 +166,7 @@ fn series_of(per_second: &[(ClassCounts, u64, Histogram<u64>)]) -> Vec<SecondPoi
             };
             let n = h.len();
             SecondPoint {
-                t_s: t as u32,
+                t_s: (t * width) as u32,
                 requests: n,
                 from_cache: *cached,
                 classes: c.clone(),
@@ -181,6 +183,10 @@ fn series_of(per_second: &[(ClassCounts, u64, Histogram<u64>)]) -> Vec<SecondPoi
 }
 
 fn report_of(responses: &[Response], worker: Option<Worker>) -> Report {
+    report_at(responses, worker, 1)
+}
+
+fn report_at(responses: &[Response], worker: Option<Worker>, width: usize) -> Report {
     Report {
         schema_version: ttlab_reports::SCHEMA_VERSION,
         mode: "real".to_owned(),
@@ -189,7 +195,7 @@ fn report_of(responses: &[Response], worker: Option<Worker>) -> Report {
         started_at: format!("2026-11-27T00:00:0{}Z", worker.map_or(0, |w| w.id)),
         duration_s: 3.0,
         interrupted: false,
-        architectures: vec![arch_of(responses)],
+        architectures: vec![arch_at(responses, width)],
         sweep: None,
         markers: Vec::new(),
         page_views: Some(5),
@@ -239,6 +245,37 @@ proptest! {
             single.architectures[0].histograms.as_ref().unwrap(),
         );
         prop_assert_eq!(hdr::decode(&m.latency_miss).unwrap(), hdr::decode(&s.latency_miss).unwrap());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Workers whose series have different widths (runs of different
+    /// lengths, each bounded by the series rule) merge at the widest: the
+    /// report one recorder of all the responses writes at that width.
+    #[test]
+    fn workers_series_of_different_widths_merge_exactly_at_the_widest(
+        tagged in proptest::collection::vec(response(), 1..300),
+        shifts in proptest::collection::vec(0..3_u32, 2..4),
+    ) {
+        let workers = shifts.len() as u32;
+        let widest = 1 << shifts.iter().max().unwrap();
+        let all: Vec<Response> = tagged.iter().map(|r| r.0).collect();
+        let parts: Vec<(String, Report)> = (0..workers)
+            .map(|k| {
+                let mine: Vec<Response> =
+                    tagged.iter().filter(|r| r.1 % workers == k).map(|r| r.0).collect();
+                let w = Some(Worker { id: k, of: workers });
+                (format!("w{k}.json"), report_at(&mine, w, 1 << shifts[k as usize]))
+            })
+            .collect();
+        let merged = merge(&parts).unwrap();
+        let mut single = report_at(&all, None, widest);
+        single.merged_workers = Some(workers);
+        prop_assert_eq!(merged.architectures[0].series_width_s, widest as u32);
+        prop_assert_eq!(&merged.architectures[0].series, &single.architectures[0].series);
+        prop_assert_eq!(&merged, &single);
     }
 }
 

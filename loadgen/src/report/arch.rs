@@ -40,6 +40,7 @@ pub(crate) fn arch_report(
         warnings.push(w);
     }
     let cpu = cpu.unwrap_or_default();
+    let (series_width_s, series) = series(rec, samples);
     ArchReport {
         name: name.to_owned(),
         mock_counters: None,
@@ -69,7 +70,8 @@ pub(crate) fn arch_report(
         cdn: None,
         warnings,
         thresholds: Vec::new(),
-        series: series(rec, samples),
+        series_width_s,
+        series,
         histograms: Some(rec.histograms()),
     }
 }

@@ -7,7 +7,7 @@
 //! - [`arch_report`]: one architecture, from its [`Recorder`](crate::record::Recorder);
 //! - a caching layer's part: [`ttlab_reports::LayerReport::new`] from its
 //!   counts, and the store-outage warning ([`layer`]);
-//! - [`series`]: the per-second series.
+//! - [`series`]: the per-second series (bounded for long runs).
 
 mod arch;
 mod layer;
@@ -15,5 +15,4 @@ mod series;
 mod whole;
 
 pub(crate) use arch::{Cpu, arch_report};
-pub(crate) use series::cumulative;
 pub(crate) use whole::{RunHeader, run_report};

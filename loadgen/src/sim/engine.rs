@@ -37,7 +37,7 @@ use super::pages::{PageId, Pages, Served};
 use crate::check::{Checker, TruthMemo, judge_in_order};
 use crate::live::{Live, load_since};
 use crate::record::Recorder;
-use crate::report::{arch_report, cumulative};
+use crate::report::arch_report;
 use crate::schedule::Schedule;
 use crate::script::{PagePicker, Session};
 
@@ -222,8 +222,6 @@ struct Sim<'w> {
     picker: PagePicker,
     /// Closed-loop users (ids `0..users`) and open visits with pages left.
     sessions: Slab<Session>,
-    /// Origin load per second of virtual time.
-    load: Vec<OriginLoad>,
     control: Option<&'w SimControl>,
     /// Where frames go, and this architecture's index there.
     live: Option<(&'w Live, usize)>,
@@ -317,7 +315,6 @@ pub(super) fn simulate_arch_live(
         memo,
         picker: PagePicker::new(s),
         sessions: Slab::new(),
-        load: Vec::new(),
         control,
         live,
         next_frame: if live.is_some() { 1_000_000 } else { u64::MAX },
@@ -343,12 +340,10 @@ impl Sim<'_> {
         )));
     }
 
+    /// The origin load of the second `t` falls in, in the recorder's
+    /// series (bounded like the rest of it).
     fn load_at(&mut self, t: Micros) -> &mut OriginLoad {
-        let i = (t.0 / 1_000_000) as usize;
-        if self.load.len() <= i {
-            self.load.resize(i + 1, OriginLoad::default());
-        }
-        &mut self.load[i]
+        &mut self.recorder.series.at((t.0 / 1_000_000) as usize).origin
     }
 
     fn run(&mut self) {
@@ -759,6 +754,15 @@ impl Sim<'_> {
     }
 
     fn report(self) -> ArchReport {
+        let series = &self.recorder.series;
+        tracing::debug!(
+            arch = self.arch.arch.as_str(),
+            points = series.buckets().len(),
+            width_s = series.width_s(),
+            bytes = series.heap_bytes(),
+            bytes_per_point = series.heap_bytes() / series.buckets().len().max(1),
+            "series held"
+        );
         // Headline counts leave warm-up out (`warm` is zero without one).
         let (c, w) = (&self.counts, &self.warm.0);
         let origin = OriginLoad {
@@ -772,8 +776,6 @@ impl Sim<'_> {
         let layer = self
             .cache_name
             .map(|name| LayerReport::new(name, self.layer.counts().since(&self.warm.1)));
-        // Cumulative samples per second boundary, as the real run samples them.
-        let samples = cumulative(&self.load);
         let mut report = arch_report(
             self.arch.arch.as_str(),
             &self.recorder,
@@ -781,7 +783,8 @@ impl Sim<'_> {
             layer,
             self.ran_until.to_duration(),
             None,
-            &samples,
+            // The origin load per second is in the recorder's series.
+            &[],
         );
         report.arrivals = self.schedule.is_some().then_some(ArrivalCounts {
             planned: self.visits,

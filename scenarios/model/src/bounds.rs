@@ -23,10 +23,19 @@ use crate::topology::KeyStrategy;
 /// also bounds every list that no other bound covers).
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Longest run (`[scenario] duration`): reports keep per-second series and
-/// each architecture being simulated a per-second latency histogram, so
-/// memory grows with the run's length.
-pub const MAX_RUN: Micros = Micros::from_secs(4 * 3600);
+/// Longest run (`[scenario] duration`): a day, what teams ask to simulate.
+/// A run's series is bounded ([`MAX_SERIES_POINTS`]), but the timeline's
+/// events are listed up front and a real run samples its origin load each
+/// second, so memory still grows with the run's length through them (the
+/// memory estimate counts them).
+pub const MAX_RUN: Micros = Micros::from_secs(24 * 3600);
+
+/// Most points a run's series holds: a run of up to this many seconds keeps
+/// one point per second (every shipped scenario and sweep lasts at most a
+/// minute), a longer one buckets of `2^k` seconds, merged pairwise as it
+/// grows (the rule is `ttlab_reports::series`). A day is drawn at 128 s a
+/// point (675 points).
+pub const MAX_SERIES_POINTS: usize = 1024;
 
 /// Longest duration anywhere in a file (cache `ttl`, `stale_while_revalidate`,
 /// `stale_if_error`, sweep values): a year. Longer says nothing more (a page
@@ -227,13 +236,16 @@ const PAGE_REF_BYTES: u64 = 4;
 const SIM_USER_BYTES: u64 = 128;
 /// A goose user of a real run: its task, state and HTTP client.
 const REAL_USER_BYTES: u64 = 64 * 1024;
-/// A second of the run being simulated or run: the per-second latency
-/// histogram (1 µs .. 1 h at 2 significant digits), the origin-load sample,
-/// per architecture simulated at once.
+/// A point of the series being simulated or run (a second, or a bucket of
+/// seconds past [`MAX_SERIES_POINTS`] seconds): its latency histogram (at
+/// most 1 µs .. 1 h at 2 significant digits, about 27 KiB), its counts and
+/// origin load, per architecture simulated at once.
 const SECOND_BYTES: u64 = 40 * 1024;
-/// A second of a finished architecture's series in the report (and its
+/// A point of a finished architecture's series in the report (and its
 /// rendering), per architecture and sweep point.
 const SERIES_SECOND_BYTES: u64 = 8 * 1024;
+/// A real run's once-a-second origin-load sample.
+const REAL_SAMPLE_BYTES: u64 = 32;
 /// A cache entry in the simulator: key, stored page id, LRU links, the interned page.
 const CACHE_ENTRY_BYTES: u64 = 400;
 /// A slot the bounded LRU reserves up front for `max_entries`.
@@ -276,12 +288,15 @@ pub fn estimate(scenario: &Scenario, sweep: Option<&Sweep>) -> Estimate {
     // beside one another (at most one per value).
     let at_once = 1 + sweep.map_or(0, |s| s.len() as u64);
     let seconds = scenario.duration.0.div_ceil(1_000_000);
+    let points = seconds.min(MAX_SERIES_POINTS as u64);
     let kept = scenario.architectures.len() as u64 * at_once;
     parts.push(Part {
         what: "per-second series",
         keys: "[scenario] duration, [[architectures]], [sweep]",
         site: Site::Duration,
-        bytes: seconds.saturating_mul(SECOND_BYTES * at_once + SERIES_SECOND_BYTES * kept),
+        bytes: points.saturating_mul(SECOND_BYTES * at_once + SERIES_SECOND_BYTES * kept)
+            // A real run's origin-load samples, one a second.
+            + seconds * REAL_SAMPLE_BYTES,
     });
     // An open model's derived pool is left out: it is at most MAX_USERS
     // (640 MiB at REAL_USER_BYTES), and only real runs make it.

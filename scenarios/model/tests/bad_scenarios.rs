@@ -222,8 +222,8 @@ fn every_bound_holds_at_its_value_and_is_refused_just_past_it() {
             "duration = \"10s\"",
             format!("duration = \"{MAX_RUN}\""),
             format!("duration = \"{MAX_RUN} 1s\""),
-            "\"4h 1s\"".into(),
-            "duration must be at most 4h",
+            "\"1day 1s\"".into(),
+            "duration must be at most 1day",
         ),
         (
             "any duration",

@@ -187,7 +187,7 @@ impl Cx {
         } else if duration > MAX_RUN {
             self.err(
                 sp(&meta.duration),
-                format!("duration must be at most {MAX_RUN} (reports keep a series per second), got {duration}"),
+                format!("duration must be at most {MAX_RUN} (a day), got {duration}"),
             );
         }
         self.duration = duration;
