@@ -475,7 +475,7 @@ proptest! {
         identity in any::<bool>(),
     ) {
         let world = site.world();
-        let n = (world.visitor_count() as usize);
+        let n = world.visitor_count() as usize;
         let (u, v) = (u.index(n) as u32, v.index(n) as u32);
         let t = Micros(u64::from(tenth * site.seconds) * 100_000);
         let page_def = &world.scenario().content.pages[page];

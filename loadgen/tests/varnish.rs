@@ -207,10 +207,10 @@ async fn the_edge_in_front_of_varnish_keys_on_the_variants() {
     // Two visitors of each variant of experience 0.
     let world = &lab.world;
     let variant_of = |v: usize| world.variants_of(v as u32, Micros::ZERO);
-    let a = (0..(world.visitor_count() as usize))
+    let a = (0..world.visitor_count() as usize)
         .find(|v| variant_of(*v) == variant_of(0) && *v != 0)
         .unwrap();
-    let other = (0..(world.visitor_count() as usize))
+    let other = (0..world.visitor_count() as usize)
         .find(|v| variant_of(*v) != variant_of(0))
         .unwrap();
     let first = lab.get("/", 0).await;

@@ -2,6 +2,8 @@
 //! equals the one the world materialised before (pinned fingerprints taken
 //! from the materialising world), and a uid maps back to its visitor.
 
+use std::fmt::Write as _;
+
 use ttlab_scenarios::{World, parse_str, shipped::SHIPPED};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -46,7 +48,7 @@ fn derived_visitors_equal_the_materialised_ones() {
         let mut n = 0;
         for v in 0..w.visitor_count() {
             let visitor = w.visitor(v);
-            text.push_str(&format!("{visitor:?}\n"));
+            writeln!(text, "{visitor:?}").expect("a String takes any text");
             n += visitor.changes.len();
             assert_eq!(w.uid(v), visitor.uid);
         }
