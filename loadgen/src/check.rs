@@ -209,12 +209,25 @@ impl<W: Deref<Target = World>> Checker<W> {
         if held.visitor == v && held.from <= t && t < held.until {
             return held.set;
         }
-        let points = self.change_points(v);
-        let i = points.partition_point(|p| *p <= t);
+        // The change points around `t`: the nearest of the experience
+        // changes and of the visitor's own, without merging the two lists.
+        let exp = &self.experience_changes;
+        let own = self.world.changes(v);
+        let i = exp.partition_point(|p| *p <= t);
+        let k = own.partition_point(|c| c.at <= t);
+        let from = (i.checked_sub(1).map(|i| exp[i]))
+            .max(k.checked_sub(1).map(|k| own[k].at))
+            .unwrap_or(Micros::ZERO);
+        let until = match (exp.get(i), own.get(k)) {
+            (Some(a), Some(b)) => (*a).min(b.at),
+            (Some(a), None) => *a,
+            (None, Some(b)) => b.at,
+            (None, None) => Micros(u64::MAX),
+        };
         *held = Held {
             visitor: v,
-            from: if i == 0 { Micros::ZERO } else { points[i - 1] },
-            until: points.get(i).copied().unwrap_or(Micros(u64::MAX)),
+            from,
+            until,
             set: self.world.variants_of(v, t),
         };
         held.set
@@ -328,16 +341,25 @@ impl<W: Deref<Target = World>> Checker<W> {
         entries: &[(EntryIdx, Option<VariantRef>, u32)],
     ) -> Judgement {
         let world: &World = &self.world;
-        let points = self.change_points(visitor);
-        let points: &[Micros] = &points;
         // Variants: true at some instant of [sent, received]? The truth only
-        // moves at change points, so `sent` and the points inside suffice.
-        let first = points.partition_point(|p| *p <= sent);
-        let last = points.partition_point(|p| *p <= received).max(first);
+        // moves at change points, so `sent` and the points inside suffice
+        // (the experience changes' and the visitor's own, in either order).
+        let exp = &self.experience_changes;
+        let own = world.changes(visitor);
+        let (e0, o0) = (
+            exp.partition_point(|p| *p <= sent),
+            own.partition_point(|c| c.at <= sent),
+        );
+        let (e1, o1) = (
+            exp.partition_point(|p| *p <= received).max(e0),
+            own.partition_point(|c| c.at <= received).max(o0),
+        );
         let fresh = std::iter::once(sent)
-            .chain(points[first..last].iter().copied())
+            .chain(exp[e0..e1].iter().copied())
+            .chain(own[o0..o1].iter().map(|c| c.at))
             .any(|t| self.all_served(&truth(t), entries));
         if !fresh {
+            let points = self.change_points(visitor);
             // Earlier truth of this visitor? Look back over its change points:
             // each start holds until the next one (or until `sent`).
             let before = &points[..points.partition_point(|p| *p < sent)];
