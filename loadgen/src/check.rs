@@ -213,15 +213,15 @@ impl<W: Deref<Target = World>> Checker<W> {
         // changes and of the visitor's own, without merging the two lists.
         let exp = &self.experience_changes;
         let own = self.world.changes(v);
-        let i = exp.partition_point(|p| *p <= t);
-        let k = own.partition_point(|c| c.at <= t);
-        let from = (i.checked_sub(1).map(|i| exp[i]))
-            .max(k.checked_sub(1).map(|k| own[k].at))
+        let exp_next = exp.partition_point(|p| *p <= t);
+        let own_next = own.partition_point(|c| c.at <= t);
+        let from = (exp_next.checked_sub(1).map(|at| exp[at]))
+            .max(own_next.checked_sub(1).map(|at| own[at].at))
             .unwrap_or(Micros::ZERO);
-        let until = match (exp.get(i), own.get(k)) {
-            (Some(a), Some(b)) => (*a).min(b.at),
-            (Some(a), None) => *a,
-            (None, Some(b)) => b.at,
+        let until = match (exp.get(exp_next), own.get(own_next)) {
+            (Some(at), Some(change)) => (*at).min(change.at),
+            (Some(at), None) => *at,
+            (None, Some(change)) => change.at,
             (None, None) => Micros(u64::MAX),
         };
         *held = Held {
