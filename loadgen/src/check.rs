@@ -156,16 +156,17 @@ fn status_detail(status: u16) -> Cow<'static, str> {
 /// Judges responses against one world (borrowed, or shared as `Arc<World>`).
 pub struct Checker<W: Deref<Target = World>> {
     world: W,
-    /// Per visitor: the instants at which its variants may change (its
-    /// attribute changes and every experience change), sorted — computed
-    /// once, since every judgement of the visitor reads them.
-    change_points: Vec<Vec<Micros>>,
+    /// The instants at which every visitor's variants may change (the
+    /// experience changes), sorted. A visitor's own attribute changes are
+    /// merged in when asked for ([`Checker::change_points`]): nothing is
+    /// kept per visitor.
+    experience_changes: Vec<Micros>,
 }
 
 impl<W: Deref<Target = World>> Checker<W> {
     /// A checker for `world`.
     pub fn new(world: W) -> Self {
-        let experience_changes: Vec<Micros> = world
+        let mut experience_changes: Vec<Micros> = world
             .events()
             .iter()
             .filter(|e| {
@@ -176,53 +177,82 @@ impl<W: Deref<Target = World>> Checker<W> {
             })
             .map(|e| e.at)
             .collect();
-        let change_points = world
-            .visitors()
-            .iter()
-            .map(|v| {
-                let mut points: Vec<Micros> = v.changes.iter().map(|c| c.at).collect();
-                points.extend_from_slice(&experience_changes);
-                points.sort_unstable();
-                points.dedup();
-                points
-            })
-            .collect();
+        experience_changes.sort_unstable();
+        experience_changes.dedup();
         Checker {
             world,
-            change_points,
+            experience_changes,
         }
+    }
+
+    /// The instants at which visitor `v`'s variants may change (its
+    /// attribute changes and every experience change), sorted: borrowed
+    /// when the visitor has no changes of its own, as most have.
+    fn change_points(&self, v: VisitorIdx) -> Cow<'_, [Micros]> {
+        let own = self.world.changes(v);
+        if own.is_empty() {
+            return Cow::Borrowed(&self.experience_changes);
+        }
+        let mut points: Vec<Micros> = own.iter().map(|c| c.at).collect();
+        points.extend_from_slice(&self.experience_changes);
+        points.sort_unstable();
+        points.dedup();
+        Cow::Owned(points)
     }
 
     /// The truth of visitor `v` at `t`, through `memo`: the truth is
     /// constant between two change points of the visitor, so the interval
     /// around `t` is remembered and most calls cost a comparison.
     pub fn variants_memo(&self, memo: &mut TruthMemo, v: VisitorIdx, t: Micros) -> VariantSet {
-        let held = &mut memo.held[v as usize];
-        if held.from <= t && t < held.until {
+        let slot = v as usize & memo.mask;
+        let held = &mut memo.held[slot];
+        if held.visitor == v && held.from <= t && t < held.until {
             return held.set;
         }
-        let points = &self.change_points[v as usize];
-        let i = points.partition_point(|p| *p <= t);
+        // The change points around `t`: the nearest of the experience
+        // changes and of the visitor's own, without merging the two lists.
+        let exp = &self.experience_changes;
+        let own = self.world.changes(v);
+        let exp_next = exp.partition_point(|p| *p <= t);
+        let own_next = own.partition_point(|c| c.at <= t);
+        let from = (exp_next.checked_sub(1).map(|at| exp[at]))
+            .max(own_next.checked_sub(1).map(|at| own[at].at))
+            .unwrap_or(Micros::ZERO);
+        let until = match (exp.get(exp_next), own.get(own_next)) {
+            (Some(at), Some(change)) => (*at).min(change.at),
+            (Some(at), None) => *at,
+            (None, Some(change)) => change.at,
+            (None, None) => Micros(u64::MAX),
+        };
         *held = Held {
-            from: if i == 0 { Micros::ZERO } else { points[i - 1] },
-            until: points.get(i).copied().unwrap_or(Micros(u64::MAX)),
+            visitor: v,
+            from,
+            until,
             set: self.world.variants_of(v, t),
         };
         held.set
     }
 
     /// A memo of the truth for [`Checker::variants_memo`] and
-    /// [`Checker::judge_served_memo`], one interval per visitor.
+    /// [`Checker::judge_served_memo`]: one slot per visitor up to
+    /// [`TruthMemo::MAX_SLOTS`] visitors, beyond that a bounded table the
+    /// visitors share (a visitor whose slot another took derives its truth
+    /// again), so its memory does not grow with the population.
     pub fn memo(&self) -> TruthMemo {
+        let slots = (self.world.visitor_count() as usize)
+            .next_power_of_two()
+            .min(TruthMemo::MAX_SLOTS);
         TruthMemo {
             held: vec![
                 Held {
+                    visitor: 0,
                     from: Micros(1),
                     until: Micros::ZERO,
                     set: VariantSet::none(0),
                 };
-                self.change_points.len()
+                slots
             ],
+            mask: slots - 1,
         }
     }
 
@@ -236,8 +266,12 @@ impl<W: Deref<Target = World>> Checker<W> {
         judge_in_order(
             answer,
             |obs| {
-                let uid = &self.world.visitors()[obs.visitor as usize].uid;
-                let other = obs.tokens.visitors.iter().find(|u| *u != uid)?;
+                let uid = self.world.uid(obs.visitor);
+                let other = obs
+                    .tokens
+                    .visitors
+                    .iter()
+                    .find(|u| u.as_str() != uid.as_str())?;
                 Some(Cow::Owned(format!("page carries visitor {other}")))
             },
             |obs| obs.fallback,
@@ -307,15 +341,25 @@ impl<W: Deref<Target = World>> Checker<W> {
         entries: &[(EntryIdx, Option<VariantRef>, u32)],
     ) -> Judgement {
         let world: &World = &self.world;
-        let points = &self.change_points[visitor as usize];
         // Variants: true at some instant of [sent, received]? The truth only
-        // moves at change points, so `sent` and the points inside suffice.
-        let first = points.partition_point(|p| *p <= sent);
-        let last = points.partition_point(|p| *p <= received).max(first);
+        // moves at change points, so `sent` and the points inside suffice
+        // (the experience changes' and the visitor's own, in either order).
+        let exp = &self.experience_changes;
+        let own = world.changes(visitor);
+        let (e0, o0) = (
+            exp.partition_point(|p| *p <= sent),
+            own.partition_point(|c| c.at <= sent),
+        );
+        let (e1, o1) = (
+            exp.partition_point(|p| *p <= received).max(e0),
+            own.partition_point(|c| c.at <= received).max(o0),
+        );
         let fresh = std::iter::once(sent)
-            .chain(points[first..last].iter().copied())
+            .chain(exp[e0..e1].iter().copied())
+            .chain(own[o0..o1].iter().map(|c| c.at))
             .any(|t| self.all_served(&truth(t), entries));
         if !fresh {
+            let points = self.change_points(visitor);
             // Earlier truth of this visitor? Look back over its change points:
             // each start holds until the next one (or until `sent`).
             let before = &points[..points.partition_point(|p| *p < sent)];
@@ -424,11 +468,21 @@ impl<W: Deref<Target = World>> Checker<W> {
 #[derive(Clone)]
 pub struct TruthMemo {
     held: Vec<Held>,
+    /// Slot of visitor v: `v & mask`.
+    mask: usize,
+}
+
+impl TruthMemo {
+    /// Most slots a memo has (a power of two): 65,536 slots of 56 bytes,
+    /// 3.5 MiB whatever the population.
+    pub const MAX_SLOTS: usize = 1 << 16;
 }
 
 /// One visitor's truth `set`, valid on [`from`, `until`).
 #[derive(Clone, Copy)]
 struct Held {
+    /// Whose truth the slot holds.
+    visitor: VisitorIdx,
     from: Micros,
     until: Micros,
     set: VariantSet,

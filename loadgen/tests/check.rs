@@ -53,7 +53,7 @@ fn obs(v: u32, sent: Micros, received: Micros, tokens: &Tokens) -> Observation<'
 
 /// A visitor whose country (hence banner variant) changes, and when.
 fn changing_visitor(w: &World) -> (u32, Micros) {
-    for (i, v) in w.visitors().iter().enumerate() {
+    for (i, v) in (0..w.visitor_count()).map(|v| (v as usize, w.visitor(v))) {
         if let Some(c) = v
             .changes
             .iter()
@@ -131,8 +131,7 @@ fn an_old_version_after_a_publish_is_stale_content() {
     // A visitor whose country does not change between 29 s and 33 s.
     let v = (0..200u32)
         .find(|v| {
-            w.visitors()[*v as usize]
-                .changes
+            w.changes(*v)
                 .iter()
                 .all(|ch| ch.at <= Micros::from_secs(29) || ch.at > sent)
         })
@@ -158,9 +157,9 @@ fn other_identities_errors_and_fallbacks() {
     let c = Checker::new(&w);
     let t = Micros::ZERO;
     let mut tokens = page_at(&w, 1, t);
-    tokens.visitors.push(w.visitors()[2].uid.clone());
+    tokens.visitors.push(w.uid(2).to_string());
     assert_eq!(c.judge(&obs(1, t, t, &tokens)).class, Class::Leak);
-    tokens.visitors = vec![w.visitors()[1].uid.clone()];
+    tokens.visitors = vec![w.uid(1).to_string()];
     assert_eq!(
         c.judge(&obs(1, t, t, &tokens)).class,
         Class::Fresh,

@@ -37,7 +37,7 @@ async fn judge_arch(arch: usize) -> BTreeMap<Class, usize> {
     let http = reqwest::Client::new();
     let checker = Checker::new(world.clone());
     let mut classes = BTreeMap::new();
-    for (v, visitor) in world.visitors().iter().enumerate() {
+    for (v, visitor) in (0..world.visitor_count()).map(|v| (v as usize, world.visitor(v))) {
         for path in ["/", "/account"] {
             let resp = http
                 .get(format!("{}{path}", stack.entry_url))

@@ -407,7 +407,7 @@ proptest! {
     fn a_shared_cache_with_two_variants_in_play_is_caught(site in shared_site()) {
         let world = world_of(&site);
         // Both arms of experience 0 among the visitors, from start to end.
-        let arms: std::collections::BTreeSet<_> = (0..world.visitors().len() as u32)
+        let arms: std::collections::BTreeSet<_> = (0..world.visitor_count())
             .filter_map(|v| world.variants_of(v, Micros::ZERO).get(0))
             .collect();
         prop_assume!(arms.len() >= 2);
@@ -475,13 +475,13 @@ proptest! {
         identity in any::<bool>(),
     ) {
         let world = site.world();
-        let n = world.visitors().len();
+        let n = world.visitor_count() as usize;
         let (u, v) = (u.index(n) as u32, v.index(n) as u32);
         let t = Micros(u64::from(tenth * site.seconds) * 100_000);
         let page_def = &world.scenario().content.pages[page];
         let mut tokens = Tokens { entries: served_for(&world, page, v, t), visitors: Vec::new() };
         if identity && page_def.visitor_fragment {
-            tokens.visitors.push(world.visitors()[v as usize].uid.clone());
+            tokens.visitors.push(world.uid(v).to_string());
         }
         let got = Checker::new(&*world).judge(&Observation {
             visitor: u,
@@ -493,8 +493,7 @@ proptest! {
         });
         // The reference: u's truth is constant between its attribute
         // changes and the experience changes; look at each such instant.
-        let mut instants: Vec<Micros> = world.visitors()[u as usize]
-            .changes
+        let mut instants: Vec<Micros> = world.changes(u)
             .iter()
             .map(|c| c.at)
             .chain(world.events().iter().filter(|e| {

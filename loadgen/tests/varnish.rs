@@ -98,7 +98,7 @@ impl VarnishLab {
     }
 
     async fn get(&self, path: &str, visitor: usize) -> ttlab_test_support::mocks::Page {
-        let uid = &self.world.visitors()[visitor].uid;
+        let uid = self.world.uid(visitor as u32);
         fetch(
             self.http
                 .get(format!("{}{path}", self.behind.entry_url))
@@ -207,10 +207,10 @@ async fn the_edge_in_front_of_varnish_keys_on_the_variants() {
     // Two visitors of each variant of experience 0.
     let world = &lab.world;
     let variant_of = |v: usize| world.variants_of(v as u32, Micros::ZERO);
-    let a = (0..world.visitors().len())
+    let a = (0..world.visitor_count() as usize)
         .find(|v| variant_of(*v) == variant_of(0) && *v != 0)
         .unwrap();
-    let other = (0..world.visitors().len())
+    let other = (0..world.visitor_count() as usize)
         .find(|v| variant_of(*v) != variant_of(0))
         .unwrap();
     let first = lab.get("/", 0).await;

@@ -58,7 +58,9 @@ async fn credentials(State(s): State<Arc<MockState>>) -> Json<serde_json::Value>
 
 /// The population's user uids, in visitor order (for load scripts).
 async fn visitors(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {
-    let uids: Vec<&str> = s.world.visitors().iter().map(|v| v.uid.as_str()).collect();
+    let uids: Vec<String> = (0..s.world.visitor_count())
+        .map(|v| s.world.uid(v).to_string())
+        .collect();
     Json(json!({ "visitors": uids }))
 }
 

@@ -30,7 +30,7 @@ async fn manifest_matches_variants_of_for_every_visitor_at_several_times() {
     let mut compared = 0;
     for t in [0, 15, 29, 30, 45].map(Micros::from_secs) {
         h.clock.set(t);
-        for (v, visitor) in h.world.visitors().iter().enumerate() {
+        for (v, visitor) in (0..h.world.visitor_count()).map(|v| (v as usize, h.world.visitor(v))) {
             let resp = h.manifest(Some(&visitor.uid)).send().await.unwrap();
             assert_eq!(
                 resp.headers()["x-cs-personalize-user-uid"],
@@ -65,7 +65,7 @@ async fn manifest_matches_variants_of_for_every_visitor_at_several_times() {
     // The inactive experience joins the manifest when it activates at 30 s.
     h.clock.set(Micros::from_secs(29));
     let (_, before) = json(
-        h.manifest(Some(&h.world.visitors()[0].uid))
+        h.manifest(Some(h.world.uid(0).as_str()))
             .send()
             .await
             .unwrap(),
@@ -73,7 +73,7 @@ async fn manifest_matches_variants_of_for_every_visitor_at_several_times() {
     .await;
     h.clock.set(Micros::from_secs(30));
     let (_, after) = json(
-        h.manifest(Some(&h.world.visitors()[0].uid))
+        h.manifest(Some(h.world.uid(0).as_str()))
             .send()
             .await
             .unwrap(),
@@ -163,7 +163,7 @@ async fn new_users_are_minted_and_attributes_set_by_patch_drive_their_manifest()
 #[tokio::test]
 async fn tags_filter_the_manifest() {
     let h = start(&SCENARIO, MockConfig::default()).await;
-    let uid = h.world.visitors()[3].uid.clone();
+    let uid = h.world.uid(3).to_string();
     let resp = h
         .http
         .get(h.p("/manifest?tags[]=geo"))

@@ -69,7 +69,7 @@ async fn official_sdks_accept_the_mocks() {
         .current_dir(&dir)
         .env("TTLAB_PERSONALIZE_URL", &mocks.personalize_url)
         .env("TTLAB_DELIVERY_URL", &mocks.delivery_url)
-        .env("TTLAB_VISITOR_UID", &world.visitors()[0].uid)
+        .env("TTLAB_VISITOR_UID", world.uid(0).as_str())
         .env("TTLAB_EXPORT_DELIVERY_URL", &export.delivery_url)
         .kill_on_drop(true)
         .output();

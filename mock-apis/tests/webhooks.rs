@@ -124,7 +124,7 @@ async fn a_run_driver_delivers_through_the_control_surface() {
     wait_for(&got, 1).await;
     assert_eq!(advance(&h).await, 0, "each publish is delivered once");
     // Truth through the control surface.
-    let v = &h.world.visitors()[7].uid;
+    let v = h.world.uid(7);
     let (_, truth) = json(
         h.http
             .get(h.p(&format!("/_ttlab/truth/variants?visitor={v}&at_us=0")))

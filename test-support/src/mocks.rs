@@ -121,7 +121,7 @@ impl Lab {
 
     /// Visitor number `v`'s uid.
     pub fn uid(&self, v: usize) -> String {
-        self.world.visitors()[v].uid.clone()
+        self.world.uid(v as u32).to_string()
     }
 
     /// A request for `path` at the architecture's entry, as visitor `uid`

@@ -203,10 +203,11 @@ fn serve_arch(
                 );
             }
         }
-        if let Some(v) = world.visitors().first() {
+        if world.visitor_count() > 0 {
             println!(
                 "  try          curl -i -b cs-personalize-user-uid={} {}/",
-                v.uid, stack.entry_url
+                world.uid(0),
+                stack.entry_url
             );
         }
         serve_until_ctrl_c().await?;

@@ -2,7 +2,7 @@
 //! closure over an `Arc` of it (see `attack`), so several runs (tests) may
 //! be under way in one process, each with its own.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
 use ttlab_scenarios::{Clock, GateClock, Micros, World};
@@ -26,8 +26,9 @@ pub struct RunContext {
     pub pages: PagePicker,
     /// Results.
     pub recorder: Mutex<Recorder>,
-    /// Per visitor: how many of its attribute changes were sent.
-    pub sent_changes: Vec<AtomicUsize>,
+    /// Per visitor: how many of its attribute changes were sent (4 bytes a
+    /// visitor: the run's one dense per-visitor table).
+    pub sent_changes: Vec<AtomicU32>,
     /// The Personalize mock, for attribute updates.
     pub personalize_url: String,
     /// The name of the outermost caching layer in `x-cache`, if any.

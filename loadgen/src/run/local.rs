@@ -1,7 +1,7 @@
 //! One architecture of a real run: the mocks and the architecture's
 //! servers on loopback, the load against them, and its report.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,9 +63,7 @@ pub(super) async fn run_arch(
         checker: Checker::new(world.clone()),
         pages: PagePicker::new(s),
         recorder: Mutex::new(Recorder::tapped(live.is_some()).warming(warmup_s)),
-        sent_changes: (0..s.traffic.visitors)
-            .map(|_| AtomicUsize::new(0))
-            .collect(),
+        sent_changes: (0..s.traffic.visitors).map(|_| AtomicU32::new(0)).collect(),
         personalize_url: mocks.personalize_url.clone(),
         cache_layer: servers.cache_layer(topology),
         tally: view.tally.clone(),

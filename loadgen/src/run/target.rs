@@ -170,7 +170,7 @@ pub async fn run_target_with(
             Recorder::default().warming(ttlab_reports::markers::warmup_seconds(s.warmup)),
         ),
         sent_changes: (0..s.traffic.visitors)
-            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .map(|_| std::sync::atomic::AtomicU32::new(0))
             .collect(),
         personalize_url: mocks_url.to_owned(),
         cache_layer: Some("*"),

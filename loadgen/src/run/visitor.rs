@@ -14,17 +14,17 @@ use crate::script::Session;
 /// the calls the real system would see.
 async fn send_attribute_changes(ctx: &RunContext, visitor: u32) {
     let now = ctx.clock_now();
-    let v = &ctx.world.visitors()[visitor as usize];
+    let changes = ctx.world.changes(visitor);
     let sent = &ctx.sent_changes[visitor as usize];
-    let from = sent.load(Ordering::Relaxed);
-    let due = v.changes[from..].iter().take_while(|c| c.at <= now).count();
+    let from = sent.load(Ordering::Relaxed) as usize;
+    let due = changes[from..].iter().take_while(|c| c.at <= now).count();
     if due == 0 {
         return;
     }
-    sent.store(from + due, Ordering::Relaxed);
+    sent.store((from + due) as u32, Ordering::Relaxed);
     let attrs = &ctx.world.scenario().attributes;
     let mut body = serde_json::Map::new();
-    for c in &v.changes[from..from + due] {
+    for c in &changes[from..from + due] {
         let a = &attrs[c.attribute];
         body.insert(
             a.name.clone(),
@@ -35,7 +35,7 @@ async fn send_attribute_changes(ctx: &RunContext, visitor: u32) {
         .http
         .patch(format!("{}/user-attributes", ctx.personalize_url))
         .header("x-project-uid", "ttlab-project")
-        .header("x-cs-personalize-user-uid", &v.uid)
+        .header("x-cs-personalize-user-uid", ctx.world.uid(visitor).as_str())
         .body(serde_json::Value::Object(body).to_string())
         .send()
         .await;
@@ -91,7 +91,7 @@ pub(super) async fn view(
     planned: Option<ttlab_scenarios::Micros>,
 ) -> TransactionResult {
     send_attribute_changes(ctx, visitor).await;
-    let uid = ctx.world.visitors()[visitor as usize].uid.clone();
+    let uid = ctx.world.uid(visitor).to_string();
     let path = ctx.world.scenario().content.pages[page as usize]
         .path
         .clone();

@@ -592,8 +592,8 @@ impl Sim<'_> {
             }
         };
         // Only a per-visitor key reads the uid (the visitor list is large).
-        let uid = matches!(strategy, KeyStrategy::UrlVisitor)
-            .then(|| self.world.visitors()[req.visitor as usize].uid.as_str());
+        let uid = matches!(strategy, KeyStrategy::UrlVisitor).then(|| self.world.uid(req.visitor));
+        let uid = uid.as_ref().map(ttlab_scenarios::world::Uid::as_str);
         let variants = req
             .variants
             .unwrap_or_else(|| VariantSet::none(self.s.experiences.len()));

@@ -66,7 +66,7 @@ pub struct Summary {
 #[allow(clippy::too_many_lines)] // one field after another
 pub fn summarize(world: &World) -> Summary {
     let s = world.scenario();
-    let visitors = world.visitors().len() as u32;
+    let visitors = world.visitor_count();
     let start: Vec<VariantSet> = (0..visitors)
         .map(|v| world.variants_of(v, Micros::ZERO))
         .collect();

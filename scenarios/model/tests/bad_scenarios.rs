@@ -413,12 +413,16 @@ fn the_estimate_is_above_what_the_world_holds() {
     };
     let world = ttlab_scenarios::World::new(scenario);
     let events = world.events().len() as u64;
-    let visitors = world.visitors().len() as u64;
+    let visitors = u64::from(world.visitor_count());
     // 20,000 visitors over 10 s at one change a second: about 200,000 events.
     assert!(events > 150_000, "{events}");
     // What the world's own vectors hold at the least (uid text and the
     // visitor record, an event, a visitor's change record).
-    let floor_visitor = 36 + std::mem::size_of::<ttlab_scenarios::world::Visitor>() as u64;
+    // The population is derived: its one per-visitor table is the uid
+    // index, 8 bytes a visitor once built.
+    assert!(world.visitor_index(&world.uid(0)).is_some());
+    let floor_visitor = (world.population_bytes() as u64).div_ceil(visitors);
+    assert!(floor_visitor >= 8, "{floor_visitor}");
     let floor_event = std::mem::size_of::<ttlab_scenarios::world::Event>() as u64
         + std::mem::size_of::<ttlab_scenarios::world::AttributeChange>() as u64;
     assert!(

@@ -35,7 +35,7 @@ fn ab_world(visitors: u32, seed: u64) -> World {
 fn shares(world: &World, exp: u16, t: Micros, variants: usize) -> (Vec<f64>, usize) {
     let mut counts = vec![0usize; variants];
     let mut participants = 0;
-    for v in 0..world.visitors().len() as u32 {
+    for v in 0..world.visitor_count() {
         if let Some(k) = world.variants_of(v, t).get(exp) {
             counts[usize::from(k)] += 1;
             participants += 1;
@@ -174,27 +174,32 @@ fn drawn_attribute_changes_never_keep_the_value_and_storms_hit_the_fraction() {
     assert_eq!(storm, 2500, "fraction 0.5 of 5000 visitors");
 }
 
+/// Every visitor of `w`, derived.
+fn everyone(w: &World) -> Vec<ttlab_scenarios::world::Visitor> {
+    (0..w.visitor_count()).map(|v| w.visitor(v)).collect()
+}
+
 #[test]
 fn same_seed_same_world_other_seed_other_visitors() {
     let a = ab_world(1000, 1);
     let b = ab_world(1000, 1);
     let c = ab_world(1000, 2);
-    assert_eq!(a.visitors(), b.visitors());
+    assert_eq!(everyone(&a), everyone(&b));
     assert_eq!(a.events(), b.events());
     let seg1 = world(&segmented());
     let seg2 = world(&segmented());
-    assert_eq!(seg1.visitors(), seg2.visitors());
+    assert_eq!(everyone(&seg1), everyone(&seg2));
     assert_eq!(seg1.events(), seg2.events());
-    let uids_a: Vec<_> = a.visitors().iter().map(|v| &v.uid).collect();
-    let uids_c: Vec<_> = c.visitors().iter().map(|v| &v.uid).collect();
+    let (a_all, c_all) = (everyone(&a), everyone(&c));
+    let uids_a: Vec<_> = a_all.iter().map(|v| &v.uid).collect();
+    let uids_c: Vec<_> = c_all.iter().map(|v| &v.uid).collect();
     assert!(
         uids_a.iter().zip(&uids_c).all(|(x, y)| x != y),
         "another seed gives other visitors"
     );
-    let attrs_differ = a
-        .visitors()
+    let attrs_differ = a_all
         .iter()
-        .zip(c.visitors())
+        .zip(&c_all)
         .filter(|(x, y)| x.initial != y.initial)
         .count();
     assert!(
@@ -203,7 +208,7 @@ fn same_seed_same_world_other_seed_other_visitors() {
     );
     // Uids look like the real API's (UUID v4 shape) and are unique.
     let mut seen = HashMap::new();
-    for (i, v) in a.visitors().iter().enumerate() {
+    for (i, v) in (0..a.visitor_count()).map(|v| (v as usize, a.visitor(v))) {
         assert_eq!(v.uid.len(), 36);
         assert_eq!(&v.uid[14..15], "4");
         assert!(seen.insert(v.uid.clone(), i).is_none());

@@ -11,7 +11,7 @@ mod seeds;
 mod timeline;
 mod variants;
 
-use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use rand::Rng;
 use rand::distr::Distribution;
@@ -29,7 +29,8 @@ pub use variants::{ExperienceState, MAX_EXPERIENCES, VariantSet, assign};
 
 use seeds::{Purpose, stream};
 
-/// A visitor of the population.
+/// A visitor of the population, derived on demand by [`World::visitor`]
+/// (the world holds no per-visitor record).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Visitor {
     /// The Personalize user uid (a UUID, as the real API issues).
@@ -61,11 +62,24 @@ struct EntryHistory {
 }
 
 /// The world of one scenario.
+///
+/// The population is not stored: a visitor's uid and initial attributes are
+/// derived from the seed and its index when asked for, and its attribute
+/// changes live in one list of every change sorted by visitor (timeline
+/// events, not population). The one per-visitor table, the uid index that
+/// maps a uid back to its visitor, is built on the first lookup (8 bytes a
+/// visitor) for the mock APIs; the simulator never builds it.
 #[derive(Clone, Debug)]
 pub struct World {
     scenario: Scenario,
-    visitors: Vec<Visitor>,
-    by_uid: HashMap<String, VisitorIdx>,
+    /// Per attribute, the distribution its initial value is drawn from.
+    attr_dists: Vec<WeightedIndex<f64>>,
+    /// The visitor of each change in `changes` (sorted, for a binary search).
+    change_visitors: Vec<VisitorIdx>,
+    /// Every attribute change, by visitor then time.
+    changes: Vec<AttributeChange>,
+    /// Uid index: see [`UidIndex`]. Built on the first uid lookup.
+    by_uid: OnceLock<UidIndex>,
     /// Per experience: states in time order, the first at time zero.
     experience_states: Vec<Vec<(Micros, ExperienceState)>>,
     entries: Vec<EntryHistory>,
@@ -75,31 +89,163 @@ pub struct World {
     page_masks: Vec<u64>,
 }
 
-/// The uid of visitor `index` under `seed`: a version-4-shaped UUID.
+/// The uid of visitor `index` under `seed`: a version-4-shaped UUID, a hash
+/// of the seed and the index (so any visitor's uid is derived alone).
 pub fn visitor_uid(seed: u64, index: VisitorIdx) -> String {
-    let a = seeds::key(seed, Purpose::VisitorUid, u64::from(index));
+    uid_of(seed, index).as_str().to_owned()
+}
+
+/// A visitor uid, formatted on the stack: what [`World::uid`] returns, so
+/// reading a uid allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Uid([u8; 36]);
+
+impl Uid {
+    /// The uid as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex and dashes")
+    }
+}
+
+impl std::ops::Deref for Uid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Uid {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for Uid {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Uid {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Uid {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// The uid of visitor `index` under `seed`, on the stack.
+fn uid_of(seed: u64, index: VisitorIdx) -> Uid {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let a = uid_key(seed, index);
     let b = seeds::key(a, Purpose::VisitorUid, u64::from(index));
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0x0fff,
-        0x8000 | ((b >> 48) & 0x3fff),
-        b & 0xffff_ffff_ffff
-    )
+    // The same text as `{a>>32:08x}-{a>>16&ffff:04x}-4{a&fff:03x}-
+    // {8000|b>>48&3fff:04x}-{b&ffffffffffff:012x}`.
+    let fields: [(u64, usize); 5] = [
+        (a >> 32, 8),
+        ((a >> 16) & 0xffff, 4),
+        (0x4000 | (a & 0x0fff), 4),
+        (0x8000 | ((b >> 48) & 0x3fff), 4),
+        (b & 0xffff_ffff_ffff, 12),
+    ];
+    let mut out = [b'-'; 36];
+    let mut at = 0;
+    for (value, digits) in fields {
+        for d in 0..digits {
+            let shift = 4 * (digits - 1 - d);
+            out[at + d] = HEX[((value >> shift) & 0xf) as usize];
+        }
+        at += digits + 1;
+    }
+    Uid(out)
+}
+
+/// The hash the uid of visitor `index` starts with: its top 48 bits are the
+/// uid's first 12 hex digits, which is what lets a uid be found again.
+fn uid_key(seed: u64, index: VisitorIdx) -> u64 {
+    seeds::key(seed, Purpose::VisitorUid, u64::from(index))
+}
+
+/// Maps a uid back to its visitor without a map of strings: the uids are
+/// hashes of the index (the golden reports pin them, since a visitor's A/B
+/// bucket is a hash of its uid), so they are not invertible; instead one
+/// sorted `u64` per visitor packs the uid key's top bits above the index.
+/// A lookup parses the uid's first 12 hex digits, binary-searches that
+/// prefix and confirms each candidate by deriving its uid.
+#[derive(Clone, Debug)]
+struct UidIndex {
+    /// Low bits of each packed word that hold the index.
+    index_bits: u32,
+    /// `(uid_key >> index_bits) << index_bits | index`, sorted.
+    packed: Vec<u64>,
+}
+
+impl UidIndex {
+    fn build(seed: u64, visitors: u32) -> UidIndex {
+        // At least 16 bits, so the prefix (at most 48 bits) is always
+        // readable from the uid's text.
+        let index_bits = (32 - visitors.leading_zeros()).max(16);
+        let mut packed: Vec<u64> = (0..visitors)
+            .map(|i| ((uid_key(seed, i) >> index_bits) << index_bits) | u64::from(i))
+            .collect();
+        packed.sort_unstable();
+        UidIndex { index_bits, packed }
+    }
+
+    fn find(&self, seed: u64, uid: &str) -> Option<VisitorIdx> {
+        let b = uid.as_bytes();
+        if b.len() != 36 || b[8] != b'-' {
+            return None;
+        }
+        let mut top: u64 = 0;
+        for &c in b[..8].iter().chain(&b[9..13]) {
+            top = (top << 4) | u64::from(char::from(c).to_digit(16)?);
+        }
+        // `top` is the key's top 48 bits.
+        let prefix = (top << 16) >> self.index_bits;
+        let low = self.index_bits;
+        let start = self.packed.partition_point(|k| k >> low < prefix);
+        self.packed[start..]
+            .iter()
+            .take_while(|k| *k >> low == prefix)
+            .map(|k| (k & ((1u64 << low) - 1)) as VisitorIdx)
+            .find(|i| uid_of(seed, *i) == uid)
+    }
+
+    fn bytes(&self) -> usize {
+        self.packed.capacity() * std::mem::size_of::<u64>()
+    }
 }
 
 impl World {
-    /// Builds the world of a validated scenario.
+    /// Builds the world of a validated scenario. No per-visitor work: the
+    /// population is derived on demand.
     pub fn new(scenario: Scenario) -> World {
-        let mut visitors = population(&scenario);
-        let by_uid = visitors
+        let attr_dists: Vec<WeightedIndex<f64>> = scenario
+            .attributes
             .iter()
-            .enumerate()
-            .map(|(i, v)| (v.uid.clone(), i as VisitorIdx))
+            .map(|a| WeightedIndex::new(&a.weights).expect("validated weights"))
             .collect();
         let (mut events, pending) = timeline::expand(&scenario);
-        events.extend(resolve_changes(&scenario, &mut visitors, pending));
+        let (change_visitors, changes, change_events) =
+            resolve_changes(&scenario, &attr_dists, pending);
+        events.extend(change_events);
         events.sort_by_key(|e| (e.at, e.seq));
         let (experience_states, entries) = histories(&scenario, &events);
         let page_masks = scenario
@@ -117,8 +263,10 @@ impl World {
             .collect();
         World {
             scenario,
-            visitors,
-            by_uid,
+            attr_dists,
+            change_visitors,
+            changes,
+            by_uid: OnceLock::new(),
             experience_states,
             entries,
             events,
@@ -131,14 +279,53 @@ impl World {
         &self.scenario
     }
 
-    /// Every visitor, by index.
-    pub fn visitors(&self) -> &[Visitor] {
-        &self.visitors
+    /// How many visitors the population has (indices `0..visitor_count()`).
+    pub fn visitor_count(&self) -> u32 {
+        self.scenario.traffic.visitors
     }
 
-    /// A visitor's index by uid.
+    /// Visitor `v`, derived: its uid, initial attributes and changes.
+    pub fn visitor(&self, v: VisitorIdx) -> Visitor {
+        Visitor {
+            uid: self.uid(v).as_str().to_owned(),
+            initial: self.initial(v),
+            changes: self.changes(v).to_vec(),
+        }
+    }
+
+    /// The uid of visitor `v` (see [`visitor_uid`]), without allocating.
+    pub fn uid(&self, v: VisitorIdx) -> Uid {
+        uid_of(self.scenario.seed, v)
+    }
+
+    /// The initial attribute values of visitor `v`, one per attribute:
+    /// drawn from the visitor's own stream, so any visitor's can be derived
+    /// alone.
+    pub fn initial(&self, v: VisitorIdx) -> Vec<ValueIdx> {
+        initial_of(self.scenario.seed, &self.attr_dists, v)
+    }
+
+    /// The attribute changes of visitor `v`, in time order.
+    pub fn changes(&self, v: VisitorIdx) -> &[AttributeChange] {
+        let lo = self.change_visitors.partition_point(|x| *x < v);
+        let hi = lo + self.change_visitors[lo..].partition_point(|x| *x <= v);
+        &self.changes[lo..hi]
+    }
+
+    /// A visitor's index by uid; `None` for a uid not in the population. The
+    /// first call builds the uid index (8 bytes a visitor).
     pub fn visitor_index(&self, uid: &str) -> Option<VisitorIdx> {
-        self.by_uid.get(uid).copied()
+        let seed = self.scenario.seed;
+        self.by_uid
+            .get_or_init(|| UidIndex::build(seed, self.visitor_count()))
+            .find(seed, uid)
+    }
+
+    /// Heap bytes the world holds that grow with the population (not with
+    /// the timeline): the uid index once built, nothing before. What the
+    /// population-memory benchmark reads alongside the allocator's count.
+    pub fn population_bytes(&self) -> usize {
+        self.by_uid.get().map_or(0, UidIndex::bytes)
     }
 
     /// Every event, in the order it applies.
@@ -148,20 +335,19 @@ impl World {
 
     /// Value of `attribute` of visitor `v` at `t`.
     pub fn attribute_at(&self, v: VisitorIdx, attribute: AttrIdx, t: Micros) -> ValueIdx {
-        let visitor = &self.visitors[v as usize];
-        let upto = visitor.changes.partition_point(|c| c.at <= t);
-        visitor.changes[..upto]
+        let changes = self.changes(v);
+        let upto = changes.partition_point(|c| c.at <= t);
+        changes[..upto]
             .iter()
             .rev()
             .find(|c| c.attribute == attribute)
-            .map_or(visitor.initial[attribute], |c| c.value)
+            .map_or_else(|| self.initial(v)[attribute], |c| c.value)
     }
 
     /// Every attribute value of visitor `v` at `t`.
     pub fn attributes_at(&self, v: VisitorIdx, t: Micros) -> Vec<ValueIdx> {
-        let visitor = &self.visitors[v as usize];
-        let mut values = visitor.initial.clone();
-        for c in visitor.changes.iter().take_while(|c| c.at <= t) {
+        let mut values = self.initial(v);
+        for c in self.changes(v).iter().take_while(|c| c.at <= t) {
             values[c.attribute] = c.value;
         }
         values
@@ -177,19 +363,21 @@ impl World {
     /// **Truth**: the variants of visitor `v` at time `t`, one per experience
     /// in priority order.
     pub fn variants_of(&self, v: VisitorIdx, t: Micros) -> VariantSet {
-        // Attributes are read as the rules ask for them: no allocation.
-        let visitor = &self.visitors[v as usize];
-        let changes = &visitor.changes[..visitor.changes.partition_point(|c| c.at <= t)];
+        // The visitor is derived once per call (the simulator memoizes the
+        // answer between the visitor's change points).
+        let initial = self.initial(v);
+        let changes = self.changes(v);
+        let changes = &changes[..changes.partition_point(|c| c.at <= t)];
         let value_of = |a: AttrIdx| {
             Some(
                 changes
                     .iter()
                     .rev()
                     .find(|c| c.attribute == a)
-                    .map_or(visitor.initial[a], |c| c.value),
+                    .map_or(initial[a], |c| c.value),
             )
         };
-        self.variants_for(&visitor.uid, &value_of, t)
+        self.variants_for(&self.uid(v), &value_of, t)
     }
 
     /// The variants of any visitor, given its uid and attribute values, at
@@ -376,51 +564,40 @@ fn draw_other(rng: &mut impl Rng, weights: &[f64], current: ValueIdx) -> ValueId
     last
 }
 
-/// The visitors with their uids and initial attribute values.
-fn population(scenario: &Scenario) -> Vec<Visitor> {
-    let seed = scenario.seed;
-    let attr_dists: Vec<WeightedIndex<f64>> = scenario
-        .attributes
+/// The initial attribute values of visitor `index`: one draw per attribute
+/// from the visitor's own stream.
+fn initial_of(seed: u64, attr_dists: &[WeightedIndex<f64>], index: VisitorIdx) -> Vec<ValueIdx> {
+    let mut rng = stream(seed, Purpose::Attributes, u64::from(index));
+    attr_dists
         .iter()
-        .map(|a| WeightedIndex::new(&a.weights).expect("validated weights"))
-        .collect();
-    (0..scenario.traffic.visitors)
-        .map(|i| {
-            let mut rng = stream(seed, Purpose::Attributes, u64::from(i));
-            Visitor {
-                uid: visitor_uid(seed, i),
-                initial: attr_dists
-                    .iter()
-                    .map(|d| d.sample(&mut rng) as ValueIdx)
-                    .collect(),
-                changes: Vec::new(),
-            }
-        })
+        .map(|d| d.sample(&mut rng) as ValueIdx)
         .collect()
 }
 
 /// Draws the values of pending attribute changes per visitor, in time order,
-/// never the value the visitor has at that moment; records them on the
-/// visitors and returns them as events.
+/// never the value the visitor has at that moment; returns them sorted by
+/// visitor (the visitor of each, and the changes) and as events.
 fn resolve_changes(
     scenario: &Scenario,
-    visitors: &mut [Visitor],
+    attr_dists: &[WeightedIndex<f64>],
     mut pending: Vec<timeline::PendingChange>,
-) -> Vec<Event> {
+) -> (Vec<VisitorIdx>, Vec<AttributeChange>, Vec<Event>) {
     pending.sort_by_key(|c| (c.visitor, c.at, c.seq));
     let mut events = Vec::with_capacity(pending.len());
+    let mut visitors = Vec::with_capacity(pending.len());
+    let mut changes = Vec::with_capacity(pending.len());
     for group in pending.chunk_by(|a, b| a.visitor == b.visitor) {
         let v = group[0].visitor;
         let mut rng = stream(scenario.seed, Purpose::ChangeValues, u64::from(v));
-        let visitor = &mut visitors[v as usize];
-        let mut current = visitor.initial.clone();
+        let mut current = initial_of(scenario.seed, attr_dists, v);
         for c in group {
             let weights = &scenario.attributes[c.attribute].weights;
             let value = c
                 .value
                 .unwrap_or_else(|| draw_other(&mut rng, weights, current[c.attribute]));
             current[c.attribute] = value;
-            visitor.changes.push(AttributeChange {
+            visitors.push(v);
+            changes.push(AttributeChange {
                 at: c.at,
                 attribute: c.attribute,
                 value,
@@ -436,7 +613,7 @@ fn resolve_changes(
             });
         }
     }
-    events
+    (visitors, changes, events)
 }
 
 /// Experience states over time and entry publish histories, from the events.
