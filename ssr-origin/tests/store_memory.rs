@@ -41,6 +41,7 @@ fn an_entry_costs_at_most_150_bytes() {
             Bounds {
                 max_entries: Some(n),
                 max_bytes: None,
+                ..Bounds::default()
             },
             n,
         );
