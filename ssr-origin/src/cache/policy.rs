@@ -16,7 +16,9 @@
 
 use std::collections::VecDeque;
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use ttlab_scenarios::model::Eviction;
 
 use super::key::CacheKey;
@@ -178,7 +180,9 @@ impl Sketch {
 /// The store's map under a policy other than LRU.
 pub(super) struct PolicyMap<V> {
     policy: Eviction,
-    index: HashMap<CacheKey, u32>,
+    /// Node of each key: slots only (4 bytes each), the key is the node's.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     nodes: Vec<Option<Node<V>>>,
     free: Vec<u32>,
     queues: [Queue; 3],
@@ -197,10 +201,15 @@ impl<V> PolicyMap<V> {
         debug_assert!(policy != Eviction::Lru, "LRU is the lru crate's map");
         let sketch = (policy == Eviction::WTinyLfu)
             .then(|| Sketch::new(cap.map_or(1024, |c| c as u64).min(1 << 24)));
+        // Reserved up front for an entry bound, as the LRU map does: the
+        // bound is the size the store reaches, and growing by doubling
+        // would hold up to twice the slots.
+        let reserve = cap.unwrap_or(0);
         PolicyMap {
             policy,
-            index: HashMap::new(),
-            nodes: Vec::new(),
+            index: HashTable::with_capacity(reserve),
+            hasher: DefaultHashBuilder::default(),
+            nodes: Vec::with_capacity(reserve),
             free: Vec::new(),
             queues: [EMPTY; 3],
             hand: NIL,
@@ -212,6 +221,16 @@ impl<V> PolicyMap<V> {
 
     pub(super) fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// The slot of `key`'s node.
+    fn find(&self, key: &CacheKey) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.index
+            .find(self.hasher.hash_one(key), |&i| {
+                nodes[i as usize].as_ref().is_some_and(|n| n.key == *key)
+            })
+            .copied()
     }
 
     fn node(&self, i: u32) -> &Node<V> {
@@ -267,9 +286,15 @@ impl<V> PolicyMap<V> {
     /// Unlinks and frees node `i`, returning its key and entry.
     fn remove_node(&mut self, i: u32) -> (CacheKey, Stored<V>) {
         self.unlink(i);
+        let key = self.node(i).key;
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hasher.hash_one(key), |&j| j == i)
+        {
+            e.remove();
+        }
         let n = self.nodes[i as usize].take().expect("live node");
         self.free.push(i);
-        self.index.remove(&n.key);
         (n.key, n.entry)
     }
 
@@ -285,7 +310,7 @@ impl<V> PolicyMap<V> {
         if let Some(s) = &mut self.sketch {
             s.increment(*key);
         }
-        let i = *self.index.get(key)?;
+        let i = self.find(key)?;
         match self.policy {
             Eviction::Lru | Eviction::Fifo => {}
             Eviction::Clock | Eviction::Sieve => self.node_mut(i).freq = 1,
@@ -312,7 +337,7 @@ impl<V> PolicyMap<V> {
     }
 
     pub(super) fn peek(&self, key: &CacheKey) -> Option<&Stored<V>> {
-        self.index.get(key).map(|&i| &self.node(i).entry)
+        self.find(key).map(|i| &self.node(i).entry)
     }
 
     /// Inserts; returns the entry it replaced (which keeps its place and
@@ -324,7 +349,7 @@ impl<V> PolicyMap<V> {
         key: CacheKey,
         entry: Stored<V>,
     ) -> Option<(CacheKey, Stored<V>)> {
-        if let Some(&i) = self.index.get(&key) {
+        if let Some(i) = self.find(&key) {
             let old = std::mem::replace(&mut self.node_mut(i).entry, entry);
             return Some((key, old));
         }
@@ -348,7 +373,10 @@ impl<V> PolicyMap<V> {
             self.nodes.push(Some(node));
             u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 entries")
         };
-        self.index.insert(key, i);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(key), i, |&j| {
+            hasher.hash_one(nodes[j as usize].as_ref().expect("live node").key)
+        });
         let q = match self.policy {
             // Back from S3-FIFO's ghost: straight to main.
             Eviction::S3Fifo if self.ghost.take(key) => 1,
@@ -359,7 +387,7 @@ impl<V> PolicyMap<V> {
     }
 
     pub(super) fn pop(&mut self, key: &CacheKey) -> Option<Stored<V>> {
-        let i = *self.index.get(key)?;
+        let i = self.find(key)?;
         Some(self.remove_node(i).1)
     }
 
