@@ -72,7 +72,7 @@ fn entry() -> Stored<u32> {
         value: 0,
         stored_at: Micros(0),
         fetched_at: Micros(0),
-        tags: Default::default(),
+        tags: ttlab_ssr_origin::cache::Tags::new(),
         size: 1,
     }
 }
@@ -293,7 +293,9 @@ fn ref_tinylfu(trace: &[u32], period: u64) -> Vec<bool> {
             added += 1;
             if added == period {
                 added = 0;
-                counts.values_mut().for_each(|c| *c /= 2);
+                for c in counts.values_mut() {
+                    *c /= 2;
+                }
             }
             if take(&mut window, k).is_some() {
                 window.push_back(k);

@@ -171,7 +171,7 @@ enum Map<V> {
     Lru(LruCache<CacheKey, Stored<V>>),
     Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
     /// Any other eviction policy ([`super::policy`]).
-    Policy(PolicyMap<V>),
+    Policy(Box<PolicyMap<V>>),
 }
 
 impl<V> Map<V> {
@@ -333,9 +333,10 @@ impl<V: Clone> MemoryStore<V> {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let lru = match (bounds.max_entries, bounds.max_bytes) {
             (None, None) => Map::Plain(HashMap::default()),
-            _ if bounds.eviction != Eviction::Lru => {
-                Map::Policy(PolicyMap::new(bounds.eviction, cap.filter(|&c| c > 0)))
-            }
+            _ if bounds.eviction != Eviction::Lru => Map::Policy(Box::new(PolicyMap::new(
+                bounds.eviction,
+                cap.filter(|&c| c > 0),
+            ))),
             (Some(n), _) => match NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)) {
                 Some(n) => Map::Lru(LruCache::new(n)),
                 None => Map::Lru(LruCache::unbounded()),
