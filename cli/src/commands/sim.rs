@@ -95,9 +95,24 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
+        "eviction" => Sweep::Eviction(
+            values
+                .iter()
+                .map(|v| {
+                    ttlab_scenarios::model::Eviction::ALL
+                        .into_iter()
+                        .find(|e| e.name() == *v)
+                        .ok_or_else(|| {
+                            format!(
+                                "--sweep eviction: \"{v}\" is not one of lru, fifo, clock, sieve, s3-fifo, w-tinylfu"
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         other => {
             return Err(format!(
-                "--sweep: unknown cache option \"{other}\"; expected one of ttl, stale_while_revalidate, stale_if_error, coalesce, purge_on_publish, max_entries, key_scope"
+                "--sweep: unknown cache option \"{other}\"; expected one of ttl, stale_while_revalidate, stale_if_error, coalesce, purge_on_publish, max_entries, key_scope, eviction"
             ));
         }
     })
@@ -131,6 +146,20 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         }
         None => scenario.sweep.clone(),
     };
+    // As in a scenario's [sweep]: Redis evicts by its own policy.
+    if matches!(sweep, Some(Sweep::Eviction(_)))
+        && scenario.architectures.iter().any(|a| {
+            matches!(
+                a.cache.backend,
+                ttlab_scenarios::model::Backend::Redis { .. }
+            )
+        })
+    {
+        eprintln!(
+            "error: --sweep eviction does not apply to a Redis store: Redis evicts by its own maxmemory-policy"
+        );
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
     // The scenario's own sweep was within bounds; another may not be.
     if let Some((_, why)) = bounds::estimate(&scenario, sweep.as_ref()).refusal() {
         eprintln!("error: with --sweep, {why}");
@@ -309,6 +338,19 @@ mod tests {
         assert!(e.starts_with("--sweep ttl: value 2 of 3 is empty"), "{e}");
         let e = parse_sweep("ttl=5s,6s,").unwrap_err();
         assert!(e.contains("value 3 of 3 is empty"), "{e}");
+    }
+
+    #[test]
+    fn an_eviction_sweep_takes_the_policies_by_name() {
+        let Ok(Sweep::Eviction(v)) = parse_sweep("eviction=lru,sieve,w-tinylfu") else {
+            panic!("an eviction sweep");
+        };
+        assert_eq!(
+            v.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            ["lru", "sieve", "w-tinylfu"]
+        );
+        let e = parse_sweep("eviction=lru,arc").unwrap_err();
+        assert!(e.contains("\"arc\" is not one of"), "{e}");
     }
 
     #[test]
