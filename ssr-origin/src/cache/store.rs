@@ -1,5 +1,7 @@
 //! Where a caching layer keeps entries: one trait, and the embedded
-//! in-memory store (bounded by entries and/or bytes, least recently used out).
+//! in-memory store (bounded by entries and/or bytes; what goes out is the
+//! bounds' [`Eviction`] policy: least recently used by default, the `lru`
+//! crate's map, or one of [`super::policy`]'s).
 //!
 //! Freshness is not the store's business: an entry carries when it was
 //! stored and fetched, and the layer judges it with
@@ -314,7 +316,8 @@ impl<V> Inner<V> {
 }
 
 /// The embedded store: a map under a mutex, bounded by entries and bytes
-/// (least recently used out), reclaiming entries past their lifetime.
+/// (the bounds' eviction policy chooses what goes), reclaiming entries past
+/// their lifetime.
 pub struct MemoryStore<V> {
     inner: Mutex<Inner<V>>,
     bounds: Bounds,
