@@ -19,6 +19,25 @@ use ttlab_scenarios::spec::HumanDuration;
 use crate::args::SimArgs;
 use crate::exit::EXIT_BAD_INPUT;
 
+/// `sweep`, unless it is of `eviction` while an architecture keeps its
+/// cache in Redis, which evicts by its own policy (as a scenario's `[sweep]`
+/// is refused).
+fn not_eviction_on_redis(
+    scenario: &ttlab_scenarios::Scenario,
+    sweep: Sweep,
+) -> Result<Sweep, String> {
+    let redis = scenario.architectures.iter().any(|a| {
+        matches!(
+            a.cache.backend,
+            ttlab_scenarios::model::Backend::Redis { .. }
+        )
+    });
+    if redis && matches!(sweep, Sweep::Eviction(_)) {
+        return Err("--sweep eviction does not apply to a Redis store: Redis evicts by its own maxmemory-policy".to_owned());
+    }
+    Ok(sweep)
+}
+
 /// Parses `option=v1,v2,…` into a sweep.
 pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
     let (option, values) = text.split_once('=').ok_or_else(|| {
@@ -119,6 +138,7 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
 }
 
 /// Simulates, writes the report, prints the summary.
+#[allow(clippy::too_many_lines)] // one refusal after another, in the order they are checked
 pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let (shown, scenario) = match super::scenario_or_exit(&args.scenario) {
         Ok(loaded) => loaded,
@@ -138,7 +158,11 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             scenario.cdn.as_str()
         );
     }
-    let sweep = match args.sweep.as_deref().map(parse_sweep) {
+    let sweep = match args
+        .sweep
+        .as_deref()
+        .map(|t| parse_sweep(t).and_then(|s| not_eviction_on_redis(&scenario, s)))
+    {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
             eprintln!("error: {e}");
@@ -146,20 +170,6 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         }
         None => scenario.sweep.clone(),
     };
-    // As in a scenario's [sweep]: Redis evicts by its own policy.
-    if matches!(sweep, Some(Sweep::Eviction(_)))
-        && scenario.architectures.iter().any(|a| {
-            matches!(
-                a.cache.backend,
-                ttlab_scenarios::model::Backend::Redis { .. }
-            )
-        })
-    {
-        eprintln!(
-            "error: --sweep eviction does not apply to a Redis store: Redis evicts by its own maxmemory-policy"
-        );
-        return Ok(ExitCode::from(EXIT_BAD_INPUT));
-    }
     // The scenario's own sweep was within bounds; another may not be.
     if let Some((_, why)) = bounds::estimate(&scenario, sweep.as_ref()).refusal() {
         eprintln!("error: with --sweep, {why}");
