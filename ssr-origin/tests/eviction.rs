@@ -414,3 +414,32 @@ fn every_policy_keeps_the_bounds_and_purges_by_tag() {
         );
     }
 }
+
+/// The servers' layers take the scenario's policy: every caching layer of a
+/// real run (origin, CDN, edge) is made by `page_layer`, whose store is the
+/// one tested above.
+#[test]
+fn a_servers_layer_stores_with_the_scenarios_policy() {
+    use std::sync::Arc;
+    use ttlab_scenarios::SystemClock;
+    use ttlab_scenarios::model::CacheOptions;
+    for eviction in Eviction::ALL {
+        let options = CacheOptions {
+            max_entries: Some(10),
+            eviction,
+            ..CacheOptions::default()
+        };
+        let mut registry = prometheus_client::registry::Registry::default();
+        let layer = ttlab_ssr_origin::origin::page_layer(
+            &options,
+            Arc::new(SystemClock::starting_now()),
+            &mut registry,
+            "origin",
+            "eviction-test",
+        )
+        .unwrap();
+        let bounds = layer.store().memory().expect("a memory store").bounds();
+        assert_eq!(bounds.eviction, eviction);
+        assert_eq!(bounds.max_entries, Some(10));
+    }
+}
