@@ -61,18 +61,28 @@ const EMPTY: Queue = Queue {
 
 /// S3-FIFO's ghost: keys recently evicted from the small queue, at most as
 /// many as the store holds. A key enters main when it comes back while here.
+/// It keeps 64 bits of each key (the key is a hash already; two keys of a
+/// store sharing them is a chance of about n²/2⁶⁵) and a 32-bit sequence
+/// number: 16 bytes in the queue and 16 in the map per key.
 #[derive(Default)]
 struct Ghost {
-    order: VecDeque<(CacheKey, u64)>,
-    live: HashMap<CacheKey, u64>,
-    seq: u64,
+    order: VecDeque<(u64, u32)>,
+    live: HashMap<u64, u32>,
+    seq: u32,
 }
 
 impl Ghost {
+    const fn print(key: CacheKey) -> u64 {
+        key.0 as u64
+    }
+
     fn push(&mut self, key: CacheKey, cap: usize) {
-        self.seq += 1;
-        self.live.insert(key, self.seq);
-        self.order.push_back((key, self.seq));
+        // Wraps after 2^32 pushes; the queue holds far fewer, so a stale
+        // pair never matches a live one.
+        self.seq = self.seq.wrapping_add(1);
+        let k = Self::print(key);
+        self.live.insert(k, self.seq);
+        self.order.push_back((k, self.seq));
         while self.live.len() > cap.max(1) {
             self.pop_oldest();
         }
@@ -94,7 +104,7 @@ impl Ghost {
 
     /// Whether `key` was here (it leaves).
     fn take(&mut self, key: CacheKey) -> bool {
-        self.live.remove(&key).is_some()
+        self.live.remove(&Self::print(key)).is_some()
     }
 }
 
