@@ -56,6 +56,7 @@ fn memory_per_entry(_: &mut Criterion) {
             Bounds {
                 max_entries: Some(N),
                 max_bytes: None,
+                ..Bounds::default()
             },
         ),
     ] {

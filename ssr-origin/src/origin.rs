@@ -333,7 +333,8 @@ pub fn page_layer(
     let layer_options = layer_options(options);
     let layer = match &options.backend {
         Backend::Memory => {
-            let bounds = cache::Bounds::or_defaults(options.max_entries, options.max_bytes);
+            let bounds = cache::Bounds::or_defaults(options.max_entries, options.max_bytes)
+                .evicting(options.eviction);
             let store = MemoryStore::new(bounds).reclaiming(layer_options.windows);
             let store = Arc::new(AnyStore::Memory(store));
             store.spawn_reclaimer(clock.clone());

@@ -19,6 +19,25 @@ use ttlab_scenarios::spec::HumanDuration;
 use crate::args::SimArgs;
 use crate::exit::EXIT_BAD_INPUT;
 
+/// `sweep`, unless it is of `eviction` while an architecture keeps its
+/// cache in Redis, which evicts by its own policy (as a scenario's `[sweep]`
+/// is refused).
+fn not_eviction_on_redis(
+    scenario: &ttlab_scenarios::Scenario,
+    sweep: Sweep,
+) -> Result<Sweep, String> {
+    let redis = scenario.architectures.iter().any(|a| {
+        matches!(
+            a.cache.backend,
+            ttlab_scenarios::model::Backend::Redis { .. }
+        )
+    });
+    if redis && matches!(sweep, Sweep::Eviction(_)) {
+        return Err("--sweep eviction does not apply to a Redis store: Redis evicts by its own maxmemory-policy".to_owned());
+    }
+    Ok(sweep)
+}
+
 /// Parses `option=v1,v2,…` into a sweep.
 pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
     let (option, values) = text.split_once('=').ok_or_else(|| {
@@ -95,15 +114,31 @@ pub fn parse_sweep(text: &str) -> Result<Sweep, String> {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
+        "eviction" => Sweep::Eviction(
+            values
+                .iter()
+                .map(|v| {
+                    ttlab_scenarios::model::Eviction::ALL
+                        .into_iter()
+                        .find(|e| e.name() == *v)
+                        .ok_or_else(|| {
+                            format!(
+                                "--sweep eviction: \"{v}\" is not one of lru, fifo, clock, sieve, s3-fifo, w-tinylfu"
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         other => {
             return Err(format!(
-                "--sweep: unknown cache option \"{other}\"; expected one of ttl, stale_while_revalidate, stale_if_error, coalesce, purge_on_publish, max_entries, key_scope"
+                "--sweep: unknown cache option \"{other}\"; expected one of ttl, stale_while_revalidate, stale_if_error, coalesce, purge_on_publish, max_entries, key_scope, eviction"
             ));
         }
     })
 }
 
 /// Simulates, writes the report, prints the summary.
+#[allow(clippy::too_many_lines)] // one refusal after another, in the order they are checked
 pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let (shown, scenario) = match super::scenario_or_exit(&args.scenario) {
         Ok(loaded) => loaded,
@@ -123,7 +158,11 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             scenario.cdn.as_str()
         );
     }
-    let sweep = match args.sweep.as_deref().map(parse_sweep) {
+    let sweep = match args
+        .sweep
+        .as_deref()
+        .map(|t| parse_sweep(t).and_then(|s| not_eviction_on_redis(&scenario, s)))
+    {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
             eprintln!("error: {e}");
@@ -309,6 +348,19 @@ mod tests {
         assert!(e.starts_with("--sweep ttl: value 2 of 3 is empty"), "{e}");
         let e = parse_sweep("ttl=5s,6s,").unwrap_err();
         assert!(e.contains("value 3 of 3 is empty"), "{e}");
+    }
+
+    #[test]
+    fn an_eviction_sweep_takes_the_policies_by_name() {
+        let Ok(Sweep::Eviction(v)) = parse_sweep("eviction=lru,sieve,w-tinylfu") else {
+            panic!("an eviction sweep");
+        };
+        assert_eq!(
+            v.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            ["lru", "sieve", "w-tinylfu"]
+        );
+        let e = parse_sweep("eviction=lru,arc").unwrap_err();
+        assert!(e.contains("\"arc\" is not one of"), "{e}");
     }
 
     #[test]

@@ -53,7 +53,7 @@ const NONE: u32 = u32::MAX;
 pub const SIM_MAX_ENTRIES: u64 = 1_000_000;
 
 /// The caching layer of `arch` on the virtual clock: the scenario's bounds
-/// when it sets any (an LRU store, as the servers'), else a store held to
+/// and eviction policy when it sets any bound (the servers' store), else a store held to
 /// [`SIM_MAX_ENTRIES`]; both reclaim entries past their lifetime.
 ///
 /// Under `policy = "http"` a CDN or edge takes its windows from what the
@@ -65,6 +65,7 @@ fn sim_layer(arch: &ArchitectureConfig) -> (SteppedLayer<PageId, u16>, bool) {
     let bounds = Bounds {
         max_entries: c.max_entries,
         max_bytes: c.max_bytes,
+        eviction: c.eviction,
     };
     let mut windows: Windows = c.into();
     let mut stores = true;

@@ -252,6 +252,10 @@ const REAL_SAMPLE_BYTES: u64 = 32;
 const CACHE_ENTRY_BYTES: u64 = 400;
 /// A slot the bounded LRU reserves up front for `max_entries`.
 const LRU_SLOT_BYTES: u64 = 40;
+/// A slot the other eviction policies reserve up front for `max_entries`:
+/// the whole node (key, entry, links) and its index slot, about 103 bytes
+/// measured, and W-TinyLFU's sketch, 21 more (`docs/performance.md`).
+const POLICY_SLOT_BYTES: u64 = 128;
 
 /// What `scenario` makes ttlab hold in memory when simulated (with `sweep`'s
 /// points running beside one another) or run for real, whichever holds more.
@@ -411,7 +415,7 @@ pub fn expected_requests(scenario: &Scenario) -> u64 {
 
 /// Bytes the caching layers of `arch` hold at most: entries for the
 /// distinct keys its requests can fill (each publish can renew them), no
-/// more than `max_entries`, plus what a bounded LRU reserves.
+/// more than `max_entries`, plus what a bounded store reserves (by policy).
 fn cache_bytes(
     scenario: &Scenario,
     arch: &crate::model::ArchitectureConfig,
@@ -441,7 +445,14 @@ fn cache_bytes(
     let mut reserved = 0;
     if let Some(m) = max_entries {
         entries = entries.min(m as f64);
-        reserved = m.saturating_mul(LRU_SLOT_BYTES);
+        let lru_only = arch.cache.eviction == crate::model::Eviction::Lru
+            && !matches!(sweep, Some(Sweep::Eviction(_)));
+        let slot = if lru_only {
+            LRU_SLOT_BYTES
+        } else {
+            POLICY_SLOT_BYTES
+        };
+        reserved = m.saturating_mul(slot);
     }
     saturating(entries)
         .saturating_mul(CACHE_ENTRY_BYTES)

@@ -574,6 +574,62 @@ impl CdnEngine {
     }
 }
 
+/// Which entry a bounded memory store evicts to make room. One definition
+/// for the scenario and the store (`ttlab_ssr_origin::cache::MemoryStore`),
+/// so the simulator and the servers run the same policy. A Redis store
+/// ignores it: Redis evicts by its own `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Eviction {
+    /// Least recently used (the default: what every release before the
+    /// option ran).
+    #[default]
+    Lru,
+    /// First in, first out: a read changes nothing.
+    Fifo,
+    /// FIFO with a second chance: a read sets a bit that saves the entry
+    /// once when it reaches the end of the queue.
+    Clock,
+    /// SIEVE: a FIFO queue whose hand sweeps from old to new, sparing
+    /// entries read since it last passed, without moving them.
+    Sieve,
+    /// S3-FIFO: a small probationary FIFO, a main FIFO with reinsertion, and
+    /// a ghost queue of keys recently evicted from the small one.
+    S3Fifo,
+    /// W-TinyLFU: a small LRU window before a segmented LRU whose admission
+    /// compares estimated frequencies (a count-min sketch that ages).
+    WTinyLfu,
+}
+
+impl Eviction {
+    /// Every policy, in the order the docs list them.
+    pub const ALL: [Eviction; 6] = [
+        Eviction::Lru,
+        Eviction::Fifo,
+        Eviction::Clock,
+        Eviction::Sieve,
+        Eviction::S3Fifo,
+        Eviction::WTinyLfu,
+    ];
+
+    /// The name a scenario writes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Eviction::Lru => "lru",
+            Eviction::Fifo => "fifo",
+            Eviction::Clock => "clock",
+            Eviction::Sieve => "sieve",
+            Eviction::S3Fifo => "s3-fifo",
+            Eviction::WTinyLfu => "w-tinylfu",
+        }
+    }
+}
+
+impl std::fmt::Display for Eviction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Where the CDN and edge layers take their lifetimes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CachePolicy {
@@ -614,6 +670,8 @@ pub struct CacheOptions {
     pub max_entries: Option<u64>,
     /// Byte bound.
     pub max_bytes: Option<u64>,
+    /// Which entry a bounded memory store evicts.
+    pub eviction: Eviction,
     /// Where entries live.
     pub backend: Backend,
     /// Variant-key scope.
@@ -635,6 +693,7 @@ impl Default for CacheOptions {
             purge_on_publish: false,
             max_entries: None,
             max_bytes: None,
+            eviction: Eviction::Lru,
             backend: Backend::Memory,
             key_scope: KeyScope::All,
             origin_replicas: 1,
@@ -854,6 +913,8 @@ pub enum Sweep {
     MaxEntries(Vec<u64>),
     /// Key scopes.
     KeyScope(Vec<KeyScope>),
+    /// Eviction policies.
+    Eviction(Vec<Eviction>),
 }
 
 impl Sweep {
@@ -867,6 +928,7 @@ impl Sweep {
             Sweep::PurgeOnPublish(_) => "purge_on_publish",
             Sweep::MaxEntries(_) => "max_entries",
             Sweep::KeyScope(_) => "key_scope",
+            Sweep::Eviction(_) => "eviction",
         }
     }
 
@@ -877,6 +939,7 @@ impl Sweep {
             Sweep::Coalesce(v) | Sweep::PurgeOnPublish(v) => v.len(),
             Sweep::MaxEntries(v) => v.len(),
             Sweep::KeyScope(v) => v.len(),
+            Sweep::Eviction(v) => v.len(),
         }
     }
 
@@ -897,6 +960,7 @@ impl Sweep {
                 KeyScope::All => "all".to_owned(),
                 KeyScope::Page => "page".to_owned(),
             },
+            Sweep::Eviction(v) => v[i].name().to_owned(),
         }
     }
 
@@ -910,6 +974,7 @@ impl Sweep {
             Sweep::PurgeOnPublish(v) => options.purge_on_publish = v[i],
             Sweep::MaxEntries(v) => options.max_entries = Some(v[i]),
             Sweep::KeyScope(v) => options.key_scope = v[i],
+            Sweep::Eviction(v) => options.eviction = v[i],
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod key;
 pub mod layer;
 pub mod outcome;
+pub mod policy;
 pub mod redis_store;
 pub mod stated;
 pub mod stepped;
@@ -27,7 +28,7 @@ pub use redis_store::{
 };
 pub use stepped::{Completion, FetchId, Lookup, Reply, Slab, SteppedLayer};
 pub use store::{
-    Bounds, Cached, DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, MemoryStore, PutOutcome, Store,
-    StoreError, Stored, Tag, Tags,
+    Bounds, Cached, DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, Eviction, MemoryStore, PutOutcome,
+    Store, StoreError, Stored, Tag, Tags,
 };
 pub use ttlab_scenarios::LayerCounts;

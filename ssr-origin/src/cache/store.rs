@@ -1,5 +1,7 @@
 //! Where a caching layer keeps entries: one trait, and the embedded
-//! in-memory store (bounded by entries and/or bytes, least recently used out).
+//! in-memory store (bounded by entries and/or bytes; what goes out is the
+//! bounds' [`Eviction`] policy: least recently used by default, the `lru`
+//! crate's map, or one of [`super::policy`]'s).
 //!
 //! Freshness is not the store's business: an entry carries when it was
 //! stored and fetched, and the layer judges it with
@@ -38,6 +40,8 @@ use ttlab_scenarios::Micros;
 
 use super::freshness::{Windows, lifetime, servable_ever};
 use super::key::CacheKey;
+use super::policy::PolicyMap;
+pub use ttlab_scenarios::model::Eviction;
 
 /// A purge tag: the index of a content entry the page was built from.
 pub type Tag = u32;
@@ -132,6 +136,8 @@ pub struct Bounds {
     pub max_entries: Option<u64>,
     /// Most bytes (sum of entry sizes).
     pub max_bytes: Option<u64>,
+    /// Which entry goes when a bound is reached (LRU by default).
+    pub eviction: Eviction,
 }
 
 impl Bounds {
@@ -143,7 +149,15 @@ impl Bounds {
         Bounds {
             max_entries: Some(max_entries.unwrap_or(DEFAULT_MAX_ENTRIES)),
             max_bytes: Some(max_bytes.unwrap_or(DEFAULT_MAX_BYTES)),
+            eviction: Eviction::Lru,
         }
+    }
+
+    /// These bounds, evicting by `eviction`.
+    #[must_use]
+    pub const fn evicting(mut self, eviction: Eviction) -> Bounds {
+        self.eviction = eviction;
+        self
     }
 
     /// Whether anything is bounded.
@@ -158,6 +172,8 @@ impl Bounds {
 enum Map<V> {
     Lru(LruCache<CacheKey, Stored<V>>),
     Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
+    /// Any other eviction policy ([`super::policy`]).
+    Policy(Box<PolicyMap<V>>),
 }
 
 impl<V> Map<V> {
@@ -165,6 +181,7 @@ impl<V> Map<V> {
         match self {
             Map::Lru(m) => m.len(),
             Map::Plain(m) => m.len(),
+            Map::Policy(m) => m.len(),
         }
     }
 
@@ -173,6 +190,7 @@ impl<V> Map<V> {
         match self {
             Map::Lru(m) => m.get(key),
             Map::Plain(m) => m.get(key),
+            Map::Policy(m) => m.get(key),
         }
     }
 
@@ -180,6 +198,7 @@ impl<V> Map<V> {
         match self {
             Map::Lru(m) => m.peek(key),
             Map::Plain(m) => m.get(key),
+            Map::Policy(m) => m.peek(key),
         }
     }
 
@@ -189,13 +208,16 @@ impl<V> Map<V> {
         match self {
             Map::Lru(m) => m.push(key, entry),
             Map::Plain(m) => m.insert(key, entry).map(|old| (key, old)),
+            Map::Policy(m) => m.push(key, entry),
         }
     }
 
-    fn pop_lru(&mut self) -> Option<(CacheKey, Stored<V>)> {
+    /// Evicts one entry: the policy's victim.
+    fn pop_victim(&mut self) -> Option<(CacheKey, Stored<V>)> {
         match self {
             Map::Lru(m) => m.pop_lru(),
             Map::Plain(_) => None,
+            Map::Policy(m) => m.pop_victim(),
         }
     }
 
@@ -203,6 +225,7 @@ impl<V> Map<V> {
         match self {
             Map::Lru(m) => m.pop(key),
             Map::Plain(m) => m.remove(key),
+            Map::Policy(m) => m.pop(key),
         }
     }
 
@@ -219,6 +242,7 @@ impl<V> Map<V> {
                 .filter(|(_, e)| which(e))
                 .map(|(k, _)| *k)
                 .collect(),
+            Map::Policy(m) => m.keys_where(which),
         }
     }
 
@@ -292,7 +316,8 @@ impl<V> Inner<V> {
 }
 
 /// The embedded store: a map under a mutex, bounded by entries and bytes
-/// (least recently used out), reclaiming entries past their lifetime.
+/// (the bounds' eviction policy chooses what goes), reclaiming entries past
+/// their lifetime.
 pub struct MemoryStore<V> {
     inner: Mutex<Inner<V>>,
     bounds: Bounds,
@@ -306,8 +331,15 @@ impl<V: Clone> MemoryStore<V> {
     /// An empty store with these bounds, keeping entries until they are
     /// replaced, evicted or purged (see [`MemoryStore::reclaiming`]).
     pub fn new(bounds: Bounds) -> Self {
+        let cap = bounds
+            .max_entries
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let lru = match (bounds.max_entries, bounds.max_bytes) {
             (None, None) => Map::Plain(HashMap::default()),
+            _ if bounds.eviction != Eviction::Lru => Map::Policy(Box::new(PolicyMap::new(
+                bounds.eviction,
+                cap.filter(|&c| c > 0),
+            ))),
             (Some(n), _) => match NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)) {
                 Some(n) => Map::Lru(LruCache::new(n)),
                 None => Map::Lru(LruCache::unbounded()),
@@ -470,7 +502,7 @@ impl<V: Clone> MemoryStore<V> {
             }
         }
         while self.bounds.max_bytes.is_some_and(|m| inner.bytes > m) {
-            let Some((_, victim)) = inner.lru.pop_lru() else {
+            let Some((_, victim)) = inner.lru.pop_victim() else {
                 break;
             };
             inner.forget(&victim);
@@ -531,6 +563,7 @@ mod tests {
         let s = MemoryStore::new(Bounds {
             max_entries: Some(2),
             max_bytes: None,
+            ..Bounds::default()
         });
         s.put_now(CacheKey(1), entry(0, &[], 1));
         s.put_now(CacheKey(2), entry(0, &[], 1));
@@ -552,6 +585,7 @@ mod tests {
         let s = MemoryStore::new(Bounds {
             max_entries: None,
             max_bytes: Some(100),
+            ..Bounds::default()
         });
         for k in 0..4 {
             s.put_now(CacheKey(k), entry(0, &[], 30));
@@ -642,6 +676,7 @@ mod tests {
             Bounds {
                 max_entries: Some(DEFAULT_MAX_ENTRIES),
                 max_bytes: Some(DEFAULT_MAX_BYTES),
+                ..Bounds::default()
             }
         );
         assert_eq!(
@@ -649,6 +684,7 @@ mod tests {
             Bounds {
                 max_entries: Some(7),
                 max_bytes: Some(DEFAULT_MAX_BYTES),
+                ..Bounds::default()
             }
         );
         assert!(!Bounds::default().any());

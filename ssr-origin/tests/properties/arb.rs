@@ -38,6 +38,7 @@ pub fn bounds() -> impl Strategy<Value = Bounds> {
         .prop_map(|(max_entries, max_bytes)| Bounds {
             max_entries,
             max_bytes,
+            ..Bounds::default()
         })
 }
 

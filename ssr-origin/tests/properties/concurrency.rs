@@ -83,6 +83,7 @@ fn plan() -> impl Strategy<Value = Plan> {
                     bounds: Bounds {
                         max_entries,
                         max_bytes: None,
+                        ..Bounds::default()
                     },
                 },
                 requests,

@@ -73,6 +73,7 @@ fn cfg(ttl_units: u64, coalesce: bool, strategy: KeyStrategy, max_entries: Optio
         bounds: Bounds {
             max_entries,
             max_bytes: None,
+            ..Bounds::default()
         },
     }
 }

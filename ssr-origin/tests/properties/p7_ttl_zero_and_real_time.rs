@@ -155,6 +155,7 @@ fn timed_trace() -> impl Strategy<Value = (Timed, Config)> {
                     bounds: Bounds {
                         max_entries,
                         max_bytes: None,
+                        ..Bounds::default()
                     },
                 };
                 (t, cfg)

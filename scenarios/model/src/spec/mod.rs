@@ -625,8 +625,34 @@ pub enum CachePolicySpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EvictionSpec {
-    /// Least recently used.
+    /// Least recently used (default).
     Lru,
+    /// First in, first out.
+    Fifo,
+    /// FIFO with a second chance for entries read.
+    Clock,
+    /// SIEVE: a hand sweeping old to new spares entries read.
+    Sieve,
+    /// S3-FIFO: small and main FIFO queues with a ghost queue.
+    #[serde(rename = "s3-fifo")]
+    S3Fifo,
+    /// W-TinyLFU: an LRU window and a frequency-admitted segmented LRU.
+    #[serde(rename = "w-tinylfu")]
+    WTinyLfu,
+}
+
+impl From<EvictionSpec> for crate::model::Eviction {
+    fn from(e: EvictionSpec) -> Self {
+        use crate::model::Eviction;
+        match e {
+            EvictionSpec::Lru => Eviction::Lru,
+            EvictionSpec::Fifo => Eviction::Fifo,
+            EvictionSpec::Clock => Eviction::Clock,
+            EvictionSpec::Sieve => Eviction::Sieve,
+            EvictionSpec::S3Fifo => Eviction::S3Fifo,
+            EvictionSpec::WTinyLfu => Eviction::WTinyLfu,
+        }
+    }
 }
 
 /// Cache backend.
@@ -758,4 +784,5 @@ pub struct SweepSpec {
     #[schemars(with = "Option<Vec<u64>>")]
     pub max_entries: Option<Vec<Spanned<u64>>>,
     pub key_scope: Option<Vec<KeyScopeSpec>>,
+    pub eviction: Option<Vec<EvictionSpec>>,
 }

@@ -252,6 +252,7 @@ impl Cx {
         let sweep = f.sweep.as_ref().and_then(|s| self.sweep(s));
         if let (Some(s), Some(spec)) = (&sweep, &f.sweep) {
             self.sweep_whole_seconds(s, sp(spec), &architectures);
+            self.sweep_eviction_on_redis(s, sp(spec), &architectures);
         }
         Scenario {
             name: name.clone(),

@@ -224,6 +224,7 @@ impl Cx {
                 .unwrap_or(d.purge_on_publish),
             max_entries,
             max_bytes: o.max_bytes.or(base.max_bytes).map(|b| b.0),
+            eviction: o.eviction.or(base.eviction).map_or(d.eviction, Into::into),
             backend,
             origin_replicas,
             key_scope: match o.key_scope.or(base.key_scope) {
@@ -300,6 +301,17 @@ impl Cx {
                 self.err(
                     span.clone(),
                     "max_bytes does not bound a Redis store: bound Redis itself (maxmemory and an eviction policy)",
+                );
+            }
+            if let Some(e) = o.eviction.or(base.eviction)
+                && e != crate::spec::EvictionSpec::Lru
+            {
+                self.err(
+                    span.clone(),
+                    format!(
+                        "eviction = \"{}\" does not apply to a Redis store: Redis evicts by its own maxmemory-policy (set it on the Redis server)",
+                        crate::model::Eviction::from(e)
+                    ),
                 );
             }
         }
@@ -533,6 +545,26 @@ impl Cx {
         }
     }
 
+    /// A sweep of `eviction` when an architecture keeps its cache in Redis:
+    /// refused, as the option is (Redis evicts by its own policy).
+    pub(super) fn sweep_eviction_on_redis(
+        &mut self,
+        s: &Sweep,
+        span: Range<usize>,
+        architectures: &[ArchitectureConfig],
+    ) {
+        if matches!(s, Sweep::Eviction(_))
+            && architectures
+                .iter()
+                .any(|a| matches!(a.cache.backend, crate::model::Backend::Redis { .. }))
+        {
+            self.err(
+                span,
+                "a sweep of eviction does not apply to a Redis store: Redis evicts by its own maxmemory-policy",
+            );
+        }
+    }
+
     pub(super) fn sweep(&mut self, s: &Spanned<crate::spec::SweepSpec>) -> Option<Sweep> {
         let v = s.get_ref();
         let us = |d: &Vec<HumanDuration>| d.iter().map(|x| x.0).collect::<Vec<_>>();
@@ -562,6 +594,9 @@ impl Cx {
                 }
             }
             found.push(Sweep::MaxEntries(x.iter().map(|m| *m.get_ref()).collect()));
+        }
+        if let Some(x) = &v.eviction {
+            found.push(Sweep::Eviction(x.iter().map(|&e| e.into()).collect()));
         }
         if let Some(x) = &v.key_scope {
             found.push(Sweep::KeyScope(
