@@ -353,7 +353,33 @@ fn a_sweep_is_split_by_point_one_pod_each() {
     let points = report["sweep"]["points"].as_array().expect("points");
     assert_eq!(points.len(), 1);
     assert_eq!(points[0]["value"], "5s");
+    // That point is the whole sweep's second point, exactly: a point's
+    // simulation does not depend on the others.
+    let whole = tempdir();
+    let out = Command::new(TTLAB)
+        .args(&local[..local.len() - 1])
+        .arg(&whole)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .expect("ttlab runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let folder = std::fs::read_dir(&whole)
+        .expect("reports")
+        .next()
+        .expect("one report")
+        .expect("entry")
+        .path();
+    let all: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("report.json")).expect("report"))
+            .expect("JSON");
+    assert_eq!(all["sweep"]["points"].as_array().expect("points").len(), 3);
+    assert_eq!(all["sweep"]["points"][1], points[0]);
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&whole);
 }
 
 /// The instructions of the Dockerfile's stages, as (stage, instruction, rest),
@@ -469,4 +495,150 @@ fn the_image_is_multi_stage_non_root_with_the_binary_the_manifests_run() {
             "{kept} ignored"
         );
     }
+}
+
+/// Kills the served stack when the test ends, passed or not.
+struct Stack(std::process::Child);
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ =
+            ttlab_test_support::process::interrupt(&mut self.0, std::time::Duration::from_secs(10));
+    }
+}
+
+/// Runs `n` workers with the pod's command line at once, pod K's index K.
+fn run_workers(args: &[String], n: u32) {
+    let workers: Vec<std::process::Child> = (0..n)
+        .map(|k| {
+            Command::new("timeout")
+                .arg("60")
+                .arg(TTLAB)
+                .args(args)
+                .env("JOB_COMPLETION_INDEX", k.to_string())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("a worker starts")
+        })
+        .collect();
+    for w in workers {
+        let out = w.wait_with_output().expect("a worker ends");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `ttlab serve stack` of the quickstart's ssr-edge, with its entry and
+/// Personalize URLs.
+fn start_stack() -> (Stack, String, String) {
+    use std::time::Duration;
+    use ttlab_test_support::process::Lines;
+    let mut child = Command::new(TTLAB)
+        .args([
+            "serve",
+            "stack",
+            "--scenario",
+            "quickstart",
+            "--arch",
+            "ssr-edge",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve stack starts");
+    let mut lines = Lines::of(child.stdout.take().expect("stdout"));
+    let stack = Stack(child);
+    let url = |line: String| line.split_whitespace().last().expect("a URL").to_owned();
+    let entry = url(
+        lines.wait_for_line(Duration::from_secs(20), "the entry URL", |l| {
+            l.trim_start().starts_with("entry")
+        }),
+    );
+    let mocks = url(
+        lines.wait_for_line(Duration::from_secs(5), "the Personalize URL", |l| {
+            l.trim_start().starts_with("Personalize")
+        }),
+    );
+    (stack, entry, mocks)
+}
+
+#[test]
+fn the_pods_commands_load_one_target_and_merge_on_one_machine() {
+    // What the cluster would run, as processes here: one target with its
+    // mocks (`serve stack`, ssr-edge), two workers with the worker pod's
+    // command line and JOB_COMPLETION_INDEX 0 and 1 at once, then the merge
+    // Job's script. The quickstart's timeline is 5 s, started by the mocks.
+    let (stack, entry, mocks) = start_stack();
+    let docs = documents(&render(&[
+        "--scenario",
+        "quickstart",
+        "--target",
+        &entry,
+        "--mocks",
+        &mocks,
+        "--workers",
+        "2",
+        "--no-redis",
+    ]));
+    let dir = tempdir();
+    let reports = dir.join("reports/ttlab");
+    let local: Vec<String> = strings(&container(find(&docs, "Job", "ttlab-workers"))["args"])
+        .into_iter()
+        .map(|a| match a.as_str() {
+            "/scenario/scenario.toml" => "quickstart".to_owned(),
+            "/reports/ttlab/workers" => reports.join("workers").to_string_lossy().into_owned(),
+            _ => a,
+        })
+        .collect();
+    run_workers(&local, 2);
+    drop(stack);
+    let merge = container(find(&docs, "Job", "ttlab-merge"));
+    let script = strings(&merge["args"])
+        .remove(0)
+        .replace("/usr/local/bin/ttlab", TTLAB);
+    let out = Command::new("timeout")
+        .args(["60", "sh", "-c", &script])
+        .env("WORKERS", "2")
+        .env("REPORTS", &reports)
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |path: PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).expect("report")).expect("JSON")
+    };
+    let folder = |d: PathBuf| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .expect("folder")
+            .map(|e| e.expect("entry").path().join("report.json"))
+            .collect()
+    };
+    let each: Vec<Value> = folder(reports.join("workers"))
+        .into_iter()
+        .map(read)
+        .collect();
+    assert_eq!(each.len(), 2);
+    let merged = folder(reports.join("merged"));
+    assert_eq!(merged.len(), 1);
+    let merged = read(merged[0].clone());
+    assert_eq!(merged["merged_workers"], 2);
+    let requests = |r: &Value| {
+        r["architectures"][0]["requests"]
+            .as_u64()
+            .expect("requests")
+    };
+    let sum: u64 = each.iter().map(requests).sum();
+    assert!(
+        each.iter().all(|r| requests(r) > 0),
+        "a worker sent nothing"
+    );
+    assert_eq!(requests(&merged), sum);
+    let _ = std::fs::remove_dir_all(&dir);
 }
