@@ -524,19 +524,20 @@ pub enum DeployCommand {
 #[command(
     after_help = "Prints one YAML stream to apply with kubectl (nothing here talks to a cluster):\n\
 - a ConfigMap holding the scenario file, and a ReadWriteMany volume claim for the reports;\n\
-- with --target: an Indexed Job of --workers pods, pod K running\n\
-  `ttlab run SCENARIO --target URL --mocks URL --workers N` (its worker id from\n\
-  JOB_COMPLETION_INDEX), and a merge Job that waits for the N reports on the volume and\n\
-  runs `ttlab merge` into NAME/merged;\n\
-- without --mocks: `ttlab serve mocks` as a Deployment and Service (NAME-mocks, ports 7001\n\
-  and 7002) for the target to call;\n\
-- unless --no-redis: Redis as a Deployment and Service (NAME-redis:6379), the shared\n\
-  store for the target's origin replicas ([cache] backend = \"redis\");\n\
-- with --sweep: an Indexed Job with one pod per value, pod I running\n\
-  `ttlab sim SCENARIO --sweep ... --point I`.\n\
+- with --target: an Indexed Job of --workers pods, pod K running\n  \
+`ttlab run SCENARIO --target URL --mocks URL --workers N` (its worker id from\n  \
+JOB_COMPLETION_INDEX), and a merge Job that waits for the N reports on the volume and\n  \
+runs `ttlab merge` into NAME/merged;\n\
+- without --mocks: `ttlab serve mocks` as a Deployment and Service (NAME-mocks, ports 7001\n  \
+and 7002) for the target to call;\n\
+- unless --no-redis: Redis as a Deployment and Service (NAME-redis:6379), the shared\n  \
+store for the target's origin replicas ([cache] backend = \"redis\");\n\
+- with --sweep: an Indexed Job with one pod per value, pod I running\n  \
+`ttlab sim SCENARIO --sweep ... --point I`.\n\
 The image is the one deploy/Dockerfile builds (the binary at /usr/local/bin/ttlab).\n\
-Example: ttlab deploy k8s --scenario site.toml --image registry.example/ttlab:1 \\\n  \
---target http://shop.default.svc:8080 --workers 8 | kubectl apply -f -"
+The mocks' clock is the run's timeline: see deploy/README.md for the order to apply in.\n\
+Example:\n  \
+ttlab deploy k8s -s site.toml --image IMAGE --target URL --workers 8 | kubectl apply -f -"
 )]
 pub struct DeployK8sArgs {
     /// Scenario file, or the name of a shipped scenario (put whole into the ConfigMap;

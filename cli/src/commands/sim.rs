@@ -221,10 +221,11 @@ fn choose_sweep(
     Ok(picked)
 }
 
-/// The sweep to simulate, cut to the point `--point` (or `JOB_COMPLETION_INDEX`)
-/// names, with that point's number and the sweep's length.
+/// A sweep to simulate, with the point it was cut to and the whole sweep's length.
 type Picked = (Option<Sweep>, Option<(u32, usize)>);
 
+/// The sweep cut to the point `--point` (or `JOB_COMPLETION_INDEX`) names; a
+/// point without a sweep is an error, the variable without one is ignored.
 fn pick_point(sweep: Option<Sweep>, flag: Option<u32>, shown: &str) -> Result<Picked, String> {
     let Some(sweep) = sweep else {
         if flag.is_some() {
