@@ -532,9 +532,9 @@ fn run_workers(args: &[String], n: u32) {
     }
 }
 
-/// `ttlab serve stack` of the quickstart's ssr-edge, with its entry and
+/// `ttlab serve stack` of `scenario`'s ssr-edge, with its entry and
 /// Personalize URLs.
-fn start_stack() -> (Stack, String, String) {
+fn start_stack(scenario: &str) -> (Stack, String, String) {
     use std::time::Duration;
     use ttlab_test_support::process::Lines;
     let mut child = Command::new(TTLAB)
@@ -542,7 +542,7 @@ fn start_stack() -> (Stack, String, String) {
             "serve",
             "stack",
             "--scenario",
-            "quickstart",
+            scenario,
             "--arch",
             "ssr-edge",
         ])
@@ -571,11 +571,23 @@ fn the_pods_commands_load_one_target_and_merge_on_one_machine() {
     // What the cluster would run, as processes here: one target with its
     // mocks (`serve stack`, ssr-edge), two workers with the worker pod's
     // command line and JOB_COMPLETION_INDEX 0 and 1 at once, then the merge
-    // Job's script. The quickstart's timeline is 5 s, started by the mocks.
-    let (stack, entry, mocks) = start_stack();
+    // Job's script. The quickstart stretched to 10 s: the timeline starts with
+    // the mocks, so a worker slow to start on a loaded machine still sends.
+    let dir = tempdir();
+    let scenario = dir.join("scenario.toml");
+    let text =
+        std::fs::read_to_string(repo().join("scenarios/quickstart.toml")).expect("quickstart");
+    assert!(text.contains("duration = \"5s\""));
+    std::fs::write(
+        &scenario,
+        text.replace("duration = \"5s\"", "duration = \"10s\""),
+    )
+    .expect("write");
+    let scenario = scenario.to_string_lossy().into_owned();
+    let (stack, entry, mocks) = start_stack(&scenario);
     let docs = documents(&render(&[
         "--scenario",
-        "quickstart",
+        &scenario,
         "--target",
         &entry,
         "--mocks",
@@ -584,12 +596,11 @@ fn the_pods_commands_load_one_target_and_merge_on_one_machine() {
         "2",
         "--no-redis",
     ]));
-    let dir = tempdir();
     let reports = dir.join("reports/ttlab");
     let local: Vec<String> = strings(&container(find(&docs, "Job", "ttlab-workers"))["args"])
         .into_iter()
         .map(|a| match a.as_str() {
-            "/scenario/scenario.toml" => "quickstart".to_owned(),
+            "/scenario/scenario.toml" => scenario.clone(),
             "/reports/ttlab/workers" => reports.join("workers").to_string_lossy().into_owned(),
             _ => a,
         })
