@@ -5,7 +5,8 @@
 # pinned Contentstack SDKs of the compatibility suite and of the example app
 # (npm ci), and
 # redis-server for the Redis store's tests, Varnish and varnish-modules (xkey)
-# for the runs with Varnish as the CDN — then
+# for the runs with Varnish as the CDN, kubernetes-validate (pip) for the
+# Kubernetes manifests' schema check — then
 # runs formatting, the module-structure check, lints and the whole
 # workspace's tests. CI calls this same
 # script through .ci/run.
@@ -53,6 +54,19 @@ if ! command -v python3 >/dev/null; then
   echo "installing python3…"
   apt-get update -qq && apt-get install -y -qq python3 >/dev/null
 fi
+
+# cli/tests/deploy.rs checks the Kubernetes manifests of `ttlab deploy k8s`
+# offline against the schemas kubernetes-validate bundles (with PyYAML).
+if ! command -v kubernetes-validate >/dev/null; then
+  echo "installing kubernetes-validate…"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null
+  fi
+  python3 -m pip install -q kubernetes-validate==1.37.0 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages kubernetes-validate==1.37.0
+  hash -r
+fi
+kubernetes-validate --version
 
 step "format (cargo fmt --check)"
 cargo fmt --all --check

@@ -55,6 +55,9 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Print the Varnish configuration (VCL) of a scenario's CDN or edge cache, to adapt.
     Vcl(VclArgs),
+    /// Print what runs ttlab past one machine (Kubernetes manifests).
+    #[command(subcommand)]
+    Deploy(DeployCommand),
     /// Serve parts of the lab on loopback for your own origin or SDKs to use.
     #[command(subcommand)]
     Serve(ServeCommand),
@@ -422,12 +425,14 @@ pub struct RunArgs {
 
     /// This load machine's number, 0..N: it runs the users u with u % N == K, each
     /// with the same visitors and pages as in a single run (needs --workers).
+    /// Default: JOB_COMPLETION_INDEX when it is set (a Kubernetes Indexed Job's
+    /// pod index; see `ttlab deploy k8s`).
     #[arg(long, value_name = "K", requires = "workers")]
     pub worker_id: Option<u32>,
 
-    /// How many load machines share the users (needs --worker-id); merge their
-    /// reports with `ttlab merge`.
-    #[arg(long, value_name = "N", requires = "worker_id")]
+    /// How many load machines share the users (needs --worker-id or
+    /// JOB_COMPLETION_INDEX); merge their reports with `ttlab merge`.
+    #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
 
     /// Each user makes exactly N page views, and the run ends when all have, instead of
@@ -487,6 +492,12 @@ pub struct SimArgs {
     #[arg(long, value_name = "OPTION=V1,V2,…")]
     pub sweep: Option<String>,
 
+    /// Simulate only point I (0-based) of the sweep, so several machines can split it.
+    /// Default: JOB_COMPLETION_INDEX when it is set and there is a sweep (a Kubernetes
+    /// Indexed Job's pod index; see `ttlab deploy k8s`).
+    #[arg(long, value_name = "I")]
+    pub point: Option<u32>,
+
     /// Folder for reports; each run writes FOLDER/<scenario>-sim-<time>/report.json.
     #[arg(long, short, value_name = "FOLDER", default_value = "ttlab-reports")]
     pub out: std::path::PathBuf,
@@ -499,6 +510,96 @@ pub struct SimArgs {
     /// default when stdout is not a terminal).
     #[arg(long)]
     pub no_tui: bool,
+}
+
+/// `ttlab deploy`.
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Print Kubernetes manifests: N load workers as an Indexed Job, a merge Job, Redis.
+    K8s(DeployK8sArgs),
+}
+
+/// `ttlab deploy k8s`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Prints one YAML stream to apply with kubectl (nothing here talks to a cluster):\n\
+- a ConfigMap holding the scenario file, and a ReadWriteMany volume claim for the reports;\n\
+- with --target: an Indexed Job of --workers pods, pod K running\n  \
+`ttlab run SCENARIO --target URL --mocks URL --workers N` (its worker id from\n  \
+JOB_COMPLETION_INDEX), and a merge Job that waits for the N reports on the volume and\n  \
+runs `ttlab merge` into NAME/merged;\n\
+- without --mocks: `ttlab serve mocks` as a Deployment and Service (NAME-mocks, ports 7001\n  \
+and 7002) for the target to call;\n\
+- unless --no-redis: Redis as a Deployment and Service (NAME-redis:6379), the shared\n  \
+store for the target's origin replicas ([cache] backend = \"redis\");\n\
+- with --sweep: an Indexed Job with one pod per value, pod I running\n  \
+`ttlab sim SCENARIO --sweep ... --point I`.\n\
+The image is the one deploy/Dockerfile builds (the binary at /usr/local/bin/ttlab).\n\
+The mocks' clock is the run's timeline: see deploy/README.md for the order to apply in.\n\
+Example:\n  \
+ttlab deploy k8s -s site.toml --image IMAGE --target URL --workers 8 | kubectl apply -f -"
+)]
+pub struct DeployK8sArgs {
+    /// Scenario file, or the name of a shipped scenario (put whole into the ConfigMap;
+    /// files it names, such as a trace, are not).
+    #[arg(long, short, value_name = "FILE")]
+    pub scenario: String,
+
+    /// Container image holding ttlab (built from deploy/Dockerfile).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// Prefix of every object's name, and the reports' folder on the volume.
+    #[arg(long, default_value = "ttlab", value_name = "NAME", value_parser = parse_k8s_name)]
+    pub name: String,
+
+    /// The system to load (ttlab run --target), as the pods reach it.
+    #[arg(long, value_name = "URL", requires = "workers")]
+    pub target: Option<String>,
+
+    /// How many load workers (pods of the Indexed Job).
+    #[arg(long, value_name = "N", requires = "target", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub workers: Option<u32>,
+
+    /// Personalize URL of the mocks the target calls (default: deploy `ttlab serve mocks`).
+    #[arg(long, value_name = "URL", requires = "target")]
+    pub mocks: Option<String>,
+
+    /// Each worker's users make exactly N page views (ttlab run --page-views).
+    #[arg(long, value_name = "N", requires = "target")]
+    pub page_views: Option<u32>,
+
+    /// Simulate this sweep split by point: OPTION=V1,V2,… as for ttlab sim --sweep.
+    #[arg(long, value_name = "OPTION=V1,V2,…")]
+    pub sweep: Option<String>,
+
+    /// Leave Redis out (the target uses a Redis of its own).
+    #[arg(long)]
+    pub no_redis: bool,
+
+    /// Storage class of the reports' volume; it must offer ReadWriteMany (default:
+    /// the cluster's default class).
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+}
+
+/// An object name Kubernetes accepts (a DNS label) with room for the suffixes
+/// ttlab adds (`-workers-merge` and the pod's own).
+fn parse_k8s_name(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 30
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && !text.ends_with('-')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "\"{text}\" is not a name Kubernetes takes here: lowercase letters, digits and '-', starting with a letter, at most 30"
+        ))
+    }
 }
 
 /// `ttlab check`.

@@ -45,6 +45,7 @@ where
         Command::Scenarios(a) => commands::scenarios::run(&a),
         Command::Schema(a) => commands::schema::run(&a),
         Command::Vcl(a) => commands::vcl::run(&a),
+        Command::Deploy(args::DeployCommand::K8s(a)) => commands::deploy::k8s(&a),
         Command::Serve(args::ServeCommand::Mocks(a)) => commands::serve::mocks(&a),
         Command::Serve(args::ServeCommand::Origin(a)) => commands::serve::origin(&a),
         Command::Serve(args::ServeCommand::Stack(a)) => commands::serve::stack(&a),

@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` returns the exit code.
 
 pub mod check;
+pub mod deploy;
 pub mod merge;
 pub mod output;
 pub mod report;
@@ -132,5 +133,26 @@ pub fn finished(report: &ttlab_reports::Report) -> std::process::ExitCode {
         std::process::ExitCode::from(crate::exit::EXIT_INTERRUPTED)
     } else {
         std::process::ExitCode::SUCCESS
+    }
+}
+
+/// The variable a Kubernetes Indexed Job sets in each pod to the pod's index.
+pub const JOB_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
+
+/// `flag` when given, else the pod's index from [`JOB_INDEX_VAR`] when it is
+/// set, so the same command line serves every pod of an Indexed Job. A value
+/// that is not a number is an error naming the variable, not a silent default.
+pub fn index_or_job_index(flag: Option<u32>, what: &str) -> Result<Option<u32>, String> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match std::env::var(JOB_INDEX_VAR) {
+        Ok(text) => text.trim().parse::<u32>().map(Some).map_err(|_| {
+            format!("{JOB_INDEX_VAR}=\"{text}\" is not a number; it stands for {what} when that flag is absent")
+        }),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+            "{JOB_INDEX_VAR} is not a number; it stands for {what} when that flag is absent"
+        )),
     }
 }

@@ -233,13 +233,24 @@ fn prepare(
     if args.target.is_none() {
         app_fits(&scenario, &archs, &shown).map_err(bad)?;
     }
-    if scenario.traffic.users().is_none() && args.page_views.is_some() {
-        return Err(bad(format!(
+    page_views_fit(&scenario, args.page_views, &shown).map_err(bad)?;
+    Ok((shown, scenario, archs))
+}
+
+/// `--page-views` bounds a closed loop only (also checked by `ttlab deploy k8s`
+/// before it writes a Job that would fail on every pod).
+pub fn page_views_fit(
+    scenario: &ttlab_scenarios::Scenario,
+    page_views: Option<u32>,
+    shown: &str,
+) -> Result<(), String> {
+    if scenario.traffic.users().is_none() && page_views.is_some() {
+        return Err(format!(
             "{shown}: --page-views counts a closed loop's page views per user; this scenario is open-loop ([traffic] {}), whose run sends the visits its schedule plans",
             scenario.traffic.load.key()
-        )));
+        ));
     }
-    Ok((shown, scenario, archs))
+    Ok(())
 }
 
 /// With Varnish as the cache: no team's app (the VCL tags pages by what
@@ -280,13 +291,23 @@ fn print_app_logs(report: &Report, report_json: &std::path::Path) {
 /// This machine's share and the page-view bound from the flags, checked
 /// against the scenario's `users` before anything starts.
 fn run_options(args: &RunArgs, users: u32) -> anyhow::Result<RunOptions> {
-    let share = match (args.worker_id, args.workers) {
+    // --worker-id requires --workers (clap); --workers takes its id from the flag or,
+    // in a Kubernetes Indexed Job, from the pod's index.
+    let worker_id = match args.workers {
+        Some(_) => super::index_or_job_index(args.worker_id, "--worker-id")
+            .map_err(|e| anyhow::anyhow!(e))?,
+        None => None,
+    };
+    let share = match (worker_id, args.workers) {
         (Some(id), Some(of)) => {
             let share = Share::new(id, of)?;
             share.users(users)?;
             Some(share)
         }
-        // clap makes each flag require the other.
+        (None, Some(_)) => anyhow::bail!(
+            "--workers needs --worker-id K (or {}, which a Kubernetes Indexed Job sets)",
+            super::JOB_INDEX_VAR
+        ),
         _ => None,
     };
     if args.page_views == Some(0) {

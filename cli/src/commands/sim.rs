@@ -158,23 +158,13 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             scenario.cdn.as_str()
         );
     }
-    let sweep = match args
-        .sweep
-        .as_deref()
-        .map(|t| parse_sweep(t).and_then(|s| not_eviction_on_redis(&scenario, s)))
-    {
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
+    let (sweep, point) = match choose_sweep(args, &scenario, &shown) {
+        Ok(picked) => picked,
+        Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
-        None => scenario.sweep.clone(),
     };
-    // The scenario's own sweep was within bounds; another may not be.
-    if let Some((_, why)) = bounds::estimate(&scenario, sweep.as_ref()).refusal() {
-        eprintln!("error: with --sweep, {why}");
-        return Ok(ExitCode::from(EXIT_BAD_INPUT));
-    }
     // Last of the checks, as it makes the folder: bad flags leave none behind.
     super::output::check_out_dir(&args.out)?;
     let name = scenario.name.clone();
@@ -226,7 +216,8 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         }
         sim.join().expect("the simulation does not panic")
     });
-    let path = super::output::write_report(&args.out, &format!("{name}-sim"), &report)?;
+    let path =
+        super::output::write_report(&args.out, &folder(&name, sweep.as_ref(), point), &report)?;
     if !args.quiet {
         let requests: u64 = report.architectures.iter().map(|a| a.requests).sum();
         eprintln!(
@@ -247,6 +238,79 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     }
     println!("report: {}", path.display());
     Ok(super::finished(&report))
+}
+
+/// The sweep to simulate: --sweep or the scenario's, cut to one point on one
+/// of several machines (or pods of an Indexed Job), within bounds.
+fn choose_sweep(
+    args: &SimArgs,
+    scenario: &ttlab_scenarios::Scenario,
+    shown: &str,
+) -> Result<Picked, String> {
+    let flag = args
+        .sweep
+        .as_deref()
+        .map(|t| parse_sweep(t).and_then(|s| not_eviction_on_redis(scenario, s)))
+        .transpose()?;
+    let picked = pick_point(flag.or_else(|| scenario.sweep.clone()), args.point, shown)?;
+    // The scenario's own sweep was within bounds; another may not be.
+    if let Some((_, why)) = bounds::estimate(scenario, picked.0.as_ref()).refusal() {
+        return Err(format!("with --sweep, {why}"));
+    }
+    Ok(picked)
+}
+
+/// A sweep to simulate, with the point it was cut to and the whole sweep's length.
+type Picked = (Option<Sweep>, Option<(u32, usize)>);
+
+/// The sweep cut to the point `--point` (or `JOB_COMPLETION_INDEX`) names; a
+/// point without a sweep is an error, the variable without one is ignored.
+fn pick_point(sweep: Option<Sweep>, flag: Option<u32>, shown: &str) -> Result<Picked, String> {
+    let Some(sweep) = sweep else {
+        if flag.is_some() {
+            return Err(format!(
+                "--point picks a point of a sweep; {shown} has no [sweep] and no --sweep was given"
+            ));
+        }
+        return Ok((None, None));
+    };
+    match super::index_or_job_index(flag, "--point")? {
+        Some(i) => Ok((Some(one_point(&sweep, i)?), Some((i, sweep.len())))),
+        None => Ok((Some(sweep), None)),
+    }
+}
+
+/// The report's folder name: pods splitting a sweep write side by side, each
+/// folder naming its point.
+fn folder(name: &str, sweep: Option<&Sweep>, point: Option<(u32, usize)>) -> String {
+    match (sweep, point) {
+        (Some(s), Some((i, n))) => format!("{name}-sim-{}-point{i}of{n}", s.option()),
+        _ => format!("{name}-sim"),
+    }
+}
+
+/// The sweep of point `i` alone: its report is the sweep's report cut to that
+/// point, so machines that split a sweep by point each write one point.
+fn one_point(sweep: &Sweep, i: u32) -> Result<Sweep, String> {
+    let n = sweep.len();
+    let i = usize::try_from(i).unwrap_or(usize::MAX);
+    if i >= n {
+        return Err(format!(
+            "point {i} is not one of the sweep's {n} points of {}: points go from 0 to {}",
+            sweep.option(),
+            n - 1
+        ));
+    }
+    Ok(match sweep {
+        Sweep::Ttl(v) => Sweep::Ttl(vec![v[i]]),
+        Sweep::StaleWhileRevalidate(v) => Sweep::StaleWhileRevalidate(vec![v[i]]),
+        Sweep::StaleIfError(v) => Sweep::StaleIfError(vec![v[i]]),
+        Sweep::Coalesce(v) => Sweep::Coalesce(vec![v[i]]),
+        Sweep::PurgeOnPublish(v) => Sweep::PurgeOnPublish(vec![v[i]]),
+        Sweep::MaxEntries(v) => Sweep::MaxEntries(vec![v[i]]),
+        Sweep::KeyScope(v) => Sweep::KeyScope(vec![v[i]]),
+        Sweep::Eviction(v) => Sweep::Eviction(vec![v[i]]),
+    })
 }
 
 /// Ctrl-C asks the simulation to stop; it then reports what it simulated.
