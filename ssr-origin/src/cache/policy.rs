@@ -22,7 +22,6 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use ttlab_scenarios::model::Eviction;
 
 use super::key::CacheKey;
-use super::store::Stored;
 
 /// The end of a queue.
 const NIL: u32 = u32::MAX;
@@ -33,7 +32,7 @@ const S3_MAX_FREQ: u8 = 3;
 
 struct Node<V> {
     key: CacheKey,
-    entry: Stored<V>,
+    entry: V,
     /// Toward the queue's head (newer).
     prev: u32,
     /// Toward the queue's tail (older).
@@ -294,7 +293,7 @@ impl<V> PolicyMap<V> {
     }
 
     /// Unlinks and frees node `i`, returning its key and entry.
-    fn remove_node(&mut self, i: u32) -> (CacheKey, Stored<V>) {
+    fn remove_node(&mut self, i: u32) -> (CacheKey, V) {
         self.unlink(i);
         let key = self.node(i).key;
         if let Ok(e) = self
@@ -316,7 +315,7 @@ impl<V> PolicyMap<V> {
     /// The entry under `key`, recording the read as the policy does. For
     /// W-TinyLFU a read of a key not held counts too (its sketch sees every
     /// request).
-    pub(super) fn get(&mut self, key: &CacheKey) -> Option<&Stored<V>> {
+    pub(super) fn get(&mut self, key: &CacheKey) -> Option<&V> {
         if let Some(s) = &mut self.sketch {
             s.increment(*key);
         }
@@ -346,7 +345,7 @@ impl<V> PolicyMap<V> {
         Some(&self.node(i).entry)
     }
 
-    pub(super) fn peek(&self, key: &CacheKey) -> Option<&Stored<V>> {
+    pub(super) fn peek(&self, key: &CacheKey) -> Option<&V> {
         self.find(key).map(|i| &self.node(i).entry)
     }
 
@@ -357,8 +356,8 @@ impl<V> PolicyMap<V> {
     pub(super) fn push(
         &mut self,
         key: CacheKey,
-        entry: Stored<V>,
-    ) -> Option<(CacheKey, Stored<V>)> {
+        entry: V,
+    ) -> Option<(CacheKey, V)> {
         if let Some(i) = self.find(&key) {
             let old = std::mem::replace(&mut self.node_mut(i).entry, entry);
             return Some((key, old));
@@ -396,13 +395,13 @@ impl<V> PolicyMap<V> {
         victim
     }
 
-    pub(super) fn pop(&mut self, key: &CacheKey) -> Option<Stored<V>> {
+    pub(super) fn pop(&mut self, key: &CacheKey) -> Option<V> {
         let i = self.find(key)?;
         Some(self.remove_node(i).1)
     }
 
     /// Evicts one entry, chosen by the policy.
-    pub(super) fn pop_victim(&mut self) -> Option<(CacheKey, Stored<V>)> {
+    pub(super) fn pop_victim(&mut self) -> Option<(CacheKey, V)> {
         if self.index.is_empty() {
             return None;
         }
@@ -449,7 +448,7 @@ impl<V> PolicyMap<V> {
     /// (an entry read there moves to main, its count reset; one never read
     /// leaves, its key to the ghost), else from main (an entry read since it
     /// last passed goes round again, one read fewer).
-    fn s3_evict(&mut self) -> Option<(CacheKey, Stored<V>)> {
+    fn s3_evict(&mut self) -> Option<(CacheKey, V)> {
         loop {
             let total = self.index.len() as u32;
             let small = self.queues[0];
@@ -517,7 +516,7 @@ impl<V> PolicyMap<V> {
     }
 
     /// Keys of the entries `which` picks.
-    pub(super) fn keys_where(&self, which: impl Fn(&Stored<V>) -> bool) -> Vec<CacheKey> {
+    pub(super) fn keys_where(&self, which: impl Fn(&V) -> bool) -> Vec<CacheKey> {
         self.nodes
             .iter()
             .flatten()

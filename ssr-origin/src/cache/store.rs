@@ -173,7 +173,7 @@ enum Map<V> {
     Lru(LruCache<CacheKey, Stored<V>>),
     Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
     /// Any other eviction policy ([`super::policy`]).
-    Policy(Box<PolicyMap<V>>),
+    Policy(Box<PolicyMap<Stored<V>>>),
 }
 
 impl<V> Map<V> {
