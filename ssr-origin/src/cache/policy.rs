@@ -353,11 +353,7 @@ impl<V> PolicyMap<V> {
     /// what the policy knows of its reads) or, at the entry bound, the one
     /// evicted to make room — chosen before the new entry joins, so a new
     /// entry is never its own victim.
-    pub(super) fn push(
-        &mut self,
-        key: CacheKey,
-        entry: V,
-    ) -> Option<(CacheKey, V)> {
+    pub(super) fn push(&mut self, key: CacheKey, entry: V) -> Option<(CacheKey, V)> {
         if let Some(i) = self.find(&key) {
             let old = std::mem::replace(&mut self.node_mut(i).entry, entry);
             return Some((key, old));
