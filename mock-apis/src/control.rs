@@ -57,11 +57,30 @@ async fn credentials(State(s): State<Arc<MockState>>) -> Json<serde_json::Value>
 }
 
 /// The population's user uids, in visitor order (for load scripts).
-async fn visitors(State(s): State<Arc<MockState>>) -> Json<serde_json::Value> {
-    let uids: Vec<String> = (0..s.world.visitor_count())
-        .map(|v| s.world.uid(v).to_string())
-        .collect();
-    Json(json!({ "visitors": uids }))
+/// Most uids one `/_ttlab/visitors` answer lists, and how many when the
+/// query names no `limit`: a population may be ten million visitors (about
+/// 400 MB of JSON at once), so the list comes a page at a time.
+pub const VISITORS_PAGE_MAX: u32 = 10_000;
+
+#[derive(Deserialize)]
+struct VisitorsQuery {
+    offset: Option<u32>,
+    limit: Option<u32>,
+}
+
+/// A page of the population's uids (in visitor order, from `offset`, at
+/// most `limit` and [`VISITORS_PAGE_MAX`]), with the population's `total`
+/// so a driver knows when it has them all.
+async fn visitors(
+    State(s): State<Arc<MockState>>,
+    Query(q): Query<VisitorsQuery>,
+) -> Json<serde_json::Value> {
+    let total = s.world.visitor_count();
+    let offset = q.offset.unwrap_or(0).min(total);
+    let limit = q.limit.unwrap_or(VISITORS_PAGE_MAX).min(VISITORS_PAGE_MAX);
+    let end = offset.saturating_add(limit).min(total);
+    let uids: Vec<String> = (offset..end).map(|v| s.world.uid(v).to_string()).collect();
+    Json(json!({ "visitors": uids, "offset": offset, "total": total }))
 }
 
 #[derive(Deserialize)]

@@ -40,6 +40,7 @@ mod state;
 mod webhooks;
 
 pub use config::MockConfig;
+pub use control::VISITORS_PAGE_MAX;
 pub use publish::{deliver_due, publish_payload};
 pub use server::{MockError, RunningMocks, start};
 pub use state::{MAX_EXTERNAL_VISITORS, MAX_WEBHOOKS, MockState};

@@ -309,3 +309,66 @@ async fn every_error_of_the_http_stack_is_in_the_api_shape() {
     );
     h.mocks.shutdown().await;
 }
+
+/// The population's uids come a page at a time (a population may be ten
+/// million visitors): every uid once, in order, pages of at most
+/// `VISITORS_PAGE_MAX`, the total said, an offset past the end empty.
+#[tokio::test]
+async fn the_visitor_list_comes_a_page_at_a_time() {
+    use ttlab_mock_apis::VISITORS_PAGE_MAX;
+    let population = VISITORS_PAGE_MAX * 2 + 7;
+    assert!(SCENARIO.contains("visitors = 300\n"));
+    let toml = SCENARIO.replace("visitors = 300\n", &format!("visitors = {population}\n"));
+    let h = start(&toml, MockConfig::default()).await;
+    let page = |q: String| {
+        let h = &h;
+        async move {
+            let (status, body) = json(
+                h.http
+                    .get(h.p(&format!("/_ttlab/visitors{q}")))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["total"], population, "{q}");
+            body["visitors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect::<Vec<String>>()
+        }
+    };
+    let first = page(String::new()).await;
+    assert_eq!(
+        first.len(),
+        VISITORS_PAGE_MAX as usize,
+        "the default page is the most"
+    );
+    let mut all = Vec::new();
+    let mut offset = 0;
+    loop {
+        let got = page(format!("?offset={offset}&limit=5000")).await;
+        if got.is_empty() {
+            break;
+        }
+        assert!(got.len() <= 5000);
+        offset += got.len();
+        all.extend(got);
+    }
+    assert_eq!(all.len(), population as usize);
+    assert_eq!(all[..first.len()], first[..]);
+    for (v, uid) in all.iter().enumerate() {
+        assert_eq!(*uid, h.world.uid(v as u32).to_string(), "visitor {v}");
+    }
+    let big = page("?limit=4000000000".to_owned()).await;
+    assert_eq!(
+        big.len(),
+        VISITORS_PAGE_MAX as usize,
+        "a larger limit is capped"
+    );
+    assert!(page(format!("?offset={}", population + 5)).await.is_empty());
+    h.mocks.shutdown().await;
+}

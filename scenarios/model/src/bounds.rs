@@ -64,7 +64,7 @@ pub const MIN_MEAN_INTERVAL: Micros = Micros::from_millis(1);
 /// Most visitors in the population (`[traffic] visitors`): derived, not
 /// stored, but each costs a uid-index entry and the sessions, sampling and
 /// per-visitor keys that scale with it.
-pub const MAX_VISITORS: u32 = 1_000_000;
+pub const MAX_VISITORS: u32 = 10_000_000;
 
 /// Most closed-loop users (`[traffic] users`): each is a goose user (a task
 /// and an HTTP client) in a real run.
