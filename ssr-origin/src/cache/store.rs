@@ -335,12 +335,105 @@ impl TagLists {
     }
 }
 
+/// The unbounded store's map: entries side by side in one vector, found
+/// through a hash table of their 4-byte positions. Against a hash map with
+/// entries inline (a bucket of key and entry, 40 bytes, in a table that
+/// doubles when 7/8 full, so between 46 and 94 bytes an entry by where the
+/// count falls), the table's buckets are 4 bytes and the vector grows by an
+/// eighth: at most 45 + 11.5 bytes an entry at any count, for one more
+/// memory access per lookup. Removal moves the last entry into the hole.
+struct DenseMap<V> {
+    index: HashTable<u32>,
+    slots: Vec<(SlotKey, Entry<V>)>,
+    hasher: DefaultHashBuilder,
+}
+
+impl<V> DenseMap<V> {
+    /// The vector's growth when full: an eighth of what it holds, at least
+    /// this many entries.
+    const MIN_GROWTH: usize = 64;
+
+    fn new() -> Self {
+        DenseMap {
+            index: HashTable::new(),
+            slots: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn find(&self, key: SlotKey) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.hash_one(key), |&i| slots[i as usize].0 == key)
+            .map(|&i| i as usize)
+    }
+
+    fn get(&self, key: SlotKey) -> Option<&Entry<V>> {
+        self.find(key).map(|i| &self.slots[i].1)
+    }
+
+    /// Inserts; returns the entry it replaced.
+    fn insert(&mut self, key: SlotKey, entry: Entry<V>) -> Option<Entry<V>> {
+        if let Some(i) = self.find(key) {
+            return Some(std::mem::replace(&mut self.slots[i].1, entry));
+        }
+        if self.slots.len() == self.slots.capacity() {
+            self.slots
+                .reserve_exact((self.slots.len() / 8).max(Self::MIN_GROWTH));
+        }
+        let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 entries");
+        self.slots.push((key, entry));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(key), i, |&j| {
+            hasher.hash_one(slots[j as usize].0)
+        });
+        None
+    }
+
+    fn remove(&mut self, key: SlotKey) -> Option<Entry<V>> {
+        let slots = &self.slots;
+        let i = self
+            .index
+            .find_entry(self.hasher.hash_one(key), |&i| slots[i as usize].0 == key)
+            .ok()?
+            .remove()
+            .0;
+        let last = u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 entries");
+        let (_, entry) = self.slots.swap_remove(i as usize);
+        if i != last {
+            // The last entry moved into the hole: point its bucket there.
+            let moved = self.slots[i as usize].0;
+            if let Some(at) = self
+                .index
+                .find_mut(self.hasher.hash_one(moved), |&j| j == last)
+            {
+                *at = i;
+            }
+        }
+        Some(entry)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(SlotKey, Entry<V>)> {
+        self.slots.iter()
+    }
+
+    /// Every entry, leaving the map empty.
+    fn take(&mut self) -> Vec<(SlotKey, Entry<V>)> {
+        self.index.clear();
+        std::mem::take(&mut self.slots)
+    }
+}
+
 /// The map of a memory store: in recency order when something can be
-/// evicted, a plain hash map (entries inline, one probe per lookup) when
-/// nothing ever is — or, with a ceiling, not before the ceiling is reached.
+/// evicted, a plain [`DenseMap`] when nothing ever is — or, with a ceiling,
+/// not before the ceiling is reached.
 enum Map<V> {
     Lru(LruCache<SlotKey, Entry<V>>),
-    Plain(HashMap<SlotKey, Entry<V>, DefaultHashBuilder>),
+    Plain(DenseMap<V>),
     /// Any other eviction policy ([`super::policy`]).
     Policy(Box<PolicyMap<Entry<V>>>),
 }
@@ -358,7 +451,7 @@ impl<V> Map<V> {
     fn get(&mut self, key: CacheKey) -> Option<&Entry<V>> {
         match self {
             Map::Lru(m) => m.get(&key.into()),
-            Map::Plain(m) => m.get(&key.into()),
+            Map::Plain(m) => m.get(key.into()),
             Map::Policy(m) => m.get(&key),
         }
     }
@@ -366,7 +459,7 @@ impl<V> Map<V> {
     fn peek(&self, key: CacheKey) -> Option<&Entry<V>> {
         match self {
             Map::Lru(m) => m.peek(&key.into()),
-            Map::Plain(m) => m.get(&key.into()),
+            Map::Plain(m) => m.get(key.into()),
             Map::Policy(m) => m.peek(&key),
         }
     }
@@ -393,7 +486,7 @@ impl<V> Map<V> {
     fn pop(&mut self, key: CacheKey) -> Option<Entry<V>> {
         match self {
             Map::Lru(m) => m.pop(&key.into()),
-            Map::Plain(m) => m.remove(&key.into()),
+            Map::Plain(m) => m.remove(key.into()),
             Map::Policy(m) => m.pop(&key),
         }
     }
@@ -422,7 +515,7 @@ impl<V> Map<V> {
         let Map::Plain(map) = self else {
             return;
         };
-        let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
+        let mut entries = map.take();
         entries.sort_unstable_by_key(|(k, e)| (e.stored_at, *k));
         let mut lru = LruCache::new(cap);
         for (k, e) in entries {
@@ -434,7 +527,9 @@ impl<V> Map<V> {
 
 struct Inner<V> {
     lru: Map<V>,
-    tags: TagLists,
+    /// Boxed: a server's store sits in an enum beside the Redis store's
+    /// handle, and only puts and purges reach the lists.
+    tags: Box<TagLists>,
     /// Fetch instants of the entries whose [`Entry::fetched`] is [`FAR`].
     far: HashMap<CacheKey, Micros>,
     purged_at: HashMap<Tag, Micros>,
@@ -508,7 +603,7 @@ impl<V: Clone> MemoryStore<V> {
             .max_entries
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let lru = match (bounds.max_entries, bounds.max_bytes) {
-            (None, None) => Map::Plain(HashMap::default()),
+            (None, None) => Map::Plain(DenseMap::new()),
             _ if bounds.eviction != Eviction::Lru => Map::Policy(Box::new(PolicyMap::new(
                 bounds.eviction,
                 cap.filter(|&c| c > 0),
@@ -522,7 +617,7 @@ impl<V: Clone> MemoryStore<V> {
         MemoryStore {
             inner: Mutex::new(Inner {
                 lru,
-                tags: TagLists::new(),
+                tags: Box::new(TagLists::new()),
                 far: HashMap::new(),
                 purged_at: HashMap::new(),
                 bytes: 0,
@@ -660,7 +755,7 @@ impl<V: Clone> MemoryStore<V> {
         }
         if let (Some(cap), Map::Plain(map)) = (self.ceiling, &inner.lru)
             && map.len() >= cap.get()
-            && !map.contains_key(&key.into())
+            && map.find(key.into()).is_none()
         {
             if let Some(w) = self.reclaim {
                 inner.sweep(w, entry.stored_at);
@@ -1015,6 +1110,42 @@ mod tests {
         assert_eq!(s.purge_now(9, Micros(1)), 2);
         assert_eq!(live(&s), (vec![], 0, 0));
         assert_eq!(s.len(), 1, "the untagged entry");
+    }
+
+    #[test]
+    fn the_dense_map_finds_what_it_holds_through_inserts_and_removals() {
+        // Against std's map, over inserts, replacements and removals in a
+        // scrambled order (each removal moves the last entry into the hole).
+        let mut dense = DenseMap::new();
+        let mut model = HashMap::new();
+        let held = |v: u32| Entry {
+            value: v,
+            stored_at: Micros(0),
+            fetched: 0,
+            tags: 0,
+            size: 1,
+        };
+        for step in 0..20_000u64 {
+            let k = SlotKey::from(CacheKey(u128::from(step.wrapping_mul(7_919) % 3_001)));
+            let v = u32::try_from(step).unwrap();
+            if step % 3 == 0 {
+                assert_eq!(dense.remove(k).map(|e| e.value), model.remove(&k), "{step}");
+            } else {
+                assert_eq!(
+                    dense.insert(k, held(v)).map(|e| e.value),
+                    model.insert(k, v),
+                    "{step}"
+                );
+            }
+            assert_eq!(dense.len(), model.len());
+        }
+        for (k, v) in &model {
+            assert_eq!(dense.get(*k).map(|e| e.value), Some(*v));
+        }
+        assert_eq!(dense.iter().count(), model.len());
+        let all = dense.take();
+        assert_eq!((all.len(), dense.len()), (model.len(), 0));
+        assert!(dense.get(all[0].0).is_none());
     }
 
     #[test]
