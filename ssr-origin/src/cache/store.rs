@@ -16,7 +16,7 @@
 //! long run): an entry is its key (16 bytes, 8-aligned), its value, when it
 //! was stored, when its fetch began as a 4-byte offset from that, its size,
 //! and a 4-byte id of its tag list — the lists themselves are interned
-//! store-wide ([`TagLists`]: a page's keys all carry the page's list), kept
+//! store-wide (`TagLists`: a page's keys all carry the page's list), kept
 //! while some entry uses them. No tag → keys index: a purge scans the
 //! entries, and only when some live entry carries the tag (a count per tag
 //! says so): purges are rare next to lookups, and the scan costs nothing per
@@ -173,7 +173,7 @@ impl Bounds {
 }
 
 /// A key as the memory store's maps hold it: [`CacheKey`]'s 128 bits,
-/// 8-aligned (a `u128` is 16-aligned, which rounds a map's 40-byte bucket up
+/// 8-aligned (a `u128` is 16-aligned, which rounds a 40-byte slot up
 /// to 48). Ordered and hashed as [`CacheKey`] is.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct SlotKey {
@@ -210,7 +210,7 @@ impl From<SlotKey> for CacheKey {
 const FAR: i32 = i32::MIN;
 
 /// An entry as the memory store holds it: [`Stored`] in 20 bytes plus the
-/// value (24 with the simulator's 4-byte page id), so a plain map's bucket
+/// value (24 with the simulator's 4-byte page id), so a [`DenseMap`] slot
 /// with its key is 40 bytes.
 struct Entry<V> {
     value: V,
