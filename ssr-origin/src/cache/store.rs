@@ -13,10 +13,14 @@
 //! fetched later with one fetched earlier.
 //!
 //! The memory store is lean on purpose (the simulator holds every key of a
-//! long run): an entry is its key, its value, two instants, its size and its
-//! tags inline — no tag index. A purge scans the entries instead, and only
-//! when some live entry carries the tag (a count per tag says so): purges
-//! are rare next to lookups, and the scan costs nothing per entry at rest.
+//! long run): an entry is its key (16 bytes, 8-aligned), its value, when it
+//! was stored, when its fetch began as a 4-byte offset from that, its size,
+//! and a 4-byte id of its tag list — the lists themselves are interned
+//! store-wide (`TagLists`: a page's keys all carry the page's list), kept
+//! while some entry uses them. No tag → keys index: a purge scans the
+//! entries, and only when some live entry carries the tag (a count per tag
+//! says so): purges are rare next to lookups, and the scan costs nothing per
+//! entry at rest. See `docs/decisions.md` and `docs/performance.md`.
 //!
 //! Two things keep a memory store from growing without end. Its bounds
 //! (every server layer built from a scenario has them:
@@ -30,9 +34,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
+use hashbrown::HashTable;
 use lru::{DefaultHasher as DefaultHashBuilder, LruCache};
 use smallvec::SmallVec;
 use thiserror::Error;
@@ -166,14 +172,270 @@ impl Bounds {
     }
 }
 
+/// A key as the memory store's maps hold it: [`CacheKey`]'s 128 bits,
+/// 8-aligned (a `u128` is 16-aligned, which rounds a 40-byte slot up
+/// to 48). Ordered and hashed as [`CacheKey`] is.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct SlotKey {
+    hi: u64,
+    lo: u64,
+}
+
+impl std::hash::Hash for SlotKey {
+    /// As [`CacheKey`] hashes: its low 64 bits (the key is a hash already).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.lo);
+    }
+}
+
+impl From<CacheKey> for SlotKey {
+    #[allow(clippy::cast_possible_truncation)] // the two halves, on purpose
+    fn from(k: CacheKey) -> Self {
+        SlotKey {
+            hi: (k.0 >> 64) as u64,
+            lo: k.0 as u64,
+        }
+    }
+}
+
+impl From<SlotKey> for CacheKey {
+    fn from(k: SlotKey) -> Self {
+        CacheKey((u128::from(k.hi) << 64) | u128::from(k.lo))
+    }
+}
+
+/// [`Entry::fetched`] of an entry whose fetch began more than an `i32` of
+/// microseconds (about 35 minutes) away from when it was stored: its
+/// instant is in `Inner::far`.
+const FAR: i32 = i32::MIN;
+
+/// An entry as the memory store holds it: [`Stored`] in 20 bytes plus the
+/// value (24 with the simulator's 4-byte page id), so a [`DenseMap`] slot
+/// with its key is 40 bytes.
+struct Entry<V> {
+    value: V,
+    stored_at: Micros,
+    /// `fetched_at − stored_at` in microseconds (negative for a fetch that
+    /// began before the entry's age counts from, the usual case; positive
+    /// when an upstream's `Age` put `stored_at` before the fetch). Exact:
+    /// a difference that does not fit is [`FAR`] and the instant is kept
+    /// beside the map.
+    fetched: i32,
+    /// Its tag list's id in the store's [`TagLists`].
+    tags: u32,
+    /// Bytes, as [`Stored::size`].
+    size: u32,
+}
+
+impl<V> Entry<V> {
+    /// The fetch instant, when it is held in the entry.
+    fn near_fetch(&self) -> Option<Micros> {
+        (self.fetched != FAR)
+            .then(|| Micros(self.stored_at.0.wrapping_add_signed(self.fetched.into())))
+    }
+}
+
+/// `fetched_at − stored_at` as [`Entry::fetched`] holds it, or `None` when
+/// it does not fit.
+fn fetch_offset(stored_at: Micros, fetched_at: Micros) -> Option<i32> {
+    i32::try_from(i128::from(fetched_at.0) - i128::from(stored_at.0))
+        .ok()
+        .filter(|&d| d != FAR)
+}
+
+/// The tag lists a store's entries carry, each held once (interned): an
+/// entry keeps a 4-byte id instead of its list, since every key of a page
+/// (its variants, its visitors) carries the page's list. A list lives while
+/// some entry carries it; its id is then reused. Id 0 is the empty list.
+struct TagLists {
+    /// By id: the list and how many entries carry it (0: a free id).
+    lists: Vec<(Box<[Tag]>, u32)>,
+    /// Ids of live lists, by their tags' hash.
+    index: HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+    free: Vec<u32>,
+    /// Live lists per tag, so a purge of a tag nobody carries is free.
+    per_tag: HashMap<Tag, u32>,
+}
+
+impl TagLists {
+    fn new() -> Self {
+        TagLists {
+            lists: vec![(Box::default(), 0)],
+            index: HashTable::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            free: Vec::new(),
+            per_tag: HashMap::new(),
+        }
+    }
+
+    /// The id of `tags`, counting one more entry that carries it.
+    fn acquire(&mut self, tags: &[Tag]) -> u32 {
+        if tags.is_empty() {
+            return 0;
+        }
+        let hash = self.hasher.hash_one(tags);
+        let lists = &mut self.lists;
+        if let Some(&id) = self.index.find(hash, |&i| *lists[i as usize].0 == *tags) {
+            lists[id as usize].1 += 1;
+            return id;
+        }
+        for t in tags {
+            *self.per_tag.entry(*t).or_insert(0) += 1;
+        }
+        let list = (Box::from(tags), 1);
+        let id = if let Some(id) = self.free.pop() {
+            lists[id as usize] = list;
+            id
+        } else {
+            lists.push(list);
+            u32::try_from(lists.len() - 1).expect("fewer than 2^32 tag lists")
+        };
+        let hasher = &self.hasher;
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(&*lists[i as usize].0));
+        id
+    }
+
+    /// One entry fewer carries list `id`; the last one frees it.
+    fn release(&mut self, id: u32) {
+        if id == 0 {
+            return;
+        }
+        let live = &mut self.lists[id as usize].1;
+        *live -= 1;
+        if *live > 0 {
+            return;
+        }
+        let list = std::mem::take(&mut self.lists[id as usize].0);
+        for t in &list {
+            if let Some(n) = self.per_tag.get_mut(t) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_tag.remove(t);
+                }
+            }
+        }
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hasher.hash_one(&*list), |&i| i == id)
+        {
+            e.remove();
+        }
+        self.free.push(id);
+    }
+
+    fn get(&self, id: u32) -> &[Tag] {
+        &self.lists[id as usize].0
+    }
+
+    /// Whether some live entry carries `tag`.
+    fn carries(&self, tag: Tag) -> bool {
+        self.per_tag.contains_key(&tag)
+    }
+}
+
+/// The unbounded store's map: entries side by side in one vector, found
+/// through a hash table of their 4-byte positions. Against a hash map with
+/// entries inline (a bucket of key and entry, 40 bytes, in a table that
+/// doubles when 7/8 full, so between 46 and 94 bytes an entry by where the
+/// count falls), the table's buckets are 4 bytes and the vector grows by an
+/// eighth: at most 45 + 11.5 bytes an entry at any count, for one more
+/// memory access per lookup. Removal moves the last entry into the hole.
+struct DenseMap<V> {
+    index: HashTable<u32>,
+    slots: Vec<(SlotKey, Entry<V>)>,
+    hasher: DefaultHashBuilder,
+}
+
+impl<V> DenseMap<V> {
+    /// The vector's growth when full: an eighth of what it holds, at least
+    /// this many entries.
+    const MIN_GROWTH: usize = 64;
+
+    fn new() -> Self {
+        DenseMap {
+            index: HashTable::new(),
+            slots: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn find(&self, key: SlotKey) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.hash_one(key), |&i| slots[i as usize].0 == key)
+            .map(|&i| i as usize)
+    }
+
+    fn get(&self, key: SlotKey) -> Option<&Entry<V>> {
+        self.find(key).map(|i| &self.slots[i].1)
+    }
+
+    /// Inserts; returns the entry it replaced.
+    fn insert(&mut self, key: SlotKey, entry: Entry<V>) -> Option<Entry<V>> {
+        if let Some(i) = self.find(key) {
+            return Some(std::mem::replace(&mut self.slots[i].1, entry));
+        }
+        if self.slots.len() == self.slots.capacity() {
+            self.slots
+                .reserve_exact((self.slots.len() / 8).max(Self::MIN_GROWTH));
+        }
+        let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 entries");
+        self.slots.push((key, entry));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(key), i, |&j| {
+            hasher.hash_one(slots[j as usize].0)
+        });
+        None
+    }
+
+    fn remove(&mut self, key: SlotKey) -> Option<Entry<V>> {
+        let slots = &self.slots;
+        let i = self
+            .index
+            .find_entry(self.hasher.hash_one(key), |&i| slots[i as usize].0 == key)
+            .ok()?
+            .remove()
+            .0;
+        let last = u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 entries");
+        let (_, entry) = self.slots.swap_remove(i as usize);
+        if i != last {
+            // The last entry moved into the hole: point its bucket there.
+            let moved = self.slots[i as usize].0;
+            if let Some(at) = self
+                .index
+                .find_mut(self.hasher.hash_one(moved), |&j| j == last)
+            {
+                *at = i;
+            }
+        }
+        Some(entry)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(SlotKey, Entry<V>)> {
+        self.slots.iter()
+    }
+
+    /// Every entry, leaving the map empty.
+    fn take(&mut self) -> Vec<(SlotKey, Entry<V>)> {
+        self.index.clear();
+        std::mem::take(&mut self.slots)
+    }
+}
+
 /// The map of a memory store: in recency order when something can be
-/// evicted, a plain hash map (entries inline, one probe per lookup) when
-/// nothing ever is — or, with a ceiling, not before the ceiling is reached.
+/// evicted, a plain [`DenseMap`] when nothing ever is — or, with a ceiling,
+/// not before the ceiling is reached.
 enum Map<V> {
-    Lru(LruCache<CacheKey, Stored<V>>),
-    Plain(HashMap<CacheKey, Stored<V>, DefaultHashBuilder>),
+    Lru(LruCache<SlotKey, Entry<V>>),
+    Plain(DenseMap<V>),
     /// Any other eviction policy ([`super::policy`]).
-    Policy(Box<PolicyMap<Stored<V>>>),
+    Policy(Box<PolicyMap<Entry<V>>>),
 }
 
 impl<V> Map<V> {
@@ -186,61 +448,61 @@ impl<V> Map<V> {
     }
 
     /// The entry under `key`, marked recently used.
-    fn get(&mut self, key: &CacheKey) -> Option<&Stored<V>> {
+    fn get(&mut self, key: CacheKey) -> Option<&Entry<V>> {
         match self {
-            Map::Lru(m) => m.get(key),
-            Map::Plain(m) => m.get(key),
-            Map::Policy(m) => m.get(key),
+            Map::Lru(m) => m.get(&key.into()),
+            Map::Plain(m) => m.get(key.into()),
+            Map::Policy(m) => m.get(&key),
         }
     }
 
-    fn peek(&self, key: &CacheKey) -> Option<&Stored<V>> {
+    fn peek(&self, key: CacheKey) -> Option<&Entry<V>> {
         match self {
-            Map::Lru(m) => m.peek(key),
-            Map::Plain(m) => m.get(key),
-            Map::Policy(m) => m.peek(key),
+            Map::Lru(m) => m.peek(&key.into()),
+            Map::Plain(m) => m.get(key.into()),
+            Map::Policy(m) => m.peek(&key),
         }
     }
 
     /// Inserts; returns the entry it replaced or, at capacity, the least
     /// recently used one it evicted.
-    fn push(&mut self, key: CacheKey, entry: Stored<V>) -> Option<(CacheKey, Stored<V>)> {
+    fn push(&mut self, key: CacheKey, entry: Entry<V>) -> Option<(CacheKey, Entry<V>)> {
         match self {
-            Map::Lru(m) => m.push(key, entry),
-            Map::Plain(m) => m.insert(key, entry).map(|old| (key, old)),
+            Map::Lru(m) => m.push(key.into(), entry).map(|(k, e)| (k.into(), e)),
+            Map::Plain(m) => m.insert(key.into(), entry).map(|old| (key, old)),
             Map::Policy(m) => m.push(key, entry),
         }
     }
 
     /// Evicts one entry: the policy's victim.
-    fn pop_victim(&mut self) -> Option<(CacheKey, Stored<V>)> {
+    fn pop_victim(&mut self) -> Option<(CacheKey, Entry<V>)> {
         match self {
-            Map::Lru(m) => m.pop_lru(),
+            Map::Lru(m) => m.pop_lru().map(|(k, e)| (k.into(), e)),
             Map::Plain(_) => None,
             Map::Policy(m) => m.pop_victim(),
         }
     }
 
-    fn pop(&mut self, key: &CacheKey) -> Option<Stored<V>> {
+    fn pop(&mut self, key: CacheKey) -> Option<Entry<V>> {
         match self {
-            Map::Lru(m) => m.pop(key),
-            Map::Plain(m) => m.remove(key),
-            Map::Policy(m) => m.pop(key),
+            Map::Lru(m) => m.pop(&key.into()),
+            Map::Plain(m) => m.remove(key.into()),
+            Map::Policy(m) => m.pop(&key),
         }
     }
 
     /// Keys of the entries `which` picks.
-    fn keys_where(&self, which: impl Fn(&Stored<V>) -> bool) -> Vec<CacheKey> {
+    fn keys_where(&self, which: impl Fn(&Entry<V>) -> bool) -> Vec<CacheKey> {
         match self {
             Map::Lru(m) => m
                 .iter()
                 .filter(|(_, e)| which(e))
-                .map(|(k, _)| *k)
+                .map(|(k, _)| (*k).into())
                 .collect(),
             Map::Plain(m) => m
                 .iter()
                 .filter(|(_, e)| which(e))
-                .map(|(k, _)| *k)
+                .map(|(k, _)| (*k).into())
                 .collect(),
             Map::Policy(m) => m.keys_where(which),
         }
@@ -253,7 +515,7 @@ impl<V> Map<V> {
         let Map::Plain(map) = self else {
             return;
         };
-        let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
+        let mut entries = map.take();
         entries.sort_unstable_by_key(|(k, e)| (e.stored_at, *k));
         let mut lru = LruCache::new(cap);
         for (k, e) in entries {
@@ -265,8 +527,11 @@ impl<V> Map<V> {
 
 struct Inner<V> {
     lru: Map<V>,
-    /// Live entries per tag, so a purge of a tag nobody carries is free.
-    tagged: HashMap<Tag, u32>,
+    /// Boxed: a server's store sits in an enum beside the Redis store's
+    /// handle, and only puts and purges reach the lists.
+    tags: Box<TagLists>,
+    /// Fetch instants of the entries whose [`Entry::fetched`] is [`FAR`].
+    far: HashMap<CacheKey, Micros>,
     purged_at: HashMap<Tag, Micros>,
     bytes: u64,
     /// When the next sweep of entries past their lifetime is due.
@@ -276,17 +541,20 @@ struct Inner<V> {
 }
 
 impl<V> Inner<V> {
-    /// Bookkeeping for an entry that left the map (replaced, evicted, purged).
-    fn forget(&mut self, old: &Stored<V>) {
+    /// Bookkeeping for the entry that left the map from under `key`
+    /// (replaced, evicted, purged).
+    fn forget(&mut self, key: CacheKey, old: &Entry<V>) {
         self.bytes -= u64::from(old.size);
-        for t in &old.tags {
-            if let Some(n) = self.tagged.get_mut(t) {
-                *n -= 1;
-                if *n == 0 {
-                    self.tagged.remove(t);
-                }
-            }
+        self.tags.release(old.tags);
+        if old.fetched == FAR {
+            self.far.remove(&key);
         }
+    }
+
+    /// When the fetch of `e`, held under `key`, began.
+    fn fetched_at(&self, key: CacheKey, e: &Entry<V>) -> Micros {
+        e.near_fetch()
+            .unwrap_or_else(|| self.far.get(&key).copied().unwrap_or(e.stored_at))
     }
 
     /// Drops every entry that can never be served again at `now`, if a
@@ -305,9 +573,9 @@ impl<V> Inner<V> {
     fn sweep(&mut self, w: Windows, now: Micros) -> usize {
         self.next_sweep = now.saturating_add(lifetime(w));
         let dead = self.lru.keys_where(|e| !servable_ever(e.stored_at, now, w));
-        for k in &dead {
+        for &k in &dead {
             if let Some(old) = self.lru.pop(k) {
-                self.forget(&old);
+                self.forget(k, &old);
             }
         }
         self.reclaimed += dead.len() as u64;
@@ -335,7 +603,7 @@ impl<V: Clone> MemoryStore<V> {
             .max_entries
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let lru = match (bounds.max_entries, bounds.max_bytes) {
-            (None, None) => Map::Plain(HashMap::default()),
+            (None, None) => Map::Plain(DenseMap::new()),
             _ if bounds.eviction != Eviction::Lru => Map::Policy(Box::new(PolicyMap::new(
                 bounds.eviction,
                 cap.filter(|&c| c > 0),
@@ -349,7 +617,8 @@ impl<V: Clone> MemoryStore<V> {
         MemoryStore {
             inner: Mutex::new(Inner {
                 lru,
-                tagged: HashMap::new(),
+                tags: Box::new(TagLists::new()),
+                far: HashMap::new(),
                 purged_at: HashMap::new(),
                 bytes: 0,
                 next_sweep: Micros::ZERO,
@@ -444,10 +713,16 @@ impl<V: Clone> MemoryStore<V> {
     }
 
     fn get_in(inner: &mut Inner<V>, key: CacheKey) -> Option<Cached<V>> {
-        inner.lru.get(&key).map(|e| Cached {
-            value: e.value.clone(),
-            stored_at: e.stored_at,
-            fetched_at: e.fetched_at,
+        let e = inner.lru.get(key)?;
+        let (value, stored_at) = (e.value.clone(), e.stored_at);
+        let fetched_at = match e.near_fetch() {
+            Some(at) => at,
+            None => inner.far.get(&key).copied().unwrap_or(stored_at),
+        };
+        Some(Cached {
+            value,
+            stored_at,
+            fetched_at,
         })
     }
 
@@ -466,8 +741,8 @@ impl<V: Clone> MemoryStore<V> {
         }) {
             return PutOutcome::PurgedMeanwhile;
         }
-        if let Some(old) = inner.lru.peek(&key)
-            && old.fetched_at > entry.fetched_at
+        if let Some(old) = inner.lru.peek(key)
+            && inner.fetched_at(key, old) > entry.fetched_at
         {
             return PutOutcome::KeptNewer;
         }
@@ -480,7 +755,7 @@ impl<V: Clone> MemoryStore<V> {
         }
         if let (Some(cap), Map::Plain(map)) = (self.ceiling, &inner.lru)
             && map.len() >= cap.get()
-            && !map.contains_key(&key)
+            && map.find(key.into()).is_none()
         {
             if let Some(w) = self.reclaim {
                 inner.sweep(w, entry.stored_at);
@@ -489,23 +764,32 @@ impl<V: Clone> MemoryStore<V> {
                 inner.lru.make_lru(cap);
             }
         }
-        for t in &entry.tags {
-            *inner.tagged.entry(*t).or_insert(0) += 1;
-        }
+        let fetched = fetch_offset(entry.stored_at, entry.fetched_at);
+        let held = Entry {
+            value: entry.value,
+            stored_at: entry.stored_at,
+            fetched: fetched.unwrap_or(FAR),
+            tags: inner.tags.acquire(&entry.tags),
+            size: entry.size,
+        };
         inner.bytes += u64::from(entry.size);
         let mut evicted = 0;
-        if let Some((old_key, old)) = inner.lru.push(key, entry) {
+        if let Some((old_key, old)) = inner.lru.push(key, held) {
             // Either the previous entry under this key, or the LRU victim.
-            inner.forget(&old);
+            inner.forget(old_key, &old);
             if old_key != key {
                 evicted += 1;
             }
         }
+        // After the replaced entry's bookkeeping, which drops its own.
+        if fetched.is_none() {
+            inner.far.insert(key, entry.fetched_at);
+        }
         while self.bounds.max_bytes.is_some_and(|m| inner.bytes > m) {
-            let Some((_, victim)) = inner.lru.pop_victim() else {
+            let Some((victim_key, victim)) = inner.lru.pop_victim() else {
                 break;
             };
-            inner.forget(&victim);
+            inner.forget(victim_key, &victim);
             evicted += 1;
         }
         PutOutcome::Stored { evicted }
@@ -517,13 +801,15 @@ impl<V: Clone> MemoryStore<V> {
         let mut inner = self.lock();
         let barrier = inner.purged_at.entry(tag).or_insert(now);
         *barrier = (*barrier).max(now);
-        if !inner.tagged.contains_key(&tag) {
+        if !inner.tags.carries(tag) {
             return 0;
         }
-        let keys = inner.lru.keys_where(|e| e.tags.contains(&tag));
-        for k in &keys {
+        let inner = &mut *inner;
+        let lists = &inner.tags;
+        let keys = inner.lru.keys_where(|e| lists.get(e.tags).contains(&tag));
+        for &k in &keys {
             if let Some(old) = inner.lru.pop(k) {
-                inner.forget(&old);
+                inner.forget(k, &old);
             }
         }
         keys.len()
@@ -736,6 +1022,130 @@ mod tests {
         s.put_now(CacheKey(2), at(1_000_000, 1_000_000));
         assert_eq!(s.reclaim_due(Micros(u64::MAX)), 0);
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn fetch_instants_come_back_exact_near_and_far() {
+        let s = MemoryStore::new(Bounds::default());
+        let hour = 3_600_000_000;
+        // Near: a fetch that began 2 s before the store; one whose upstream
+        // said the answer was already 35 minutes old (stored before fetched;
+        // an offset holds up to about 35.8). Far: a fetch an hour before the
+        // store, two hours after, and the widest gap there is.
+        let cases = [
+            (1, Micros(hour), Micros(hour - 2_000_000)),
+            (2, Micros(0), Micros(35 * 60 * 1_000_000)),
+            (3, Micros(2 * hour), Micros(hour)),
+            (4, Micros(hour), Micros(3 * hour)),
+            (5, Micros(u64::MAX), Micros(0)),
+        ];
+        for (k, stored_at, fetched_at) in cases {
+            let e = Stored {
+                stored_at,
+                ..entry(fetched_at.0, &[1], 1)
+            };
+            s.put_now(CacheKey(k), e);
+            let got = s.get_now(CacheKey(k)).unwrap();
+            assert_eq!(
+                (got.stored_at, got.fetched_at),
+                (stored_at, fetched_at),
+                "{k}"
+            );
+        }
+        assert_eq!(
+            s.lock().far.len(),
+            3,
+            "the far ones are kept beside the map"
+        );
+        // A far entry is still newer than an older fetch, and older than a
+        // newer one; replacing it drops its far instant.
+        let older = Stored {
+            stored_at: Micros(3 * hour),
+            ..entry(hour - 1, &[1], 1)
+        };
+        assert_eq!(s.put_now(CacheKey(3), older), PutOutcome::KeptNewer);
+        assert_eq!(
+            s.put_now(CacheKey(3), entry(hour + 1, &[1], 1)),
+            PutOutcome::Stored { evicted: 0 }
+        );
+        assert_eq!(s.get_now(CacheKey(3)).unwrap().fetched_at, Micros(hour + 1));
+        assert_eq!(s.purge_now(1, Micros(0)), 5);
+        assert!(s.lock().far.is_empty(), "purged entries drop theirs");
+    }
+
+    #[test]
+    fn tag_lists_are_held_once_and_freed_with_their_last_entry() {
+        let s = MemoryStore::new(Bounds::default());
+        for k in 0..3 {
+            s.put_now(CacheKey(k), entry(0, &[7, 8], 1));
+        }
+        s.put_now(CacheKey(3), entry(0, &[9], 1));
+        s.put_now(CacheKey(4), entry(0, &[], 1));
+        let live = |s: &MemoryStore<u32>| {
+            let inner = s.lock();
+            let mut l: Vec<_> = inner
+                .tags
+                .lists
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(t, n)| (t.to_vec(), *n))
+                .collect();
+            l.sort();
+            (l, inner.tags.index.len(), inner.tags.per_tag.len())
+        };
+        assert_eq!(live(&s), (vec![(vec![7, 8], 3), (vec![9], 1)], 2, 3));
+        // Replacing a key with another list moves it; the old list lives
+        // on while other keys carry it.
+        s.put_now(CacheKey(0), entry(1, &[9], 1));
+        assert_eq!(live(&s), (vec![(vec![7, 8], 2), (vec![9], 2)], 2, 3));
+        assert_eq!(s.purge_now(8, Micros(0)), 2);
+        assert_eq!(live(&s), (vec![(vec![9], 2)], 1, 1));
+        assert_eq!(s.purge_now(7, Micros(0)), 0, "nobody carries 7 any more");
+        // A freed id is reused, and a list interned again is found again.
+        s.put_now(CacheKey(5), entry(1, &[8, 7], 1));
+        s.put_now(CacheKey(6), entry(1, &[8, 7], 1));
+        assert_eq!(s.lock().tags.lists.len(), 3, "the empty list, [9], [8, 7]");
+        assert_eq!(live(&s), (vec![(vec![8, 7], 2), (vec![9], 2)], 2, 3));
+        assert_eq!(s.purge_now(7, Micros(1)), 2);
+        assert_eq!(s.purge_now(9, Micros(1)), 2);
+        assert_eq!(live(&s), (vec![], 0, 0));
+        assert_eq!(s.len(), 1, "the untagged entry");
+    }
+
+    #[test]
+    fn the_dense_map_finds_what_it_holds_through_inserts_and_removals() {
+        // Against std's map, over inserts, replacements and removals in a
+        // scrambled order (each removal moves the last entry into the hole).
+        let mut dense = DenseMap::new();
+        let mut model = HashMap::new();
+        let held = |v: u32| Entry {
+            value: v,
+            stored_at: Micros(0),
+            fetched: 0,
+            tags: 0,
+            size: 1,
+        };
+        for step in 0..20_000u64 {
+            let k = SlotKey::from(CacheKey(u128::from(step.wrapping_mul(7_919) % 3_001)));
+            let v = u32::try_from(step).unwrap();
+            if step % 3 == 0 {
+                assert_eq!(dense.remove(k).map(|e| e.value), model.remove(&k), "{step}");
+            } else {
+                assert_eq!(
+                    dense.insert(k, held(v)).map(|e| e.value),
+                    model.insert(k, v),
+                    "{step}"
+                );
+            }
+            assert_eq!(dense.len(), model.len());
+        }
+        for (k, v) in &model {
+            assert_eq!(dense.get(*k).map(|e| e.value), Some(*v));
+        }
+        assert_eq!(dense.iter().count(), model.len());
+        let all = dense.take();
+        assert_eq!((all.len(), dense.len()), (model.len(), 0));
+        assert!(dense.get(all[0].0).is_none());
     }
 
     #[test]
