@@ -315,10 +315,11 @@ fn string_answer(
 /// The `title` and `body` the Delivery mock answers for world entry
 /// `entry` of `export`, served as `variant` with content token `token`, to a
 /// client that asks it in the scenario's locale without fallback (as ttlab's
-/// origin does): each the top-level string the render answers there
-/// ([`string_answer`]), or empty where it answers none (no such field, a
-/// number, a list, an object). Empty both when the export lacks the entry
-/// in that locale (the mock answers an error, so no page is built).
+/// origin does): each the top-level string the render answers there (by
+/// `string_answer`, the rule the render follows for strings), or empty
+/// where it answers none (no such field, a number, a list, an object).
+/// Empty both when the export lacks the entry in that locale (the mock
+/// answers an error, so no page is built).
 pub fn entry_text(
     world: &World,
     export: &Export,

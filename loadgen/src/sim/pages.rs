@@ -8,13 +8,15 @@
 //! nothing.
 //!
 //! Under a byte bound (`max_bytes`) a page also has its size: the bytes the
-//! real layer's store counts for it ([`PageResponse::size`](ttlab_ssr_origin::response::PageResponse::size) of the page
+//! real layer's store counts for it ([`PageResponse::size`] of the page
 //! ttlab's origin builds, [`PageBuilder::build`], from the text the Delivery
 //! mock answers, `ttlab_mock_apis::text::entry_text`), computed once when the
 //! page is first interned. What a page is then also holds its path and the
 //! variants it was built for (the `x-ttlab-variants` header): two pages with
 //! the same entries but different paths or variant headers weigh differently.
 //! Without a byte bound a page's size is never read, and none is computed.
+//!
+//! [`PageResponse::size`]: ttlab_ssr_origin::response::PageResponse::size
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -72,10 +74,12 @@ impl PageSizer {
     /// The bytes a store counts for page `page` built from
     /// `served` for `variants` (projected to the page's experiences),
     /// greeting `visitor` (a per-visitor page), `fallback` when base
-    /// content: [`PageResponse::size`](ttlab_ssr_origin::response::PageResponse::size) of the page the real origin builds
+    /// content: [`PageResponse::size`] of the page the real origin builds
     /// from the text the Delivery mock answers. The CDN and the edge store
     /// the origin's answer with the same headers (those of one response
     /// left out), so the size is the same in every layer.
+    ///
+    /// [`PageResponse::size`]: ttlab_ssr_origin::response::PageResponse::size
     pub fn size(
         &self,
         page: PageIdx,
