@@ -7,7 +7,10 @@
 //! second (criterion's "elements"). It then prints the memory one cached
 //! entry takes in the store the simulator keys (bytes asked of the
 //! allocator per entry, over 100,000 entries), measured with a counting
-//! allocator. Numbers and how they were taken: `docs/performance.md`.
+//! allocator. Two more runs of the same set `max_entries` and `max_bytes`
+//! (far above what they store): the bounded store, and with a byte bound
+//! the cost of weighing pages by their real size. Numbers and how they were
+//! taken: `docs/performance.md`.
 
 #![allow(missing_docs)] // criterion's macros write undocumented items
 
@@ -42,6 +45,20 @@ fn simulated_requests(c: &mut Criterion) {
     g.bench_function("realistic/ssr-origin-variant", |b| {
         b.iter(|| black_box(simulate_arch(&world, &arch)));
     });
+    // The same under a bound far above what the run stores (nothing
+    // evicted), of entries and then of bytes: both take the bounded store,
+    // and the byte bound also weighs each distinct page by its real size.
+    for (name, entries, bytes) in [
+        ("max_entries", Some(1 << 20), None),
+        ("max_bytes", None, Some(1 << 30)),
+    ] {
+        let mut bounded = arch.clone();
+        bounded.cache.max_entries = entries;
+        bounded.cache.max_bytes = bytes;
+        g.bench_function(format!("realistic/ssr-origin-variant {name}"), |b| {
+            b.iter(|| black_box(simulate_arch(&world, &bounded)));
+        });
+    }
     g.finish();
 }
 

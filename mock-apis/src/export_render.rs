@@ -26,12 +26,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 use ttlab_export::{Entry, Export, Field, FieldKind};
-use ttlab_scenarios::Micros;
 use ttlab_scenarios::model::{EntryIdx, VariantRef};
+use ttlab_scenarios::token::EntryToken;
+use ttlab_scenarios::{Micros, World};
 
 use crate::assets::render_asset;
 use crate::render::{
-    applied_variant, publish_details, served_environment_uid, token, variant_name,
+    EntryText, applied_variant, publish_details, served_environment_uid, token, variant_name,
 };
 use crate::state::MockState;
 
@@ -267,6 +268,100 @@ fn exported_publish<'e>(e: &'e Entry, env: &str) -> Option<&'e Map<String, Value
     }
 }
 
+/// A text value with the variant's label (` (<name>)`, top level only) and
+/// the token (` [[ttlab:…]]`); an empty one stays empty, so a page that
+/// hides empty fields still does.
+fn mark(s: &str, top: bool, label: Option<&str>, token: Option<&str>) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let mut out = s.to_owned();
+    if top && let Some(l) = label {
+        out.push_str(l);
+    }
+    if let Some(t) = token {
+        out.push_str(t);
+    }
+    out
+}
+
+/// What the CDA answers for string `s` stored in field `f` of an entry
+/// (`None`: a key the schema lacks, answered as stored), or `None` when it
+/// answers no string for it (a file naming one of the export's assets
+/// answers the asset, a reference a list). A text field's string is marked
+/// (see [`mark`]); any other is answered as stored.
+///
+/// The one rule for strings, used by the render and by [`entry_text`].
+fn string_answer(
+    export: &Export,
+    f: Option<&Field>,
+    s: &str,
+    top: bool,
+    label: Option<&str>,
+    token: Option<&str>,
+) -> Option<String> {
+    let Some(f) = f else {
+        return Some(s.to_owned());
+    };
+    match &f.kind {
+        // A field named `uid` is an identifier, whatever its type says.
+        FieldKind::Text(_) if f.uid != "uid" => Some(mark(s, top, label, token)),
+        FieldKind::File if export.asset(s).is_some() => None,
+        FieldKind::Reference(_) => None,
+        _ => Some(s.to_owned()),
+    }
+}
+
+/// The `title` and `body` the Delivery mock answers for world entry
+/// `entry` of `export`, served as `variant` with content token `token`, to a
+/// client that asks it in the scenario's locale without fallback (as ttlab's
+/// origin does): each the top-level string the render answers there (by
+/// `string_answer`, the rule the render follows for strings), or empty
+/// where it answers none (no such field, a number, a list, an object).
+/// Empty both when the export lacks the entry in that locale (the mock
+/// answers an error, so no page is built).
+pub fn entry_text(
+    world: &World,
+    export: &Export,
+    entry: EntryIdx,
+    variant: Option<VariantRef>,
+    token: &EntryToken,
+) -> EntryText {
+    let scenario = world.scenario();
+    let w = &scenario.content.entries[entry as usize];
+    let master = export
+        .master_locale
+        .as_deref()
+        .unwrap_or(&scenario.content.locale);
+    let Some(e) = locale_chain(export, master, &scenario.content.locale, false)
+        .into_iter()
+        .find_map(|l| export.entry(&w.content_type, &w.uid, l))
+    else {
+        return EntryText::default();
+    };
+    let schema = export
+        .content_type(&e.content_type)
+        .map_or(&[][..], |ct| ct.schema.as_slice());
+    let label = variant.map(|v| format!(" ({})", variant_name(world, v)));
+    let token = format!(" {token}");
+    let text = |key: &str| match e.doc.get(key) {
+        Some(Value::String(s)) => string_answer(
+            export,
+            schema.iter().find(|f| f.uid == key),
+            s,
+            true,
+            label.as_deref(),
+            Some(&token),
+        )
+        .unwrap_or_default(),
+        _ => String::new(),
+    };
+    EntryText {
+        title: text("title"),
+        body: text("body"),
+    }
+}
+
 fn child(prefix: &str, uid: &str) -> String {
     if prefix.is_empty() {
         uid.to_owned()
@@ -302,6 +397,18 @@ impl Render<'_> {
             && !matches!(f.kind, FieldKind::Blocks(_) | FieldKind::Reference(_))
         {
             return Value::Array(items.iter().map(|x| self.value(f, x, path, top)).collect());
+        }
+        if let Value::String(s) = v
+            && let Some(out) = string_answer(
+                self.export,
+                Some(f),
+                s,
+                top,
+                self.label.as_deref(),
+                self.token.as_deref(),
+            )
+        {
+            return Value::String(out);
         }
         match &f.kind {
             // A field named `uid` is an identifier, whatever its type says.
@@ -365,20 +472,9 @@ impl Render<'_> {
         }
     }
 
-    /// A text value with the variant's label (top level) and the token;
-    /// an empty one stays empty, so a page that hides empty fields still does.
+    /// A text value with the variant's label (top level) and the token.
     fn mark(&self, s: &str, top: bool) -> String {
-        if s.is_empty() {
-            return String::new();
-        }
-        let mut out = s.to_owned();
-        if top && let Some(l) = &self.label {
-            out.push_str(l);
-        }
-        if let Some(t) = &self.token {
-            out.push_str(t);
-        }
-        out
+        mark(s, top, self.label.as_deref(), self.token.as_deref())
     }
 
     /// A file field's value: the asset it names, as the CDA answers it.

@@ -37,6 +37,7 @@ pub mod query;
 pub mod render;
 mod server;
 mod state;
+pub mod text;
 mod webhooks;
 
 pub use config::MockConfig;

@@ -126,6 +126,39 @@ pub fn publish_details(
     details
 }
 
+/// What a page prints of an entry: the `title` and `body` strings the
+/// Delivery mock answers for it (empty where it answers no string there).
+///
+/// One rule for the servers and the simulator: the mock answers these
+/// fields, the origin prints them into its page, and the simulator sizes a
+/// page for a store's `max_bytes` from the same text, so its pages weigh in
+/// a simulated store what they weigh in a real one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryText {
+    /// The entry's `title`.
+    pub title: String,
+    /// The entry's `body`.
+    pub body: String,
+}
+
+/// Synthetic entry `entry`'s `title` and `body` for its content token: its content
+/// type and uid, the served variant's alias and the version, and the token.
+pub fn synthetic_text(world: &World, entry: EntryIdx, token: &EntryToken) -> EntryText {
+    let e = &world.scenario().content.entries[entry as usize];
+    let version = token.version;
+    let label = token
+        .variant
+        .as_deref()
+        .map_or(String::new(), |a| format!(" ({a})"));
+    EntryText {
+        title: format!("{} {}{label} v{version} {token}", e.content_type, e.uid),
+        body: format!(
+            "<p>Content of {} {}{label}, version {version}. {token}</p>",
+            e.content_type, e.uid
+        ),
+    }
+}
+
 /// An entry as the CDA returns it, with `variant`'s fields over the base
 /// entry's and content tokens in its text fields.
 pub fn render_entry(
@@ -138,12 +171,7 @@ pub fn render_entry(
     let e = &world.scenario().content.entries[entry as usize];
     let locale = &world.scenario().content.locale;
     let base_version = world.entry_version(entry, None, t);
-    let token = token(world, entry, variant, t);
-    let version = token.version;
-    let label = token
-        .variant
-        .as_deref()
-        .map_or(String::new(), |a| format!(" ({a})"));
+    let text = synthetic_text(world, entry, &token(world, entry, variant, t));
     let published = state.timestamp(
         world
             .last_publish(entry, variant, t)
@@ -153,8 +181,8 @@ pub fn render_entry(
         "uid": e.uid,
         "_version": base_version,
         "locale": locale,
-        "title": format!("{} {}{label} v{version} {token}", e.content_type, e.uid),
-        "body": format!("<p>Content of {} {}{label}, version {version}. {token}</p>", e.content_type, e.uid),
+        "title": text.title,
+        "body": text.body,
         "tags": [],
         "ACL": {},
         "_in_progress": false,

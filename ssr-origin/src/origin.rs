@@ -86,9 +86,9 @@ pub struct OriginCounters {
 /// The origin.
 pub struct Origin {
     world: Arc<World>,
-    source: VariantSource,
     upstreams: Upstreams,
-    renderer: Renderer,
+    /// How it builds its pages (where the variants come from, what it states).
+    builder: PageBuilder,
     /// Its cache layer, when the topology has the origin cache
     /// (`ssr-origin-variant`), with what it keys on.
     pub layer: Option<(PageLayer, KeyStrategy, CacheOptions)>,
@@ -96,9 +96,106 @@ pub struct Origin {
     /// Counters of the origin itself.
     pub counters: OriginCounters,
     registry: Registry,
+}
+
+/// How ttlab's origin builds a page from its entries' text: the HTML of its
+/// template and the headers that say what the page was built from and who
+/// may reuse it. Synchronous and free of I/O, so the simulator builds the
+/// very page a real origin would and sizes it for a store's `max_bytes`
+/// ([`PageResponse::size`]) without a server.
+pub struct PageBuilder {
+    renderer: Renderer,
+    source: VariantSource,
     /// Under `policy = "http"`: the `Cache-Control` a shareable page
     /// states (the scenario's windows, for the caches in front to follow).
     stated: Option<HeaderValue>,
+}
+
+impl PageBuilder {
+    /// The builder of the origin of `topology` with the architecture's
+    /// `cache` options (its `policy` decides what pages state).
+    pub fn new(topology: Topology, cache: &CacheOptions) -> Self {
+        let stated = (cache.policy == CachePolicy::Http).then(|| {
+            HeaderValue::from_str(&cache::stated::cache_control(cache.into()))
+                .expect("digits and commas make a header value")
+        });
+        PageBuilder {
+            renderer: Renderer::default(),
+            source: VariantSource::of(topology),
+            stated,
+        }
+    }
+
+    /// Whether page `page` as this origin renders it depends on the
+    /// visitor's cookie: its variants come from Personalize for the cookie's
+    /// uid and its entries have variants. Such a page says `Vary: Cookie`,
+    /// so a cache in front that follows HTTP keeps one copy per visitor;
+    /// ttlab's own CDN keys on what its topology says, not on this header.
+    /// Behind an edge the variants come in the URL, which caches key on.
+    fn varies_by_cookie(&self, world: &World, page: PageIdx) -> bool {
+        self.source == VariantSource::Personalize && world.page_experience_mask(page) != 0
+    }
+
+    /// Page `page` of `world` built from `entries` (each entry's uid and the
+    /// `title` and `body` Delivery answered, in the page's order) for
+    /// `variants` (already projected to the page's experiences). `visitor`
+    /// greets the visitor (a per-visitor page); `fallback` marks base
+    /// content served because Personalize failed. A page for a visitor or a
+    /// fallback says `private, no-store`; any other is shareable.
+    pub fn build(
+        &self,
+        world: &World,
+        page: PageIdx,
+        variants: &VariantSet,
+        entries: &[RenderedEntry],
+        visitor: Option<&str>,
+        fallback: bool,
+    ) -> PageResponse {
+        let p = &world.scenario().content.pages[page as usize];
+        let content: Vec<String> = entries
+            .iter()
+            .filter_map(|e| token::parse(&e.title).entries.into_iter().next())
+            .map(|t| content_part(&t))
+            .collect();
+        let html = self
+            .renderer
+            .page(&p.path, &world.scenario().content.locale, entries, visitor);
+        let cacheable = visitor.is_none() && !fallback;
+        let mut headers = vec![
+            header("content-type", "text/html; charset=utf-8"),
+            header(X_VARIANTS, &variants_header(world, variants)),
+            header(X_CONTENT, &content.join(", ")),
+        ];
+        match (&self.stated, cacheable) {
+            (_, false) => headers.push(header("cache-control", "private, no-store")),
+            (None, true) => headers.push(header("cache-control", "public")),
+            (Some(stated), true) => {
+                // The scenario's policy, stated for the caches in front,
+                // with what they purge by and revalidate with.
+                headers.push((HeaderName::from_static("cache-control"), stated.clone()));
+                let uids = entries.iter().map(|e| e.uid.as_str());
+                headers.push(header("surrogate-key", &cache::stated::surrogate_key(uids)));
+                headers.push(header("etag", &cache::stated::etag(html.as_bytes())));
+            }
+        }
+        if self.varies_by_cookie(world, page) {
+            headers.push(header("vary", "cookie"));
+        }
+        if let Some(v) = visitor {
+            headers.push(header(X_VISITOR, v));
+        }
+        if fallback {
+            headers.push(header(X_FALLBACK, "personalize"));
+        }
+        PageResponse {
+            status: 200,
+            headers,
+            body: Bytes::from(html),
+            upstream_cache: None,
+            set_cookies: Vec::new(),
+            windows: None,
+        }
+    }
 }
 
 /// The `x-ttlab-variants` value of a variant set: short aliases or `-`.
@@ -145,7 +242,6 @@ impl Origin {
         cache: &CacheOptions,
         namespace: &str,
     ) -> Result<Self, StoreError> {
-        let source = VariantSource::of(topology);
         let pages = world
             .scenario()
             .content
@@ -177,20 +273,14 @@ impl Origin {
             )),
             None => None,
         };
-        let stated = (cache.policy == CachePolicy::Http).then(|| {
-            HeaderValue::from_str(&cache::stated::cache_control(cache.into()))
-                .expect("digits and commas make a header value")
-        });
         Ok(Origin {
             world,
-            source,
             upstreams,
-            renderer: Renderer::default(),
+            builder: PageBuilder::new(topology, cache),
             layer,
             pages,
             counters,
             registry,
-            stated,
         })
     }
 
@@ -209,18 +299,10 @@ impl Origin {
         webhook::routes::<OriginPurge, _, _>(self.clone(), page)
     }
 
-    /// Whether page `page` as this origin renders it depends on the
-    /// visitor's cookie: its variants come from Personalize for the cookie's
-    /// uid and its entries have variants. Such a page says `Vary: Cookie`,
-    /// so a cache in front that follows HTTP keeps one copy per visitor;
-    /// ttlab's own CDN keys on what its topology says, not on this header.
-    /// Behind an edge the variants come in the URL, which caches key on.
-    fn varies_by_cookie(&self, page: PageIdx) -> bool {
-        self.source == VariantSource::Personalize && self.world.page_experience_mask(page) != 0
-    }
-
     /// Renders page `page` for `variants` (already projected to the page's
-    /// experiences). `visitor` greets the visitor; `fallback` marks base content.
+    /// experiences): fetches its entries from Delivery and builds the page
+    /// ([`PageBuilder::build`]). `visitor` greets the visitor; `fallback`
+    /// marks base content.
     async fn render(
         self: Arc<Self>,
         page: PageIdx,
@@ -233,66 +315,29 @@ impl Origin {
         let aliases = aliases_header(world, &variants);
         let fetches = p.entries.iter().map(|e| self.upstreams.entry(*e, &aliases));
         let docs = futures::future::try_join_all(fetches).await?;
-        let mut entries = Vec::with_capacity(docs.len());
-        let mut content = Vec::with_capacity(docs.len());
-        for (idx, doc) in p.entries.iter().zip(&docs) {
-            let title = doc["title"].as_str().unwrap_or_default().to_owned();
-            let body = doc["body"].as_str().unwrap_or_default().to_owned();
-            if let Some(t) = token::parse(&title).entries.into_iter().next() {
-                content.push(content_part(&t));
-            }
-            entries.push(RenderedEntry {
+        let entries: Vec<RenderedEntry> = p
+            .entries
+            .iter()
+            .zip(&docs)
+            .map(|(idx, doc)| RenderedEntry {
                 uid: world.scenario().content.entries[*idx as usize].uid.clone(),
-                title,
-                body,
-            });
-        }
-        let html = self.renderer.page(
-            &p.path,
-            &world.scenario().content.locale,
+                title: doc["title"].as_str().unwrap_or_default().to_owned(),
+                body: doc["body"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let built = self.builder.build(
+            world,
+            page,
+            &variants,
             &entries,
             visitor.as_deref(),
+            fallback,
         );
         self.counters.renders.inc();
-        let personal = visitor.is_some();
-        let cacheable = !personal && !fallback;
-        let mut headers = vec![
-            header("content-type", "text/html; charset=utf-8"),
-            header(X_VARIANTS, &variants_header(world, &variants)),
-            header(X_CONTENT, &content.join(", ")),
-        ];
-        match (&self.stated, cacheable) {
-            (_, false) => headers.push(header("cache-control", "private, no-store")),
-            (None, true) => headers.push(header("cache-control", "public")),
-            (Some(stated), true) => {
-                // The scenario's policy, stated for the caches in front,
-                // with what they purge by and revalidate with.
-                headers.push((HeaderName::from_static("cache-control"), stated.clone()));
-                let uids = entries.iter().map(|e| e.uid.as_str());
-                headers.push(header("surrogate-key", &cache::stated::surrogate_key(uids)));
-                headers.push(header("etag", &cache::stated::etag(html.as_bytes())));
-            }
-        }
-        if self.varies_by_cookie(page) {
-            headers.push(header("vary", "cookie"));
-        }
-        if let Some(v) = &visitor {
-            headers.push(header(X_VISITOR, v));
-        }
-        if fallback {
-            headers.push(header(X_FALLBACK, "personalize"));
-        }
-        let page = PageResponse {
-            status: 200,
-            headers,
-            body: Bytes::from(html),
-            upstream_cache: None,
-            set_cookies: Vec::new(),
-            windows: None,
-        };
-        let size = page.size();
+        let cacheable = visitor.is_none() && !fallback;
+        let size = built.size();
         Ok(Fetched::new(
-            Arc::new(page),
+            Arc::new(built),
             cacheable,
             p.entries.clone(),
             size,
@@ -453,7 +498,7 @@ async fn page(State(o): State<Arc<Origin>>, req: Request) -> Response {
     let cookie_uid = cookie(headers, UID_COOKIE).map(str::to_owned);
     let world = &o.world;
     let mut cookies = Vec::new();
-    let (uid, variants, fallback) = match o.source {
+    let (uid, variants, fallback) = match o.builder.source {
         VariantSource::UrlParam => {
             let param = query_param(req.uri().query(), VARIANT_PARAM);
             (
@@ -521,7 +566,7 @@ async fn page(State(o): State<Arc<Origin>>, req: Request) -> Response {
             let mut resp = answer_response(&answer, layer, &cookies);
             // Under `policy = "http"` a cache in front revalidates with the
             // page's ETag: an unchanged page is a 304, no body.
-            if o.stated.is_some()
+            if o.builder.stated.is_some()
                 && resp.status() == StatusCode::OK
                 && cache::http::precondition::not_modified(headers, resp.headers())
             {
@@ -566,7 +611,7 @@ impl webhook::Purger for OriginPurge {
 impl std::fmt::Debug for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Origin")
-            .field("source", &self.source)
+            .field("source", &self.builder.source)
             .field("cached", &self.layer.is_some())
             .finish_non_exhaustive()
     }

@@ -33,7 +33,7 @@ use ttlab_ssr_origin::cache::{
 };
 
 use super::control::SimControl;
-use super::pages::{PageId, Pages, Served};
+use super::pages::{PageId, PageSizer, Pages, Served};
 use crate::check::{Checker, TruthMemo, judge_in_order};
 use crate::live::{Live, load_since};
 use crate::record::Recorder;
@@ -308,7 +308,13 @@ pub(super) fn simulate_arch_live(
         layer,
         stores,
         reqs: Slab::new(),
-        pages: Pages::default(),
+        // Pages are weighed only where bytes are bounded: nothing else
+        // reads their size.
+        pages: if arch.cache.max_bytes.is_some() {
+            Pages::sized(PageSizer::new(world.clone(), arch))
+        } else {
+            Pages::default()
+        },
         served: Vec::new(),
         counts: Counts::default(),
         recorder,
@@ -685,7 +691,9 @@ impl Sim<'_> {
                 self.load_at(t).renders += 1;
                 lat = Micros(lat.0 + self.samplers.render.sample(&mut self.rng).0);
                 let greets = visitor_fragment.then_some(req.visitor);
-                Ok(self.pages.intern(&self.served, greets, fallback))
+                Ok(self
+                    .pages
+                    .intern(req.page, &projected, &self.served, greets, fallback))
             }
         };
         let cacheable = self.stores && !fallback && !visitor_fragment && result.is_ok();
@@ -704,7 +712,10 @@ impl Sim<'_> {
     fn fill_done(&mut self, t: Micros, f: FetchId, result: Result<PageId, u16>, cacheable: bool) {
         let pages = &self.pages;
         let mut done = self.layer.complete(t, f, result, cacheable, |p| {
-            (pages.entries(*p).iter().map(|e| e.0).collect(), 1)
+            (
+                pages.entries(*p).iter().map(|e| e.0).collect(),
+                pages.size(*p),
+            )
         });
         while let Some((r, reply)) = self.layer.next_reply(t, &mut done) {
             match reply {

@@ -17,6 +17,7 @@ mod pages;
 
 pub use control::SimControl;
 pub use engine::{simulate_arch, simulate_arch_with};
+pub use pages::{PageSizer, Served};
 
 use std::sync::Arc;
 
