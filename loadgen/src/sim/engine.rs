@@ -20,15 +20,17 @@ use std::sync::atomic::Ordering;
 use dary_heap::QuaternaryHeap;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad};
-use ttlab_scenarios::model::{ArchitectureConfig, CachePolicy, EntryIdx, PageIdx, Scenario};
+use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad, StoreOutage};
+use ttlab_scenarios::model::{
+    ArchitectureConfig, Backend, CachePolicy, EntryIdx, PageIdx, Scenario, replica_of,
+};
 use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler, TokenBucket};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, VariantSet, World};
 use ttlab_ssr_origin::cache::stated;
 use ttlab_ssr_origin::cache::{
-    self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerCounts, Lookup, Reply, Slab,
+    self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerCounts, Lookup, Purged, Reply, Slab,
     SteppedLayer, Windows,
 };
 
@@ -60,7 +62,7 @@ pub const SIM_MAX_ENTRIES: u64 = 1_000_000;
 /// origin states in its headers, read back by the same parser the servers
 /// run (`stated::followed`); the second value is false when those headers
 /// let it store nothing.
-fn sim_layer(arch: &ArchitectureConfig) -> (SteppedLayer<PageId, u16>, bool) {
+fn sim_layer(arch: &ArchitectureConfig, s: &Scenario) -> (SteppedLayer<PageId, u16>, bool) {
     let c = &arch.cache;
     let bounds = Bounds {
         max_entries: c.max_entries,
@@ -82,7 +84,36 @@ fn sim_layer(arch: &ArchitectureConfig) -> (SteppedLayer<PageId, u16>, bool) {
     } else {
         layer.with_ceiling(SIM_MAX_ENTRIES)
     };
+    let outages = store_outages(arch, s);
+    let layer = if outages.is_empty() {
+        layer
+    } else {
+        let replicas = u16::try_from(layer_replicas(arch)).unwrap_or(u16::MAX);
+        layer.with_store_outages(outages, replicas)
+    };
     (layer, stores)
+}
+
+/// When `arch`'s caching layer cannot reach its store: the scenario's
+/// `store_outage` windows for a layer on Redis, none for one in memory
+/// (whose store is in the process and never fails).
+fn store_outages(arch: &ArchitectureConfig, s: &Scenario) -> Vec<(Micros, Micros)> {
+    match arch.cache.backend {
+        Backend::Redis { .. } if arch.arch.caches() => s.store_outages(),
+        _ => Vec::new(),
+    }
+}
+
+/// How many layers hold `arch`'s cache, each over the shared store with
+/// its own in-process state: every origin replica's where the origin
+/// caches (visitors spread over them by [`replica_of`]), the one CDN or
+/// edge otherwise.
+fn layer_replicas(arch: &ArchitectureConfig) -> u32 {
+    if arch.topology().front.is_some() {
+        1
+    } else {
+        arch.cache.origin_replicas.max(1)
+    }
 }
 
 /// One visitor request in flight.
@@ -118,6 +149,9 @@ enum Ev {
     },
     /// A publish webhook purges pages built from an entry.
     Purge(EntryIdx),
+    /// A purge the store failed is tried again; `at` is the publish's
+    /// instant, the purge's barrier.
+    PurgeRetry { entry: EntryIdx, at: Micros },
 }
 
 /// A queued event: ordered by time, then by when it was queued, packed as
@@ -212,6 +246,9 @@ struct Sim<'w> {
     layer: SteppedLayer<PageId, u16>,
     /// Whether the layer may store pages at all (see [`sim_layer`]).
     stores: bool,
+    /// Origin replicas holding the layer, each with its own in-process
+    /// state over the shared store (see [`layer_replicas`]).
+    layer_replicas: u32,
     reqs: Slab<Req>,
     pages: Pages,
     /// Scratch for a fill's entries.
@@ -283,7 +320,7 @@ pub(super) fn simulate_arch_live(
     if live.is_some() {
         recorder.start_tap();
     }
-    let (layer, stores) = sim_layer(arch);
+    let (layer, stores) = sim_layer(arch, s);
     let mut sim = Sim {
         world: w,
         s,
@@ -307,6 +344,7 @@ pub(super) fn simulate_arch_live(
         visits: 0,
         layer,
         stores,
+        layer_replicas: layer_replicas(arch),
         reqs: Slab::new(),
         pages: Pages::default(),
         served: Vec::new(),
@@ -408,9 +446,9 @@ impl Sim<'_> {
                     result,
                     cacheable,
                 } => self.fill_done(t, fetch, result, cacheable),
-                Ev::Purge(entry) => {
-                    self.layer.purge(t, entry);
-                }
+                // One replica gets the webhook and purges the shared store.
+                Ev::Purge(entry) => self.purge(t, entry, t),
+                Ev::PurgeRetry { entry, at } => self.purge(t, entry, at),
             }
             steps += 1;
             if steps == 4096 {
@@ -435,6 +473,14 @@ impl Sim<'_> {
                 .fetch_add(end.0.saturating_sub(reported.0), Ordering::Relaxed);
         }
         self.last_frame();
+    }
+
+    /// Purges pages built from `entry` at `t`, for a publish at `at`; a
+    /// purge the store failed is tried again when the layer says.
+    fn purge(&mut self, t: Micros, entry: EntryIdx, at: Micros) {
+        if let Purged::Retry(next) = self.layer.purge_on(0, t, entry, at) {
+            self.push(next, Ev::PurgeRetry { entry, at });
+        }
     }
 
     /// What falls due when `t` crosses `next_check`: the end of warm-up
@@ -600,7 +646,8 @@ impl Sim<'_> {
             .unwrap_or_else(|| VariantSet::none(self.s.experiences.len()));
         let mask = self.world.page_experience_mask(req.page);
         let key = cache::key(&page.path, cache::variance(strategy, uid, variants, mask));
-        match self.layer.lookup(t, key, r) {
+        let replica = replica_of(req.visitor, self.layer_replicas) as u16;
+        match self.layer.lookup_on(replica, t, key, r) {
             Lookup::Hit(a) => self.respond(t, r, Ok(a.value), true),
             Lookup::Stale { answer, refresh } => {
                 // The refresh renders what this request would have.
@@ -772,11 +819,22 @@ impl Sim<'_> {
             personalize_calls: c.personalize_calls - w.personalize_calls,
             delivery_calls: c.delivery_calls - w.delivery_calls,
         };
-        // The simulator models one origin and a store that never fails,
-        // whatever the backend.
-        let layer = self
-            .cache_name
-            .map(|name| LayerReport::new(name, self.layer.counts().since(&self.warm.1)));
+        let outages = self.layer.store_outages();
+        let modelled_store = !store_outages(self.arch, self.s).is_empty();
+        let layer = self.cache_name.map(|name| {
+            let mut l = LayerReport::new(name, self.layer.counts().since(&self.warm.1));
+            if modelled_store {
+                l.backend = Some("redis".to_owned());
+            }
+            l.store_outages = outages
+                .iter()
+                .map(|o| StoreOutage {
+                    from_s: o.from.as_secs_f64(),
+                    until_s: o.until.map(Micros::as_secs_f64),
+                })
+                .collect();
+            l
+        });
         let mut report = arch_report(
             self.arch.arch.as_str(),
             &self.recorder,

@@ -19,13 +19,24 @@
 //! One difference is by design: the real layer gives up waiting after its
 //! lock timeout (5 s in the origin); here a waiter waits for the fetch,
 //! however long it takes.
+//!
+//! A store that fails: given the windows in which the store is unreachable
+//! ([`SteppedLayer::with_store_outages`]), every store call made in one
+//! fails at once (a cut connection is refused at once), and the layer keeps
+//! each replica's [`StoreHealth`] — the real layer's own record, its
+//! `STORE_RETRY` and its outages — so a lookup bypasses (`store_bypass`),
+//! a put is lost, a stale-if-error read finds nothing and a purge is
+//! retried ([`Purged::Retry`]) exactly where the real layer would.
 
 use hashbrown::HashMap;
 use ttlab_scenarios::Micros;
 
 use super::freshness::Windows;
 use super::key::CacheKey;
-use super::layer::{Answer, Decision, decide, stale_if_error};
+use super::layer::{
+    Answer, Decision, STORE_RETRY, StoreHealth, StoreOutage, decide, purge_retry_due,
+    stale_if_error,
+};
 use super::outcome::{CacheOutcome, LockOutcome, StaleReason};
 use super::store::{Bounds, MemoryStore, PutOutcome, Stored, Tag, Tags};
 use ttlab_scenarios::LayerCounts;
@@ -97,6 +108,8 @@ struct Fetch {
     /// Where a cacheable answer goes (`None`: around the cache).
     key: Option<CacheKey>,
     started: Micros,
+    /// The replica whose layer runs it (its store calls count there).
+    replica: u16,
     /// In the in-flight map: other lookups of the key wait for it.
     registered: bool,
     /// Its waiters, the leader first.
@@ -163,9 +176,24 @@ impl<T> std::ops::IndexMut<u32> for Slab<T> {
 #[derive(Debug)]
 pub struct Completion<V, E> {
     key: Option<CacheKey>,
+    replica: u16,
     result: Result<V, E>,
     cacheable: bool,
     next: u32,
+}
+
+/// What became of a purge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purged {
+    /// The store dropped this many entries.
+    Done(usize),
+    /// The store was unreachable: try again at this instant (with the same
+    /// purge instant, [`SteppedLayer::purge_on`]), as the real layer's
+    /// background retry does.
+    Retry(Micros),
+    /// The store stayed unreachable past `PURGE_RETRY_FOR`: the purge is
+    /// given up, and the entries it missed live out their windows.
+    GivenUp,
 }
 
 /// The caching layer on a virtual clock, over a [`MemoryStore`] of values
@@ -175,6 +203,12 @@ pub struct SteppedLayer<V, E> {
     windows: Windows,
     coalesce: bool,
     store: MemoryStore<V>,
+    /// When the store is unreachable, `[from, until)` in time order
+    /// (empty: a store that never fails, and no health kept).
+    outages: Vec<(Micros, Micros)>,
+    /// Each replica's record of its store calls (one unless
+    /// [`SteppedLayer::with_store_outages`] says more).
+    health: Vec<StoreHealth>,
     inflight: HashMap<CacheKey, FetchId>,
     fetches: Slab<Fetch>,
     waiters: Slab<Waiter>,
@@ -191,6 +225,8 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             windows,
             coalesce,
             store: MemoryStore::new(bounds).reclaiming(windows),
+            outages: Vec::new(),
+            health: Vec::new(),
             inflight: HashMap::new(),
             fetches: Slab::new(),
             waiters: Slab::new(),
@@ -227,8 +263,66 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         self
     }
 
+    /// This layer over a store that is unreachable in `outages` (`[from,
+    /// until)`, in time order), with `replicas` layers sharing it, each
+    /// keeping its own record of the store's health (as each origin
+    /// replica's layer does).
+    #[must_use]
+    pub fn with_store_outages(mut self, outages: Vec<(Micros, Micros)>, replicas: u16) -> Self {
+        self.outages = outages;
+        self.health = (0..replicas.max(1)).map(|_| StoreHealth::quiet()).collect();
+        self
+    }
+
+    /// Whether a store call at `t` fails.
+    fn store_down(&self, t: Micros) -> bool {
+        self.outages
+            .iter()
+            .any(|(from, until)| *from <= t && t < *until)
+    }
+
+    /// A store call of `replica`'s at `now`: whether it succeeds, recorded
+    /// in the replica's health (and counted when it fails). Always true
+    /// over a store that never fails.
+    fn store_call(&mut self, replica: u16, now: Micros) -> bool {
+        if self.outages.is_empty() {
+            return true;
+        }
+        let down = self.store_down(now);
+        let h = &self.health[usize::from(replica)];
+        if down {
+            h.failed(now);
+            self.counts.store_errors += 1;
+            false
+        } else {
+            h.answered(now);
+            true
+        }
+    }
+
+    /// When the store was unreachable to the layer, by its own calls: the
+    /// union over its replicas, in time order (empty for a store that
+    /// never fails). The windows the report lists.
+    pub fn store_outages(&self) -> Vec<StoreOutage> {
+        StoreOutage::merge(self.health.iter().flat_map(StoreHealth::outages).collect())
+    }
+
     /// Request `who` looks up `key` at `now`.
     pub fn lookup(&mut self, now: Micros, key: CacheKey, who: u32) -> Lookup<V> {
+        self.lookup_on(0, now, key, who)
+    }
+
+    /// Request `who` looks up `key` at `now` on replica `replica`'s layer.
+    /// While that replica's store is unavailable (it failed now, or less
+    /// than `STORE_RETRY` ago) the request goes around the cache, as the
+    /// real layer's does.
+    pub fn lookup_on(&mut self, replica: u16, now: Micros, key: CacheKey, who: u32) -> Lookup<V> {
+        if !self.outages.is_empty()
+            && (self.health[usize::from(replica)].skip(now) || !self.store_call(replica, now))
+        {
+            self.counts.store_bypass += 1;
+            return Lookup::Fetch(self.bypass_on(replica, now, who));
+        }
         let entry = self.store.get_exclusive(key);
         match decide(entry.as_ref().map(|e| e.stored_at), now, self.windows) {
             Decision::Hit => {
@@ -240,7 +334,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                 let e = entry.expect("stale has an entry");
                 let refresh = (!self.inflight.contains_key(&key)).then(|| {
                     self.counts.refreshes += 1;
-                    self.start(now, Some(key), true, None)
+                    self.start(replica, now, Some(key), true, None)
                 });
                 self.counts.stale += 1;
                 Lookup::Stale {
@@ -251,7 +345,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             Decision::Fill { stale_on_error } => {
                 if !self.coalesce {
                     let w = (who, Role::Own(LockOutcome::Unlocked), stale_on_error);
-                    return Lookup::Fetch(self.start(now, Some(key), false, Some(w)));
+                    return Lookup::Fetch(self.start(replica, now, Some(key), false, Some(w)));
                 }
                 if let Some(f) = self.inflight.get(&key).copied() {
                     let w = self.waiters.insert(Waiter {
@@ -270,7 +364,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                     return Lookup::Waiting;
                 }
                 let w = (who, Role::Own(LockOutcome::Leader), stale_on_error);
-                Lookup::Fetch(self.start(now, Some(key), true, Some(w)))
+                Lookup::Fetch(self.start(replica, now, Some(key), true, Some(w)))
             }
         }
     }
@@ -278,20 +372,45 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
     /// Request `who` goes around the cache (`BYPASS`): the caller runs the
     /// returned fetch.
     pub fn bypass(&mut self, now: Micros, who: u32) -> FetchId {
+        self.bypass_on(0, now, who)
+    }
+
+    /// [`SteppedLayer::bypass`] on replica `replica`'s layer.
+    pub fn bypass_on(&mut self, replica: u16, now: Micros, who: u32) -> FetchId {
         self.counts.bypass += 1;
-        self.start(now, None, false, Some((who, Role::Bypass, false)))
+        self.start(replica, now, None, false, Some((who, Role::Bypass, false)))
     }
 
     /// Drops every entry built from content entry `tag`.
     pub fn purge(&mut self, now: Micros, tag: Tag) -> usize {
-        let n = self.store.purge_now(tag, now);
+        match self.purge_on(0, now, tag, now) {
+            Purged::Done(n) => n,
+            Purged::Retry(_) | Purged::GivenUp => 0,
+        }
+    }
+
+    /// Replica `replica`'s layer purges `tag` at `now` for a purge first
+    /// made `at` (its barrier stays at that instant, as the real layer's
+    /// retries keep it). When the store is unreachable, it says when to try
+    /// again, while the real layer would.
+    pub fn purge_on(&mut self, replica: u16, now: Micros, tag: Tag, at: Micros) -> Purged {
+        if !self.store_call(replica, now) {
+            let next = now.saturating_add(Micros::from_duration(STORE_RETRY));
+            return if purge_retry_due(now.saturating_sub(at).to_duration()) {
+                Purged::Retry(next)
+            } else {
+                Purged::GivenUp
+            };
+        }
+        let n = self.store.purge_now(tag, at);
         self.counts.purged += n as u64;
-        n
+        Purged::Done(n)
     }
 
     /// Starts a fetch, with its first waiter.
     fn start(
         &mut self,
+        replica: u16,
         now: Micros,
         key: Option<CacheKey>,
         registered: bool,
@@ -309,6 +428,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         let id = self.fetches.insert(Fetch {
             key,
             started: now,
+            replica,
             registered,
             first,
             last: first,
@@ -335,7 +455,9 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         let f = self.fetches.remove(id);
         match &result {
             Ok(v) if cacheable => {
-                if let Some(key) = f.key {
+                if let Some(key) = f.key
+                    && self.store_call(f.replica, now)
+                {
                     let (tags, size) = entry(v);
                     let stored = Stored {
                         value: v.clone(),
@@ -359,6 +481,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         }
         Completion {
             key: f.key,
+            replica: f.replica,
             result,
             cacheable,
             next: f.first,
@@ -396,7 +519,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             (Role::Joined, _) => {
                 // Another request's private or failed answer is not ours.
                 let own = (w.who, Role::Own(LockOutcome::Released), w.stale_on_error);
-                Reply::Refetch(self.start(now, c.key, false, Some(own)))
+                Reply::Refetch(self.start(c.replica, now, c.key, false, Some(own)))
             }
             (Role::Own(lock), Ok(value)) => {
                 let outcome = if c.cacheable {
@@ -407,7 +530,9 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                 outcome.count_in(&mut self.counts);
                 Reply::Done(Ok(Answer::fetched(value.clone(), outcome, Some(lock))))
             }
-            (Role::Own(lock), Err(e)) => Reply::Done(self.on_error(now, c.key, w, lock, e)),
+            (Role::Own(lock), Err(e)) => {
+                Reply::Done(self.on_error(now, c.key, c.replica, w, lock, e))
+            }
         };
         Some((w.who, reply))
     }
@@ -419,12 +544,13 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         &mut self,
         now: Micros,
         key: Option<CacheKey>,
+        replica: u16,
         w: Waiter,
         lock: LockOutcome,
         e: &E,
     ) -> Result<Answer<V>, E> {
         let now_stored = key
-            .filter(|_| w.stale_on_error)
+            .filter(|_| w.stale_on_error && self.store_call(replica, now))
             .and_then(|k| self.store.get_exclusive(k));
         if let Some(answer) = stale_if_error(now_stored, now, self.windows, lock) {
             self.counts.stale += 1;
