@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ttlab_mock_apis::{MockConfig, RunningMocks};
 use ttlab_reports::{AppReport, ArchReport, CdnReport, LayerCounts, LayerReport, StoreOutage};
-use ttlab_scenarios::model::{App, ArchitectureConfig, CdnEngine};
+use ttlab_scenarios::model::{App, ArchitectureConfig, Backend, CdnEngine};
 use ttlab_scenarios::{Clock, GateClock, Micros, Topology, World};
 use ttlab_ssr_origin::cache::LayerCounters;
 use ttlab_ssr_origin::stack::{
@@ -24,6 +24,7 @@ use super::live_tick::LiveTick;
 use super::options::{Plan, RunOptions};
 use super::pool::OpenState;
 use super::sampler::{Sampler, after_warmup, origin_load};
+use super::store_cut::StoreCut;
 use super::varnish::Varnishd;
 use crate::check::Checker;
 use crate::live::Live;
@@ -49,6 +50,24 @@ pub(super) async fn run_arch(
     let mock_config = MockConfig::default();
     let mocks =
         ttlab_mock_apis::start(world.clone(), shared_clock.clone(), mock_config.clone()).await?;
+    // The scenario's store outages, enacted: the layers reach Redis through
+    // a proxy that cuts their connections in those windows.
+    let cut = match (&arch.cache.backend, s.store_outages_of(arch)) {
+        (Backend::Redis { url }, windows) if !windows.is_empty() => {
+            Some(StoreCut::start(url, windows, shared_clock.clone()).await?)
+        }
+        _ => None,
+    };
+    let cut_arch;
+    let arch = match &cut {
+        Some(c) => {
+            let mut a = arch.clone();
+            a.cache.backend = Backend::Redis { url: c.url.clone() };
+            cut_arch = a;
+            &cut_arch
+        }
+        None => arch,
+    };
     let (servers, app) =
         start_servers(&world, &shared_clock, arch, opts, &mocks, &mock_config).await?;
     let topology = servers.topology(arch);
@@ -117,6 +136,9 @@ pub(super) async fn run_arch(
     let engine = servers.engine_part(layer.as_mut());
     let replicas = servers.replicas();
     servers.shutdown().await;
+    if let Some(c) = cut {
+        c.stop().await;
+    }
     // The app after the layer in front of it, before the mocks it calls.
     let app_part = stop_app(app, arch, topology).await;
     mocks.shutdown().await;

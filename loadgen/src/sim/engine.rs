@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad, StoreOutage};
 use ttlab_scenarios::model::{
-    ArchitectureConfig, Backend, CachePolicy, EntryIdx, PageIdx, Scenario, replica_of,
+    ArchitectureConfig, CachePolicy, EntryIdx, PageIdx, Scenario, replica_of,
 };
 use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler, TokenBucket};
@@ -84,7 +84,7 @@ fn sim_layer(arch: &ArchitectureConfig, s: &Scenario) -> (SteppedLayer<PageId, u
     } else {
         layer.with_ceiling(SIM_MAX_ENTRIES)
     };
-    let outages = store_outages(arch, s);
+    let outages = s.store_outages_of(arch);
     let layer = if outages.is_empty() {
         layer
     } else {
@@ -92,16 +92,6 @@ fn sim_layer(arch: &ArchitectureConfig, s: &Scenario) -> (SteppedLayer<PageId, u
         layer.with_store_outages(outages, replicas)
     };
     (layer, stores)
-}
-
-/// When `arch`'s caching layer cannot reach its store: the scenario's
-/// `store_outage` windows for a layer on Redis, none for one in memory
-/// (whose store is in the process and never fails).
-fn store_outages(arch: &ArchitectureConfig, s: &Scenario) -> Vec<(Micros, Micros)> {
-    match arch.cache.backend {
-        Backend::Redis { .. } if arch.arch.caches() => s.store_outages(),
-        _ => Vec::new(),
-    }
 }
 
 /// How many layers hold `arch`'s cache, each over the shared store with
@@ -820,7 +810,7 @@ impl Sim<'_> {
             delivery_calls: c.delivery_calls - w.delivery_calls,
         };
         let outages = self.layer.store_outages();
-        let modelled_store = !store_outages(self.arch, self.s).is_empty();
+        let modelled_store = !self.s.store_outages_of(self.arch).is_empty();
         let layer = self.cache_name.map(|name| {
             let mut l = LayerReport::new(name, self.layer.counts().since(&self.warm.1));
             if modelled_store {

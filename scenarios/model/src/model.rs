@@ -78,6 +78,24 @@ impl Scenario {
         }
         out
     }
+
+    /// The store outages `arch`'s caching layer goes through: the
+    /// scenario's windows for a layer on Redis, none for a layer in memory
+    /// (its store is in the process and never fails) or no cache. The one
+    /// rule both engines apply: a real run cuts that layer's Redis
+    /// connections in these windows, the simulator fails its store calls.
+    pub fn store_outages_of(&self, arch: &ArchitectureConfig) -> Vec<(Micros, Micros)> {
+        match arch.cache.backend {
+            Backend::Redis { .. } if arch.arch.caches() => self.store_outages(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Whether instant `t` lies in one of `windows` (`[from, until)` each):
+/// whether the cache store is cut off then, for both engines.
+pub fn within_windows(windows: &[(Micros, Micros)], t: Micros) -> bool {
+    windows.iter().any(|(from, until)| *from <= t && t < *until)
 }
 
 /// The origin replica visitor `visitor` is sent to when `replicas` serve
