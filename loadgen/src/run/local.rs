@@ -50,24 +50,11 @@ pub(super) async fn run_arch(
     let mock_config = MockConfig::default();
     let mocks =
         ttlab_mock_apis::start(world.clone(), shared_clock.clone(), mock_config.clone()).await?;
-    // The scenario's store outages, enacted: the layers reach Redis through
-    // a proxy that cuts their connections in those windows.
-    let cut = match (&arch.cache.backend, s.store_outages_of(arch)) {
-        (Backend::Redis { url }, windows) if !windows.is_empty() => {
-            Some(StoreCut::start(url, windows, shared_clock.clone()).await?)
-        }
-        _ => None,
+    let (cut, cut_arch) = match store_cut(s, arch, &shared_clock).await? {
+        Some((c, a)) => (Some(c), Some(a)),
+        None => (None, None),
     };
-    let cut_arch;
-    let arch = match &cut {
-        Some(c) => {
-            let mut a = arch.clone();
-            a.cache.backend = Backend::Redis { url: c.url.clone() };
-            cut_arch = a;
-            &cut_arch
-        }
-        None => arch,
-    };
+    let arch = cut_arch.as_ref().unwrap_or(arch);
     let (servers, app) =
         start_servers(&world, &shared_clock, arch, opts, &mocks, &mock_config).await?;
     let topology = servers.topology(arch);
@@ -167,6 +154,29 @@ pub(super) async fn run_arch(
         report.arrivals = Some(counts);
     }
     Ok(report)
+}
+
+/// The scenario's store outages of `arch`, enacted: a proxy that cuts the
+/// layers' Redis connections in those windows, and `arch` with the proxy's
+/// URL for its Redis. `None` when `arch` goes through no outage.
+async fn store_cut(
+    s: &ttlab_scenarios::Scenario,
+    arch: &ArchitectureConfig,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<(StoreCut, ArchitectureConfig)>, RunError> {
+    let windows = s.store_outages_of(arch);
+    let Backend::Redis { url } = &arch.cache.backend else {
+        return Ok(None);
+    };
+    if windows.is_empty() {
+        return Ok(None);
+    }
+    let cut = StoreCut::start(url, windows, clock.clone()).await?;
+    let mut cut_arch = arch.clone();
+    cut_arch.cache.backend = Backend::Redis {
+        url: cut.url.clone(),
+    };
+    Ok(Some((cut, cut_arch)))
 }
 
 /// The team's app of one architecture's run.

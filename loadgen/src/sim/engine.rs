@@ -30,8 +30,8 @@ use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, VariantSet, World};
 use ttlab_ssr_origin::cache::stated;
 use ttlab_ssr_origin::cache::{
-    self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerCounts, Lookup, Purged, Reply, Slab,
-    SteppedLayer, Windows,
+    self, Bounds, CacheOutcome, Completion, FetchId, KeyStrategy, LayerCounts, Lookup, Polled,
+    Purged, Reply, Slab, SteppedLayer, Windows,
 };
 
 use super::control::SimControl;
@@ -84,13 +84,10 @@ fn sim_layer(arch: &ArchitectureConfig, s: &Scenario) -> (SteppedLayer<PageId, u
     } else {
         layer.with_ceiling(SIM_MAX_ENTRIES)
     };
-    let outages = s.store_outages_of(arch);
-    let layer = if outages.is_empty() {
-        layer
-    } else {
-        let replicas = u16::try_from(layer_replicas(arch)).unwrap_or(u16::MAX);
-        layer.with_store_outages(outages, replicas)
-    };
+    let replicas = u16::try_from(layer_replicas(arch)).unwrap_or(u16::MAX);
+    let layer = layer
+        .with_replicas(replicas)
+        .with_store_outages(s.store_outages_of(arch));
     (layer, stores)
 }
 
@@ -142,6 +139,9 @@ enum Ev {
     /// A purge the store failed is tried again; `at` is the publish's
     /// instant, the purge's barrier.
     PurgeRetry { entry: EntryIdx, at: Micros },
+    /// A fetch waiting for another origin replica's fill lock polls it;
+    /// `req` (in `polling`) is the request it would fetch for.
+    LockPoll { fetch: FetchId, req: u32 },
 }
 
 /// A queued event: ordered by time, then by when it was queued, packed as
@@ -240,6 +240,9 @@ struct Sim<'w> {
     /// state over the shared store (see [`layer_replicas`]).
     layer_replicas: u32,
     reqs: Slab<Req>,
+    /// What fetches waiting for a replica's fill lock would fetch for (a
+    /// refresh's request is answered meanwhile).
+    polling: Slab<Req>,
     pages: Pages,
     /// Scratch for a fill's entries.
     served: Vec<Served>,
@@ -336,6 +339,7 @@ pub(super) fn simulate_arch_live(
         stores,
         layer_replicas: layer_replicas(arch),
         reqs: Slab::new(),
+        polling: Slab::new(),
         pages: Pages::default(),
         served: Vec::new(),
         counts: Counts::default(),
@@ -439,6 +443,7 @@ impl Sim<'_> {
                 // One replica gets the webhook and purges the shared store.
                 Ev::Purge(entry) => self.purge(t, entry, t),
                 Ev::PurgeRetry { entry, at } => self.purge(t, entry, at),
+                Ev::LockPoll { fetch, req } => self.lock_poll(t, fetch, req),
             }
             steps += 1;
             if steps == 4096 {
@@ -470,6 +475,23 @@ impl Sim<'_> {
     fn purge(&mut self, t: Micros, entry: EntryIdx, at: Micros) {
         if let Purged::Retry(next) = self.layer.purge_on(0, t, entry, at) {
             self.push(next, Ev::PurgeRetry { entry, at });
+        }
+    }
+
+    /// Fetch `f`, waiting for another replica's fill lock, polls at `t`:
+    /// again later, runs for `req`, or answers its waiters with the entry
+    /// the other replica stored.
+    fn lock_poll(&mut self, t: Micros, f: FetchId, req: u32) {
+        match self.layer.poll(t, f) {
+            Polled::Again(at) => self.push(at, Ev::LockPoll { fetch: f, req }),
+            Polled::Run => {
+                let r = self.polling.remove(req);
+                self.fetch(t, r, f);
+            }
+            Polled::Found(mut done) => {
+                self.polling.remove(req);
+                self.answer_waiters(t, &mut done);
+            }
         }
     }
 
@@ -655,6 +677,12 @@ impl Sim<'_> {
     /// page (asking Personalize first behind a CDN), and the fetch completes
     /// when the slowest Delivery call and the render are done.
     fn fetch(&mut self, t: Micros, req: Req, f: FetchId) {
+        if let Some(at) = self.layer.lock_poll_at(f) {
+            // Another replica fills the key: poll its lock first.
+            let p = self.polling.insert(req);
+            self.push(at, Ev::LockPoll { fetch: f, req: p });
+            return;
+        }
         let mut lat = Micros::ZERO;
         let mut variants = req.variants;
         let mut fallback = req.fallback;
@@ -743,7 +771,12 @@ impl Sim<'_> {
         let mut done = self.layer.complete(t, f, result, cacheable, |p| {
             (pages.entries(*p).iter().map(|e| e.0).collect(), 1)
         });
-        while let Some((r, reply)) = self.layer.next_reply(t, &mut done) {
+        self.answer_waiters(t, &mut done);
+    }
+
+    /// Answers each request waiting on a completed fetch at `t`.
+    fn answer_waiters(&mut self, t: Micros, done: &mut Completion<PageId, u16>) {
+        while let Some((r, reply)) = self.layer.next_reply(t, done) {
             match reply {
                 Reply::Done(Ok(a)) => {
                     let from_cache = matches!(a.outcome, CacheOutcome::Hit | CacheOutcome::Stale);

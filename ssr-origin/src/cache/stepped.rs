@@ -38,6 +38,7 @@ use super::layer::{
     stale_if_error,
 };
 use super::outcome::{CacheOutcome, LockOutcome, StaleReason};
+use super::redis_store::LockOptions;
 use super::store::{Bounds, MemoryStore, PutOutcome, Stored, Tag, Tags};
 use ttlab_scenarios::LayerCounts;
 
@@ -110,6 +111,11 @@ struct Fetch {
     started: Micros,
     /// The replica whose layer runs it (its store calls count there).
     replica: u16,
+    /// Waiting for another replica's fill lock: the next poll, and when
+    /// the wait ends (`None`: running, or never waited).
+    lock_wait: Option<(Micros, Micros)>,
+    /// It holds the key's cross-replica fill lock.
+    holds_lock: bool,
     /// In the in-flight map: other lookups of the key wait for it.
     registered: bool,
     /// Its waiters, the leader first.
@@ -182,6 +188,19 @@ pub struct Completion<V, E> {
     next: u32,
 }
 
+/// What a fetch waiting for another replica's fill lock does after a poll
+/// ([`SteppedLayer::poll`]).
+#[derive(Debug)]
+pub enum Polled<V, E> {
+    /// Poll again at this instant.
+    Again(Micros),
+    /// Fetch now: the caller runs the fetch (with the lock, or without).
+    Run,
+    /// The other replica's entry, from the store: its waiters are answered
+    /// with [`SteppedLayer::next_reply`], as for a completed fetch.
+    Found(Completion<V, E>),
+}
+
 /// What became of a purge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purged {
@@ -209,7 +228,13 @@ pub struct SteppedLayer<V, E> {
     /// Each replica's record of its store calls (one unless
     /// [`SteppedLayer::with_store_outages`] says more).
     health: Vec<StoreHealth>,
-    inflight: HashMap<CacheKey, FetchId>,
+    /// Each replica's fills in flight (its in-process single flight).
+    inflight: Vec<HashMap<CacheKey, FetchId>>,
+    /// The cross-replica fill locks in the shared store, when several
+    /// replicas share it: the holding fetch and when the lock expires.
+    locks: HashMap<CacheKey, (FetchId, Micros)>,
+    /// The replicas take those locks (several of them, coalescing).
+    shared_lock: bool,
     fetches: Slab<Fetch>,
     waiters: Slab<Waiter>,
     counts: LayerCounts,
@@ -226,8 +251,10 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             coalesce,
             store: MemoryStore::new(bounds).reclaiming(windows),
             outages: Vec::new(),
-            health: Vec::new(),
-            inflight: HashMap::new(),
+            health: vec![StoreHealth::quiet()],
+            inflight: vec![HashMap::new()],
+            locks: HashMap::new(),
+            shared_lock: false,
             fetches: Slab::new(),
             waiters: Slab::new(),
             counts: LayerCounts::default(),
@@ -263,14 +290,27 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         self
     }
 
-    /// This layer over a store that is unreachable in `outages` (`[from,
-    /// until)`, in time order), with `replicas` layers sharing it, each
-    /// keeping its own record of the store's health (as each origin
-    /// replica's layer does).
+    /// This layer held by `replicas` origin replicas sharing its store (a
+    /// Redis store), as a real run's replicas do: each keeps its own fills
+    /// in flight (its in-process single flight) and its own record of the
+    /// store's health, and with `coalesce` a fill first takes the key's
+    /// cross-replica lock in the shared store — or polls for it as the
+    /// real lock does (`LockOptions::default`: every 10 ms, at most 2 s,
+    /// a lock living 5 s) and serves the holder's entry from the store.
     #[must_use]
-    pub fn with_store_outages(mut self, outages: Vec<(Micros, Micros)>, replicas: u16) -> Self {
+    pub fn with_replicas(mut self, replicas: u16) -> Self {
+        let n = usize::from(replicas.max(1));
+        self.inflight = (0..n).map(|_| HashMap::new()).collect();
+        self.health = (0..n).map(|_| StoreHealth::quiet()).collect();
+        self.shared_lock = n > 1 && self.coalesce;
+        self
+    }
+
+    /// This layer over a store that is unreachable in `outages` (`[from,
+    /// until)`, in time order).
+    #[must_use]
+    pub fn with_store_outages(mut self, outages: Vec<(Micros, Micros)>) -> Self {
         self.outages = outages;
-        self.health = (0..replicas.max(1)).map(|_| StoreHealth::quiet()).collect();
         self
     }
 
@@ -332,10 +372,11 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             }
             Decision::ServeStaleAndRefresh => {
                 let e = entry.expect("stale has an entry");
-                let refresh = (!self.inflight.contains_key(&key)).then(|| {
-                    self.counts.refreshes += 1;
-                    self.start(replica, now, Some(key), true, None)
-                });
+                let refresh =
+                    (!self.inflight[usize::from(replica)].contains_key(&key)).then(|| {
+                        self.counts.refreshes += 1;
+                        self.start(replica, now, Some(key), true, None)
+                    });
                 self.counts.stale += 1;
                 Lookup::Stale {
                     answer: Answer::stored(e, now, Some(StaleReason::Revalidating), None),
@@ -347,7 +388,7 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
                     let w = (who, Role::Own(LockOutcome::Unlocked), stale_on_error);
                     return Lookup::Fetch(self.start(replica, now, Some(key), false, Some(w)));
                 }
-                if let Some(f) = self.inflight.get(&key).copied() {
+                if let Some(f) = self.inflight[usize::from(replica)].get(&key).copied() {
                     let w = self.waiters.insert(Waiter {
                         who,
                         role: Role::Joined,
@@ -416,7 +457,6 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
         registered: bool,
         waiter: Option<(u32, Role, bool)>,
     ) -> FetchId {
-        self.counts.upstream_fetches += 1;
         let first = waiter.map_or(NONE, |(who, role, stale_on_error)| {
             self.waiters.insert(Waiter {
                 who,
@@ -429,14 +469,124 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             key,
             started: now,
             replica,
+            lock_wait: None,
+            holds_lock: false,
             registered,
             first,
             last: first,
         });
         if let (Some(k), true) = (key, registered) {
-            self.inflight.insert(k, id);
+            self.inflight[usize::from(replica)].insert(k, id);
+            // A coalesced fill (a leader's or a refresh) takes the shared lock.
+            if self.shared_lock && !self.try_lock(now, k, id) {
+                let wait = LockOptions::default();
+                let poll = Micros::from_duration(wait.poll);
+                let deadline = now.saturating_add(Micros::from_duration(wait.wait));
+                self.fetches[id].lock_wait =
+                    Some((now.saturating_add(poll).min(deadline), deadline));
+                return id;
+            }
         }
+        self.counts.upstream_fetches += 1;
         id
+    }
+
+    /// Whether the store answers a lock call of `replica`'s at `now`; a
+    /// failure is recorded and counted as the real lock's failures are (a
+    /// success records nothing: the real lock does not close an outage).
+    fn lock_call(&mut self, replica: u16, now: Micros) -> bool {
+        if self.outages.is_empty() || !self.store_down(now) {
+            return true;
+        }
+        self.health[usize::from(replica)].failed(now);
+        self.counts.store_errors += 1;
+        false
+    }
+
+    /// `SET NX` of `key`'s lock for fetch `id` at `now`: whether `id` may
+    /// fetch now — it holds the lock, or the store failed and it fills
+    /// without one (as the real layer does).
+    fn try_lock(&mut self, now: Micros, key: CacheKey, id: FetchId) -> bool {
+        let replica = self.fetches[id].replica;
+        if !self.lock_call(replica, now) {
+            return true;
+        }
+        if self.locks.get(&key).is_some_and(|(_, until)| *until > now) {
+            return false;
+        }
+        let ttl = Micros::from_duration(LockOptions::default().ttl);
+        self.locks.insert(key, (id, now.saturating_add(ttl)));
+        self.fetches[id].holds_lock = true;
+        true
+    }
+
+    /// When fetch `id` is to poll for another replica's fill lock instead
+    /// of running ([`SteppedLayer::poll`] then); `None`: run it now.
+    pub fn lock_poll_at(&self, id: FetchId) -> Option<Micros> {
+        self.fetches[id].lock_wait.map(|(next, _)| next)
+    }
+
+    /// Fetch `id`, waiting for another replica's fill lock, polls at `now`
+    /// as the real lock does: the lock still held, it polls again (or, its
+    /// wait over, fetches without the lock: `lock_timeouts`); let go, it
+    /// reads the store — the holder's fresh entry answers its waiters
+    /// (`remote_fills`, no fetch), else it takes the lock (or waits for the
+    /// next holder); a store that fails, it fetches without the lock.
+    pub fn poll(&mut self, now: Micros, id: FetchId) -> Polled<V, E> {
+        let f = self.fetches[id];
+        let (Some(key), Some((_, deadline))) = (f.key, f.lock_wait) else {
+            return Polled::Run;
+        };
+        if !self.lock_call(f.replica, now) {
+            return self.run(now, id);
+        }
+        let held = self.locks.get(&key).is_some_and(|(_, until)| *until > now);
+        if !held {
+            let entry = self.store.get_exclusive(key);
+            if let Some(e) =
+                entry.filter(|e| decide(Some(e.stored_at), now, self.windows) == Decision::Hit)
+            {
+                self.counts.remote_fills += 1;
+                let f = self.fetches.remove(id);
+                if let Some(k) = f.key
+                    && self.inflight[usize::from(f.replica)].get(&k) == Some(&id)
+                {
+                    self.inflight[usize::from(f.replica)].remove(&k);
+                }
+                if f.first != NONE
+                    && let Role::Own(_) = self.waiters[f.first].role
+                {
+                    self.waiters[f.first].role = Role::Own(LockOutcome::Waited);
+                }
+                return Polled::Found(Completion {
+                    key: f.key,
+                    replica: f.replica,
+                    result: Ok(e.value),
+                    cacheable: true,
+                    next: f.first,
+                });
+            }
+            if self.try_lock(now, key, id) {
+                return self.run(now, id);
+            }
+        }
+        if now >= deadline {
+            self.counts.lock_timeouts += 1;
+            return self.run(now, id);
+        }
+        let poll = Micros::from_duration(LockOptions::default().poll);
+        let next = now.saturating_add(poll).min(deadline);
+        self.fetches[id].lock_wait = Some((next, deadline));
+        Polled::Again(next)
+    }
+
+    /// Fetch `id` stops waiting and fetches now (its fetch begins now).
+    fn run(&mut self, now: Micros, id: FetchId) -> Polled<V, E> {
+        let f = &mut self.fetches[id];
+        f.lock_wait = None;
+        f.started = now;
+        self.counts.upstream_fetches += 1;
+        Polled::Run
     }
 
     /// Fetch `id` ended at `now` with `result`, which may be stored and
@@ -474,10 +624,19 @@ impl<V: Clone, E: Clone> SteppedLayer<V, E> {
             Ok(_) => {}
             Err(_) => self.counts.fill_errors += 1,
         }
-        if let (Some(k), true) = (f.key, f.registered)
-            && self.inflight.get(&k) == Some(&id)
-        {
-            self.inflight.remove(&k);
+        if let (Some(k), true) = (f.key, f.registered) {
+            let inflight = &mut self.inflight[usize::from(f.replica)];
+            if inflight.get(&k) == Some(&id) {
+                inflight.remove(&k);
+            }
+            // Released after the put; a release the store fails leaves the
+            // lock to expire (and is not counted, as the real layer's).
+            if f.holds_lock
+                && !self.store_down(now)
+                && self.locks.get(&k).is_some_and(|(holder, _)| *holder == id)
+            {
+                self.locks.remove(&k);
+            }
         }
         Completion {
             key: f.key,
