@@ -38,9 +38,9 @@ fn fetch_of(l: Lookup<u64>) -> u32 {
 
 /// Completes fetch `f` at `t` with page `v` (tagged 1) and returns every
 /// waiter's reply.
-fn complete(l: &mut Layer, t: Micros, f: u32, v: u64) -> Vec<(u32, Reply<u64, u16>)> {
-    let mut c = l.complete(t, f, Ok(v), true, |_| ([1].into_iter().collect(), 1));
-    std::iter::from_fn(|| l.next_reply(t, &mut c)).collect()
+fn complete(l: &mut Layer, t: Micros, fetch: u32, page: u64) -> Vec<(u32, Reply<u64, u16>)> {
+    let mut done = l.complete(t, fetch, Ok(page), true, |_| ([1].into_iter().collect(), 1));
+    std::iter::from_fn(|| l.next_reply(t, &mut done)).collect()
 }
 
 #[test]
@@ -132,18 +132,18 @@ fn in_an_outage_lookups_bypass_puts_are_lost_and_purges_are_retried_after_it() {
     let outage = (Micros::from_secs(1), Micros::from_secs(2));
     let mut l = layer(2).with_store_outages(vec![outage]);
     // Stored before the outage.
-    let f = fetch_of(l.lookup_on(0, ms(0), K, 1));
-    complete(&mut l, ms(900), f, 5);
+    let first = fetch_of(l.lookup_on(0, ms(0), K, 1));
+    complete(&mut l, ms(900), first, 5);
     // A fill under way when the outage begins loses its put.
     let other = CacheKey(8);
-    let g = fetch_of(l.lookup_on(1, ms(950), other, 2));
+    let cut_off = fetch_of(l.lookup_on(1, ms(950), other, 2));
     // In the outage: each replica finds it by its own first call, and
     // leaves the store alone for STORE_RETRY after each failed try.
     let retry = Micros::from_duration(STORE_RETRY);
-    let b = fetch_of(l.lookup_on(0, ms(1_000), K, 3));
+    let bypass = fetch_of(l.lookup_on(0, ms(1_000), K, 3));
     assert_eq!(l.counts().store_bypass, 1);
     assert_eq!(l.counts().store_errors, 1);
-    let replies = complete(&mut l, ms(1_010), b, 6);
+    let replies = complete(&mut l, ms(1_010), bypass, 6);
     assert!(matches!(&replies[0].1, Reply::Done(Ok(a)) if a.outcome == CacheOutcome::Bypass));
     fetch_of(l.lookup_on(0, ms(1_100), K, 4));
     assert_eq!(
@@ -155,7 +155,7 @@ fn in_an_outage_lookups_bypass_puts_are_lost_and_purges_are_retried_after_it() {
     assert_eq!(l.counts().store_errors, 2, "replica 1's own first call");
     fetch_of(l.lookup_on(0, ms(1_000).saturating_add(retry), K, 6));
     assert_eq!(l.counts().store_errors, 3, "one try per period");
-    complete(&mut l, ms(1_050), g, 7);
+    complete(&mut l, ms(1_050), cut_off, 7);
     assert_eq!(l.counts().store_errors, 4, "the put failed");
     // A publish in the outage: its purge fails, and is tried again every
     // 200 ms with the publish's instant as its barrier.

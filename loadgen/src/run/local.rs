@@ -50,11 +50,9 @@ pub(super) async fn run_arch(
     let mock_config = MockConfig::default();
     let mocks =
         ttlab_mock_apis::start(world.clone(), shared_clock.clone(), mock_config.clone()).await?;
-    let (cut, cut_arch) = match store_cut(s, arch, &shared_clock).await? {
-        Some((c, a)) => (Some(c), Some(a)),
-        None => (None, None),
-    };
-    let arch = cut_arch.as_ref().unwrap_or(arch);
+    // Kept to the end of the run; dropping it stops the proxy.
+    let cut = store_cut(s, arch, &shared_clock).await?;
+    let arch = cut.as_ref().map_or(arch, |(_, a)| a);
     let (servers, app) =
         start_servers(&world, &shared_clock, arch, opts, &mocks, &mock_config).await?;
     let topology = servers.topology(arch);
@@ -123,9 +121,6 @@ pub(super) async fn run_arch(
     let engine = servers.engine_part(layer.as_mut());
     let replicas = servers.replicas();
     servers.shutdown().await;
-    if let Some(c) = cut {
-        c.stop().await;
-    }
     // The app after the layer in front of it, before the mocks it calls.
     let app_part = stop_app(app, arch, topology).await;
     mocks.shutdown().await;

@@ -28,8 +28,7 @@ use super::error::RunError;
 /// windows are enacted to within this.
 const TICK: Duration = Duration::from_millis(2);
 
-/// The running proxy. Stop it with [`StoreCut::stop`] (dropping it stops
-/// it too).
+/// The running proxy; dropping it stops it and every connection through it.
 pub(super) struct StoreCut {
     /// The Redis URL the layers are given: the proxy's address with the
     /// original URL's credentials, database and options.
@@ -116,14 +115,6 @@ impl StoreCut {
             stop,
             tasks: vec![gate, accept],
         })
-    }
-
-    /// Stops the proxy and every connection through it.
-    pub(super) async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
-        }
     }
 }
 
