@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ttlab_mock_apis::{MockConfig, RunningMocks};
 use ttlab_reports::{AppReport, ArchReport, CdnReport, LayerCounts, LayerReport, StoreOutage};
-use ttlab_scenarios::model::{App, ArchitectureConfig, CdnEngine};
+use ttlab_scenarios::model::{App, ArchitectureConfig, Backend, CdnEngine};
 use ttlab_scenarios::{Clock, GateClock, Micros, Topology, World};
 use ttlab_ssr_origin::cache::LayerCounters;
 use ttlab_ssr_origin::stack::{
@@ -24,6 +24,7 @@ use super::live_tick::LiveTick;
 use super::options::{Plan, RunOptions};
 use super::pool::OpenState;
 use super::sampler::{Sampler, after_warmup, origin_load};
+use super::store_cut::StoreCut;
 use super::varnish::Varnishd;
 use crate::check::Checker;
 use crate::live::Live;
@@ -49,6 +50,9 @@ pub(super) async fn run_arch(
     let mock_config = MockConfig::default();
     let mocks =
         ttlab_mock_apis::start(world.clone(), shared_clock.clone(), mock_config.clone()).await?;
+    // Kept to the end of the run; dropping it stops the proxy.
+    let cut = store_cut(s, arch, &shared_clock).await?;
+    let arch = cut.as_ref().map_or(arch, |(_, a)| a);
     let (servers, app) =
         start_servers(&world, &shared_clock, arch, opts, &mocks, &mock_config).await?;
     let topology = servers.topology(arch);
@@ -145,6 +149,29 @@ pub(super) async fn run_arch(
         report.arrivals = Some(counts);
     }
     Ok(report)
+}
+
+/// The scenario's store outages of `arch`, enacted: a proxy that cuts the
+/// layers' Redis connections in those windows, and `arch` with the proxy's
+/// URL for its Redis. `None` when `arch` goes through no outage.
+async fn store_cut(
+    s: &ttlab_scenarios::Scenario,
+    arch: &ArchitectureConfig,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<(StoreCut, ArchitectureConfig)>, RunError> {
+    let windows = s.store_outages_of(arch);
+    let Backend::Redis { url } = &arch.cache.backend else {
+        return Ok(None);
+    };
+    if windows.is_empty() {
+        return Ok(None);
+    }
+    let cut = StoreCut::start(url, windows, clock.clone()).await?;
+    let mut cut_arch = arch.clone();
+    cut_arch.cache.backend = Backend::Redis {
+        url: cut.url.clone(),
+    };
+    Ok(Some((cut, cut_arch)))
 }
 
 /// The team's app of one architecture's run.

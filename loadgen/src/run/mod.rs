@@ -26,6 +26,7 @@ mod process;
 mod procfs;
 mod progress;
 mod sampler;
+mod store_cut;
 mod target;
 pub mod varnish;
 mod visitor;

@@ -99,7 +99,10 @@ pub(super) async fn view(
     // (goose uses it as is).
     let url = match ctx.entry_urls.len() {
         0 | 1 => path.clone(),
-        n => format!("{}{path}", ctx.entry_urls[visitor as usize % n]),
+        n => {
+            let replica = ttlab_scenarios::model::replica_of(visitor, n as u32);
+            format!("{}{path}", ctx.entry_urls[replica as usize])
+        }
     };
     let rb = user
         .get_request_builder(&GooseMethod::Get, &url)?

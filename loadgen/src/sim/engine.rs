@@ -20,16 +20,18 @@ use std::sync::atomic::Ordering;
 use dary_heap::QuaternaryHeap;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad};
-use ttlab_scenarios::model::{ArchitectureConfig, CachePolicy, EntryIdx, PageIdx, Scenario};
+use ttlab_reports::{ArchReport, ArrivalCounts, LayerReport, OriginLoad, StoreOutage};
+use ttlab_scenarios::model::{
+    ArchitectureConfig, CachePolicy, EntryIdx, PageIdx, Scenario, replica_of,
+};
 use ttlab_scenarios::topology::PersonalizeAt;
 use ttlab_scenarios::upstream::{FaultOutcome, Sampler, TokenBucket};
 use ttlab_scenarios::world::{EventKind, VisitorIdx};
 use ttlab_scenarios::{Micros, VariantSet, World};
 use ttlab_ssr_origin::cache::stated;
 use ttlab_ssr_origin::cache::{
-    self, Bounds, CacheOutcome, FetchId, KeyStrategy, LayerCounts, Lookup, Reply, Slab,
-    SteppedLayer, Windows,
+    self, Bounds, CacheOutcome, Completion, FetchId, KeyStrategy, LayerCounts, Lookup, Polled,
+    Purged, Reply, Slab, SteppedLayer, Windows,
 };
 
 use super::control::SimControl;
@@ -60,7 +62,7 @@ pub const SIM_MAX_ENTRIES: u64 = 1_000_000;
 /// origin states in its headers, read back by the same parser the servers
 /// run (`stated::followed`); the second value is false when those headers
 /// let it store nothing.
-fn sim_layer(arch: &ArchitectureConfig) -> (SteppedLayer<PageId, u16>, bool) {
+fn sim_layer(arch: &ArchitectureConfig, s: &Scenario) -> (SteppedLayer<PageId, u16>, bool) {
     let c = &arch.cache;
     let bounds = Bounds {
         max_entries: c.max_entries,
@@ -82,7 +84,23 @@ fn sim_layer(arch: &ArchitectureConfig) -> (SteppedLayer<PageId, u16>, bool) {
     } else {
         layer.with_ceiling(SIM_MAX_ENTRIES)
     };
+    let replicas = u16::try_from(layer_replicas(arch)).unwrap_or(u16::MAX);
+    let layer = layer
+        .with_replicas(replicas)
+        .with_store_outages(s.store_outages_of(arch));
     (layer, stores)
+}
+
+/// How many layers hold `arch`'s cache, each over the shared store with
+/// its own in-process state: every origin replica's where the origin
+/// caches (visitors spread over them by [`replica_of`]), the one CDN or
+/// edge otherwise.
+fn layer_replicas(arch: &ArchitectureConfig) -> u32 {
+    if arch.topology().front.is_some() {
+        1
+    } else {
+        arch.cache.origin_replicas.max(1)
+    }
 }
 
 /// One visitor request in flight.
@@ -118,6 +136,12 @@ enum Ev {
     },
     /// A publish webhook purges pages built from an entry.
     Purge(EntryIdx),
+    /// A purge the store failed is tried again; `at` is the publish's
+    /// instant, the purge's barrier.
+    PurgeRetry { entry: EntryIdx, at: Micros },
+    /// A fetch waiting for another origin replica's fill lock polls it;
+    /// `req` (in `polling`) is the request it would fetch for.
+    LockPoll { fetch: FetchId, req: u32 },
 }
 
 /// A queued event: ordered by time, then by when it was queued, packed as
@@ -212,7 +236,13 @@ struct Sim<'w> {
     layer: SteppedLayer<PageId, u16>,
     /// Whether the layer may store pages at all (see [`sim_layer`]).
     stores: bool,
+    /// Origin replicas holding the layer, each with its own in-process
+    /// state over the shared store (see [`layer_replicas`]).
+    layer_replicas: u32,
     reqs: Slab<Req>,
+    /// What fetches waiting for a replica's fill lock would fetch for (a
+    /// refresh's request is answered meanwhile).
+    polling: Slab<Req>,
     pages: Pages,
     /// Scratch for a fill's entries.
     served: Vec<Served>,
@@ -283,7 +313,7 @@ pub(super) fn simulate_arch_live(
     if live.is_some() {
         recorder.start_tap();
     }
-    let (layer, stores) = sim_layer(arch);
+    let (layer, stores) = sim_layer(arch, s);
     let mut sim = Sim {
         world: w,
         s,
@@ -307,7 +337,9 @@ pub(super) fn simulate_arch_live(
         visits: 0,
         layer,
         stores,
+        layer_replicas: layer_replicas(arch),
         reqs: Slab::new(),
+        polling: Slab::new(),
         // Pages are weighed only where bytes are bounded: nothing else
         // reads their size.
         pages: if arch.cache.max_bytes.is_some() {
@@ -414,9 +446,10 @@ impl Sim<'_> {
                     result,
                     cacheable,
                 } => self.fill_done(t, fetch, result, cacheable),
-                Ev::Purge(entry) => {
-                    self.layer.purge(t, entry);
-                }
+                // One replica gets the webhook and purges the shared store.
+                Ev::Purge(entry) => self.purge(t, entry, t),
+                Ev::PurgeRetry { entry, at } => self.purge(t, entry, at),
+                Ev::LockPoll { fetch, req } => self.lock_poll(t, fetch, req),
             }
             steps += 1;
             if steps == 4096 {
@@ -441,6 +474,31 @@ impl Sim<'_> {
                 .fetch_add(end.0.saturating_sub(reported.0), Ordering::Relaxed);
         }
         self.last_frame();
+    }
+
+    /// Purges pages built from `entry` at `t`, for a publish at `at`; a
+    /// purge the store failed is tried again when the layer says.
+    fn purge(&mut self, t: Micros, entry: EntryIdx, at: Micros) {
+        if let Purged::Retry(next) = self.layer.purge_on(0, t, entry, at) {
+            self.push(next, Ev::PurgeRetry { entry, at });
+        }
+    }
+
+    /// Fetch `f`, waiting for another replica's fill lock, polls at `t`:
+    /// again later, runs for `req`, or answers its waiters with the entry
+    /// the other replica stored.
+    fn lock_poll(&mut self, t: Micros, f: FetchId, req: u32) {
+        match self.layer.poll(t, f) {
+            Polled::Again(at) => self.push(at, Ev::LockPoll { fetch: f, req }),
+            Polled::Run => {
+                let r = self.polling.remove(req);
+                self.fetch(t, r, f);
+            }
+            Polled::Found(mut done) => {
+                self.polling.remove(req);
+                self.answer_waiters(t, &mut done);
+            }
+        }
     }
 
     /// What falls due when `t` crosses `next_check`: the end of warm-up
@@ -606,7 +664,8 @@ impl Sim<'_> {
             .unwrap_or_else(|| VariantSet::none(self.s.experiences.len()));
         let mask = self.world.page_experience_mask(req.page);
         let key = cache::key(&page.path, cache::variance(strategy, uid, variants, mask));
-        match self.layer.lookup(t, key, r) {
+        let replica = replica_of(req.visitor, self.layer_replicas) as u16;
+        match self.layer.lookup_on(replica, t, key, r) {
             Lookup::Hit(a) => self.respond(t, r, Ok(a.value), true),
             Lookup::Stale { answer, refresh } => {
                 // The refresh renders what this request would have.
@@ -624,6 +683,12 @@ impl Sim<'_> {
     /// page (asking Personalize first behind a CDN), and the fetch completes
     /// when the slowest Delivery call and the render are done.
     fn fetch(&mut self, t: Micros, req: Req, f: FetchId) {
+        if let Some(at) = self.layer.lock_poll_at(f) {
+            // Another replica fills the key: poll its lock first.
+            let p = self.polling.insert(req);
+            self.push(at, Ev::LockPoll { fetch: f, req: p });
+            return;
+        }
         let mut lat = Micros::ZERO;
         let mut variants = req.variants;
         let mut fallback = req.fallback;
@@ -717,7 +782,12 @@ impl Sim<'_> {
                 pages.size(*p),
             )
         });
-        while let Some((r, reply)) = self.layer.next_reply(t, &mut done) {
+        self.answer_waiters(t, &mut done);
+    }
+
+    /// Answers each request waiting on a completed fetch at `t`.
+    fn answer_waiters(&mut self, t: Micros, done: &mut Completion<PageId, u16>) {
+        while let Some((r, reply)) = self.layer.next_reply(t, done) {
             match reply {
                 Reply::Done(Ok(a)) => {
                     let from_cache = matches!(a.outcome, CacheOutcome::Hit | CacheOutcome::Stale);
@@ -783,11 +853,22 @@ impl Sim<'_> {
             personalize_calls: c.personalize_calls - w.personalize_calls,
             delivery_calls: c.delivery_calls - w.delivery_calls,
         };
-        // The simulator models one origin and a store that never fails,
-        // whatever the backend.
-        let layer = self
-            .cache_name
-            .map(|name| LayerReport::new(name, self.layer.counts().since(&self.warm.1)));
+        let outages = self.layer.store_outages();
+        let modelled_store = !self.s.store_outages_of(self.arch).is_empty();
+        let layer = self.cache_name.map(|name| {
+            let mut l = LayerReport::new(name, self.layer.counts().since(&self.warm.1));
+            if modelled_store {
+                l.backend = Some("redis".to_owned());
+            }
+            l.store_outages = outages
+                .iter()
+                .map(|o| StoreOutage {
+                    from_s: o.from.as_secs_f64(),
+                    until_s: o.until.map(Micros::as_secs_f64),
+                })
+                .collect();
+            l
+        });
         let mut report = arch_report(
             self.arch.arch.as_str(),
             &self.recorder,

@@ -365,6 +365,7 @@ pub fn expected_events(scenario: &Scenario) -> (u64, usize) {
                 poisson_room(visitors * per_visitor)
             }
             TimelineRule::SetActive { .. } | TimelineRule::SetSplits { .. } => 1.0,
+            TimelineRule::StoreOutage { .. } => 0.0,
             TimelineRule::PublishAt { entries, .. } => entries.len() as f64,
         };
         if k > most {

@@ -58,6 +58,54 @@ pub struct Scenario {
     pub source_hash: u64,
 }
 
+impl Scenario {
+    /// The windows `[from, until)` in which the Redis cache store is cut
+    /// off (`store_outage` rules), in time order, overlapping ones merged:
+    /// what a real run's store proxy enacts and the simulator models.
+    pub fn store_outages(&self) -> Vec<(Micros, Micros)> {
+        let mut all: Vec<(Micros, Micros)> = self
+            .timeline
+            .iter()
+            .filter_map(TimelineRule::store_outage)
+            .collect();
+        all.sort_unstable();
+        let mut out: Vec<(Micros, Micros)> = Vec::with_capacity(all.len());
+        for (from, until) in all {
+            match out.last_mut() {
+                Some(last) if from <= last.1 => last.1 = last.1.max(until),
+                _ => out.push((from, until)),
+            }
+        }
+        out
+    }
+
+    /// The store outages `arch`'s caching layer goes through: the
+    /// scenario's windows for a layer on Redis, none for a layer in memory
+    /// (its store is in the process and never fails) or no cache. The one
+    /// rule both engines apply: a real run cuts that layer's Redis
+    /// connections in these windows, the simulator fails its store calls.
+    pub fn store_outages_of(&self, arch: &ArchitectureConfig) -> Vec<(Micros, Micros)> {
+        match arch.cache.backend {
+            Backend::Redis { .. } if arch.arch.caches() => self.store_outages(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Whether instant `t` lies in one of `windows` (`[from, until)` each):
+/// whether the cache store is cut off then, for both engines.
+pub fn within_windows(windows: &[(Micros, Micros)], t: Micros) -> bool {
+    windows.iter().any(|(from, until)| *from <= t && t < *until)
+}
+
+/// The origin replica visitor `visitor` is sent to when `replicas` serve
+/// visitors directly: visitor k → replica k mod N, as a sticky load
+/// balancer would. Real runs send each visitor there and the simulator
+/// models the same split.
+pub const fn replica_of(visitor: u32, replicas: u32) -> u32 {
+    if replicas <= 1 { 0 } else { visitor % replicas }
+}
+
 /// A distribution of durations.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Dist {
@@ -454,6 +502,25 @@ pub enum TimelineRule {
         /// One variant only, or the base entry.
         variant: Option<VariantRef>,
     },
+    /// The Redis cache store is unreachable from `at` for `duration`: no
+    /// world event (the truth does not change), but both engines cut the
+    /// caching layers off their store for that window.
+    StoreOutage {
+        /// When it begins.
+        at: Micros,
+        /// How long it lasts.
+        duration: Micros,
+    },
+}
+
+impl TimelineRule {
+    /// The store outage's window `[from, until)`, for a `store_outage` rule.
+    pub fn store_outage(&self) -> Option<(Micros, Micros)> {
+        match self {
+            TimelineRule::StoreOutage { at, duration } => Some((*at, at.saturating_add(*duration))),
+            _ => None,
+        }
+    }
 }
 
 /// Faults of both upstreams.
@@ -676,8 +743,8 @@ pub struct CacheOptions {
     pub backend: Backend,
     /// Variant-key scope.
     pub key_scope: KeyScope,
-    /// Origin replicas a real run starts (1 unless `backend` is Redis, which
-    /// they share); the simulator models one origin whatever this says.
+    /// Origin replicas a run starts (1 unless `backend` is Redis, which
+    /// they share); the simulator models them too.
     pub origin_replicas: u32,
     /// Where the CDN and edge take their lifetimes from.
     pub policy: CachePolicy,

@@ -73,17 +73,31 @@ impl StoreOutage {
 }
 
 /// Whether the store answers, from the layer's own calls: it records the
-/// outages and says when a lookup should leave the store alone.
+/// outages and says when a lookup should leave the store alone. The real
+/// layer keeps one per replica; so does the simulator's
+/// [`SteppedLayer`](crate::cache::SteppedLayer), which drives the very same state on its
+/// virtual clock, so both take the same decisions while a store is down.
 #[derive(Debug, Default)]
-struct StoreHealth {
+pub(crate) struct StoreHealth {
     down: AtomicBool,
     /// When the store was last tried while down (run-clock µs).
     last_try: AtomicU64,
     outages: Mutex<Vec<StoreOutage>>,
+    /// No log lines (the simulator's: it reports the outages instead).
+    quiet: bool,
 }
 
 impl StoreHealth {
-    fn failed(&self, now: Micros) {
+    /// A health record that logs nothing.
+    pub(crate) fn quiet() -> Self {
+        StoreHealth {
+            quiet: true,
+            ..StoreHealth::default()
+        }
+    }
+
+    /// A store call failed at `now`.
+    pub(crate) fn failed(&self, now: Micros) {
         self.last_try.store(now.0, Ordering::Relaxed);
         if self.down.load(Ordering::Relaxed) {
             return;
@@ -91,7 +105,9 @@ impl StoreHealth {
         let mut o = self.outages.lock().expect("store outages");
         if !self.down.swap(true, Ordering::Relaxed) {
             // Once per outage: each failed call is only a debug line.
-            tracing::warn!(at = %now, "cache store unavailable: bypassing the cache until it answers");
+            if !self.quiet {
+                tracing::warn!(at = %now, "cache store unavailable: bypassing the cache until it answers");
+            }
             o.push(StoreOutage {
                 from: now,
                 until: None,
@@ -102,7 +118,7 @@ impl StoreHealth {
     /// A call sent at `sent` was answered. A call sent before the outage
     /// began (an answer straggling in as the store dies) says nothing of
     /// the store since: only a later one ends the outage.
-    fn answered(&self, sent: Micros) {
+    pub(crate) fn answered(&self, sent: Micros) {
         if !self.down.load(Ordering::Relaxed) {
             return;
         }
@@ -117,13 +133,15 @@ impl StoreHealth {
             && let Some(last) = o.last_mut()
         {
             last.until = Some(now.max(last.from));
-            tracing::info!(down_since = %last.from, at = %now, "cache store answers again");
+            if !self.quiet {
+                tracing::info!(down_since = %last.from, at = %now, "cache store answers again");
+            }
         }
     }
 
     /// Whether a lookup at `now` should skip the store: it failed less than
     /// [`STORE_RETRY`] ago. One lookup per period tries it again.
-    fn skip(&self, now: Micros) -> bool {
+    pub(crate) fn skip(&self, now: Micros) -> bool {
         if !self.down.load(Ordering::Relaxed) {
             return false;
         }
@@ -138,12 +156,24 @@ impl StoreHealth {
     }
 
     /// The outcome of a call sent at `sent` that ended at `now`.
-    fn record<T>(&self, sent: Micros, now: Micros, r: &Result<T, StoreError>) {
+    pub(crate) fn record<T>(&self, sent: Micros, now: Micros, r: &Result<T, StoreError>) {
         match r {
             Ok(_) => self.answered(sent),
             Err(_) => self.failed(now),
         }
     }
+
+    /// The outages so far, in time order.
+    pub(crate) fn outages(&self) -> Vec<StoreOutage> {
+        self.outages.lock().expect("store outages").clone()
+    }
+}
+
+/// Whether a purge the store failed, first tried `elapsed` ago, is tried
+/// again ([`STORE_RETRY`] after the last try): for [`PURGE_RETRY_FOR`].
+/// Both layers retry by it.
+pub fn purge_retry_due(elapsed: Duration) -> bool {
+    elapsed < PURGE_RETRY_FOR
 }
 
 /// The cross-replica fill lock of a layer over a shared store.
@@ -410,7 +440,7 @@ where
     /// When the store was unavailable to this layer, in time order (empty
     /// for a store that never fails, as the memory store).
     pub fn store_outages(&self) -> Vec<StoreOutage> {
-        self.health.outages.lock().expect("store outages").clone()
+        self.health.outages()
     }
 
     /// The layer's counters.
@@ -605,8 +635,8 @@ where
         let (store, clock) = (self.store.clone(), self.clock.clone());
         let (counters, health) = (self.counters.clone(), self.health.clone());
         tokio::spawn(async move {
-            let deadline = Instant::now() + PURGE_RETRY_FOR;
-            while Instant::now() < deadline {
+            let first = Instant::now();
+            while purge_retry_due(first.elapsed()) {
                 tokio::time::sleep(STORE_RETRY).await;
                 let sent = clock.now();
                 let r = store.purge_tag(tag, at).await;

@@ -26,7 +26,7 @@ pub use outcome::{CacheOutcome, LayerCounters, LockOutcome, StaleReason};
 pub use redis_store::{
     Codec, CodecError, LockAttempt, LockGuard, LockOptions, RedisLocks, RedisOptions, RedisStore,
 };
-pub use stepped::{Completion, FetchId, Lookup, Reply, Slab, SteppedLayer};
+pub use stepped::{Completion, FetchId, Lookup, Polled, Purged, Reply, Slab, SteppedLayer};
 pub use store::{
     Bounds, Cached, DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, Eviction, MemoryStore, PutOutcome,
     Store, StoreError, Stored, Tag, Tags,

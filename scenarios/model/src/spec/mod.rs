@@ -458,6 +458,8 @@ pub enum ActionSpec {
     SetSplits,
     /// Entries are published (`entry`, `entries`, or a `rate` over all).
     Publish,
+    /// The Redis cache store is cut off `at` a time for `duration`.
+    StoreOutage,
 }
 
 /// `[[timeline]]`: a change during the run.
@@ -476,6 +478,9 @@ pub struct TimelineSpec {
     /// End of a recurring change (default: end of the run).
     #[schemars(with = "Option<HumanDuration>")]
     pub until: Option<Spanned<HumanDuration>>,
+    /// store_outage: how long the store stays cut off from `at`.
+    #[schemars(with = "Option<HumanDuration>")]
+    pub duration: Option<Spanned<HumanDuration>>,
     /// Events per second across the whole population (Poisson).
     #[schemars(with = "Option<f64>")]
     pub rate: Option<Spanned<f64>>,

@@ -249,6 +249,7 @@ impl Cx {
         let cdn = self.cdn(&f.cdn, f.app.is_some());
         let global_thresholds = self.thresholds(&f.thresholds);
         let architectures = self.architectures(f, &global_thresholds);
+        self.store_outages_need_redis(&f.timeline, &architectures);
         let sweep = f.sweep.as_ref().and_then(|s| self.sweep(s));
         if let (Some(s), Some(spec)) = (&sweep, &f.sweep) {
             self.sweep_whole_seconds(s, sp(spec), &architectures);
@@ -400,6 +401,7 @@ fn action_name(a: ActionSpec) -> &'static str {
         ActionSpec::Deactivate => "deactivate",
         ActionSpec::SetSplits => "set_splits",
         ActionSpec::Publish => "publish",
+        ActionSpec::StoreOutage => "store_outage",
     }
 }
 

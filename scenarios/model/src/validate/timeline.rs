@@ -33,6 +33,7 @@ fn allowed_keys(action: ActionSpec) -> &'static [&'static str] {
         ActionSpec::Activate | ActionSpec::Deactivate => &["at", "experience"],
         ActionSpec::SetSplits => &["at", "experience", "splits"],
         ActionSpec::Publish => &["at", "from", "until", "rate", "entry", "entries", "variant"],
+        ActionSpec::StoreOutage => &["at", "duration"],
     }
 }
 
@@ -154,6 +155,62 @@ impl Cx {
             }
             ActionSpec::SetSplits => self.set_splits(&rule, exps),
             ActionSpec::Publish => self.publish(&rule, exps, content),
+            ActionSpec::StoreOutage => self.store_outage(&rule),
+        }
+    }
+
+    /// `store_outage`: the cache store cut off `at` a time for `duration`,
+    /// ending within the run. Whether any layer has a store to cut off is
+    /// checked once the architectures are known
+    /// ([`Cx::store_outages_need_redis`]).
+    fn store_outage(&mut self, rule: &Rule) -> Option<TimelineRule> {
+        let at = rule.at(self);
+        let Some(d) = &rule.t.duration else {
+            rule.need(self, "duration");
+            return None;
+        };
+        let duration = d.get_ref().0;
+        if duration == Micros::ZERO {
+            self.err(sp(d), "duration must be longer than 0s");
+            return None;
+        }
+        let at = at?;
+        let until = at.saturating_add(duration);
+        if until > self.duration {
+            self.err(
+                sp(d),
+                format!(
+                    "the outage ends at {until}, after the end of the run ({}); shorten it or start it earlier",
+                    self.duration
+                ),
+            );
+            return None;
+        }
+        Some(TimelineRule::StoreOutage { at, duration })
+    }
+
+    /// A `store_outage` cuts the caching layers off their Redis store: a
+    /// scenario whose architectures all keep their cache in memory has
+    /// nothing to cut off, which is refused rather than ignored.
+    pub(super) fn store_outages_need_redis(
+        &mut self,
+        timeline: &[Spanned<TimelineSpec>],
+        architectures: &[crate::model::ArchitectureConfig],
+    ) {
+        let redis = architectures.iter().any(|a| {
+            a.arch.caches() && matches!(a.cache.backend, crate::model::Backend::Redis { .. })
+        });
+        if redis {
+            return;
+        }
+        for t in timeline {
+            let action = &t.get_ref().action;
+            if *action.get_ref() == ActionSpec::StoreOutage {
+                self.err(
+                    sp(action),
+                    "store_outage cuts the caching layers off their Redis store, and no architecture here caches with backend = \"redis\" (set it in [cache], with redis_url)",
+                );
+            }
         }
     }
 
@@ -178,7 +235,7 @@ impl Cx {
                 t.entries.as_ref().and_then(|e| e.first()).map(sp),
             ),
             ("variant", t.variant.as_ref().map(sp)),
-            ("", None),
+            ("duration", t.duration.as_ref().map(sp)),
         ];
         let mut ok = true;
         for (key, span) in &present {

@@ -221,6 +221,9 @@ pub(super) fn expand(scenario: &Scenario) -> (Vec<Event>, Vec<PendingChange>) {
                     });
                 }
             }
+            // The truth does not change: the engines read the window from
+            // the rule (`Scenario::store_outages`).
+            TimelineRule::StoreOutage { .. } => {}
         }
     }
     (events, changes)
