@@ -398,7 +398,7 @@ impl Sim<'_> {
                 let q = self.queued(at, Ev::Purge(entry));
                 self.planned.push(q);
             }
-            self.planned.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+            self.planned.sort_unstable_by_key(|q| Reverse(q.0));
         }
         // Progress in virtual time, published every few thousand events.
         let mut reported = Micros::ZERO;
