@@ -311,6 +311,18 @@ impl<W: Deref<Target = World>> Checker<W> {
         received: Micros,
         entries: &[(EntryIdx, Option<VariantRef>, u32)],
     ) -> Judgement {
+        // Most visitors' truth holds over the whole request: when the memo's
+        // interval covers [sent, received] there is no change point inside
+        // it, so the truth at `sent` is the only instant to try — what
+        // `judge_with` would conclude, without searching the change lists.
+        let held = &memo.held[visitor as usize & memo.mask];
+        if held.visitor == visitor
+            && held.from <= sent
+            && received < held.until
+            && self.all_served(&held.set, entries)
+        {
+            return self.judge_content(sent, received, entries);
+        }
         self.judge_with(
             &mut |t| self.variants_memo(memo, visitor, t),
             visitor,
@@ -386,7 +398,20 @@ impl<W: Deref<Target = World>> Checker<W> {
                 "the served variants were never this visitor's",
             );
         }
-        // Content: every entry version current at some instant of the window.
+        self.judge_content(sent, received, entries)
+    }
+
+    /// The judgement of a page whose variants were true at some instant of
+    /// [`sent`, `received`]: fresh when every entry version was current at
+    /// some instant of the window, else stale content (or an error for a
+    /// version from the future).
+    fn judge_content(
+        &self,
+        sent: Micros,
+        received: Micros,
+        entries: &[(EntryIdx, Option<VariantRef>, u32)],
+    ) -> Judgement {
+        let world: &World = &self.world;
         let mut staleness: Option<Micros> = None;
         for (e, variant, version) in entries {
             let at_sent = world.entry_version(*e, *variant, sent);

@@ -227,6 +227,10 @@ struct Sim<'w> {
     buckets: Buckets,
     rng: Pcg64Mcg,
     queue: QuaternaryHeap<Reverse<Queued>>,
+    /// Events known before the run starts (publish purges), latest first:
+    /// popped from the end beside the queue, in the order their keys give,
+    /// so they do not deepen the queue every request goes through.
+    planned: Vec<Queued>,
     seq: u64,
     /// Open loop: the planned visits (Poisson arrivals or a trace), popped
     /// beside the queue.
@@ -332,6 +336,7 @@ pub(super) fn simulate_arch_live(
         },
         rng: Pcg64Mcg::seed_from_u64(s.seed ^ 0x5173_0001),
         queue: QuaternaryHeap::new(),
+        planned: Vec::new(),
         seq: 0,
         schedule: Schedule::of(w),
         visits: 0,
@@ -372,11 +377,34 @@ pub(super) fn simulate_arch_live(
 
 impl Sim<'_> {
     fn push(&mut self, at: Micros, ev: Ev) {
+        let q = self.queued(at, ev);
+        self.queue.push(Reverse(q));
+    }
+
+    /// `ev` at `at`, numbered: its place among events of the same instant.
+    fn queued(&mut self, at: Micros, ev: Ev) -> Queued {
         self.seq += 1;
-        self.queue.push(Reverse(Queued(
-            u128::from(at.0) << 64 | u128::from(self.seq),
-            ev,
-        )));
+        Queued(u128::from(at.0) << 64 | u128::from(self.seq), ev)
+    }
+
+    /// The instant of the next queued or planned event.
+    fn next_queued_at(&self) -> Option<Micros> {
+        let queued = self.queue.peek().map(|Reverse(q)| q.0);
+        let planned = self.planned.last().map(|q| q.0);
+        let key = match (queued, planned) {
+            (Some(q), Some(p)) => q.min(p),
+            (q, p) => q.or(p)?,
+        };
+        Some(Micros((key >> 64) as u64))
+    }
+
+    /// The next queued or planned event (keys are unique: one order).
+    fn pop_queued(&mut self) -> Option<Queued> {
+        match (self.queue.peek(), self.planned.last()) {
+            (Some(Reverse(q)), Some(p)) if p.0 < q.0 => self.planned.pop(),
+            (None, Some(_)) => self.planned.pop(),
+            _ => self.queue.pop().map(|Reverse(q)| q),
+        }
     }
 
     /// The origin load of the second `t` falls in, in the recorder's
@@ -405,8 +433,10 @@ impl Sim<'_> {
                 })
                 .collect();
             for (at, entry) in publishes {
-                self.push(at, Ev::Purge(entry));
+                let q = self.queued(at, Ev::Purge(entry));
+                self.planned.push(q);
             }
+            self.planned.sort_unstable_by_key(|q| Reverse(q.0));
         }
         // Progress in virtual time, published every few thousand events.
         let mut reported = Micros::ZERO;
@@ -423,7 +453,7 @@ impl Sim<'_> {
             // queue (one less queue operation per request); at a tie the
             // queued event goes first, as it was queued earlier.
             if let Some(a) = self.schedule.as_ref().and_then(Schedule::peek)
-                && self.queue.peek().is_none_or(|Reverse(q)| a < q.at())
+                && self.next_queued_at().is_none_or(|q| a < q)
             {
                 if a.0 >= self.next_check {
                     self.checkpoints(a);
@@ -431,7 +461,7 @@ impl Sim<'_> {
                 self.arrival();
                 continue;
             }
-            let Some(Reverse(q)) = self.queue.pop() else {
+            let Some(q) = self.pop_queued() else {
                 break;
             };
             let (t, ev) = (q.at(), q.1);

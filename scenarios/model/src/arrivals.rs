@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::Exp1;
 use rand_pcg::Pcg64Mcg;
 
-use crate::time::Micros;
+use crate::time::{Micros, round_u64};
 
 /// How a curve goes from one point to the next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +141,7 @@ impl Arrivals {
         let mut t = from;
         loop {
             let gap = self.rng.sample::<f64, _>(Exp1) / self.peak;
-            t = t.saturating_add((gap * 1e6).round().max(1.0) as u64);
+            t = t.saturating_add(round_u64(gap * 1e6).max(1));
             if t >= self.end.0 {
                 return u64::MAX;
             }

@@ -36,7 +36,7 @@ impl Micros {
     /// and non-finite values clamp to zero.
     pub fn from_secs_f64(secs: f64) -> Self {
         if secs.is_finite() && secs > 0.0 {
-            Micros((secs * 1e6).round() as u64)
+            Micros(round_u64(secs * 1e6))
         } else {
             Micros(0)
         }
@@ -195,6 +195,31 @@ impl Clock for ManualClock {
     }
 }
 
+/// `x.round() as u64`, bit for bit, without the call to `round` that
+/// baseline x86-64 makes (it has no rounding instruction before SSE4.1):
+/// the simulator converts every latency draw and arrival gap, millions a
+/// second. Halves round away from zero; negative values and NaN give 0,
+/// values past `u64::MAX` saturate, as the cast does.
+#[inline]
+#[must_use]
+pub fn round_u64(x: f64) -> u64 {
+    // Below 2^52 a double may have a fraction; from there on it is whole.
+    if x < 4_503_599_627_370_496.0 {
+        if x.is_nan() || x <= 0.0 {
+            return 0;
+        }
+        let whole = x as u64;
+        // Exact: `whole` is `x` truncated and both are below 2^52.
+        if x - whole as f64 >= 0.5 {
+            whole + 1
+        } else {
+            whole
+        }
+    } else {
+        x as u64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +239,45 @@ mod tests {
         );
         c.start(); // the first start wins
         assert!(c.now() >= t);
+    }
+
+    #[test]
+    fn round_u64_is_round_then_cast() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            -0.4,
+            -0.5,
+            -2.5,
+            0.499_999_999_999_999_94,
+            0.5,
+            1.5,
+            2.5,
+            1e15 + 0.5,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9_007_199_254_740_993.0,
+            1.8e19,
+            1e30,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+        ];
+        // Every fraction of a few wholes at a fine step, and a spread of scales.
+        for k in 0..4_000 {
+            xs.push(f64::from(k) / 1000.0);
+            xs.push(f64::from(k).powi(4) * 1.000_123_7);
+        }
+        for x in xs {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let want = x.round() as u64;
+            assert_eq!(round_u64(x), want, "{x:e}");
+            assert_eq!(
+                round_u64(f64::from_bits(x.to_bits() + 1)),
+                f64::from_bits(x.to_bits() + 1).round() as u64
+            );
+        }
     }
 
     #[test]
