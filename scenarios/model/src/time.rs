@@ -209,12 +209,10 @@ pub fn round_u64(x: f64) -> u64 {
             return 0;
         }
         let whole = x as u64;
-        // Exact: `whole` is `x` truncated and both are below 2^52.
-        if x - whole as f64 >= 0.5 {
-            whole + 1
-        } else {
-            whole
-        }
+        // Exact: `whole` is `x` truncated and both are below 2^52. Added as
+        // a number, not chosen by a branch: the fraction is as likely below
+        // a half as above, so a branch would be mispredicted half the time.
+        whole + u64::from(x - whole as f64 >= 0.5)
     } else {
         x as u64
     }
