@@ -301,8 +301,40 @@ impl<W: Deref<Target = World>> Checker<W> {
         )
     }
 
+    /// When every entry version of a page is the current one: from the
+    /// latest publish that brought one of them in to the first that
+    /// superseded one (`Micros(u64::MAX)` while none has). A page sent for
+    /// inside it is fresh content, as [`Checker::judge_content`] would find
+    /// entry by entry; the simulator works it out once per distinct page it
+    /// renders and judges its many serves against it.
+    pub fn current_window(&self, entries: &[(EntryIdx, Option<VariantRef>, u32)]) -> Current {
+        let world: &World = &self.world;
+        entries.iter().fold(
+            Current {
+                from: Micros::ZERO,
+                until: Micros(u64::MAX),
+            },
+            |w, (e, variant, version)| {
+                let from = match version {
+                    0 | 1 => Micros::ZERO,
+                    v => world
+                        .superseded_at(*e, *variant, v - 1)
+                        .unwrap_or(Micros(u64::MAX)),
+                };
+                let until = world
+                    .superseded_at(*e, *variant, *version)
+                    .unwrap_or(Micros(u64::MAX));
+                Current {
+                    from: w.from.max(from),
+                    until: w.until.min(until),
+                }
+            },
+        )
+    }
+
     /// [`Checker::judge_served`] reading the truth through `memo`: the
     /// simulator's path, which judges millions of responses a second.
+    /// `current` is [`Checker::current_window`] of `entries`.
     pub fn judge_served_memo(
         &self,
         memo: &mut TruthMemo,
@@ -310,6 +342,7 @@ impl<W: Deref<Target = World>> Checker<W> {
         sent: Micros,
         received: Micros,
         entries: &[(EntryIdx, Option<VariantRef>, u32)],
+        current: Current,
     ) -> Judgement {
         // Most visitors' truth holds over the whole request: when the memo's
         // interval covers [sent, received] there is no change point inside
@@ -321,6 +354,11 @@ impl<W: Deref<Target = World>> Checker<W> {
             && received < held.until
             && self.all_served(&held.set, entries)
         {
+            // Every version current at `sent`: fresh, with no search of the
+            // publish lists.
+            if current.from <= sent && sent < current.until {
+                return Judgement::of(Class::Fresh);
+            }
             return self.judge_content(sent, received, entries);
         }
         self.judge_with(
@@ -501,6 +539,16 @@ impl TruthMemo {
     /// Most slots a memo has (a power of two): 65,536 slots of 56 bytes,
     /// 3.5 MiB whatever the population.
     pub const MAX_SLOTS: usize = 1 << 16;
+}
+
+/// When every entry version of a page is current: [`from`, `until`)
+/// ([`Checker::current_window`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Current {
+    /// The latest instant one of its versions became current.
+    pub from: Micros,
+    /// The first instant one of them was superseded.
+    pub until: Micros,
 }
 
 /// One visitor's truth `set`, valid on [`from`, `until`).

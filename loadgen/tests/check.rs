@@ -240,7 +240,9 @@ fn the_memo_path_judges_exactly_like_the_plain_one() {
             })
             .collect();
         let plain = checker.judge_served(visitor, sent, received, &entries);
-        let memo_judged = checker.judge_served_memo(&mut memo, visitor, sent, received, &entries);
+        let current = checker.current_window(&entries);
+        let memo_judged =
+            checker.judge_served_memo(&mut memo, visitor, sent, received, &entries, current);
         assert_eq!(plain, memo_judged, "visitor {visitor} sent {sent:?}");
         *classes.entry(plain.class).or_insert(0) += 1;
     }

@@ -786,9 +786,12 @@ impl Sim<'_> {
                 self.load_at(t).renders += 1;
                 lat = Micros(lat.0 + self.samplers.render.sample(&mut self.rng).0);
                 let greets = visitor_fragment.then_some(req.visitor);
+                let checker = &self.checker;
                 Ok(self
                     .pages
-                    .intern(req.page, &projected, &self.served, greets, fallback))
+                    .intern(req.page, &projected, &self.served, greets, fallback, |e| {
+                        checker.current_window(e)
+                    }))
             }
         };
         let cacheable = self.stores && !fallback && !visitor_fragment && result.is_ok();
@@ -850,6 +853,7 @@ impl Sim<'_> {
                     req.sent,
                     at,
                     pages.entries(p),
+                    pages.current(p),
                 )
             },
         );

@@ -29,6 +29,8 @@ use ttlab_scenarios::{VariantSet, World};
 use ttlab_ssr_origin::origin::PageBuilder;
 use ttlab_ssr_origin::render::RenderedEntry;
 
+use crate::check::Current;
+
 /// What one entry of a page was: (entry, served variant, version).
 pub type Served = (EntryIdx, Option<VariantRef>, u32);
 
@@ -43,6 +45,9 @@ struct Record {
     visitor: Option<VisitorIdx>,
     fallback: bool,
     hash: u64,
+    /// When all its versions are current (the checker's judgement of its
+    /// content, worked out once).
+    current: Current,
 }
 
 /// What a sized page is besides its entries, and its size.
@@ -142,6 +147,7 @@ impl Pages {
         entries: &[Served],
         visitor: Option<VisitorIdx>,
         fallback: bool,
+        current: impl FnOnce(&[Served]) -> Current,
     ) -> PageId {
         let sized = self.sizer.is_some();
         let mut h = self.hasher.build_hasher();
@@ -183,12 +189,18 @@ impl Pages {
             visitor,
             fallback,
             hash,
+            current: current(entries),
         });
         self.served.extend_from_slice(entries);
         let records = &self.records;
         self.index
             .insert_unique(hash, id, |id| records[*id as usize].hash);
         id
+    }
+
+    /// When every version page `id` was built from is current.
+    pub fn current(&self, id: PageId) -> Current {
+        self.records[id as usize].current
     }
 
     /// The entries of page `id`.
@@ -217,6 +229,15 @@ impl Pages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ttlab_scenarios::Micros;
+
+    /// Content current always: what the interning tests need of it.
+    fn always(_: &[Served]) -> Current {
+        Current {
+            from: Micros::ZERO,
+            until: Micros(u64::MAX),
+        }
+    }
 
     #[test]
     fn the_same_page_is_kept_once() {
@@ -224,16 +245,16 @@ mod tests {
         let none = VariantSet::none(1);
         let a = [(0, None, 1), (1, None, 2)];
         let b = [(0, None, 1), (1, None, 3)];
-        let ia = p.intern(0, &none, &a, None, false);
-        let ib = p.intern(0, &none, &b, None, false);
+        let ia = p.intern(0, &none, &a, None, false, always);
+        let ib = p.intern(0, &none, &b, None, false, always);
         assert_ne!(ia, ib);
-        assert_eq!(p.intern(0, &none, &a, None, false), ia);
+        assert_eq!(p.intern(0, &none, &a, None, false, always), ia);
         assert_ne!(
-            p.intern(0, &none, &a, Some(4), false),
+            p.intern(0, &none, &a, Some(4), false, always),
             ia,
             "a per-visitor page differs"
         );
-        assert_ne!(p.intern(0, &none, &a, None, true), ia, "a fallback differs");
+        assert_ne!(p.intern(0, &none, &a, None, true, always), ia, "a fallback differs");
         assert_eq!(p.entries(ib), &b);
         assert_eq!(p.visitor(ia), None);
     }
