@@ -332,9 +332,26 @@ impl<W: Deref<Target = World>> Checker<W> {
         )
     }
 
+    /// What judging a page's many serves can work out once: its
+    /// [`Checker::current_window`], and the variants it was rendered for
+    /// (`rendered_for`, each entry's served variant is that set's) with the
+    /// experiences its entries have variants in (`mask`).
+    pub fn page_facts(
+        &self,
+        entries: &[(EntryIdx, Option<VariantRef>, u32)],
+        rendered_for: VariantSet,
+        mask: u64,
+    ) -> PageFacts {
+        PageFacts {
+            current: self.current_window(entries),
+            rendered_for,
+            mask,
+        }
+    }
+
     /// [`Checker::judge_served`] reading the truth through `memo`: the
     /// simulator's path, which judges millions of responses a second.
-    /// `current` is [`Checker::current_window`] of `entries`.
+    /// `page` is [`Checker::page_facts`] of `entries`.
     pub fn judge_served_memo(
         &self,
         memo: &mut TruthMemo,
@@ -342,7 +359,7 @@ impl<W: Deref<Target = World>> Checker<W> {
         sent: Micros,
         received: Micros,
         entries: &[(EntryIdx, Option<VariantRef>, u32)],
-        current: Current,
+        page: &PageFacts,
     ) -> Judgement {
         // Most visitors' truth holds over the whole request: when the memo's
         // interval covers [sent, received] there is no change point inside
@@ -352,10 +369,15 @@ impl<W: Deref<Target = World>> Checker<W> {
         if held.visitor == visitor
             && held.from <= sent
             && received < held.until
-            && self.all_served(&held.set, entries)
+            // The visitor's variants agree with those the page was rendered
+            // for wherever its entries have variants: each entry serves the
+            // same variant, with no search of the entries' variants.
+            && (held.set.agrees_on(&page.rendered_for, page.mask)
+                || self.all_served(&held.set, entries))
         {
             // Every version current at `sent`: fresh, with no search of the
             // publish lists.
+            let current = page.current;
             if current.from <= sent && sent < current.until {
                 return Judgement::of(Class::Fresh);
             }
@@ -549,6 +571,30 @@ pub struct Current {
     pub from: Micros,
     /// The first instant one of them was superseded.
     pub until: Micros,
+}
+
+/// What [`Checker::judge_served_memo`] knows of a page before judging a
+/// serve of it ([`Checker::page_facts`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PageFacts {
+    current: Current,
+    rendered_for: VariantSet,
+    mask: u64,
+}
+
+impl PageFacts {
+    /// Facts that shortcut nothing (an empty window, no variants to agree
+    /// with): the judgement is then worked out in full.
+    pub fn unknown() -> Self {
+        PageFacts {
+            current: Current {
+                from: Micros(u64::MAX),
+                until: Micros::ZERO,
+            },
+            rendered_for: VariantSet::none(0),
+            mask: 0,
+        }
+    }
 }
 
 /// One visitor's truth `set`, valid on [`from`, `until`).

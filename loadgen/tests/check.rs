@@ -240,9 +240,10 @@ fn the_memo_path_judges_exactly_like_the_plain_one() {
             })
             .collect();
         let plain = checker.judge_served(visitor, sent, received, &entries);
-        let current = checker.current_window(&entries);
+        let mask = w.page_experience_mask(0);
+        let facts = checker.page_facts(&entries, truth.project(mask), mask);
         let memo_judged =
-            checker.judge_served_memo(&mut memo, visitor, sent, received, &entries, current);
+            checker.judge_served_memo(&mut memo, visitor, sent, received, &entries, &facts);
         assert_eq!(plain, memo_judged, "visitor {visitor} sent {sent:?}");
         *classes.entry(plain.class).or_insert(0) += 1;
     }

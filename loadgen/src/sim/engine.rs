@@ -787,10 +787,11 @@ impl Sim<'_> {
                 lat = Micros(lat.0 + self.samplers.render.sample(&mut self.rng).0);
                 let greets = visitor_fragment.then_some(req.visitor);
                 let checker = &self.checker;
+                let mask = self.world.page_experience_mask(req.page);
                 Ok(self
                     .pages
                     .intern(req.page, &projected, &self.served, greets, fallback, |e| {
-                        checker.current_window(e)
+                        checker.page_facts(e, projected, mask)
                     }))
             }
         };
@@ -853,7 +854,7 @@ impl Sim<'_> {
                     req.sent,
                     at,
                     pages.entries(p),
-                    pages.current(p),
+                    pages.facts(p),
                 )
             },
         );

@@ -29,7 +29,7 @@ use ttlab_scenarios::{VariantSet, World};
 use ttlab_ssr_origin::origin::PageBuilder;
 use ttlab_ssr_origin::render::RenderedEntry;
 
-use crate::check::Current;
+use crate::check::PageFacts;
 
 /// What one entry of a page was: (entry, served variant, version).
 pub type Served = (EntryIdx, Option<VariantRef>, u32);
@@ -45,9 +45,8 @@ struct Record {
     visitor: Option<VisitorIdx>,
     fallback: bool,
     hash: u64,
-    /// When all its versions are current (the checker's judgement of its
-    /// content, worked out once).
-    current: Current,
+    /// What the checker works out once for judging its serves.
+    facts: PageFacts,
 }
 
 /// What a sized page is besides its entries, and its size.
@@ -147,7 +146,7 @@ impl Pages {
         entries: &[Served],
         visitor: Option<VisitorIdx>,
         fallback: bool,
-        current: impl FnOnce(&[Served]) -> Current,
+        facts: impl FnOnce(&[Served]) -> PageFacts,
     ) -> PageId {
         let sized = self.sizer.is_some();
         let mut h = self.hasher.build_hasher();
@@ -189,7 +188,7 @@ impl Pages {
             visitor,
             fallback,
             hash,
-            current: current(entries),
+            facts: facts(entries),
         });
         self.served.extend_from_slice(entries);
         let records = &self.records;
@@ -198,9 +197,9 @@ impl Pages {
         id
     }
 
-    /// When every version page `id` was built from is current.
-    pub fn current(&self, id: PageId) -> Current {
-        self.records[id as usize].current
+    /// What the checker worked out for judging page `id`.
+    pub fn facts(&self, id: PageId) -> &PageFacts {
+        &self.records[id as usize].facts
     }
 
     /// The entries of page `id`.
@@ -229,14 +228,9 @@ impl Pages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ttlab_scenarios::Micros;
-
-    /// Content current always: what the interning tests need of it.
-    fn always(_: &[Served]) -> Current {
-        Current {
-            from: Micros::ZERO,
-            until: Micros(u64::MAX),
-        }
+    /// Facts of no consequence: the interning tests do not judge.
+    fn always(_: &[Served]) -> PageFacts {
+        PageFacts::unknown()
     }
 
     #[test]
@@ -254,7 +248,11 @@ mod tests {
             ia,
             "a per-visitor page differs"
         );
-        assert_ne!(p.intern(0, &none, &a, None, true, always), ia, "a fallback differs");
+        assert_ne!(
+            p.intern(0, &none, &a, None, true, always),
+            ia,
+            "a fallback differs"
+        );
         assert_eq!(p.entries(ib), &b);
         assert_eq!(p.visitor(ia), None);
     }

@@ -89,6 +89,19 @@ impl VariantSet {
         })
     }
 
+    /// Whether `self` and `other` have the same variant in every experience
+    /// of `mask` (`self.project(mask) == other.project(mask)` for sets of
+    /// one length), slot by slot without a branch: the simulator asks it of
+    /// every page it serves, and which slots differ is anyone's guess.
+    pub fn agrees_on(&self, other: &VariantSet, mask: u64) -> bool {
+        let mut differ = u8::from(self.len != other.len);
+        for i in 0..self.len().min(other.len()) {
+            let kept = ((mask >> i) & 1) as u8;
+            differ |= u8::from(self.slots[i] != other.slots[i]) & kept;
+        }
+        differ == 0
+    }
+
     /// Only the experiences in `mask` (bit i = experience i); the others read
     /// as no variant. This is the `page` key scope.
     #[must_use]
@@ -187,5 +200,32 @@ mod tests {
         assert_eq!(a.iter().count(), 1);
         assert_eq!(a.project(0b01), b);
         assert_eq!(a.project(0b10), a);
+    }
+
+    proptest::proptest! {
+        /// `agrees_on` is the comparison of the two projections, for every
+        /// pair of sets of 3 experiences (no variant, or one of 3) and mask.
+        #[test]
+        fn agreeing_on_a_mask_is_equal_projections(
+            a in proptest::collection::vec(0u8..4, 3),
+            b in proptest::collection::vec(0u8..4, 3),
+            mask in 0u64..8,
+        ) {
+            let set = |slots: &[u8]| {
+                let mut v = VariantSet::none(3);
+                for (e, k) in slots.iter().enumerate() {
+                    v.set(e as ExpIdx, k.checked_sub(1).map(VarIdx::from));
+                }
+                v
+            };
+            let (a, b) = (set(&a), set(&b));
+            proptest::prop_assert_eq!(a.agrees_on(&b, mask), a.project(mask) == b.project(mask));
+        }
+    }
+
+    #[test]
+    fn sets_of_different_lengths_never_agree() {
+        assert!(!VariantSet::none(2).agrees_on(&VariantSet::none(3), 0));
+        assert!(VariantSet::none(3).agrees_on(&VariantSet::none(3), 0));
     }
 }
