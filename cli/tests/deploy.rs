@@ -26,6 +26,17 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
+/// Fails the test unless the command exited 0, showing what it said on
+/// stderr.
+fn succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn render(extra: &[&str]) -> String {
     let out = Command::new(TTLAB)
         .current_dir(repo())
@@ -33,11 +44,7 @@ fn render(extra: &[&str]) -> String {
         .args(extra)
         .output()
         .expect("ttlab runs");
-    assert!(
-        out.status.success(),
-        "deploy k8s failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     String::from_utf8(out.stdout).expect("YAML is UTF-8")
 }
 
@@ -98,11 +105,7 @@ fn documents(yaml: &str) -> Vec<Value> {
         .output()
         .expect("python3 runs");
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
@@ -332,11 +335,7 @@ fn a_sweep_is_split_by_point_one_pod_each() {
         .env("JOB_COMPLETION_INDEX", "1")
         .output()
         .expect("ttlab runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let folders: Vec<String> = std::fs::read_dir(&dir)
         .expect("reports")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -362,11 +361,7 @@ fn a_sweep_is_split_by_point_one_pod_each() {
         .env_remove("JOB_COMPLETION_INDEX")
         .output()
         .expect("ttlab runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let folder = std::fs::read_dir(&whole)
         .expect("reports")
         .next()
@@ -524,11 +519,7 @@ fn run_workers(args: &[String], n: u32) {
         .collect();
     for w in workers {
         let out = w.wait_with_output().expect("a worker ends");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out);
     }
 }
 
@@ -617,11 +608,7 @@ fn the_pods_commands_load_one_target_and_merge_on_one_machine() {
         .env("REPORTS", &reports)
         .output()
         .expect("sh runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let read = |path: PathBuf| -> Value {
         serde_json::from_str(&std::fs::read_to_string(path).expect("report")).expect("JSON")
     };
