@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ttlab_test_support::ScenarioToml;
 use ttlab_test_support::process::{Lines, fresh_dir, interrupt};
 use ttlab_test_support::wait_until_async;
+use ttlab_test_support::{ScenarioToml, metrics_text};
 
 /// The byte bound the floods' scenarios set.
 const MAX_BYTES: u64 = 512 * 1024;
@@ -76,15 +76,7 @@ impl Served {
 
 /// The CDN layer's metric `name` (`ttlab_cdn_<name>{layer="cdn"}`).
 async fn metric(http: &reqwest::Client, entry: &str, name: &str) -> u64 {
-    let text = http
-        .get(format!("{entry}/metrics"))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(http, entry).await;
     // Counters carry `_total` in the exposition.
     let (gauge, counter) = (
         format!("ttlab_cdn_{name}{{"),

@@ -10,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::spawn_ttlab;
+use ttlab_test_support::metrics_text;
 use ttlab_test_support::process::{Lines, interrupt, rss_kib};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -131,14 +132,7 @@ fn memory_stays_bounded_under_100k_random_users() {
             t.await.unwrap();
         }
         let after = rss_kib(pid);
-        let metrics = clients[0]
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = metrics_text(&clients[0], &base).await;
         (before, after, metrics)
     });
     let took = started.elapsed();

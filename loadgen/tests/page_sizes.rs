@@ -4,15 +4,14 @@
 //! bytes holds as many pages as fit by those sizes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ttlab_loadgen::sim::{PageSizer, Served, simulate};
 use ttlab_scenarios::model::{ArchitectureConfig, PageIdx};
 use ttlab_scenarios::{Micros, VariantSet, World, parse_str};
 use ttlab_ssr_origin::upstream::parse_variant_param;
-use ttlab_test_support::ScenarioToml;
 use ttlab_test_support::mocks::{Lab, Page};
 use ttlab_test_support::scenario::audience_in;
+use ttlab_test_support::{ScenarioToml, metrics_text};
 
 /// Cache options every architecture of the comparison runs with: a byte
 /// bound far above what the test stores (nothing is evicted, so each miss
@@ -87,16 +86,7 @@ fn export(archs: &[(&str, String)]) -> String {
 
 /// The store's bytes, as the caching layer's `/metrics` says.
 async fn store_bytes(lab: &Lab) -> u64 {
-    let text = lab
-        .http
-        .get(format!("{}/metrics", lab.stack.entry_url))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&lab.http, &lab.stack.entry_url).await;
     text.lines()
         .find(|l| l.starts_with("ttlab_") && l.contains("_cache_store_bytes{"))
         .and_then(|l| l.split_whitespace().last())

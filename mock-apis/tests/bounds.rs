@@ -118,15 +118,7 @@ async fn label_values_come_from_the_scenario_not_from_input() {
     assert_eq!(m.impressions("e1", "v1"), 0);
     assert_eq!(m.events("signup"), 1);
     assert_eq!(m.events(OTHER_EVENT_KEY), 1, "an over-long key");
-    let text = h
-        .http
-        .get(h.p("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = ttlab_test_support::metrics_text(&h.http, &h.mocks.personalize_url).await;
     // Experiences 0 (two variants), a (two), z (one): each variant, each
     // experience's unknown variant, and unknown/unknown.
     let impressions = series(&text, "ttlab_mock_impressions_total");

@@ -4,6 +4,7 @@
 //! - [`scenario`]: scenario TOML built from a few calls instead of pasted.
 //! - [`wait`]: bounded waits on a condition, so tests poll instead of
 //!   sleeping for a guessed time.
+//! - [`metrics`]: a server's `/metrics` text, read within a time bound.
 //! - [`redis`]: a real `redis-server` on a free port, killed on drop.
 //! - [`mocks`]: a world's mock APIs (and an architecture's servers) on port 0
 //!   with a clock the test moves by hand.
@@ -15,6 +16,7 @@
 //! A dev-dependency only: no library crate of the workspace may depend on it
 //! otherwise, and it is never published.
 
+pub mod metrics;
 pub mod mocks;
 pub mod process;
 pub mod redis;
@@ -23,6 +25,7 @@ pub mod shorten;
 pub mod tiny_app;
 pub mod wait;
 
+pub use metrics::metrics_text;
 pub use scenario::ScenarioToml;
 pub use tiny_app::tiny_app;
 pub use wait::{wait_until, wait_until_async};
