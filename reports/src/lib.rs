@@ -18,5 +18,6 @@ pub mod markers;
 pub mod merge;
 pub mod model;
 pub mod series;
+pub mod verdict;
 
 pub use model::*;
