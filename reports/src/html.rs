@@ -417,7 +417,30 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-w
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}.bad{color:#c00;font-weight:bold}.ok{color:#080}\
 figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}\
-.warning{color:#a40;border-left:3px solid #c84;padding-left:.6em}";
+.warning{color:#a40;border-left:3px solid #c84;padding-left:.6em}\
+.verdict{border-left:4px solid #2a7;padding:.2em .8em;background:#f4faf6}";
+
+/// The verdict ([`crate::verdict`]) at the top: what to ship, then what
+/// each other candidate breaks.
+fn verdict_section(out: &mut String, report: &Report) {
+    let lines = crate::verdict::verdict(report).lines();
+    let Some((first, rest)) = lines.split_first() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<section class=\"verdict\">\n<h2>Verdict</h2>\n<p><strong>{}</strong></p>",
+        esc(first)
+    );
+    if !rest.is_empty() {
+        out.push_str("<ul>\n");
+        for line in rest {
+            let _ = writeln!(out, "<li>{}</li>", esc(line));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+}
 
 /// The HTML report.
 pub fn render(report: &Report) -> String {
@@ -445,6 +468,7 @@ pub fn render(report: &Report) -> String {
             String::new()
         }
     );
+    verdict_section(&mut out, report);
     summary_table(&mut out, report);
     thresholds_table(&mut out, report);
     if !report.markers.is_empty() {

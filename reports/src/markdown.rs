@@ -12,6 +12,28 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+/// The verdict ([`crate::verdict`]): what to ship, then one bullet per
+/// other candidate.
+fn verdict_section(s: &mut String, report: &Report) {
+    let lines = crate::verdict::verdict(report).lines();
+    let mut lines = lines.iter();
+    if let Some(first) = lines.next() {
+        let _ = writeln!(
+            s,
+            "**Verdict.** {first}
+"
+        );
+    }
+    let mut any = false;
+    for line in lines {
+        let _ = writeln!(s, "- {line}");
+        any = true;
+    }
+    if any {
+        s.push('\n');
+    }
+}
+
 /// The summary of one report.
 pub fn render(report: &Report) -> String {
     let mut s = String::new();
@@ -41,6 +63,7 @@ pub fn render(report: &Report) -> String {
             report.warmup_s
         );
     }
+    verdict_section(&mut s, report);
     table(&mut s, &report.architectures);
     if checked > 0 {
         s.push_str(

@@ -2,7 +2,10 @@
 //!
 //! A reader opens a report to choose. The verdict names the candidate — an
 //! architecture, or an architecture at one sweep point — with the lowest
-//! origin load among those that hold every threshold, and says for each
+//! origin load among those that hold every threshold and serve no wrong
+//! variant and no other visitor's page (whatever the thresholds say: a
+//! scenario may expect them of an architecture it shows to be unsafe), and
+//! says for each
 //! other candidate the first threshold it breaks and by how much. When none
 //! holds, it says so and names the nearest (fewest thresholds broken, then
 //! the smallest excess). Origin load is a share of the visitor requests:
@@ -129,6 +132,8 @@ pub struct Breach {
     pub value: String,
     /// How far past the bound, with its unit (percentage points for rates).
     pub by: String,
+    /// The breach in words, as the verdict says it.
+    pub said: String,
     /// The excess relative to the bound (to name the nearest candidate).
     relative: f64,
 }
@@ -141,6 +146,7 @@ impl Breach {
             unit => fmt_value(over, unit),
         };
         Breach {
+            said: format!("breaks {}: {} ({by} over)", t.describe(), t.shown_value()),
             threshold: t.describe(),
             value: t.shown_value(),
             by,
@@ -163,9 +169,44 @@ pub struct Verdict {
     /// When none holds: the nearest (fewest thresholds broken, then the
     /// smallest relative excess).
     pub nearest: Option<Candidate>,
-    /// Every other candidate: those that hold (with a higher load) and those
-    /// that break a threshold, in the report's order.
+    /// Every other candidate: those that hold, lowest load first, then
+    /// those that break a threshold, fewest broken first.
     pub others: Vec<Candidate>,
+}
+
+/// What rules a candidate out whatever its thresholds say: serving a
+/// visitor variants that were never theirs, or another visitor's page. No
+/// origin load is worth either, and a scenario may well carry a threshold
+/// that *expects* them (`wrong_variant >= 1` on an architecture shown to
+/// be unsafe), which must not make it the one to ship.
+fn unshippable(a: &ArchReport) -> Vec<Breach> {
+    [
+        (
+            "wrong_variant",
+            "no wrong variants",
+            "serves wrong variants",
+        ),
+        (
+            "leak",
+            "no page of another visitor",
+            "serves other visitors' pages",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(class, rule, does)| {
+        let n = a.class(class);
+        (n > 0).then(|| Breach {
+            said: format!(
+                "{does}: {n} of its responses ({:.1}%)",
+                a.rate(class) * 100.0
+            ),
+            threshold: rule.to_owned(),
+            value: format!("{n} {class} ({:.1}%)", a.rate(class) * 100.0),
+            by: format!("{n} responses"),
+            relative: f64::INFINITY,
+        })
+    })
+    .collect()
 }
 
 /// The candidates of `report`: each architecture, or in a sweep each
@@ -184,11 +225,9 @@ pub fn candidates(report: &Report) -> Vec<Candidate> {
         } else {
             None
         },
-        broken: a
-            .thresholds
-            .iter()
-            .filter(|t| !t.holds)
-            .map(Breach::of)
+        broken: unshippable(a)
+            .into_iter()
+            .chain(a.thresholds.iter().filter(|t| !t.holds).map(Breach::of))
             .collect(),
     };
     match &report.sweep {
@@ -260,6 +299,15 @@ pub fn decide(all: Vec<Candidate>, option: Option<String>) -> Verdict {
             verdict.others.push(c);
         }
     }
+    // The closest alternatives first: those that hold, by load, then those
+    // that break a threshold, fewest broken first (stable: report order on
+    // ties).
+    verdict.others.sort_by(|a, b| {
+        (!a.broken.is_empty())
+            .cmp(&!b.broken.is_empty())
+            .then(a.broken.len().cmp(&b.broken.len()))
+            .then(rank(a).total_cmp(&rank(b)))
+    });
     verdict
 }
 
@@ -287,7 +335,7 @@ impl Verdict {
                     1 => String::new(),
                     n => format!(" and {} more", n - 1),
                 };
-                format!("breaks {}: {} ({} over){more}", b.threshold, b.value, b.by)
+                format!("{}{more}", b.said)
             }
             None => format!("holds every threshold, {}", load(c)),
         };

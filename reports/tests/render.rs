@@ -282,3 +282,35 @@ fn what_a_target_run_cannot_know_shows_as_a_dash() {
         "no renders line for an unseen origin"
     );
 }
+
+/// The verdict never picks a candidate that serves wrong variants or
+/// another visitor's page, even when every threshold of it holds (or it
+/// has none): the fixture's winner, given wrong variants, loses to the
+/// next lowest load; given a leak instead, the same.
+#[test]
+fn the_verdict_never_ships_wrong_variants_or_leaks() {
+    use ttlab_reports::verdict::verdict;
+    let r = fixture();
+    let best = verdict(&r).best.expect("the fixture has a winner");
+    for class in ["wrong_variant", "leak"] {
+        let mut bad = r.clone();
+        let sweep = bad.sweep.as_mut().expect("a sweep");
+        let arch = sweep
+            .points
+            .iter_mut()
+            .find(|p| Some(&p.value) == best.value.as_ref())
+            .and_then(|p| p.architectures.iter_mut().find(|a| a.name == best.arch))
+            .expect("the winner's report");
+        arch.classes.insert(class.to_owned(), 3);
+        assert!(arch.passes(), "its thresholds still hold");
+        let v = verdict(&bad);
+        let now = v.best.clone().expect("another candidate holds");
+        assert!(
+            (now.arch.as_str(), now.value.as_deref())
+                != (best.arch.as_str(), best.value.as_deref()),
+            "{class}: {now:?}"
+        );
+        let lines = v.lines().join("\n");
+        assert!(lines.contains("of its responses"), "{lines}");
+    }
+}

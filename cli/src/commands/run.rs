@@ -528,7 +528,7 @@ fn summary_rows() -> Vec<Row> {
     ]
 }
 
-/// The side-by-side table: one column per architecture.
+/// The side-by-side table (one column per architecture), then the verdict.
 pub fn summary(report: &Report) -> String {
     use std::fmt::Write as _;
     let archs = &report.architectures;
@@ -573,6 +573,9 @@ pub fn summary(report: &Report) -> String {
             let _ = write!(out, "  {cell:>w$}");
         }
         out.push('\n');
+    }
+    for line in ttlab_reports::verdict::verdict(report).lines() {
+        let _ = writeln!(out, "{line}");
     }
     out
 }
