@@ -15,6 +15,7 @@ use plotters::prelude::*;
 
 use crate::gate;
 use crate::model::{ArchReport, Marker, Report, SecondPoint};
+use crate::verdict::Share as Interval;
 
 /// A share of an architecture's responses, for bars.
 type Share = fn(&ArchReport) -> f64;
@@ -531,9 +532,16 @@ fn summary_table(out: &mut String, report: &Report) {
         ("origin renders", &|a| {
             a.known_renders().map_or("-".into(), |r| r.to_string())
         }),
-        ("stale_variant", &|a| pct(a.rate("stale_variant"))),
-        ("stale_content", &|a| pct(a.rate("stale_content"))),
-        ("wrong_variant", &|a| a.class("wrong_variant").to_string()),
+        ("stale_variant", &|a| {
+            Interval::of_class(a, "stale_variant").shown()
+        }),
+        ("stale_content", &|a| {
+            Interval::of_class(a, "stale_content").shown()
+        }),
+        ("wrong_variant", &|a| match a.class("wrong_variant") {
+            0 => "0".into(),
+            n => format!("{n}, {}", Interval::of_class(a, "wrong_variant").shown()),
+        }),
         ("latency p50 / p99", &|a| {
             format!(
                 "{:.1} / {:.1} ms",

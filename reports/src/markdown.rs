@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::advise::{self, Budget};
 use crate::gate;
 use crate::model::{ArchReport, Report};
+use crate::verdict::Share;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
@@ -158,7 +159,7 @@ fn table(s: &mut String, archs: &[ArchReport]) {
         "fallback",
         "error",
     ] {
-        row(s, class, &|a| pct(a.rate(class)));
+        row(s, class, &|a| Share::of_class(a, class).shown());
     }
     for class in ["wrong_variant", "leak"] {
         row(s, class, &|a| {
@@ -166,7 +167,7 @@ fn table(s: &mut String, archs: &[ArchReport]) {
             if n == 0 {
                 "0".to_owned()
             } else {
-                format!("**{n}** ({})", pct(a.rate(class)))
+                format!("**{n}**, {}", Share::of_class(a, class).shown())
             }
         });
     }

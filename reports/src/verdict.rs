@@ -82,6 +82,21 @@ impl Share {
         }
     }
 
+    /// The share of responses of class `class` in `arch`.
+    pub fn of_class(arch: &ArchReport, class: &str) -> Self {
+        Share::of(arch.class(class), arch.requests)
+    }
+
+    /// `6.5% (6.0–7.0%)`: the share, then its 95% interval, for tables.
+    pub fn shown(&self) -> String {
+        format!(
+            "{:.1}% ({:.1}–{:.1}%)",
+            self.p * 100.0,
+            self.low * 100.0,
+            self.high * 100.0
+        )
+    }
+
     /// Whether the two intervals overlap: the run cannot tell the shares apart.
     pub fn overlaps(&self, other: &Share) -> bool {
         self.low <= other.high && other.low <= self.high
