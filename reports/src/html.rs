@@ -171,8 +171,28 @@ fn figure(
 /// Lines an external origin's run cannot draw: ttlab does not see its requests.
 const UNSEEN_WITH_A_TARGET: [&str; 3] = ["origin requests/s", "renders/s", "offload"];
 
+/// The points of `a`'s series that cover their whole width: the last one
+/// of a run whose length is not a whole number of widths covers only part
+/// of its second (or bucket), so its counts would draw as a drop at the
+/// end and its shares would rest on a handful of responses. It is left out
+/// of the charts (its responses are in every total).
+pub fn whole_points(a: &ArchReport) -> &[SecondPoint] {
+    let width = f64::from(a.series_width_s.max(1));
+    let whole = a
+        .series
+        .iter()
+        .rposition(|p| f64::from(p.t_s) + width <= a.elapsed_s + 1e-6)
+        .map_or(0, |i| i + 1);
+    // A run shorter than one width keeps its one point.
+    if whole == 0 {
+        &a.series
+    } else {
+        &a.series[..whole]
+    }
+}
+
 fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
-    let s = &a.series;
+    let s = whole_points(a);
     // An external origin's requests and renders are not seen: no line for
     // them; nor for the renders of the team's app behind ttlab's layer.
     let seen = a.origin_seen();
