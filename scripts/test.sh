@@ -117,6 +117,14 @@ if ! node --test scripts/cache-tests-score.test.mjs >/dev/null; then
 fi
 set -e
 [ "$conformance" -eq 0 ] || echo "cache-tests: below the bars, or the harness failed (exit $conformance)"
+step "HTML reports in a browser (a four-architecture run and a sweep, headless Chromium)"
+# Renders both reports, screenshots them at 1200 px and fails on any console
+# error (installs chromium when it is missing).
+set +e
+scripts/html-screenshot.sh
+screenshots=$?
+set -e
+[ "$screenshots" -eq 0 ] || echo "html-screenshot: a report failed in the browser (exit $screenshots)"
 # One closing line over every test binary and doc-test run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "\nsummary: %d passed, %d failed\n", p, f }' "$log"
@@ -124,4 +132,5 @@ awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += 
 [ "$status" -eq 0 ] || exit "$status"
 [ "$check" -eq 0 ] || exit "$check"
 [ "$example" -eq 0 ] || exit "$example"
+[ "$screenshots" -eq 0 ] || exit "$screenshots"
 exit "$conformance"
