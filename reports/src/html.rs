@@ -46,7 +46,7 @@ fn esc(s: &str) -> String {
 
 /// One named line of a time-series chart.
 struct Line {
-    name: &'static str,
+    name: String,
     points: Vec<(f64, f64)>,
 }
 
@@ -85,7 +85,7 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) ->
             if let Ok(series) =
                 chart.draw_series(LineSeries::new(l.points.clone(), color.stroke_width(2)))
             {
-                series.label(l.name).legend(move |(x, y)| {
+                series.label(l.name.as_str()).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
                 });
             }
@@ -191,6 +191,105 @@ pub fn whole_points(a: &ArchReport) -> &[SecondPoint] {
     }
 }
 
+/// A measure over time, per architecture: its value at a series point
+/// of `width` seconds.
+type Measure = fn(&SecondPoint, f64) -> Option<f64>;
+
+/// The measures compared across architectures, one chart each: (chart
+/// kind, what it shows, y axis, the measure, whether it needs the
+/// origin's renders counted).
+const COMPARED: [(&str, &str, &str, Measure, bool); 5] = [
+    (
+        "compare-renders",
+        "origin renders",
+        "per second",
+        |p, width| Some(p.origin.renders as f64 / width),
+        true,
+    ),
+    (
+        "compare-hit-rate",
+        "hit rate",
+        "share",
+        |p, _| share(p.from_cache, p.requests),
+        false,
+    ),
+    (
+        "compare-stale",
+        "stale share (variant and content)",
+        "share",
+        |p, _| {
+            share(
+                p.classes.stale_variant + p.classes.stale_content,
+                p.requests,
+            )
+        },
+        false,
+    ),
+    (
+        "compare-wrong",
+        "wrong-variant share",
+        "share",
+        |p, _| share(p.classes.wrong_variant, p.requests),
+        false,
+    ),
+    (
+        "compare-p99",
+        "p99 latency",
+        "ms",
+        |p, _| (p.requests > 0).then_some(p.p99_ms),
+        false,
+    ),
+];
+
+/// Each compared measure over time with every architecture on one chart,
+/// so that comparing does not mean scrolling. An architecture whose
+/// renders ttlab could not count (an external origin, the team's app) has
+/// no line on the renders chart, and the caption says so.
+fn comparison_charts(out: &mut String, report: &Report) {
+    if report.architectures.len() < 2 {
+        return;
+    }
+    out.push_str("<h2>Compared over time</h2>\n");
+    for (kind, what, y_label, measure, needs_renders) in COMPARED {
+        let (drawn, unseen): (Vec<&ArchReport>, Vec<&ArchReport>) = report
+            .architectures
+            .iter()
+            .partition(|a| !needs_renders || a.renders_seen());
+        let lines: Vec<Line> = drawn
+            .iter()
+            .map(|a| {
+                let width = a.series_width_s.max(1);
+                Line {
+                    name: a.name.clone(),
+                    points: per_second(whole_points(a), width, |p| measure(p, f64::from(width))),
+                }
+            })
+            .collect();
+        let mut caption = format!("{what}, every architecture");
+        if !unseen.is_empty() {
+            let names: Vec<&str> = unseen.iter().map(|a| a.name.as_str()).collect();
+            let _ = write!(caption, " (not counted for {})", names.join(", "));
+        }
+        let points = lines.iter().map(|l| l.points.len()).max().unwrap_or(0);
+        let svg = time_chart(
+            &format!("{what} — compared"),
+            y_label,
+            &lines,
+            &report.markers,
+        );
+        let data: Vec<String> = lines
+            .iter()
+            .map(|l| format!("{}={}", l.name, l.points.len()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<figure class=\"chart compare\" data-chart=\"{kind}\" data-points=\"{points}\" data-lines=\"{}\">{svg}<figcaption>{}</figcaption></figure>",
+            esc(&data.join(",")),
+            esc(&caption)
+        );
+    }
+}
+
 fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     let s = whole_points(a);
     // An external origin's requests and renders are not seen: no line for
@@ -198,8 +297,8 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     let seen = a.origin_seen();
     let renders_seen = a.renders_seen();
     let width = a.series_width_s.max(1);
-    let line = |name, f: &dyn Fn(&SecondPoint) -> Option<f64>| Line {
-        name,
+    let line = |name: &str, f: &dyn Fn(&SecondPoint) -> Option<f64>| Line {
+        name: name.to_owned(),
         points: per_second(s, width, f),
     };
     // A point of a long run's series covers `width` seconds: its counts,
@@ -260,7 +359,7 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
     ];
     for (kind, what, y_label, mut lines) in charts {
         if !seen {
-            lines.retain(|l| !UNSEEN_WITH_A_TARGET.contains(&l.name));
+            lines.retain(|l| !UNSEEN_WITH_A_TARGET.contains(&l.name.as_str()));
         }
         if !renders_seen {
             lines.retain(|l| l.name != "renders/s");
@@ -491,6 +590,7 @@ pub fn render(report: &Report) -> String {
     );
     verdict_section(&mut out, report);
     summary_table(&mut out, report);
+    comparison_charts(&mut out, report);
     thresholds_table(&mut out, report);
     if !report.markers.is_empty() {
         out.push_str("<h2>Timeline</h2>\n<ul>\n");

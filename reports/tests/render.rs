@@ -49,16 +49,18 @@ fn html_is_self_contained_and_every_chart_has_data() {
     assert_eq!(doc.select(&sel("[src], link[href]")).count(), 0);
     let figures: Vec<_> = doc.select(&sel("figure.chart")).collect();
     let kind = |f: &scraper::ElementRef<'_>| f.value().attr("data-chart").unwrap_or("").to_owned();
-    // Four time series per architecture, the comparison, the sweep's trade-off.
+    // Four time series per architecture, the five compared over time, the
+    // bars, the sweep's trade-off.
     let archs = report.architectures.len();
-    assert_eq!(figures.len(), 4 * archs + 2);
+    assert_eq!(figures.len(), 4 * archs + 5 + 2);
     for f in &figures {
         let k = kind(f);
         let points: usize = f.value().attr("data-points").unwrap().parse().unwrap();
         assert!(points > 0, "{k} has no data");
         assert_eq!(f.select(&sel("svg")).count(), 1, "{k}: one inline SVG");
         match k.as_str() {
-            "origin-load" | "hit-rate" | "staleness" | "latency" => {
+            "origin-load" | "hit-rate" | "staleness" | "latency" | "compare-renders"
+            | "compare-hit-rate" | "compare-stale" | "compare-wrong" | "compare-p99" => {
                 let lines: Vec<_> = f
                     .select(&sel("polyline"))
                     .filter(|p| {
@@ -312,5 +314,57 @@ fn the_verdict_never_ships_wrong_variants_or_leaks() {
         );
         let lines = v.lines().join("\n");
         assert!(lines.contains("of its responses"), "{lines}");
+    }
+}
+
+/// Each measure compared over time is one chart with one line per
+/// architecture, each with data, drawn (a polyline of its own colour) and
+/// named in the chart's legend.
+#[test]
+fn each_comparison_chart_has_one_line_per_architecture_with_data() {
+    let report = fixture();
+    let text = html::render(&report);
+    let doc = scraper::Html::parse_document(&text);
+    let sel = |s: &str| scraper::Selector::parse(s).expect("selector");
+    let names: Vec<&str> = report
+        .architectures
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    let compared: Vec<_> = doc.select(&sel("figure.compare")).collect();
+    assert_eq!(compared.len(), 5, "renders, hit rate, stale, wrong, p99");
+    for f in compared {
+        let kind = f.value().attr("data-chart").expect("a kind");
+        let lines: Vec<(&str, usize)> = f
+            .value()
+            .attr("data-lines")
+            .expect("the lines")
+            .split(',')
+            .map(|l| {
+                let (name, n) = l.split_once('=').expect("name=points");
+                (name, n.parse().expect("a count"))
+            })
+            .collect();
+        let drawn: Vec<&str> = lines.iter().map(|l| l.0).collect();
+        assert_eq!(
+            drawn, names,
+            "{kind}: one line per architecture, in report order"
+        );
+        for (name, n) in &lines {
+            assert!(*n > 0, "{kind}: {name} has data");
+        }
+        let text: String = f.text().collect();
+        for name in &names {
+            assert!(text.contains(name), "{kind}: {name} in the legend");
+        }
+        let polylines = f
+            .select(&sel("polyline"))
+            .filter(|p| {
+                p.value()
+                    .attr("points")
+                    .is_some_and(|pts| pts.split(' ').count() >= 2)
+            })
+            .count();
+        assert!(polylines >= names.len(), "{kind}: {polylines} lines drawn");
     }
 }
