@@ -31,10 +31,15 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 const MARKER: RGBColor = RGBColor(150, 150, 150);
+/// The warm-up's shading: the caches filling, out of the headline numbers.
+const WARMUP: RGBColor = RGBColor(235, 235, 235);
 /// Start and end of a cache store outage (kind `store`): red, to stand out
 /// from the timeline's grey.
 const STORE_MARKER: RGBColor = RGBColor(200, 40, 40);
 const SIZE: (u32, u32) = (720, 300);
+/// Text in the charts: plotters' SVG backend writes a size of `n / 1.24`
+/// px, so 15 is 12.1 px — the smallest a 1200 px wide page should show.
+const TEXT: (&str, u32) = ("sans-serif", 15);
 
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
@@ -50,8 +55,16 @@ struct Line {
     points: Vec<(f64, f64)>,
 }
 
-/// A time-series chart as SVG, with marker lines.
-fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) -> String {
+/// A time-series chart as SVG, with marker lines and the warm-up (its first
+/// `warmup_s` seconds) shaded, followed by its legend in HTML: outside the
+/// plot, so it never sits on the data, and in the page's own text size.
+fn time_chart(
+    title: &str,
+    y_label: &str,
+    lines: &[Line],
+    markers: &[Marker],
+    warmup_s: f64,
+) -> String {
     let x_max = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.0))
@@ -62,11 +75,19 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) ->
         .fold(0.0_f64, f64::max)
         .max(1e-9)
         * 1.1;
-    svg_chart(title, 0.0..x_max, 0.0..y_max, |chart| {
+    let svg = svg_chart(title, 0.0..x_max, 0.0..y_max, false, |chart| {
+        if warmup_s > 0.0 {
+            let _ = chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, 0.0), (warmup_s.min(x_max), y_max)],
+                WARMUP.filled(),
+            )));
+        }
         let _ = chart
             .configure_mesh()
             .x_desc("seconds")
             .y_desc(y_label)
+            .label_style(TEXT)
+            .axis_desc_style(TEXT)
             .light_line_style(WHITE.mix(0.0))
             .draw();
         for m in markers.iter().filter(|m| m.t_s <= x_max) {
@@ -90,7 +111,21 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], markers: &[Marker]) ->
                 });
             }
         }
-    })
+    });
+    let mut legend = String::from("<ul class=\"legend\">");
+    for (i, l) in lines.iter().enumerate() {
+        let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+        let _ = write!(
+            legend,
+            "<li><span style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{}</li>",
+            esc(&l.name)
+        );
+    }
+    if warmup_s > 0.0 {
+        legend.push_str("<li><span class=\"warmup\"></span>warm-up</li>");
+    }
+    legend.push_str("</ul>");
+    svg + &legend
 }
 
 fn svg_fallback(title: &str) -> String {
@@ -109,6 +144,7 @@ fn svg_chart(
     title: &str,
     x: std::ops::Range<f64>,
     y: std::ops::Range<f64>,
+    legend: bool,
     draw: impl FnOnce(&mut Chart<'_, '_>),
 ) -> String {
     let mut svg = String::new();
@@ -116,20 +152,23 @@ fn svg_chart(
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         let _ = root.fill(&WHITE);
         let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
+            .caption(title, ("sans-serif", 20))
             .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
             .build_cartesian_2d(x, y)
         else {
             return svg_fallback(title);
         };
         draw(&mut chart);
-        let _ = chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw();
+        if legend {
+            let _ = chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK.mix(0.3))
+                .label_font(TEXT)
+                .draw();
+        }
         let _ = root.present();
     }
     svg
@@ -276,6 +315,7 @@ fn comparison_charts(out: &mut String, report: &Report) {
             y_label,
             &lines,
             &report.markers,
+            report.warmup_s,
         );
         let data: Vec<String> = lines
             .iter()
@@ -290,7 +330,7 @@ fn comparison_charts(out: &mut String, report: &Report) {
     }
 }
 
-fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
+fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker], warmup_s: f64) {
     let s = whole_points(a);
     // An external origin's requests and renders are not seen: no line for
     // them; nor for the renders of the team's app behind ttlab's layer.
@@ -374,7 +414,13 @@ fn arch_charts(out: &mut String, a: &ArchReport, markers: &[Marker]) {
             } else {
                 format!("{}: {what} per second, each point {width} s", a.name)
             },
-            &time_chart(&format!("{} — {what}", a.name), y_label, &lines, markers),
+            &time_chart(
+                &format!("{} — {what}", a.name),
+                y_label,
+                &lines,
+                markers,
+                warmup_s,
+            ),
         );
     }
 }
@@ -416,35 +462,43 @@ fn comparison_chart(archs: &[ArchReport]) -> String {
     ];
     let groups = archs.len().max(1) as f64;
     let names: Vec<String> = archs.iter().map(|a| a.name.clone()).collect();
-    svg_chart("architectures compared", 0.0..groups, 0.0..1.05, |chart| {
-        let _ = chart
-            .configure_mesh()
-            // Ticks every half unit; a name sits at each group's middle.
-            .x_labels(archs.len().max(1) * 2 + 1)
-            .x_label_formatter(&|x| {
-                if (x.fract() - 0.5).abs() < 1e-6 {
-                    names.get(x.floor() as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("share")
-            .disable_x_mesh()
-            .draw();
-        let width = 0.8 / measures.len() as f64;
-        for (m, (name, f)) in measures.iter().enumerate() {
-            let color = PALETTE[m % PALETTE.len()];
-            let bars = archs.iter().enumerate().map(|(i, a)| {
-                let x0 = i as f64 + 0.1 + m as f64 * width;
-                Rectangle::new([(x0, 0.0), (x0 + width * 0.9, f(a))], color.filled())
-            });
-            if let Ok(series) = chart.draw_series(bars) {
-                series.label(*name).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+    svg_chart(
+        "architectures compared",
+        0.0..groups,
+        0.0..1.05,
+        true,
+        |chart| {
+            let _ = chart
+                .configure_mesh()
+                .label_style(TEXT)
+                .axis_desc_style(TEXT)
+                // Ticks every half unit; a name sits at each group's middle.
+                .x_labels(archs.len().max(1) * 2 + 1)
+                .x_label_formatter(&|x| {
+                    if (x.fract() - 0.5).abs() < 1e-6 {
+                        names.get(x.floor() as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_desc("share")
+                .disable_x_mesh()
+                .draw();
+            let width = 0.8 / measures.len() as f64;
+            for (m, (name, f)) in measures.iter().enumerate() {
+                let color = PALETTE[m % PALETTE.len()];
+                let bars = archs.iter().enumerate().map(|(i, a)| {
+                    let x0 = i as f64 + 0.1 + m as f64 * width;
+                    Rectangle::new([(x0, 0.0), (x0 + width * 0.9, f(a))], color.filled())
                 });
+                if let Ok(series) = chart.draw_series(bars) {
+                    series.label(*name).legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                    });
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// Indices of the points no other point beats on both axes (both lower is better).
@@ -482,9 +536,11 @@ fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
     let y_max = all.iter().map(|p| p.1).fold(1e-6_f64, f64::max) * 1.15;
     let mut total = 0;
     let title = format!("trade-off over {}", sweep.option);
-    let svg = svg_chart(&title, 0.0..x_max, 0.0..y_max, |chart| {
+    let svg = svg_chart(&title, 0.0..x_max, 0.0..y_max, true, |chart| {
         let _ = chart
             .configure_mesh()
+            .label_style(TEXT)
+            .axis_desc_style(TEXT)
             .x_desc("stale share (variant + content)")
             .y_desc("origin load (share of requests)")
             .draw();
@@ -505,7 +561,7 @@ fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
             if let Ok(series) = chart.draw_series(pts.iter().map(|(x, y, v)| {
                 EmptyElement::at((*x, *y))
                     + Circle::new((0, 0), 4, color.filled())
-                    + Text::new(v.clone(), (6, -10), ("sans-serif", 11))
+                    + Text::new(v.clone(), (6, -10), TEXT)
             })) {
                 series
                     .label(name.clone())
@@ -538,7 +594,10 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th:first-child,td:first-child{text-align:left}.bad{color:#c00;font-weight:bold}.ok{color:#080}\
 figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}\
 .warning{color:#a40;border-left:3px solid #c84;padding-left:.6em}\
-.verdict{border-left:4px solid #2a7;padding:.2em .8em;background:#f4faf6}";
+.verdict{border-left:4px solid #2a7;padding:.2em .8em;background:#f4faf6}\
+.legend{list-style:none;padding:0;margin:.3em 0;font-size:13px}.legend li{display:inline-block;margin-right:1.2em}\
+.legend span{display:inline-block;width:16px;height:4px;margin-right:.4em;vertical-align:middle}\
+.legend span.warmup{height:12px;background:#ebebeb}";
 
 /// The verdict ([`crate::verdict`]) at the top: what to ship, then what
 /// each other candidate breaks.
@@ -615,7 +674,7 @@ pub fn render(report: &Report) -> String {
         }
         let mut markers = report.markers.clone();
         markers.extend(store_markers(a));
-        arch_charts(&mut out, a, &markers);
+        arch_charts(&mut out, a, &markers, report.warmup_s);
     }
     if let Some((svg, n)) = tradeoff_chart(report) {
         out.push_str("<h2>Sweep</h2>\n");

@@ -368,3 +368,57 @@ fn each_comparison_chart_has_one_line_per_architecture_with_data() {
         assert!(polylines >= names.len(), "{kind}: {polylines} lines drawn");
     }
 }
+
+/// Time charts keep their legend outside the plot (an HTML list under the
+/// SVG, none drawn inside it), shade the warm-up when the run had one, and
+/// no chart writes text under 12 px (the SVGs are drawn at 720 px and shown
+/// at that size in a 1200 px window).
+#[test]
+fn legends_sit_outside_the_plot_the_warmup_is_shaded_and_text_is_readable() {
+    let mut report = fixture();
+    report.warmup_s = 2.0;
+    let text = html::render(&report);
+    let doc = scraper::Html::parse_document(&text);
+    let sel = |s: &str| scraper::Selector::parse(s).expect("selector");
+    let mut time_charts = 0;
+    for f in doc.select(&sel("figure.chart")) {
+        let kind = f.value().attr("data-chart").unwrap_or("");
+        for t in f.select(&sel("svg text")) {
+            let size: f64 = t
+                .value()
+                .attr("font-size")
+                .and_then(|s| s.trim_end_matches("px").parse().ok())
+                .unwrap_or_else(|| panic!("{kind}: text without a size"));
+            assert!(
+                size >= 12.0,
+                "{kind}: {size} px text {:?}",
+                t.text().collect::<String>()
+            );
+        }
+        if matches!(kind, "tradeoff" | "comparison") {
+            continue;
+        }
+        time_charts += 1;
+        let legend: Vec<String> = f
+            .select(&sel("ul.legend li"))
+            .map(|li| li.text().collect())
+            .collect();
+        assert!(legend.iter().any(|l| l == "warm-up"), "{kind}: {legend:?}");
+        assert!(legend.len() >= 2, "{kind}: {legend:?}");
+        // Nothing of the legend inside the SVG: no SVG text is a line's name.
+        for t in f.select(&sel("svg text")) {
+            let said: String = t.text().collect();
+            assert!(
+                !legend.iter().any(|l| l == said.trim()),
+                "{kind}: {said:?} drawn in the plot"
+            );
+        }
+        let shaded = f.select(&sel("svg rect")).any(|r| {
+            r.value()
+                .attr("fill")
+                .is_some_and(|c| c.eq_ignore_ascii_case("#EBEBEB"))
+        });
+        assert!(shaded, "{kind}: the warm-up is shaded");
+    }
+    assert_eq!(time_charts, 4 * report.architectures.len() + 5);
+}
