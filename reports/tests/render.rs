@@ -9,6 +9,19 @@ fn fixture() -> Report {
     serde_json::from_str(include_str!("fixtures/quickstart-sweep.json")).expect("a report")
 }
 
+/// Lines a chart's SVG draws: polylines of two points or more.
+fn drawn_lines(chart: &scraper::ElementRef<'_>) -> usize {
+    let polyline = scraper::Selector::parse("polyline").expect("selector");
+    chart
+        .select(&polyline)
+        .filter(|p| {
+            p.value()
+                .attr("points")
+                .is_some_and(|pts| pts.split(' ').count() >= 2)
+        })
+        .count()
+}
+
 /// The fixture with one threshold breached (the CI gate's failing case).
 fn breached() -> Report {
     let mut r = fixture();
@@ -61,15 +74,7 @@ fn html_is_self_contained_and_every_chart_has_data() {
         match k.as_str() {
             "origin-load" | "hit-rate" | "staleness" | "latency" | "compare-renders"
             | "compare-hit-rate" | "compare-stale" | "compare-wrong" | "compare-p99" => {
-                let lines: Vec<_> = f
-                    .select(&sel("polyline"))
-                    .filter(|p| {
-                        p.value()
-                            .attr("points")
-                            .is_some_and(|pts| pts.split(' ').count() >= 2)
-                    })
-                    .collect();
-                assert!(!lines.is_empty(), "{k}: a drawn line");
+                assert!(drawn_lines(f) > 0, "{k}: a drawn line");
             }
             "comparison" => assert!(f.select(&sel("rect")).count() > archs, "bars"),
             "tradeoff" => assert!(
@@ -357,14 +362,7 @@ fn each_comparison_chart_has_one_line_per_architecture_with_data() {
         for name in &names {
             assert!(text.contains(name), "{kind}: {name} in the legend");
         }
-        let polylines = f
-            .select(&sel("polyline"))
-            .filter(|p| {
-                p.value()
-                    .attr("points")
-                    .is_some_and(|pts| pts.split(' ').count() >= 2)
-            })
-            .count();
+        let polylines = drawn_lines(&f);
         assert!(polylines >= names.len(), "{kind}: {polylines} lines drawn");
     }
 }
