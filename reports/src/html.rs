@@ -536,6 +536,7 @@ fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
     let y_max = all.iter().map(|p| p.1).fold(1e-6_f64, f64::max) * 1.15;
     let mut total = 0;
     let title = format!("trade-off over {}", sweep.option);
+    let mut placed: Vec<((i32, i32), String)> = Vec::new();
     let svg = svg_chart(&title, 0.0..x_max, 0.0..y_max, true, |chart| {
         let _ = chart
             .configure_mesh()
@@ -558,10 +559,12 @@ fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
                 .collect();
             total += pts.len();
             let xy: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
-            if let Ok(series) = chart.draw_series(pts.iter().map(|(x, y, v)| {
-                EmptyElement::at((*x, *y))
-                    + Circle::new((0, 0), 4, color.filled())
-                    + Text::new(v.clone(), (6, -10), TEXT)
+            placed.extend(
+                pts.iter()
+                    .map(|(x, y, v)| (chart.backend_coord(&(*x, *y)), v.clone())),
+            );
+            if let Ok(series) = chart.draw_series(pts.iter().map(|(x, y, _)| {
+                EmptyElement::at((*x, *y)) + Circle::new((0, 0), 4, color.filled())
             })) {
                 series
                     .label(name.clone())
@@ -578,8 +581,97 @@ fn tradeoff_chart(report: &Report) -> Option<(String, usize)> {
                     .map(|i| Circle::new(xy[*i], 7, color.stroke_width(2))),
             );
         }
+        // Every value's label, placed clear of the labels before it and of
+        // every point.
+        let at: Vec<(i32, i32)> = placed.iter().map(|p| p.0).collect();
+        let widths: Vec<i32> = placed.iter().map(|p| label_width(&p.1)).collect();
+        let root = chart.plotting_area().strip_coord_spec();
+        let (left, top) = (root.get_base_pixel().0, root.get_base_pixel().1);
+        let (w, h) = root.dim_in_pixel();
+        let offsets = place_labels(
+            &at,
+            &widths,
+            LABEL_HEIGHT,
+            (left, top, left + w as i32, top + h as i32),
+        );
+        for ((point, v), (dx, dy)) in placed.iter().zip(offsets) {
+            let _ = root.draw(&Text::new(
+                v.clone(),
+                (point.0 + dx - left, point.1 + dy - top),
+                TEXT,
+            ));
+        }
     });
     Some((svg, total))
+}
+
+/// A chart label's height in pixels: [`TEXT`] is drawn 12.1 px high, and a
+/// little air keeps two labels apart.
+const LABEL_HEIGHT: i32 = 15;
+
+/// A label's width in pixels at [`TEXT`]'s size, on the wide side (0.62
+/// of the size a character: sans-serif digits and letters are narrower).
+pub fn label_width(text: &str) -> i32 {
+    (text.chars().count() as f64 * 12.1 * 0.62).ceil() as i32 + 2
+}
+
+/// Where each label goes, as an offset of its top-left corner from its
+/// point (`points`, pixels): the first place, ring by ring outwards, whose
+/// box (`widths[i]` × `height`) meets no label placed before it and no
+/// point's marker and lies inside `bounds` (left, top, right, bottom: the
+/// plot, where a label is drawn whole) — right of the point first, then
+/// left, above, below and the diagonals. Labels of points that sit on one
+/// another end up stacked instead of written over each other.
+pub fn place_labels(
+    points: &[(i32, i32)],
+    widths: &[i32],
+    height: i32,
+    bounds: (i32, i32, i32, i32),
+) -> Vec<(i32, i32)> {
+    const MARK: i32 = 8;
+    let overlaps = |a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)| {
+        a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
+    };
+    let marks: Vec<(i32, i32, i32, i32)> = points
+        .iter()
+        .map(|(x, y)| (x - MARK, y - MARK, 2 * MARK, 2 * MARK))
+        .collect();
+    let mut boxes: Vec<(i32, i32, i32, i32)> = Vec::new();
+    let mut out = Vec::with_capacity(points.len());
+    for (&(x, y), &w) in points.iter().zip(widths) {
+        let mut chosen = None;
+        'rings: for ring in 0..40 {
+            let gap = MARK + ring * height;
+            let half = height / 2;
+            for (dx, dy) in [
+                (gap, -half),
+                (-gap - w, -half),
+                (-w / 2, -gap - height),
+                (-w / 2, gap),
+                (gap, -gap - height),
+                (gap, gap),
+                (-gap - w, -gap - height),
+                (-gap - w, gap),
+            ] {
+                let b = (x + dx, y + dy, w, height);
+                let inside = b.0 >= bounds.0
+                    && b.1 >= bounds.1
+                    && b.0 + b.2 <= bounds.2
+                    && b.1 + b.3 <= bounds.3;
+                let clear = inside
+                    && boxes.iter().all(|o| !overlaps(b, *o))
+                    && marks.iter().all(|m| !overlaps(b, *m));
+                if clear {
+                    chosen = Some((dx, dy));
+                    break 'rings;
+                }
+            }
+        }
+        let (dx, dy) = chosen.unwrap_or((MARK, -height / 2));
+        boxes.push((x + dx, y + dy, w, height));
+        out.push((dx, dy));
+    }
+    out
 }
 
 fn point_of(a: &ArchReport) -> (f64, f64) {

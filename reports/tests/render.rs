@@ -420,3 +420,54 @@ fn legends_sit_outside_the_plot_the_warmup_is_shaded_and_text_is_readable() {
     }
     assert_eq!(time_charts, 4 * report.architectures.len() + 5);
 }
+
+/// Labels of points that sit close together, or on one another, are
+/// placed so that no two boxes meet and none covers a point.
+#[test]
+fn labels_placed_around_clustered_points_never_overlap() {
+    let points = [
+        (80, 100),
+        (82, 101),
+        (80, 100),
+        (300, 50),
+        (81, 99),
+        (90, 104),
+    ];
+    let labels = ["0s", "1s", "5s", "30s", "2m", "10m"];
+    let widths: Vec<i32> = labels.iter().map(|l| html::label_width(l)).collect();
+    let h = 15;
+    let bounds = (70, 20, 700, 260);
+    let offsets = html::place_labels(&points, &widths, h, bounds);
+    let boxes: Vec<(i32, i32, i32, i32)> = points
+        .iter()
+        .zip(&offsets)
+        .zip(&widths)
+        .map(|((p, o), w)| (p.0 + o.0, p.1 + o.1, *w, h))
+        .collect();
+    let meet = |a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)| {
+        a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
+    };
+    for i in 0..boxes.len() {
+        for j in 0..i {
+            assert!(
+                !meet(boxes[i], boxes[j]),
+                "{} and {} meet: {boxes:?}",
+                labels[i],
+                labels[j]
+            );
+        }
+        for p in &points {
+            assert!(
+                !meet(boxes[i], (p.0 - 4, p.1 - 4, 8, 8)),
+                "{} covers {p:?}",
+                labels[i]
+            );
+        }
+        let b = boxes[i];
+        assert!(
+            b.0 >= bounds.0 && b.1 >= bounds.1 && b.0 + b.2 <= bounds.2 && b.1 + b.3 <= bounds.3,
+            "{} outside the plot: {b:?}",
+            labels[i]
+        );
+    }
+}
