@@ -15,10 +15,10 @@ use plotters::prelude::*;
 
 use crate::gate;
 use crate::model::{ArchReport, Marker, Report, SecondPoint};
-use crate::verdict::Share as Interval;
+use crate::verdict::Share;
 
 /// A share of an architecture's responses, for bars.
-type Share = fn(&ArchReport) -> f64;
+type BarValue = fn(&ArchReport) -> f64;
 /// A summary table cell of an architecture.
 type Cell<'a> = &'a dyn Fn(&ArchReport) -> String;
 
@@ -452,7 +452,7 @@ fn store_markers(a: &ArchReport) -> Vec<Marker> {
 
 /// Bars of four shares per architecture.
 fn comparison_chart(archs: &[ArchReport]) -> String {
-    let measures: [(&str, Share); 4] = [
+    let measures: [(&str, BarValue); 4] = [
         ("offload", |a| a.offload),
         ("hit rate", |a| a.layer.as_ref().map_or(0.0, |l| l.hit_rate)),
         ("stale", |a| {
@@ -804,14 +804,14 @@ fn summary_table(out: &mut String, report: &Report) {
             a.known_renders().map_or("-".into(), |r| r.to_string())
         }),
         ("stale_variant", &|a| {
-            Interval::of_class(a, "stale_variant").shown()
+            Share::of_class(a, "stale_variant").shown()
         }),
         ("stale_content", &|a| {
-            Interval::of_class(a, "stale_content").shown()
+            Share::of_class(a, "stale_content").shown()
         }),
         ("wrong_variant", &|a| match a.class("wrong_variant") {
             0 => "0".into(),
-            n => format!("{n}, {}", Interval::of_class(a, "wrong_variant").shown()),
+            n => format!("{n}, {}", Share::of_class(a, "wrong_variant").shown()),
         }),
         ("latency p50 / p99", &|a| {
             format!(
