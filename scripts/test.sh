@@ -5,7 +5,8 @@
 # pinned Contentstack SDKs of the compatibility suite and of the example app
 # (npm ci), and
 # redis-server for the Redis store's tests, Varnish and varnish-modules (xkey)
-# for the runs with Varnish as the CDN, kubernetes-validate (pip) for the
+# for the runs with Varnish as the CDN, Prometheus for the live metrics'
+# scrape, kubernetes-validate (pip) for the
 # Kubernetes manifests' schema check — then
 # runs formatting, the module-structure check, lints and the whole
 # workspace's tests. CI calls this same
@@ -49,6 +50,13 @@ if ! have_varnish; then
   apt-get update -qq && apt-get install -y -qq varnish varnish-modules >/dev/null
 fi
 PATH=$PATH:/usr/sbin varnishd -V 2>&1 | head -1
+# cli/tests/live_metrics.rs has a real Prometheus scrape a run's --metrics-addr
+# and evaluate every query of docs/grafana-dashboard.json.
+if ! command -v prometheus >/dev/null; then
+  echo "installing prometheus…"
+  apt-get update -qq && apt-get install -y -qq prometheus >/dev/null
+fi
+prometheus --version 2>&1 | head -1
 # The module-structure check is a small Python script.
 if ! command -v python3 >/dev/null; then
   echo "installing python3…"

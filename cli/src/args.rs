@@ -444,6 +444,13 @@ pub struct RunArgs {
     /// varnishd with VCL generated from the scenario (`ttlab vcl`; sets [cdn] engine).
     #[arg(long, value_name = "ENGINE", value_parser = ["ttlab", "varnish"], conflicts_with = "target")]
     pub cdn: Option<String>,
+
+    /// Serve live metrics at http://ADDR/metrics while the run goes, for Prometheus
+    /// (OpenMetrics text: per-architecture counters and latency histograms; a Grafana
+    /// board is in docs/grafana-dashboard.json). Port 0 picks a free port; the URL is
+    /// printed when the run starts. Example: 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR", conflicts_with = "target")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `ttlab merge`.

@@ -10,6 +10,8 @@ use anyhow::Context;
 use ttlab_dashboard::state::Status;
 use ttlab_dashboard::{DashState, Facts, Mode, RunControl};
 use ttlab_loadgen::live::Live;
+use ttlab_loadgen::live::endpoint::MetricsEndpoint;
+use ttlab_loadgen::live::openmetrics::{LiveMetrics, RunFacts};
 use ttlab_loadgen::run::{Progress, RunError, RunOptions, run_target_with, run_with};
 use ttlab_loadgen::script::Share;
 use ttlab_reports::{ArchReport, Report};
@@ -111,6 +113,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // Live metrics: their address is checked (bound) before anything is written.
+    let (metrics, endpoint) = match start_metrics(args, &scenario, &archs, &runtime) {
+        Ok(m) => m,
+        Err(code) => return Ok(code),
+    };
     // Last of the checks, as it makes the folder: bad flags leave none behind.
     super::output::check_out_dir(&args.out)?;
     // A worker's folder says which share it holds, so several land side by side.
@@ -130,7 +138,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // of ttlab's own servers to show: the architecture lines only.
     let own = args.target.is_none();
     let tui = own && !args.quiet && !args.no_tui && std::io::stdout().is_terminal();
-    let live = (own && !args.quiet).then(|| Arc::new(Live::new()));
+    let watched = own && !args.quiet;
+    let live = live_sink(watched, metrics.as_ref());
     let progress = Lines {
         total: archs.len(),
         quiet: args.quiet || tui,
@@ -138,7 +147,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         live: live.clone(),
         page_views: opts.page_views,
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let facts = Facts {
         page_views: opts.page_views,
         ..Facts::of_world(
@@ -148,7 +156,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let report = std::thread::scope(|scope| {
-        let watcher = live.as_ref().map(|l| {
+        let watcher = live.as_ref().filter(|_| watched).map(|l| {
             scope.spawn(move || {
                 if tui {
                     match ttlab_dashboard::run(l, DashState::new(facts.clone()), &RealRun) {
@@ -181,14 +189,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
         report
     });
-    let report = match report {
+    if let Some(e) = endpoint {
+        runtime.block_on(e.stop());
+    }
+    let report = match ran(report)? {
         Ok(r) => r,
-        // Not bad input: the team's app did not come up; its output says why.
-        Err(e @ (RunError::App(_) | RunError::Varnish(_))) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_RUN_FAILED));
-        }
-        Err(e) => return Err(e.into()),
+        Err(code) => return Ok(code),
     };
     let path = match &app_dir {
         Some(dir) => super::output::write_report_in(dir, &report)?,
@@ -203,6 +209,61 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("report: {}", path.display());
     Ok(super::finished(&report))
+}
+
+/// The live view's sink: drained by a watcher where someone watches
+/// (`watched`), and feeding the metrics when asked for; none for neither.
+fn live_sink(watched: bool, metrics: Option<&Arc<LiveMetrics>>) -> Option<Arc<Live>> {
+    (watched || metrics.is_some()).then(|| {
+        Arc::new(match metrics {
+            Some(m) => Live::new().with_metrics(m.clone(), watched),
+            None => Live::new(),
+        })
+    })
+}
+
+/// The run's report; or the exit code of a run that failed for a reason
+/// that is not bad input, having said why.
+fn ran(report: Result<Report, RunError>) -> anyhow::Result<Result<Report, ExitCode>> {
+    match report {
+        Ok(r) => Ok(Ok(r)),
+        // Not bad input: the team's app did not come up; its output says why.
+        Err(e @ (RunError::App(_) | RunError::Varnish(_))) => {
+            eprintln!("error: {e}");
+            Ok(Err(ExitCode::from(EXIT_RUN_FAILED)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The live metrics of `--metrics-addr` and their endpoint, listening; or
+/// the exit code, having said why not (the address is taken, say).
+fn start_metrics(
+    args: &RunArgs,
+    scenario: &ttlab_scenarios::Scenario,
+    archs: &[ttlab_scenarios::model::ArchitectureConfig],
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(Option<Arc<LiveMetrics>>, Option<MetricsEndpoint>), ExitCode> {
+    let Some(addr) = args.metrics_addr else {
+        return Ok((None, None));
+    };
+    let metrics = Arc::new(LiveMetrics::new(&RunFacts {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        warmup_s: u32::try_from(ttlab_reports::markers::warmup_seconds(scenario.warmup))
+            .unwrap_or(u32::MAX),
+        archs: archs.iter().map(|a| a.arch.as_str().to_owned()).collect(),
+    }));
+    match runtime.block_on(MetricsEndpoint::start(addr, metrics.clone())) {
+        Ok(endpoint) => {
+            eprintln!("metrics: {}", endpoint.url());
+            Ok((Some(metrics), Some(endpoint)))
+        }
+        Err(e) => {
+            eprintln!("error: --metrics-addr: {e}");
+            Err(ExitCode::from(EXIT_BAD_INPUT))
+        }
+    }
 }
 
 /// The scenario with `--app` and `--app-url` applied, and the architectures

@@ -1,16 +1,5 @@
-//! What a run shows while it goes: one [`Frame`] per completed second per
-//! architecture, pushed into a shared [`Live`] sink that a watcher (the
-//! dashboard, a plain progress line) drains at its own pace.
-//!
-//! Why frames and not responses: the watcher must never slow the run. The
-//! simulator answers millions of requests a second, so it publishes only when
-//! virtual time crosses a second boundary; real runs publish from their
-//! once-a-second sampler. A frame carries the second's counts and small
-//! per-second HDR histograms, so a watcher can merge seconds into any window
-//! without seeing a single request.
-
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+//! One second of one architecture's run, as the live view and the
+//! metrics see it, and what a recorder gathers for it.
 
 use hdrhistogram::Histogram;
 use ttlab_reports::OriginLoad;
@@ -70,53 +59,6 @@ impl Frame {
     }
 }
 
-/// The shared sink between a run and its watcher. Cheap to push into (a
-/// mutex taken once per second per architecture), drained by the watcher.
-#[derive(Debug, Default)]
-pub struct Live {
-    frames: Mutex<Vec<Frame>>,
-    /// Index + 1 of the architecture running now (0: none yet).
-    current: AtomicUsize,
-    finished: AtomicBool,
-}
-
-impl Live {
-    /// A sink with nothing in it.
-    pub fn new() -> Self {
-        Live::default()
-    }
-
-    /// Publishes one second.
-    pub fn push(&self, frame: Frame) {
-        self.frames.lock().expect("live frames").push(frame);
-    }
-
-    /// Takes every frame published since the last call, oldest first.
-    pub fn take(&self) -> Vec<Frame> {
-        std::mem::take(&mut *self.frames.lock().expect("live frames"))
-    }
-
-    /// Architecture `arch` (its index in the run's list) starts.
-    pub fn start_arch(&self, arch: usize) {
-        self.current.store(arch + 1, Ordering::Relaxed);
-    }
-
-    /// The architecture running now, if one started.
-    pub fn current_arch(&self) -> Option<usize> {
-        self.current.load(Ordering::Relaxed).checked_sub(1)
-    }
-
-    /// The run is over (finished or stopped): no more frames will come.
-    pub fn finish(&self) {
-        self.finished.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether [`Live::finish`] was called.
-    pub fn finished(&self) -> bool {
-        self.finished.load(Ordering::Relaxed)
-    }
-}
-
 /// What a recorder gathers for the live view between two frames: the
 /// current second's counts and histograms. Only present while a watcher is
 /// attached, so runs without one pay a single branch per response.
@@ -173,25 +115,4 @@ impl Tap {
 /// Origin load counted between two cumulative samples.
 pub fn load_since(now: &OriginLoad, earlier: &OriginLoad) -> OriginLoad {
     now.combine(earlier, u64::saturating_sub)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_taken_once_in_order() {
-        let live = Live::new();
-        assert_eq!(live.current_arch(), None);
-        live.start_arch(1);
-        live.push(Frame::empty(1, 0));
-        live.push(Frame::empty(1, 1));
-        let got: Vec<u32> = live.take().iter().map(|f| f.second).collect();
-        assert_eq!(got, [0, 1]);
-        assert!(live.take().is_empty());
-        assert_eq!(live.current_arch(), Some(1));
-        assert!(!live.finished());
-        live.finish();
-        assert!(live.finished());
-    }
 }
