@@ -64,6 +64,23 @@ struct RunLabels {
     warmup_seconds: String,
 }
 
+/// The counters with the architecture as their only label: name and help,
+/// in the order of `LiveMetrics::arch_counters` and of the counts
+/// `LiveMetrics::observe` adds to them.
+const ARCH_COUNTERS: [(&str, &str); 5] = [
+    ("responses_from_cache", "Responses a cache answered"),
+    ("origin_requests", "Requests that reached the origin"),
+    ("origin_renders", "Pages the origin rendered"),
+    (
+        "personalize_calls",
+        "Personalize manifest calls the mocks answered",
+    ),
+    (
+        "delivery_calls",
+        "Delivery API calls the mocks answered (entries, content types, assets)",
+    ),
+];
+
 /// The caching layer's answers, which partition its requests (the hit
 /// rate is `hit` and `stale` over all four, as in the report).
 const ANSWERS: [&str; 4] = ["hit", "stale", "miss", "bypass"];
@@ -120,11 +137,8 @@ pub struct LiveMetrics {
     registry: Registry,
     archs: Vec<String>,
     responses: Family<ClassLabels, Counter>,
-    from_cache: Family<ArchLabels, Counter>,
-    origin_requests: Family<ArchLabels, Counter>,
-    origin_renders: Family<ArchLabels, Counter>,
-    personalize_calls: Family<ArchLabels, Counter>,
-    delivery_calls: Family<ArchLabels, Counter>,
+    /// In [`ARCH_COUNTERS`] order.
+    arch_counters: [Family<ArchLabels, Counter>; 5],
     answers: Family<AnswerLabels, Counter>,
     events: Family<EventLabels, Counter>,
     latency: Family<ServedLabels, Buckets, fn() -> Buckets>,
@@ -142,11 +156,7 @@ impl LiveMetrics {
             registry: Registry::with_prefix("ttlab"),
             archs: facts.archs.clone(),
             responses: Family::default(),
-            from_cache: Family::default(),
-            origin_requests: Family::default(),
-            origin_renders: Family::default(),
-            personalize_calls: Family::default(),
-            delivery_calls: Family::default(),
+            arch_counters: Default::default(),
             answers: Family::default(),
             events: Family::default(),
             latency: Family::new_with_constructor(Buckets::latency as fn() -> Buckets),
@@ -169,31 +179,9 @@ impl LiveMetrics {
             "Responses judged, by architecture and class (fresh, stale_variant, stale_content, wrong_variant, leak, error, fallback)",
             m.responses.clone(),
         );
-        m.registry.register(
-            "responses_from_cache",
-            "Responses a cache answered",
-            m.from_cache.clone(),
-        );
-        m.registry.register(
-            "origin_requests",
-            "Requests that reached the origin",
-            m.origin_requests.clone(),
-        );
-        m.registry.register(
-            "origin_renders",
-            "Pages the origin rendered",
-            m.origin_renders.clone(),
-        );
-        m.registry.register(
-            "personalize_calls",
-            "Personalize manifest calls the mocks answered",
-            m.personalize_calls.clone(),
-        );
-        m.registry.register(
-            "delivery_calls",
-            "Delivery API calls the mocks answered (entries, content types, assets)",
-            m.delivery_calls.clone(),
-        );
+        for ((name, help), family) in ARCH_COUNTERS.iter().zip(&m.arch_counters) {
+            m.registry.register(*name, *help, family.clone());
+        }
         m.registry.register(
             "cache_answers",
             "The caching layer's answers: hit, stale, miss, bypass",
@@ -244,13 +232,7 @@ impl LiveMetrics {
                 class: class.as_str().to_owned(),
             });
         }
-        for f in [
-            &self.from_cache,
-            &self.origin_requests,
-            &self.origin_renders,
-            &self.personalize_calls,
-            &self.delivery_calls,
-        ] {
+        for f in &self.arch_counters {
             f.get_or_create_owned(&a());
         }
         for answer in ANSWERS {
@@ -322,19 +304,16 @@ impl LiveMetrics {
                     .inc_by(n);
             }
         }
-        self.from_cache.get_or_create(&a).inc_by(f.from_cache);
-        self.origin_requests
-            .get_or_create(&a)
-            .inc_by(f.origin.requests);
-        self.origin_renders
-            .get_or_create(&a)
-            .inc_by(f.origin.renders);
-        self.personalize_calls
-            .get_or_create(&a)
-            .inc_by(f.origin.personalize_calls);
-        self.delivery_calls
-            .get_or_create(&a)
-            .inc_by(f.origin.delivery_calls);
+        let counts = [
+            f.from_cache,
+            f.origin.requests,
+            f.origin.renders,
+            f.origin.personalize_calls,
+            f.origin.delivery_calls,
+        ];
+        for (family, n) in self.arch_counters.iter().zip(counts) {
+            family.get_or_create(&a).inc_by(n);
+        }
         if let Some(layer) = &f.layer {
             for (answer, n) in ANSWERS.iter().zip(answers(layer)) {
                 self.answers
