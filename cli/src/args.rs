@@ -449,7 +449,7 @@ pub struct RunArgs {
     /// (OpenMetrics text: per-architecture counters and latency histograms; a Grafana
     /// board is in docs/grafana-dashboard.json). Port 0 picks a free port; the URL is
     /// printed when the run starts. Example: 127.0.0.1:9464.
-    #[arg(long, value_name = "ADDR", conflicts_with = "target")]
+    #[arg(long, value_name = "ADDR", conflicts_with = "target", value_parser = parse_listen_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
@@ -776,9 +776,50 @@ fn parse_host(text: &str) -> Result<std::net::IpAddr, String> {
     })
 }
 
+/// `--metrics-addr`: `HOST:PORT`, the host as [`parse_host`] takes it
+/// (`[::1]:PORT` for IPv6).
+fn parse_listen_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let bad = || {
+        format!("\"{text}\" is not HOST:PORT; use e.g. 127.0.0.1:9464 (port 0 picks a free port)")
+    };
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip = parse_host(host).map_err(|e| format!("{}: {e}", bad()))?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    Ok(std::net::SocketAddr::new(ip, port))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_host;
+    use super::{parse_host, parse_listen_addr};
+
+    #[test]
+    fn a_listen_address_is_host_and_port() {
+        for (text, addr) in [
+            ("127.0.0.1:9464", "127.0.0.1:9464"),
+            ("localhost:0", "127.0.0.1:0"),
+            ("[::1]:9464", "[::1]:9464"),
+            ("0.0.0.0:9464", "0.0.0.0:9464"),
+        ] {
+            assert_eq!(parse_listen_addr(text).unwrap().to_string(), addr, "{text}");
+        }
+        for text in [
+            "9464",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "example.invalid:9464",
+            ":9464",
+        ] {
+            let e = parse_listen_addr(text).unwrap_err();
+            assert!(
+                e.contains("is not HOST:PORT; use e.g. 127.0.0.1:9464"),
+                "{text}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn a_host_is_an_address_or_localhost() {

@@ -390,3 +390,35 @@ fn prometheus_scrapes_a_real_run_and_the_board_shows_every_architecture() {
     );
     the_board_shows_every_architecture(&prometheus, start, end);
 }
+
+#[test]
+fn a_taken_metrics_address_is_bad_input_before_anything_is_written() {
+    let dir = fresh_dir("live-metrics-taken");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_ttlab"))
+        .args([
+            "run",
+            "quickstart",
+            "--no-tui",
+            "--metrics-addr",
+            &addr,
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .expect("ttlab runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: --metrics-addr: cannot listen for metrics on {addr}: "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !out.exists(),
+        "no report folder for a run that did not start"
+    );
+}
