@@ -64,19 +64,28 @@ pub fn check(cfg: &Config, t: &Trace) -> Result<(), TestCaseError> {
         }
     }
     // Newer never replaced by older: between two answers from the cache for
-    // one key with nothing purged or evicted in between, the page's fetch
-    // never goes back in time.
+    // one key with nothing purged, evicted or past its lifetime in between,
+    // the page's fetch never goes back in time. Once the earlier answer's
+    // entry has outlived ttl + the longer stale window (ages count from the
+    // store), the key holds nothing, and a fill completing then is stored
+    // whatever instant its fetch began.
+    let w = &cfg.windows;
+    let lifetime = w.ttl.0 + w.swr.0.max(w.sie.0);
     let mut last = BTreeMap::new();
     for (resp, rec, s) in t.served() {
         if !matches!(s.outcome, CacheOutcome::Hit | CacheOutcome::Stale) {
             continue;
         }
-        if let Some((op, started)) = last.insert(rec.key, (resp.op, s.value.started)) {
+        let stored = resp.at.0.saturating_sub(s.age.0);
+        if let Some((op, started, was_stored)) =
+            last.insert(rec.key, (resp.op, s.value.started, stored))
+        {
             let purged = t.ops[op + 1..=resp.op]
                 .iter()
                 .any(|o| matches!(o, Op::Purge(_)));
             let evicted = t.after[op].counts.evicted != t.after[resp.op].counts.evicted;
-            if !purged && !evicted {
+            let expired = resp.at.0 >= was_stored + lifetime;
+            if !purged && !evicted && !expired {
                 prop_assert!(
                     s.value.started >= started,
                     "request {} got a page fetched at {} after one fetched at {} was served",
